@@ -1,0 +1,40 @@
+// Package bus is mailgw's side of the fedmsg bus: the envelope and its
+// canonical JSON, topics and msg_ids, OpenPGP signing and verification in
+// fedmsg's gpg format, and the ZeroMQ publisher and subscriber.
+//
+// The wire format follows fedmsg (SPEC §4): two frames [topic, body], the
+// body being the envelope in Python-compatible canonical JSON.
+package bus
+
+import "context"
+
+// Envelope is one fedmsg message. Msg is signed; the other fields are not
+// covered by fedmsg's gpg signature, so mailgw repeats topic, msg_id and
+// timestamp inside Msg["mailgw"] and its verifier checks they agree.
+type Envelope struct {
+	Topic     string         // full topic, equal to ZeroMQ frame 0
+	Msg       map[string]any // the payload; no floats anywhere
+	Timestamp int64          // Unix seconds
+	MsgID     string         // "<year>-<uuid>"
+	I         int64          // per-publisher-process counter from 1; 0 = unset
+	Username  string
+	Crypto    string // "gpg" when signed, "" when unsigned
+	Signature string // single-line standard base64 of a binary detached signature
+	SeqID     int64  // journal sequence number; 0 = absent
+}
+
+// Publisher sends envelopes on the bus. The ZeroMQ implementation is in
+// zmq.go; bustest has an in-memory fake for unit tests.
+type Publisher interface {
+	// Publish sends env as two frames. It sets env.I.
+	Publish(ctx context.Context, env *Envelope) error
+	Close() error
+}
+
+// Signer makes binary detached OpenPGP signatures.
+type Signer interface {
+	// SignDetached returns a binary (not armored) detached signature over data.
+	SignDetached(data []byte) ([]byte, error)
+	// Fingerprint is the signing key's fingerprint, upper-case hex.
+	Fingerprint() string
+}

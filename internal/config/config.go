@@ -1,0 +1,238 @@
+// Package config loads mailgw's one TOML configuration file. Key names
+// reuse fedmsg's where fedmsg has one (topic_prefix, environment, endpoints,
+// replay_endpoints, srv_endpoints, gpg_signing_key, high_water_mark,
+// routing_policy). Every key, its default and its meaning is documented in
+// etc/mailgw.toml; Defaults below is the single place defaults are set.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration. Zero values are filled from Defaults.
+type Config struct {
+	// TopicPrefix and Environment start every topic (org.debian.dev.…).
+	TopicPrefix string `toml:"topic_prefix"`
+	Environment string `toml:"environment"`
+	// Name is this publisher's key in Endpoints and ReplayEndpoints.
+	Name string `toml:"name"`
+	// Username goes into every envelope's username field.
+	Username string `toml:"username"`
+
+	// StateDir holds spool/, quarantine/, journal.sqlite and keys/.
+	StateDir string `toml:"state_dir"`
+	// SpoolDir, QuarantineDir and Journal default to places in StateDir.
+	SpoolDir      string `toml:"spool_dir"`
+	QuarantineDir string `toml:"quarantine_dir"`
+	Journal       string `toml:"journal"`
+	// SpoolMinFreeBytes: below this much free space the spool counts as
+	// full (SMTP 452, deliver exit 75).
+	SpoolMinFreeBytes int64 `toml:"spool_min_free_bytes"`
+
+	// Endpoints maps a publisher name to ZeroMQ endpoints. serve binds
+	// Endpoints[Name]; tail connects to every endpoint of every key.
+	Endpoints map[string][]string `toml:"endpoints"`
+	// ReplayEndpoints maps a publisher name to its REP endpoint.
+	ReplayEndpoints map[string]string `toml:"replay_endpoints"`
+	// SRVEndpoints are domains whose _fedmsg._tcp SRV records add endpoints.
+	SRVEndpoints []string `toml:"srv_endpoints"`
+	// HighWaterMark bounds the messages queued per subscriber.
+	HighWaterMark int `toml:"high_water_mark"`
+	// ReplayMaxReply bounds how many envelopes one replay reply carries.
+	ReplayMaxReply int `toml:"replay_max_reply"`
+
+	// SignMessages must stay true unless publishing unsigned on purpose.
+	SignMessages bool `toml:"sign_messages"`
+	// GPGSigningKey is an ASCII-armored secret key file.
+	GPGSigningKey string `toml:"gpg_signing_key"`
+	// GPGPassphraseFile holds the key's passphrase, if it has one.
+	GPGPassphraseFile string `toml:"gpg_passphrase_file"`
+	// Keyrings are public key files (armored or binary) that tail and
+	// verify trust.
+	Keyrings []string `toml:"keyrings"`
+	// RoutingPolicy maps a topic prefix to the fingerprints allowed to sign
+	// under it; RoutingNitpicky rejects topics no prefix covers.
+	RoutingPolicy   map[string][]string `toml:"routing_policy"`
+	RoutingNitpicky bool                `toml:"routing_nitpicky"`
+	// UploadKeyrings check the uploader's signature on .changes files.
+	UploadKeyrings []string `toml:"upload_keyrings"`
+
+	// CompatDebmessenger also publishes debmessenger's topics (SPEC §3).
+	CompatDebmessenger bool `toml:"compat_debmessenger"`
+	// MaxBodyBytes bounds decoded bodies copied into payloads.
+	MaxBodyBytes int `toml:"max_body_bytes"`
+
+	SMTP    SMTP    `toml:"smtp"`
+	Metrics Metrics `toml:"metrics"`
+	Log     Log     `toml:"log"`
+}
+
+// SMTP configures serve's SMTP and LMTP listeners.
+type SMTP struct {
+	Listen            string   `toml:"listen"`
+	LMTPListen        string   `toml:"lmtp_listen"`
+	Domain            string   `toml:"domain"`
+	AllowedNetworks   []string `toml:"allowed_networks"`
+	AllowedRecipients []string `toml:"allowed_recipients"`
+	MaxMessageBytes   int64    `toml:"max_message_bytes"`
+	MaxConnections    int      `toml:"max_connections"`
+	MaxRecipients     int      `toml:"max_recipients"`
+	ReadTimeout       Duration `toml:"read_timeout"`
+	WriteTimeout      Duration `toml:"write_timeout"`
+	TLSCert           string   `toml:"tls_cert"`
+	TLSKey            string   `toml:"tls_key"`
+}
+
+// Metrics configures the admin HTTP listener (/metrics, /healthz).
+type Metrics struct {
+	Listen string `toml:"listen"`
+}
+
+// Log configures log/slog output on stderr.
+type Log struct {
+	Format string `toml:"format"` // "text" or "json"
+	Level  string `toml:"level"`  // "debug", "info", "warn", "error"
+}
+
+// Duration is a time.Duration written as "30s" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// DefaultStateDir is /var/lib/mailgw for root, else
+// $XDG_STATE_HOME/mailgw (~/.local/state/mailgw).
+func DefaultStateDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/mailgw"
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "mailgw")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "mailgw")
+	}
+	return filepath.Join(home, ".local", "state", "mailgw")
+}
+
+// Defaults returns the configuration used when no file is given.
+func Defaults() *Config {
+	user := os.Getenv("USER")
+	if user == "" {
+		user = "mailgw"
+	}
+	return &Config{
+		TopicPrefix:        "org.debian",
+		Environment:        "dev",
+		Name:               "mailgw",
+		Username:           user,
+		StateDir:           DefaultStateDir(),
+		SpoolMinFreeBytes:  64 << 20,
+		Endpoints:          map[string][]string{"mailgw": {"tcp://127.0.0.1:9940"}},
+		ReplayEndpoints:    map[string]string{"mailgw": "tcp://127.0.0.1:9941"},
+		HighWaterMark:      10000,
+		ReplayMaxReply:     1000,
+		SignMessages:       true,
+		CompatDebmessenger: true,
+		MaxBodyBytes:       64 << 10,
+		SMTP: SMTP{
+			Listen:          "127.0.0.1:2525",
+			Domain:          "localhost",
+			AllowedNetworks: []string{"127.0.0.0/8", "::1/128"},
+			MaxMessageBytes: 32 << 20,
+			MaxConnections:  100,
+			MaxRecipients:   100,
+			ReadTimeout:     Duration{60 * time.Second},
+			WriteTimeout:    Duration{60 * time.Second},
+		},
+		Metrics: Metrics{Listen: "127.0.0.1:9942"},
+		Log:     Log{Format: "text", Level: "info"},
+	}
+}
+
+// Load reads path over the defaults ("" means defaults only) and fills the
+// paths derived from StateDir. Unknown keys are an error that names them.
+func Load(path string) (*Config, error) {
+	c := Defaults()
+	if path != "" {
+		md, err := toml.DecodeFile(path, c)
+		if err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			return nil, fmt.Errorf("config %s: unknown key %q", path, und[0].String())
+		}
+	}
+	c.fill()
+	if err := c.Check(); err != nil {
+		if path == "" {
+			return nil, err
+		}
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+func (c *Config) fill() {
+	if c.SpoolDir == "" {
+		c.SpoolDir = filepath.Join(c.StateDir, "spool")
+	}
+	if c.QuarantineDir == "" {
+		c.QuarantineDir = filepath.Join(c.StateDir, "quarantine")
+	}
+	if c.Journal == "" {
+		c.Journal = filepath.Join(c.StateDir, "journal.sqlite")
+	}
+}
+
+// DevKeyPath is where serve generates a development signing key when no
+// gpg_signing_key is configured.
+func (c *Config) DevKeyPath() string {
+	return filepath.Join(c.StateDir, "keys", "dev-signing.asc")
+}
+
+// Check validates values that TOML types alone do not.
+func (c *Config) Check() error {
+	var errs []error
+	if c.TopicPrefix == "" {
+		errs = append(errs, errors.New("topic_prefix is empty"))
+	}
+	if c.Environment == "" {
+		errs = append(errs, errors.New("environment is empty"))
+	}
+	if c.HighWaterMark <= 0 {
+		errs = append(errs, errors.New("high_water_mark must be positive (0 would mean unbounded memory)"))
+	}
+	if c.ReplayMaxReply <= 0 {
+		errs = append(errs, errors.New("replay_max_reply must be positive"))
+	}
+	if c.SMTP.MaxMessageBytes <= 0 {
+		errs = append(errs, errors.New("smtp.max_message_bytes must be positive"))
+	}
+	if (c.SMTP.TLSCert == "") != (c.SMTP.TLSKey == "") {
+		errs = append(errs, errors.New("smtp.tls_cert and smtp.tls_key must be set together"))
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("log.format %q: want text or json", c.Log.Format))
+	}
+	return errors.Join(errs...)
+}

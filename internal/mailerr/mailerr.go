@@ -1,0 +1,128 @@
+// Package mailerr is mailgw's error taxonomy, in one tested place: every
+// error that reaches an MTA is either temporary (the MTA retries: deliver
+// exits 75, SMTP replies 4xx) or permanent (deliver exits non-zero but not
+// 75, SMTP replies 5xx), and carries the SMTP reply that says so.
+//
+// The rules (docs/errors.md):
+//   - temporary: spool missing, unwritable or full, config unreadable,
+//     journal or bus unavailable, timeouts;
+//   - permanent: a mail over the size limit, a client or recipient that is
+//     not allowed.
+//
+// Content problems (unparseable mail, unknown source) are never returned to
+// the MTA: the mail was already acknowledged and goes to quarantine.
+package mailerr
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Error is an error with a temporariness and the SMTP reply for it.
+type Error struct {
+	Code     int    // SMTP reply code, e.g. 451
+	Enhanced [3]int // enhanced status code, e.g. {4, 3, 0}
+	Message  string // short text for the client; details stay in the log
+	Err      error  // the cause, for logs
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%d %d.%d.%d %s: %v", e.Code, e.Enhanced[0], e.Enhanced[1], e.Enhanced[2], e.Message, e.Err)
+	}
+	return fmt.Sprintf("%d %d.%d.%d %s", e.Code, e.Enhanced[0], e.Enhanced[1], e.Enhanced[2], e.Message)
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Temporary reports whether the sender should retry (a 4xx reply).
+func (e *Error) Temporary() bool { return e.Code >= 400 && e.Code < 500 }
+
+// Constructors for the replies of SPEC §2.
+
+// SpoolFailed is 451 4.3.0: the mail could not be spooled; retry.
+func SpoolFailed(err error) *Error {
+	return &Error{Code: 451, Enhanced: [3]int{4, 3, 0}, Message: "Temporary local problem, try again later", Err: err}
+}
+
+// SpoolFull is 452 4.3.1: not enough room in the spool; retry.
+func SpoolFull(err error) *Error {
+	return &Error{Code: 452, Enhanced: [3]int{4, 3, 1}, Message: "Insufficient system storage, try again later", Err: err}
+}
+
+// TooBig is 552 5.3.4: the mail is over the size limit.
+func TooBig(limit int64) *Error {
+	return &Error{Code: 552, Enhanced: [3]int{5, 3, 4}, Message: fmt.Sprintf("Message too big (limit %d bytes)", limit)}
+}
+
+// NotAllowed is 550 5.7.1: client network or recipient not allowed.
+func NotAllowed(what string) *Error {
+	return &Error{Code: 550, Enhanced: [3]int{5, 7, 1}, Message: what + " not allowed"}
+}
+
+// ShuttingDown is 421 4.3.2: the service is stopping.
+func ShuttingDown() *Error {
+	return &Error{Code: 421, Enhanced: [3]int{4, 3, 2}, Message: "Service shutting down, try again later"}
+}
+
+// Timeout is 451 4.4.2: the client was too slow.
+func Timeout(err error) *Error {
+	return &Error{Code: 451, Enhanced: [3]int{4, 4, 2}, Message: "Timeout, try again later", Err: err}
+}
+
+// ConfigUnreadable is a temporary error: an operator can fix the config and
+// the MTA will retry (deliver exits 75 rather than bouncing mail).
+func ConfigUnreadable(err error) *Error {
+	return &Error{Code: 451, Enhanced: [3]int{4, 3, 5}, Message: "Configuration problem, try again later", Err: err}
+}
+
+// IsTemporary reports whether err, or any error it wraps, says Temporary().
+// Errors without an opinion count as temporary: losing mail is worse than
+// a retry.
+func IsTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	if errors.As(err, &t) {
+		return t.Temporary()
+	}
+	return true
+}
+
+// Exit codes of "mailgw deliver" (sysexits.h).
+const (
+	ExitOK       = 0
+	ExitDataErr  = 65 // EX_DATAERR: permanent, e.g. over the size limit
+	ExitTempFail = 75 // EX_TEMPFAIL: the MTA retries later
+)
+
+// ExitCode maps err to deliver's exit code: 0 for nil, 75 for temporary,
+// 65 for permanent.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	if IsTemporary(err) {
+		return ExitTempFail
+	}
+	return ExitDataErr
+}
+
+// SMTPError maps err to the bare *smtp.SMTPError that go-smtp must get (a
+// wrapped or plain error would become a permanent 554). Unknown errors
+// become 451 4.3.0 so that no mail is bounced for a local fault.
+func SMTPError(err error) *smtp.SMTPError {
+	if err == nil {
+		return nil
+	}
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return &smtp.SMTPError{Code: se.Code, EnhancedCode: se.EnhancedCode, Message: se.Message}
+	}
+	var me *Error
+	if !errors.As(err, &me) {
+		me = SpoolFailed(err)
+	}
+	return &smtp.SMTPError{Code: me.Code, EnhancedCode: smtp.EnhancedCode(me.Enhanced), Message: me.Message}
+}
