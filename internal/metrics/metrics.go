@@ -1,0 +1,242 @@
+// Package metrics holds mailgw's Prometheus metrics and the admin HTTP
+// listener that serves them (/metrics) with a health check (/healthz).
+//
+// Every method is safe on a nil *Metrics, so packages that count things
+// (smtpd, pipeline, spool) need no "metrics enabled?" branches and unit
+// tests may pass nil. Gauges that describe state on disk (spool depth, age
+// of the oldest spooled mail, journal size) are computed on scrape from
+// probes the daemon installs with SetSpoolProbe and SetJournalProbe.
+// docs/monitoring.md documents every metric.
+package metrics
+
+import (
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Intake modes, the values of the mode label of mailgw_mails_received_total.
+const (
+	ModeSMTP    = "smtp"
+	ModeLMTP    = "lmtp"
+	ModeDeliver = "deliver-pickup" // spooled by "mailgw deliver" or an MTA's Maildir delivery
+	ModeReplay  = "replay"
+)
+
+// Metrics is the set of mailgw's metrics, registered in its own registry.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	received     *prometheus.CounterVec
+	spooled      prometheus.Counter
+	quarantined  *prometheus.CounterVec
+	events       *prometheus.CounterVec
+	published    prometheus.Counter
+	publishErrs  prometheus.Counter
+	duplicates   prometheus.Counter
+	busDrops     prometheus.Counter
+	smtpReplies  *prometheus.CounterVec
+	smtpConns    *prometheus.GaugeVec
+	smtpRejected prometheus.Counter
+
+	healthy atomic.Bool
+	probes  *probes
+}
+
+// New makes the metrics and registers them, with Go runtime and process
+// collectors, in a fresh registry.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailgw_mails_received_total",
+			Help: "Mails received, by intake mode (smtp, lmtp, deliver-pickup, replay).",
+		}, []string{"mode"}),
+		spooled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailgw_mails_spooled_total",
+			Help: "Mails written to the spool and fsynced (acknowledged) by this process.",
+		}),
+		quarantined: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailgw_mails_quarantined_total",
+			Help: "Mails moved to quarantine, by reason class.",
+		}, []string{"reason"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailgw_events_total",
+			Help: "Events produced from mails and journaled, by full topic.",
+		}, []string{"topic"}),
+		published: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailgw_published_total",
+			Help: "Envelopes handed to the ZeroMQ PUB socket.",
+		}),
+		publishErrs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailgw_publish_errors_total",
+			Help: "Failed attempts to publish an envelope (it stays pending in the journal).",
+		}),
+		duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailgw_duplicates_total",
+			Help: "Events whose msg_id was already journaled (not published again).",
+		}),
+		busDrops: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailgw_bus_drops_total",
+			Help: "Envelopes the bus dropped (high-water mark reached); replay can fill the gap.",
+		}),
+		smtpReplies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mailgw_smtp_data_replies_total",
+			Help: "Final replies to SMTP/LMTP transactions (per recipient for LMTP), by reply code.",
+		}, []string{"code"}),
+		smtpConns: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "mailgw_smtp_connections",
+			Help: "Open SMTP/LMTP connections, by protocol.",
+		}, []string{"protocol"}),
+		smtpRejected: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailgw_smtp_connections_rejected_total",
+			Help: "Connections turned away with 421 (connection limit or shutting down).",
+		}),
+		probes: &probes{},
+	}
+	m.reg.MustRegister(m.received, m.spooled, m.quarantined, m.events, m.published,
+		m.publishErrs, m.duplicates, m.busDrops, m.smtpReplies, m.smtpConns, m.smtpRejected,
+		newStateCollector(m),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, mode := range []string{ModeSMTP, ModeLMTP, ModeDeliver, ModeReplay} {
+		m.received.WithLabelValues(mode) // export zeros so dashboards see every mode
+	}
+	return m
+}
+
+// Registry is the registry the metrics live in.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Received counts one mail received in mode (one of the Mode constants).
+func (m *Metrics) Received(mode string) {
+	if m != nil {
+		m.received.WithLabelValues(mode).Inc()
+	}
+}
+
+// Spooled counts one mail fsynced into the spool.
+func (m *Metrics) Spooled() {
+	if m != nil {
+		m.spooled.Inc()
+	}
+}
+
+// Quarantined counts one mail quarantined for a reason class (a short
+// fixed word such as "unparseable" or "unknown-source", never free text).
+func (m *Metrics) Quarantined(reason string) {
+	if m != nil {
+		m.quarantined.WithLabelValues(reason).Inc()
+	}
+}
+
+// Event counts one event journaled under topic.
+func (m *Metrics) Event(topic string) {
+	if m != nil {
+		m.events.WithLabelValues(topic).Inc()
+	}
+}
+
+// Published counts one envelope handed to the bus.
+func (m *Metrics) Published() {
+	if m != nil {
+		m.published.Inc()
+	}
+}
+
+// PublishError counts one failed publish attempt.
+func (m *Metrics) PublishError() {
+	if m != nil {
+		m.publishErrs.Inc()
+	}
+}
+
+// Duplicate counts one event whose msg_id was already journaled.
+func (m *Metrics) Duplicate() {
+	if m != nil {
+		m.duplicates.Inc()
+	}
+}
+
+// BusDrop counts one envelope dropped by the bus.
+func (m *Metrics) BusDrop() {
+	if m != nil {
+		m.busDrops.Inc()
+	}
+}
+
+// SMTPReply counts one final DATA reply with the given code.
+func (m *Metrics) SMTPReply(code int) {
+	if m != nil {
+		m.smtpReplies.WithLabelValues(strconv.Itoa(code)).Inc()
+	}
+}
+
+// ConnOpened and ConnClosed track open connections for protocol ("smtp"
+// or "lmtp").
+func (m *Metrics) ConnOpened(protocol string) {
+	if m != nil {
+		m.smtpConns.WithLabelValues(protocol).Inc()
+	}
+}
+
+// ConnClosed is the counterpart of ConnOpened.
+func (m *Metrics) ConnClosed(protocol string) {
+	if m != nil {
+		m.smtpConns.WithLabelValues(protocol).Dec()
+	}
+}
+
+// ConnRejected counts a connection turned away with 421.
+func (m *Metrics) ConnRejected() {
+	if m != nil {
+		m.smtpRejected.Inc()
+	}
+}
+
+// SetHealthy sets what /healthz reports: true while the pipeline runs.
+func (m *Metrics) SetHealthy(ok bool) {
+	if m != nil {
+		m.healthy.Store(ok)
+	}
+}
+
+// Healthy reports the last value given to SetHealthy.
+func (m *Metrics) Healthy() bool { return m != nil && m.healthy.Load() }
+
+// SpoolProbe reports the number of mails waiting in the spool and the
+// modification time of the oldest (zero when the spool is empty).
+type SpoolProbe func() (depth int, oldest time.Time, err error)
+
+// JournalProbe reports the journal's row count and its last seq_id.
+type JournalProbe func() (rows, lastSeqID int64, err error)
+
+// SetSpoolProbe installs the function the spool gauges are computed from
+// on each scrape.
+func (m *Metrics) SetSpoolProbe(p SpoolProbe) {
+	if m != nil {
+		m.probes.mu.Lock()
+		m.probes.spool = p
+		m.probes.mu.Unlock()
+	}
+}
+
+// SetJournalProbe installs the function the journal gauges are computed
+// from on each scrape.
+func (m *Metrics) SetJournalProbe(p JournalProbe) {
+	if m != nil {
+		m.probes.mu.Lock()
+		m.probes.journal = p
+		m.probes.mu.Unlock()
+	}
+}
+
+type probes struct {
+	mu      sync.Mutex
+	spool   SpoolProbe
+	journal JournalProbe
+}

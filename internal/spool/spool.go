@@ -1,0 +1,255 @@
+// Package spool is mailgw's durable hand-off between "acknowledged" and
+// "published": a Maildir (tmp/, new/, cur/) that deliver, serve and replay
+// write into and the pipeline drains, plus the quarantine folder where mail
+// that yields no event waits, with a readable reason, for an operator.
+//
+// A mail is acknowledged only once it is durable: it is written to tmp/,
+// the file is fsynced, renamed into new/, and new/ is fsynced (SPEC §2).
+// A file in new/ is therefore always complete. It is removed (Done) only
+// after its events are journaled, or moved to quarantine with a reason.
+package spool
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/debian/mailgw/internal/mailerr"
+	"github.com/emersion/go-smtp"
+)
+
+// Spool is an open Maildir spool. It is safe for concurrent use by many
+// goroutines and by many processes (deliver runs once per mail).
+type Spool struct {
+	dir     string
+	minFree int64
+	// QuarantineDir is where Quarantine moves mail; Open sets it to
+	// "quarantine" beside the spool directory. Set it from the config
+	// (quarantine_dir) before use. It is created on first use.
+	QuarantineDir string
+	// batch, when non-nil, groups directory fsyncs of concurrent Deliver
+	// calls (see EnableGroupCommit).
+	batch *batcher
+}
+
+// subdirs are the Maildir directories.
+var subdirs = []string{"tmp", "new", "cur"}
+
+// Create makes the spool directory and its tmp/, new/ and cur/ if they are
+// missing (mode 0750). serve calls it at start; deliver never does, so that
+// a missing spool is noticed (exit 75) rather than silently recreated in the
+// wrong place.
+func Create(dir string) error {
+	for _, s := range subdirs {
+		if err := os.MkdirAll(filepath.Join(dir, s), 0o750); err != nil {
+			return mailerr.SpoolFailed(err)
+		}
+	}
+	return nil
+}
+
+// Open opens an existing spool. It fails with a temporary *mailerr.Error
+// (SpoolFailed) when dir or one of tmp/, new/, cur/ is missing or not a
+// directory. minFree is the free space, in bytes, below which Deliver
+// reports the spool full.
+func Open(dir string, minFree int64) (*Spool, error) {
+	for _, s := range subdirs {
+		fi, err := os.Stat(filepath.Join(dir, s))
+		if err != nil {
+			return nil, mailerr.SpoolFailed(fmt.Errorf("spool %s: %w", dir, err))
+		}
+		if !fi.IsDir() {
+			return nil, mailerr.SpoolFailed(fmt.Errorf("spool %s: %s is not a directory", dir, s))
+		}
+	}
+	return &Spool{
+		dir:           dir,
+		minFree:       minFree,
+		QuarantineDir: filepath.Join(filepath.Dir(filepath.Clean(dir)), "quarantine"),
+	}, nil
+}
+
+// Dir returns the spool directory.
+func (s *Spool) Dir() string { return s.dir }
+
+var (
+	counter  atomic.Uint64
+	hostname = sanitizeHost()
+)
+
+func sanitizeHost() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == ':' || r == '\\' || r < ' ' {
+			return '_'
+		}
+		return r
+	}, h)
+}
+
+// newName returns a Maildir-style unique name: seconds, then
+// microseconds, pid, a process counter and random bytes, then the host.
+// Names sort roughly by arrival time.
+func newName(now time.Time) string {
+	var rb [4]byte
+	_, _ = rand.Read(rb[:])
+	return fmt.Sprintf("%d.M%06dP%dQ%dR%s.%s", now.Unix(), now.Nanosecond()/1000,
+		os.Getpid(), counter.Add(1), hex.EncodeToString(rb[:]), hostname)
+}
+
+// checkName rejects names that would leave the spool directory.
+func checkName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") || strings.HasPrefix(name, ".") {
+		return fmt.Errorf("spool: bad name %q", name)
+	}
+	return nil
+}
+
+// Free returns the bytes available to unprivileged users on the spool's
+// file system.
+func (s *Spool) Free() (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(s.dir, &st); err != nil {
+		return 0, err
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
+}
+
+// classify turns a write error into the reply the MTA must see.
+func classify(err error) error {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return mailerr.SpoolFull(err)
+	}
+	var me *mailerr.Error
+	if errors.As(err, &me) {
+		return err
+	}
+	return mailerr.SpoolFailed(err)
+}
+
+// Deliver copies one mail from r into the spool and returns its name once
+// it is durable in new/. maxBytes <= 0 means no limit. Errors are
+// *mailerr.Error: TooBig (permanent), SpoolFull (free space below minFree,
+// ENOSPC, EDQUOT) and SpoolFailed (anything else). An error from r that
+// already carries an SMTP reply (go-smtp's data reader) is returned as is.
+func (s *Spool) Deliver(r io.Reader, maxBytes int64) (string, error) {
+	name, tmp, err := s.writeTmp(r, maxBytes)
+	if err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, filepath.Join(s.dir, "new", name)); err != nil {
+		os.Remove(tmp)
+		return "", classify(err)
+	}
+	if s.batch != nil {
+		err = s.batch.sync()
+	} else {
+		err = syncDir(filepath.Join(s.dir, "new"))
+	}
+	if err != nil {
+		// The mail is in new/ but not known durable: the sender retries
+		// and the journal drops the duplicate.
+		return "", classify(err)
+	}
+	return name, nil
+}
+
+// writeTmp writes r to tmp/<name> and fsyncs it; it returns the name and
+// the tmp path.
+func (s *Spool) writeTmp(r io.Reader, maxBytes int64) (string, string, error) {
+	if s.minFree > 0 {
+		free, err := s.Free()
+		if err != nil {
+			return "", "", classify(err)
+		}
+		if free < s.minFree {
+			return "", "", mailerr.SpoolFull(fmt.Errorf("spool %s: %d bytes free, spool_min_free_bytes is %d", s.dir, free, s.minFree))
+		}
+	}
+	name := newName(time.Now())
+	tmp := filepath.Join(s.dir, "tmp", name)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return "", "", classify(err)
+	}
+	fail := func(err error) (string, string, error) {
+		f.Close()
+		os.Remove(tmp)
+		return "", "", err
+	}
+	src := r
+	if maxBytes > 0 {
+		src = io.LimitReader(r, maxBytes+1)
+	}
+	n, err := io.Copy(f, readerOnly{src})
+	if err != nil {
+		var re readErr
+		if errors.As(err, &re) {
+			if isSMTPReply(re.err) {
+				return fail(re.err)
+			}
+			return fail(mailerr.SpoolFailed(fmt.Errorf("reading mail: %w", re.err)))
+		}
+		return fail(classify(err))
+	}
+	if maxBytes > 0 && n > maxBytes {
+		return fail(mailerr.TooBig(maxBytes))
+	}
+	if err := f.Sync(); err != nil {
+		return fail(classify(err))
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return "", "", classify(err)
+	}
+	return name, tmp, nil
+}
+
+// readerOnly hides WriterTo so that io.Copy reports read errors through
+// readErr, telling them apart from write errors.
+type readerOnly struct{ r io.Reader }
+
+type readErr struct{ err error }
+
+func (e readErr) Error() string { return e.err.Error() }
+func (e readErr) Unwrap() error { return e.err }
+
+func (r readerOnly) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		return n, readErr{err}
+	}
+	return n, err
+}
+
+// isSMTPReply reports whether err already carries an SMTP reply (go-smtp's
+// data reader returns *smtp.SMTPError, e.g. 552 for ErrDataTooLarge).
+func isSMTPReply(err error) bool {
+	var se *smtp.SMTPError
+	var me *mailerr.Error
+	return errors.As(err, &se) || errors.As(err, &me)
+}
+
+// syncDir fsyncs a directory so that a rename into it is durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the real programs the test suite drives (Debian packages) and the
+# Go tools it runs. Idempotent; needs root (apt-get). Used by .ci/run and
+# named in the README.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
+
+pkgs=(
+  python3 python3-zmq       # real libzmq subscriber/publisher (pyzmq on libzmq 4.3)
+  gnupg                     # gpg --verify / --detach-sign interop
+  postfix                   # real MTA: pipe(8), SMTP and LMTP relay; smtp-source
+  swaks                     # real SMTP client
+  xz-utils bzip2 gzip       # compressed archives for replay tests
+  python3-debian            # the Python reference in bench/
+  procps time               # ps, /usr/bin/time for RSS measurements
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  # postfix asks for a configuration type; the tests run private instances.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+go mod download
+command -v staticcheck >/dev/null || go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
