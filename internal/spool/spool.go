@@ -35,9 +35,8 @@ type Spool struct {
 	// "quarantine" beside the spool directory. Set it from the config
 	// (quarantine_dir) before use. It is created on first use.
 	QuarantineDir string
-	// batch, when non-nil, groups directory fsyncs of concurrent Deliver
-	// calls (see EnableGroupCommit).
-	batch *batcher
+	// newSync groups the fsyncs of new/ of concurrent Deliver calls.
+	newSync *dirSyncer
 }
 
 // subdirs are the Maildir directories.
@@ -74,6 +73,7 @@ func Open(dir string, minFree int64) (*Spool, error) {
 		dir:           dir,
 		minFree:       minFree,
 		QuarantineDir: filepath.Join(filepath.Dir(filepath.Clean(dir)), "quarantine"),
+		newSync:       newDirSyncer(filepath.Join(dir, "new")),
 	}, nil
 }
 
@@ -152,12 +152,7 @@ func (s *Spool) Deliver(r io.Reader, maxBytes int64) (string, error) {
 		os.Remove(tmp)
 		return "", classify(err)
 	}
-	if s.batch != nil {
-		err = s.batch.sync()
-	} else {
-		err = syncDir(filepath.Join(s.dir, "new"))
-	}
-	if err != nil {
+	if err := s.newSync.sync(); err != nil {
 		// The mail is in new/ but not known durable: the sender retries
 		// and the journal drops the duplicate.
 		return "", classify(err)
@@ -239,17 +234,4 @@ func isSMTPReply(err error) bool {
 	var se *smtp.SMTPError
 	var me *mailerr.Error
 	return errors.As(err, &se) || errors.As(err, &me)
-}
-
-// syncDir fsyncs a directory so that a rename into it is durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

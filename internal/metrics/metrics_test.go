@@ -1,0 +1,180 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// allMetrics are the names docs/monitoring.md documents; /metrics must
+// list each of them.
+var allMetrics = []string{
+	"mailgw_mails_received_total",
+	"mailgw_mails_spooled_total",
+	"mailgw_mails_quarantined_total",
+	"mailgw_events_total",
+	"mailgw_published_total",
+	"mailgw_publish_errors_total",
+	"mailgw_duplicates_total",
+	"mailgw_bus_drops_total",
+	"mailgw_smtp_data_replies_total",
+	"mailgw_smtp_connections",
+	"mailgw_smtp_connections_rejected_total",
+	"mailgw_spool_depth",
+	"mailgw_spool_oldest_age_seconds",
+	"mailgw_journal_rows",
+	"mailgw_journal_last_seq_id",
+	"mailgw_pipeline_up",
+	"mailgw_probe_errors",
+}
+
+func serve(t *testing.T, m *Metrics) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Serve(ctx, l, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return "http://" + l.Addr().String()
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func TestMetricsListed(t *testing.T) {
+	m := New()
+	m.Received(ModeSMTP)
+	m.Received(ModeSMTP)
+	m.Spooled()
+	m.Quarantined("unparseable")
+	m.Event("org.debian.dev.dak.package.upload")
+	m.Published()
+	m.PublishError()
+	m.Duplicate()
+	m.BusDrop()
+	m.SMTPReply(250)
+	m.ConnOpened("smtp")
+	m.ConnRejected()
+	m.SetSpoolProbe(func() (int, time.Time, error) { return 3, time.Now().Add(-90 * time.Second), nil })
+	m.SetJournalProbe(func() (int64, int64, error) { return 42, 41, nil })
+	base := serve(t, m)
+
+	code, body := get(t, base+"/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics: status %d", code)
+	}
+	for _, name := range allMetrics {
+		if !regexp.MustCompile(`(?m)^# TYPE ` + name + ` `).MatchString(body) {
+			t.Errorf("/metrics does not list %s", name)
+		}
+	}
+	for _, want := range []string{
+		`mailgw_mails_received_total{mode="smtp"} 2`,
+		`mailgw_mails_received_total{mode="replay"} 0`,
+		`mailgw_mails_quarantined_total{reason="unparseable"} 1`,
+		`mailgw_events_total{topic="org.debian.dev.dak.package.upload"} 1`,
+		`mailgw_spool_depth 3`,
+		`mailgw_journal_rows 42`,
+		`mailgw_journal_last_seq_id 41`,
+		`mailgw_pipeline_up 0`,
+	} {
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	age := regexp.MustCompile(`(?m)^mailgw_spool_oldest_age_seconds (\S+)$`).FindStringSubmatch(body)
+	if age == nil || !strings.HasPrefix(age[1], "9") {
+		t.Errorf("oldest age = %v, want about 90", age)
+	}
+}
+
+// TestMetricsDocumented checks docs/monitoring.md names every metric.
+func TestMetricsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/monitoring.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range allMetrics {
+		if !strings.Contains(string(doc), "`"+name+"`") {
+			t.Errorf("docs/monitoring.md does not document %s", name)
+		}
+	}
+}
+
+func TestProbeError(t *testing.T) {
+	m := New()
+	m.SetSpoolProbe(func() (int, time.Time, error) { return 0, time.Time{}, errors.New("gone") })
+	base := serve(t, m)
+	_, body := get(t, base+"/metrics")
+	if !strings.Contains(body, `mailgw_probe_errors{probe="spool"} 1`) {
+		t.Errorf("spool probe error not reported")
+	}
+	if strings.Contains(body, "\nmailgw_spool_depth ") {
+		t.Errorf("spool depth reported despite probe error")
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	m := New()
+	base := serve(t, m)
+	if code, _ := get(t, base+"/healthz"); code != http.StatusServiceUnavailable {
+		t.Errorf("healthz before start: %d, want 503", code)
+	}
+	m.SetHealthy(true)
+	if code, body := get(t, base+"/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("healthz running: %d %q", code, body)
+	}
+	m.SetHealthy(false)
+	if code, _ := get(t, base+"/healthz"); code != http.StatusServiceUnavailable {
+		t.Errorf("healthz after stop: %d, want 503", code)
+	}
+}
+
+func TestNilSafe(t *testing.T) {
+	var m *Metrics
+	m.Received(ModeLMTP)
+	m.Spooled()
+	m.Quarantined("x")
+	m.Event("t")
+	m.Published()
+	m.PublishError()
+	m.Duplicate()
+	m.BusDrop()
+	m.SMTPReply(451)
+	m.ConnOpened("smtp")
+	m.ConnClosed("smtp")
+	m.ConnRejected()
+	m.SetHealthy(true)
+	m.SetSpoolProbe(nil)
+	m.SetJournalProbe(nil)
+	if m.Healthy() {
+		t.Error("nil Metrics reports healthy")
+	}
+}

@@ -1,0 +1,157 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// Pending returns the names of the mails in new/, oldest name first.
+func (s *Spool) Pending() ([]string, error) {
+	return listDir(filepath.Join(s.dir, "new"))
+}
+
+// listDir returns the sorted names of the regular files in dir, skipping
+// dot files.
+func listDir(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(ents))
+	for _, e := range ents {
+		if e.Type().IsRegular() && checkName(e.Name()) == nil {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Read returns the mail called name from new/.
+func (s *Spool) Read(name string) ([]byte, error) {
+	if err := checkName(name); err != nil {
+		return nil, err
+	}
+	return os.ReadFile(filepath.Join(s.dir, "new", name))
+}
+
+// Done removes a mail from new/ once its events are journaled. A mail that
+// is already gone is not an error (two pickups of the same name).
+func (s *Spool) Done(name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	err := os.Remove(filepath.Join(s.dir, "new", name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// CleanTmp removes files in tmp/ older than minAge: leftovers of a deliver
+// or serve that died mid-write. Such a mail was never acknowledged, so the
+// sender still has it. minAge must exceed the longest write in progress
+// (another process may be delivering right now); serve uses an hour.
+func (s *Spool) CleanTmp(minAge time.Duration) (int, error) {
+	dir := filepath.Join(s.dir, "tmp")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	cut := time.Now().Add(-minAge)
+	n := 0
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil || fi.IsDir() || !fi.ModTime().Before(cut) {
+			continue
+		}
+		if os.Remove(filepath.Join(dir, e.Name())) == nil {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Watch emits the name of every mail in new/: first those already there,
+// then each one as it lands (created or moved in, through inotify). A name
+// may be emitted twice (a mail landing while the initial listing runs, or
+// the full listing after an inotify queue overflow): the consumer skips
+// names it is already processing, Read fails with fs.ErrNotExist for one
+// already Done, and the journal drops duplicate events. The channel closes
+// when ctx ends.
+func (s *Spool) Watch(ctx context.Context) (<-chan string, error) {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, err
+	}
+	newDir := filepath.Join(s.dir, "new")
+	if err := w.Add(newDir); err != nil {
+		w.Close()
+		return nil, err
+	}
+	// Listing after the watch starts: nothing lands unseen.
+	initial, err := s.Pending()
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	out := make(chan string, 256)
+	go func() {
+		defer close(out)
+		defer w.Close()
+		send := func(name string) bool {
+			select {
+			case out <- name:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for _, n := range initial {
+			if !send(n) {
+				return
+			}
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				if !ev.Has(fsnotify.Create) {
+					continue
+				}
+				name := filepath.Base(ev.Name)
+				if checkName(name) != nil {
+					continue
+				}
+				if !send(name) {
+					return
+				}
+			case err, ok := <-w.Errors:
+				if !ok {
+					return
+				}
+				slog.Warn("spool watch", "dir", newDir, "err", err)
+				if errors.Is(err, fsnotify.ErrEventOverflow) {
+					names, _ := s.Pending()
+					for _, n := range names {
+						if !send(n) {
+							return
+						}
+					}
+				}
+			}
+		}
+	}()
+	return out, nil
+}
