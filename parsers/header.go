@@ -1,6 +1,9 @@
 package parsers
 
-import "strings"
+import (
+	"bytes"
+	"strings"
+)
 
 // Header is a mail's header fields in order, values decoded.
 type Header struct {
@@ -37,4 +40,174 @@ func (h Header) Has(key string) bool {
 		}
 	}
 	return false
+}
+
+// MaxFields bounds the header fields kept per header block; the rest are
+// dropped with a Defect.
+const MaxFields = 1000
+
+// rawField is one header field as found in the mail: the key and the
+// value with its folding still in place (both sub-slices of the input).
+type rawField struct {
+	key, value []byte
+}
+
+// splitHeader reads the header block at the start of b. It returns the
+// fields, the body (what follows the blank line, or what follows the last
+// header line when the header is cut short by a line that is no header
+// field), and the defects found. The first line must be a header field for
+// any field to be returned; a block that starts with a blank line has no
+// fields and its body starts after that line.
+func splitHeader(b []byte, maxFields int) (fields []rawField, body []byte, defects []string) {
+	pos := 0
+	for pos < len(b) {
+		end := bytes.IndexByte(b[pos:], '\n')
+		next := len(b)
+		if end >= 0 {
+			end += pos
+			next = end + 1
+		} else {
+			end = len(b)
+		}
+		line := b[pos:end]
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		if len(line) == 0 {
+			return fields, b[next:], defects
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if len(fields) == 0 {
+				if pos == 0 {
+					// Leading continuation line: no header at all.
+					return nil, b, append(defects, "header starts with a continuation line")
+				}
+				// Continuation of a dropped field: skip it.
+			} else if len(fields) <= maxFields {
+				f := &fields[len(fields)-1]
+				// The value runs on to the end of this line; it is a
+				// contiguous sub-slice of b, folding included.
+				start := cap(b) - cap(f.value)
+				f.value = b[start:end]
+			}
+			pos = next
+			continue
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 || !validKey(bytes.TrimRight(line[:colon], " \t")) {
+			if len(fields) == 0 {
+				return nil, b, append(defects, "first line is not a header field")
+			}
+			return fields, b[pos:], append(defects, "header ends without a blank line (line is not a header field)")
+		}
+		if len(fields) < maxFields {
+			fields = append(fields, rawField{key: bytes.TrimRight(line[:colon], " \t"), value: line[colon+1:]})
+		} else if len(fields) == maxFields {
+			defects = append(defects, "more than "+itoa(maxFields)+" header fields; the rest dropped")
+			fields = append(fields, rawField{})
+		}
+		pos = next
+	}
+	if len(fields) > maxFields {
+		fields = fields[:maxFields]
+	}
+	return fields, nil, defects
+}
+
+// validKey reports whether k is a non-empty RFC 5322 field name.
+func validKey(k []byte) bool {
+	if len(k) == 0 {
+		return false
+	}
+	for _, c := range k {
+		if c < 33 || c > 126 || c == ':' {
+			return false
+		}
+	}
+	return true
+}
+
+// unfold joins a folded raw value into one line: each physical line is
+// trimmed of surrounding blanks and the lines are joined with one space.
+// A value that is already one line is returned as a sub-slice.
+func unfold(v []byte) []byte {
+	if bytes.IndexByte(v, '\n') < 0 {
+		return trimBlank(v)
+	}
+	out := make([]byte, 0, len(v))
+	for len(v) > 0 {
+		i := bytes.IndexByte(v, '\n')
+		var line []byte
+		if i < 0 {
+			line, v = v, nil
+		} else {
+			line, v = v[:i], v[i+1:]
+		}
+		line = trimBlank(line)
+		if len(line) == 0 {
+			continue
+		}
+		if len(out) > 0 {
+			out = append(out, ' ')
+		}
+		out = append(out, line...)
+	}
+	return out
+}
+
+// trimBlank removes spaces, tabs and CR on both ends.
+func trimBlank(b []byte) []byte {
+	i, j := 0, len(b)
+	for i < j && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	for j > i && (b[j-1] == ' ' || b[j-1] == '\t' || b[j-1] == '\r') {
+		j--
+	}
+	return b[i:j]
+}
+
+// rawGet returns the unfolded raw value of the first field named key.
+func rawGet(fs []rawField, key string) ([]byte, bool) {
+	for _, f := range fs {
+		if asciiEqualFold(f.key, key) {
+			return unfold(f.value), true
+		}
+	}
+	return nil, false
+}
+
+// itoa formats a small non-negative int without strconv's allocation
+// for the common case.
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var buf [20]byte
+	i := len(buf)
+	for n > 0 {
+		i--
+		buf[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(buf[i:])
+}
+
+// asciiEqualFold compares a field name with key, ignoring ASCII case.
+func asciiEqualFold(b []byte, key string) bool {
+	if len(b) != len(key) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c, k := b[i], key[i]
+		if c != k && c|0x20 != k|0x20 {
+			return false
+		}
+		if c|0x20 < 'a' || c|0x20 > 'z' {
+			if c != k {
+				return false
+			}
+		}
+	}
+	return true
 }

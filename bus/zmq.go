@@ -1,0 +1,269 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+)
+
+// ErrClosed is returned by a publisher or subscriber used after Close.
+var ErrClosed = errors.New("bus: closed")
+
+// DefaultLinger is how long ZMQPublisher.Close waits for queued messages
+// to reach connected subscribers (fedmsg's zmq_linger, 1 s).
+const DefaultLinger = time.Second
+
+// ZMQPublisher is a ZeroMQ PUB socket speaking ZMTP 3.0 to libzmq and zmq4
+// subscribers. It uses go-zeromq/zmq4 for the handshake and does its own
+// fan-out, because zmq4's PUB (v0.17.0, pub.go) sends to every peer from
+// one goroutine under one lock: a subscriber that stops reading blocks all
+// the others, and since accepting and reaping connections take the same
+// lock, new subscribers hang and departed ones are never removed
+// (go-zeromq/zmq4 issue 151). Its HWM also caps one shared queue.
+//
+// Here every subscriber has its own writer goroutine and a queue of at
+// most hwm messages. As in libzmq, a message for a subscriber whose queue
+// is full is dropped for that subscriber only and counted in Dropped, so a
+// stuck subscriber costs at most hwm messages of memory and slows no one.
+type ZMQPublisher struct {
+	hwm    int
+	log    *slog.Logger
+	Linger time.Duration // Close waits this long for queues to drain
+
+	pubMu sync.Mutex // serialises Publish so that i follows send order
+	n     int64      // last i given out
+
+	mu     sync.Mutex
+	peers  map[*pubPeer]struct{}
+	lns    []net.Listener
+	closed bool
+	wg     sync.WaitGroup
+
+	dropped atomic.Uint64
+	sent    atomic.Uint64
+}
+
+// NewZMQPublisher binds a PUB socket to every endpoint (tcp://host:port,
+// tcp://*:port, port 0 for a free port, or ipc://path) and starts
+// accepting subscribers. hwm is the per-subscriber queue bound (> 0).
+// Cancelling ctx closes the publisher.
+func NewZMQPublisher(ctx context.Context, endpoints []string, hwm int) (*ZMQPublisher, error) {
+	if hwm <= 0 {
+		return nil, fmt.Errorf("bus: high-water mark %d: must be positive", hwm)
+	}
+	if len(endpoints) == 0 {
+		return nil, errors.New("bus: no endpoint to bind")
+	}
+	p := &ZMQPublisher{hwm: hwm, log: slog.Default(), Linger: DefaultLinger, peers: map[*pubPeer]struct{}{}}
+	for _, ep := range endpoints {
+		network, addr, err := splitEndpoint(ep)
+		if err != nil {
+			p.Close()
+			return nil, err
+		}
+		ln, err := net.Listen(network, addr)
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("bus: bind %s: %w", ep, err)
+		}
+		p.lns = append(p.lns, ln)
+		p.wg.Add(1)
+		go p.accept(ln)
+	}
+	go func() {
+		<-ctx.Done()
+		p.Close()
+	}()
+	return p, nil
+}
+
+// Addrs returns the bound endpoints, with the real port when 0 was asked.
+func (p *ZMQPublisher) Addrs() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]string, len(p.lns))
+	for i, ln := range p.lns {
+		out[i] = endpointOf(ln.Addr())
+	}
+	return out
+}
+
+// Publish sets env.I to the next counter value (1, 2, …), marshals env
+// to canonical JSON and sends [env.Topic, body]. Bodies stored elsewhere
+// (the journal) carry whatever i they were marshalled with; callers that
+// want i in send order marshal through Publish.
+func (p *ZMQPublisher) Publish(ctx context.Context, env *Envelope) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p.pubMu.Lock()
+	defer p.pubMu.Unlock()
+	env.I = p.n + 1
+	body, err := env.Marshal()
+	if err != nil {
+		env.I = 0
+		return fmt.Errorf("bus: publish %s: %w", env.Topic, err)
+	}
+	if err := p.PublishRaw(env.Topic, body); err != nil {
+		return err
+	}
+	p.n = env.I
+	return nil
+}
+
+// PublishRaw sends the two frames [topic, body] unchanged to every
+// subscriber whose subscription matches topic. It never blocks: a
+// subscriber whose queue is full misses the message (counted in Dropped).
+func (p *ZMQPublisher) PublishRaw(topic string, body []byte) error {
+	wire := encodeMessage(topic, body)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return ErrClosed
+	}
+	for peer := range p.peers {
+		if !peer.matches(topic) {
+			continue
+		}
+		select {
+		case peer.q <- wire:
+			peer.pending.Add(1)
+			p.sent.Add(1)
+		default:
+			p.dropped.Add(1)
+		}
+	}
+	return nil
+}
+
+// Dropped counts messages not queued for a subscriber because its queue
+// was at the high-water mark.
+func (p *ZMQPublisher) Dropped() uint64 { return p.dropped.Load() }
+
+// Sent counts messages queued for subscribers (one per subscriber).
+func (p *ZMQPublisher) Sent() uint64 { return p.sent.Load() }
+
+// Subscribers returns how many connected peers have at least one
+// subscription.
+func (p *ZMQPublisher) Subscribers() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for peer := range p.peers {
+		if len(*peer.subs.Load()) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// WaitSubscribers waits until at least n peers have subscribed, or ctx
+// ends. It is the deterministic form of fedmsg's post_init_sleep.
+func (p *ZMQPublisher) WaitSubscribers(ctx context.Context, n int) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for p.Subscribers() < n {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("bus: waiting for %d subscribers (have %d): %w", n, p.Subscribers(), ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// Close stops accepting, waits up to Linger for the queues to drain, then
+// disconnects every subscriber. It is safe to call more than once.
+func (p *ZMQPublisher) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	for _, ln := range p.lns {
+		ln.Close()
+	}
+	p.mu.Unlock()
+	deadline := time.Now().Add(p.Linger)
+	for time.Now().Before(deadline) && !p.drained() {
+		time.Sleep(2 * time.Millisecond)
+	}
+	p.mu.Lock()
+	for peer := range p.peers {
+		peer.close()
+	}
+	p.mu.Unlock()
+	p.wg.Wait()
+	return nil
+}
+
+// drained reports whether every subscriber's queue is empty and flushed.
+func (p *ZMQPublisher) drained() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for peer := range p.peers {
+		if peer.pending.Load() > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (p *ZMQPublisher) accept(ln net.Listener) {
+	defer p.wg.Done()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return
+		}
+		p.wg.Add(1)
+		go p.serve(conn)
+	}
+}
+
+// serve runs one subscriber connection: handshake, then a reader for its
+// subscriptions here and a writer goroutine for its queue.
+func (p *ZMQPublisher) serve(conn net.Conn) {
+	defer p.wg.Done()
+	if err := handshake(conn, zmq4.Pub, true); err != nil {
+		p.log.Debug("zmq: handshake failed", "peer", conn.RemoteAddr().String(), "err", err)
+		conn.Close()
+		return
+	}
+	peer := newPubPeer(conn, p.hwm)
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		conn.Close()
+		return
+	}
+	p.peers[peer] = struct{}{}
+	p.mu.Unlock()
+	p.log.Debug("zmq: subscriber connected", "peer", conn.RemoteAddr().String())
+
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		peer.write()
+	}()
+	peer.read()
+	peer.close()
+	p.mu.Lock()
+	delete(p.peers, peer)
+	p.mu.Unlock()
+	p.log.Debug("zmq: subscriber gone", "peer", conn.RemoteAddr().String())
+}
+
+var _ Publisher = (*ZMQPublisher)(nil)
