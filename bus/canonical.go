@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -118,7 +119,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, ']'), nil
 	case map[string]string:
-		return appendMapString(b, x), nil
+		return appendMapString(b, x)
 	case []string:
 		if x == nil {
 			return append(b, "null"...), nil
@@ -219,10 +220,18 @@ func appendNumber(b []byte, n json.Number) ([]byte, error) {
 	return append(b, trimmed...), nil
 }
 
-// sortedKeys returns m's keys in code point order, and whether any of them
-// is invalid UTF-8 (and so needs the slow path).
-func sortedKeys[V any](m map[string]V) ([]string, bool) {
-	keys := make([]string, 0, len(m))
+// keyBuf is a reusable slice for sorting a map's keys; pooling it saves
+// an allocation per map on the hot path.
+type keyBuf struct{ s []string }
+
+var keyPool = sync.Pool{New: func() any { return new(keyBuf) }}
+
+// sortedKeys returns m's keys in code point order in a pooled buffer (give
+// it back with putKeys), and whether any key is invalid UTF-8 (and so
+// needs the slow path).
+func sortedKeys[V any](m map[string]V) (*keyBuf, bool) {
+	kb := keyPool.Get().(*keyBuf)
+	keys := kb.s[:0]
 	bad := false
 	for k := range m {
 		keys = append(keys, k)
@@ -231,19 +240,27 @@ func sortedKeys[V any](m map[string]V) ([]string, bool) {
 		}
 	}
 	slices.Sort(keys)
-	return keys, bad
+	kb.s = keys
+	return kb, bad
+}
+
+func putKeys(kb *keyBuf) {
+	clear(kb.s)
+	kb.s = kb.s[:0]
+	keyPool.Put(kb)
 }
 
 func appendMapAny(b []byte, m map[string]any) ([]byte, error) {
 	if m == nil {
 		return append(b, "null"...), nil
 	}
-	keys, bad := sortedKeys(m)
+	kb, bad := sortedKeys(m)
+	defer putKeys(kb)
 	if bad {
-		return appendMapSlow(b, keys, func(k string) any { return m[k] })
+		return appendMapSlow(b, kb.s, func(k string) any { return m[k] })
 	}
 	b = append(b, '{')
-	for i, k := range keys {
+	for i, k := range kb.s {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -257,17 +274,17 @@ func appendMapAny(b []byte, m map[string]any) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-func appendMapString(b []byte, m map[string]string) []byte {
+func appendMapString(b []byte, m map[string]string) ([]byte, error) {
 	if m == nil {
-		return append(b, "null"...)
+		return append(b, "null"...), nil
 	}
-	keys, bad := sortedKeys(m)
+	kb, bad := sortedKeys(m)
+	defer putKeys(kb)
 	if bad {
-		out, _ := appendMapSlow(b, keys, func(k string) any { return m[k] })
-		return out
+		return appendMapSlow(b, kb.s, func(k string) any { return m[k] })
 	}
 	b = append(b, '{')
-	for i, k := range keys {
+	for i, k := range kb.s {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -275,7 +292,7 @@ func appendMapString(b []byte, m map[string]string) []byte {
 		b = append(b, ':')
 		b = appendString(b, m[k])
 	}
-	return append(b, '}')
+	return append(b, '}'), nil
 }
 
 // appendMapSlow handles maps with invalid UTF-8 keys: keys are repaired

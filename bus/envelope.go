@@ -66,6 +66,12 @@ func (e *Envelope) Marshal() ([]byte, error) {
 
 // AppendMarshal appends the canonical wire body to dst (see Marshal).
 func (e *Envelope) AppendMarshal(dst []byte) ([]byte, error) {
+	return e.appendBody(dst, nil)
+}
+
+// appendBody writes the wire body; msgJSON, when not nil, is the already
+// encoded canonical JSON of e.Msg.
+func (e *Envelope) appendBody(dst, msgJSON []byte) ([]byte, error) {
 	b := append(dst, '{')
 	if e.Crypto != "" {
 		b = append(b, `"crypto":`...)
@@ -79,7 +85,9 @@ func (e *Envelope) AppendMarshal(dst []byte) ([]byte, error) {
 	}
 	b = append(b, `"msg":`...)
 	var err error
-	if e.Msg == nil {
+	if msgJSON != nil {
+		b = append(b, msgJSON...)
+	} else if e.Msg == nil {
 		b = append(b, "{}"...)
 	} else if b, err = appendMapAny(b, e.Msg); err != nil {
 		return dst, atKey(err, "msg")
@@ -103,14 +111,15 @@ func (e *Envelope) AppendMarshal(dst []byte) ([]byte, error) {
 	return append(b, '}'), nil
 }
 
-// canonicalMsg is the signed text: the canonical JSON of Msg ({} if nil).
-func canonicalMsg(e *Envelope) ([]byte, error) {
+// canonicalMsg appends the signed text, the canonical JSON of Msg ({} if
+// nil), to dst.
+func canonicalMsg(dst []byte, e *Envelope) ([]byte, error) {
 	if e.Msg == nil {
-		return []byte("{}"), nil
+		return append(dst, "{}"...), nil
 	}
-	b, err := AppendCanonical(make([]byte, 0, 1024), e.Msg)
+	b, err := AppendCanonical(dst, e.Msg)
 	if err != nil {
-		return nil, atKey(err, "msg")
+		return dst, atKey(err, "msg")
 	}
 	return b, nil
 }

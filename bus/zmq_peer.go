@@ -19,13 +19,13 @@ const maxSubscriptions = 1024
 
 // pubPeer is one connected subscriber of a ZMQPublisher.
 type pubPeer struct {
-	conn net.Conn
-	q    chan []byte // encoded messages, at most hwm
-	ctl  chan []byte // commands to send (PONG)
-	subs atomic.Pointer[[]string]
+	conn    net.Conn
+	q       chan []byte // encoded messages, at most hwm
+	ctl     chan []byte // commands to send (PONG)
+	subs    atomic.Pointer[[]string]
 	pending atomic.Int64 // queued or unflushed messages
-	done chan struct{}
-	once sync.Once
+	done    chan struct{}
+	once    sync.Once
 }
 
 func newPubPeer(conn net.Conn, hwm int) *pubPeer {
@@ -52,34 +52,36 @@ func (pp *pubPeer) close() {
 	})
 }
 
-// write sends queued messages, batching whatever is queued into one
+// write sends queued messages, batching up to 256 queued ones into one
 // flush. A write error (peer gone) closes the peer.
 func (pp *pubPeer) write() {
 	defer pp.close()
 	w := bufio.NewWriterSize(pp.conn, 128<<10)
 	for {
-		var m []byte
+		var k int64 // messages from q in this batch
 		select {
 		case <-pp.done:
 			return
-		case m = <-pp.q:
-		case m = <-pp.ctl:
-		}
-		k := int64(1)
-		if _, err := w.Write(m); err != nil {
-			return
-		}
-	batch:
-		for w.Buffered() < 256<<10 {
-			select {
-			case m = <-pp.q:
-			case m = <-pp.ctl:
-			default:
-				break batch
-			}
+		case m := <-pp.q:
 			k++
 			if _, err := w.Write(m); err != nil {
 				return
+			}
+		case m := <-pp.ctl:
+			if _, err := w.Write(m); err != nil {
+				return
+			}
+		}
+		for more := true; more && k < 256; {
+			select {
+			case m := <-pp.q:
+				k++
+				_, err := w.Write(m)
+				if err != nil {
+					return
+				}
+			default:
+				more = false
 			}
 		}
 		if err := w.Flush(); err != nil {

@@ -1,5 +1,11 @@
 package parsers
 
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
 // Classifier picks the parser for a mail: the first parser, in order, that
 // claims it. main wires the parsers explicitly, most specific first
 // (PTS/tracker forwards, then dak, then debbugs).
@@ -10,4 +16,87 @@ type Classifier struct {
 // NewClassifier returns a Classifier that tries ps in order.
 func NewClassifier(ps ...Parser) *Classifier {
 	return &Classifier{Parsers: ps}
+}
+
+// ClassifyHeaders are the header fields the parsers classify by. A mail
+// that no parser claims is reported with those of them it carries.
+var ClassifyHeaders = []string{
+	"Debian", "Debian-Archive-Action", "X-Debian", "X-DAK", "X-Katie",
+	"X-Loop", "X-Debian-PR-Message", "X-PTS-Package", "X-PTS-Keyword",
+	"X-Distro-Tracker-Package", "X-Distro-Tracker-Keyword",
+}
+
+// Classify returns the events of m, or none and the reason. Guards run
+// first (see Guard); then each parser in order, and the first that claims
+// the mail decides. A claimed mail with no events gets the parser's reason
+// as it stands (parsers word it so that it names the kind of mail). A mail
+// nobody claims gets
+// "no rule matched (from: …, subject: …, headers: …)", listing the
+// classifying headers it carries (or "none of …").
+func (c *Classifier) Classify(m *Message) (events []Event, reason string) {
+	if r := Guard(m); r != "" {
+		return nil, r
+	}
+	for _, p := range c.Parsers {
+		evs, claimed, r := p.Parse(m)
+		if !claimed {
+			continue
+		}
+		if len(evs) == 0 {
+			if r == "" {
+				r = p.Name() + ": claimed, no event"
+			}
+			return nil, r
+		}
+		return evs, ""
+	}
+	return nil, NoRuleReason(m)
+}
+
+// NoRuleReason is the reason given for a mail that no parser claims.
+func NoRuleReason(m *Message) string {
+	var b strings.Builder
+	b.WriteString("no rule matched (from: ")
+	b.WriteString(strconv.Quote(clip(m.From, 80)))
+	b.WriteString(", subject: ")
+	b.WriteString(strconv.Quote(clip(m.Subject, 120)))
+	b.WriteString(", headers: ")
+	n := 0
+	for _, k := range ClassifyHeaders {
+		v := m.Header.Get(k)
+		if v == "" && !m.Header.Has(k) {
+			continue
+		}
+		if n > 0 {
+			b.WriteString(", ")
+		}
+		n++
+		b.WriteString(k)
+		b.WriteString("=")
+		b.WriteString(strconv.Quote(clip(v, 60)))
+	}
+	if n == 0 {
+		b.WriteString("none of ")
+		b.WriteString(strings.Join(ClassifyHeaders, ", "))
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// MailInfo returns the `mail` object that the pipeline adds to every
+// payload: message_id (without angle brackets, "" if absent), date (the
+// Date header in RFC 3339, converted to UTC, e.g. "2019-09-19T13:50:14Z";
+// "" when absent or unparsable — never the time of processing, so replays
+// give the same payload), from and subject (decoded header values).
+func MailInfo(m *Message) map[string]any {
+	date := ""
+	if !m.Date.IsZero() {
+		date = m.Date.UTC().Format(time.RFC3339)
+	}
+	return map[string]any{
+		"message_id": m.MessageID,
+		"date":       date,
+		"from":       m.From,
+		"subject":    m.Subject,
+	}
 }

@@ -46,6 +46,9 @@ func (h Header) Has(key string) bool {
 // dropped with a Defect.
 const MaxFields = 1000
 
+// maxKey bounds a field name; a longer "name" is not a header field.
+const maxKey = 256
+
 // rawField is one header field as found in the mail: the key and the
 // value with its folding still in place (both sub-slices of the input).
 type rawField struct {
@@ -60,6 +63,7 @@ type rawField struct {
 // fields and its body starts after that line.
 func splitHeader(b []byte, maxFields int) (fields []rawField, body []byte, defects []string) {
 	pos := 0
+	dropped := false // fields beyond maxFields are being skipped
 	for pos < len(b) {
 		end := bytes.IndexByte(b[pos:], '\n')
 		next := len(b)
@@ -77,13 +81,10 @@ func splitHeader(b []byte, maxFields int) (fields []rawField, body []byte, defec
 			return fields, b[next:], defects
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			if len(fields) == 0 {
-				if pos == 0 {
-					// Leading continuation line: no header at all.
-					return nil, b, append(defects, "header starts with a continuation line")
-				}
-				// Continuation of a dropped field: skip it.
-			} else if len(fields) <= maxFields {
+			if pos == 0 {
+				return nil, b, append(defects, "header starts with a continuation line")
+			}
+			if !dropped && len(fields) > 0 {
 				f := &fields[len(fields)-1]
 				// The value runs on to the end of this line; it is a
 				// contiguous sub-slice of b, folding included.
@@ -94,22 +95,20 @@ func splitHeader(b []byte, maxFields int) (fields []rawField, body []byte, defec
 			continue
 		}
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || !validKey(bytes.TrimRight(line[:colon], " \t")) {
-			if len(fields) == 0 {
+		if colon <= 0 || colon > maxKey || !validKey(bytes.TrimRight(line[:colon], " \t")) {
+			if pos == 0 {
 				return nil, b, append(defects, "first line is not a header field")
 			}
 			return fields, b[pos:], append(defects, "header ends without a blank line (line is not a header field)")
 		}
-		if len(fields) < maxFields {
+		switch {
+		case len(fields) < maxFields:
 			fields = append(fields, rawField{key: bytes.TrimRight(line[:colon], " \t"), value: line[colon+1:]})
-		} else if len(fields) == maxFields {
+		case !dropped:
+			dropped = true
 			defects = append(defects, "more than "+itoa(maxFields)+" header fields; the rest dropped")
-			fields = append(fields, rawField{})
 		}
 		pos = next
-	}
-	if len(fields) > maxFields {
-		fields = fields[:maxFields]
 	}
 	return fields, nil, defects
 }
@@ -200,13 +199,11 @@ func asciiEqualFold(b []byte, key string) bool {
 	}
 	for i := 0; i < len(b); i++ {
 		c, k := b[i], key[i]
-		if c != k && c|0x20 != k|0x20 {
-			return false
+		if c == k {
+			continue
 		}
-		if c|0x20 < 'a' || c|0x20 > 'z' {
-			if c != k {
-				return false
-			}
+		if l := c | 0x20; l != k|0x20 || l < 'a' || l > 'z' {
+			return false
 		}
 	}
 	return true

@@ -1,12 +1,71 @@
 package main
 
 import (
+	"bufio"
+	"flag"
 	"fmt"
 	"os"
+
+	"github.com/debian/mailgw/internal/config"
+	"github.com/debian/mailgw/internal/mailerr"
 )
 
-// cmdDeliver runs "mailgw deliver". Placeholder until its owner lands it.
+const deliverHelp = `usage: mailgw deliver [--config FILE] < MAIL
+
+Spool one mail from standard input for 'mailgw serve' to publish: the MTA
+pipe target (postfix pipe(8), exim pipe transport, procmail, .forward).
+It only writes the mail into the spool (tmp/, fsync, rename into new/,
+fsync); it never parses, signs or publishes, so it is fast and needs no key.
+
+Exit status:
+  0   the mail is durably in the spool (fsynced)
+  65  the mail is over smtp.max_message_bytes: it will never be accepted,
+      the MTA bounces it (EX_DATAERR)
+  75  try again later (EX_TEMPFAIL): the spool is missing, full (below
+      spool_min_free_bytes) or unwritable, or the config is unreadable;
+      the MTA keeps the mail queued and retries, so fixing the cause
+      delivers it with no other step
+  64  usage error (bad flags or arguments)
+`
+
+// cmdDeliver runs "mailgw deliver": one mail from stdin into the spool.
+// Exit status: 0 spooled (after fsync); 65 over the size limit (a permanent
+// refusal: retrying cannot help, the MTA bounces); 75 for every problem an
+// operator can fix (spool missing, full or unwritable, config unreadable);
+// 64 for usage errors. The spool is never created here: a missing spool is
+// a misconfiguration to notice, not to paper over.
 func cmdDeliver(args []string) int {
-	fmt.Fprintln(os.Stderr, "mailgw deliver: not built yet")
-	return exitSoftware
+	fs := flag.NewFlagSet("deliver", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(os.Stderr, deliverHelp) }
+	cfgPath := fs.String("config", "", "config `FILE` (default: built-in defaults)")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintln(os.Stderr, "mailgw deliver: takes no arguments (the mail comes on stdin)")
+		return exitUsage
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return deliverFail(mailerr.ConfigUnreadable(err))
+	}
+	sp, err := openSpool(cfg, false)
+	if err != nil {
+		return deliverFail(err)
+	}
+	if _, err := sp.Deliver(bufio.NewReaderSize(os.Stdin, 64<<10), cfg.SMTP.MaxMessageBytes); err != nil {
+		return deliverFail(err)
+	}
+	return exitOK
+}
+
+// deliverFail reports err on stderr (the MTA logs it and puts it in its
+// bounce or delay notice) and returns its exit code.
+func deliverFail(err error) int {
+	code := mailerr.ExitCode(err)
+	fmt.Fprintf(os.Stderr, "mailgw deliver: %v\n", err)
+	return code
 }

@@ -1,12 +1,207 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/config"
 )
 
-// cmdTail runs "mailgw tail". Placeholder until its owner lands it.
+const tailHelp = `usage: mailgw tail [--config FILE] [--endpoint EP]... [--topic PREFIX]...
+                   [--keyring FILE]... [--no-validate] [--pretty | --json]
+                   [--count N]
+
+Subscribe to the bus and print what arrives, like fedmsg-tail. Endpoints
+are every endpoint of every name in the config, or --endpoint (repeatable).
+--topic PREFIX (repeatable) keeps topics that start with PREFIX.
+
+Messages are validated (signature, envelope binding, routing_policy) when
+keyrings are configured or given with --keyring; invalid ones are dropped
+and logged on stderr. --no-validate prints everything well-formed.
+
+Output: one line per message, "<time> <topic> <msg_id> <summary>";
+--pretty: the envelope as indented JSON; --json: one canonical envelope per
+line on stdout and nothing else there (logs go to stderr).
+--count N exits after N messages.
+`
+
+// tailFilter is the step between receiving and printing: it gets every
+// received message and returns the messages to print, in order. The
+// default passes each one through; gap filling (fetching missed seq_ids
+// from the replay endpoint, dropping duplicates) replaces it by setting
+// newTailFilter.
+type tailFilter func(ctx context.Context, m bus.Message) []bus.Message
+
+// newTailFilter builds the tail's filter for a config and its endpoints.
+var newTailFilter = func(cfg *config.Config, endpoints []string) tailFilter {
+	return func(_ context.Context, m bus.Message) []bus.Message { return []bus.Message{m} }
+}
+
+// cmdTail runs "mailgw tail".
 func cmdTail(args []string) int {
-	fmt.Fprintln(os.Stderr, "mailgw tail: not built yet")
-	return exitSoftware
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runTail(ctx, args, os.Stdout, os.Stderr)
+}
+
+// runTail is cmdTail with its context and outputs given.
+func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, tailHelp) }
+	cfgPath := fs.String("config", "", "config `FILE`")
+	var endpoints, topics, keyrings listFlag
+	fs.Var(&endpoints, "endpoint", "endpoint to connect to (repeatable)")
+	fs.Var(&topics, "topic", "topic prefix (repeatable)")
+	fs.Var(&keyrings, "keyring", "public key file (repeatable)")
+	noValidate := fs.Bool("no-validate", false, "do not check signatures")
+	pretty := fs.Bool("pretty", false, "indented JSON")
+	asJSON := fs.Bool("json", false, "one canonical envelope per line")
+	count := fs.Int("count", 0, "exit after N messages (0: run until interrupted)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 || (*pretty && *asJSON) {
+		fmt.Fprint(stderr, tailHelp)
+		return exitUsage
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
+		return exitConfig
+	}
+	log := newLogger(cfg)
+	slog.SetDefault(log)
+	if len(endpoints) == 0 {
+		endpoints = allEndpoints(cfg)
+	}
+	if len(keyrings) == 0 {
+		keyrings = cfg.Keyrings
+	}
+	opts := bus.SubOptions{Logger: log}
+	switch {
+	case *noValidate:
+	case len(keyrings) == 0:
+		log.Warn("tail: no keyring configured: messages are NOT validated")
+	default:
+		kr, err := bus.LoadKeyring(keyrings...)
+		if err != nil {
+			fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
+			return exitConfig
+		}
+		pol := &bus.Policy{Prefixes: cfg.RoutingPolicy, Nitpicky: cfg.RoutingNitpicky}
+		opts.Verify = func(env *bus.Envelope) (string, error) { return kr.Verify(env, pol) }
+	}
+	sub, err := bus.Subscribe(ctx, endpoints, topics, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
+		return exitConfig
+	}
+	defer sub.Close()
+	log.Debug("tail: subscribed", "endpoints", endpoints, "topics", []string(topics))
+
+	out := bufio.NewWriter(stdout)
+	filter := newTailFilter(cfg, endpoints)
+	for n := 0; *count == 0 || n < *count; {
+		m, err := sub.Next(ctx)
+		if err != nil {
+			break // interrupted
+		}
+		for _, m := range filter(ctx, m) {
+			if err := printEnvelope(out, m, *pretty, *asJSON); err != nil {
+				fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
+				return exitSoftware
+			}
+			n++
+		}
+		if err := out.Flush(); err != nil {
+			return exitSoftware // stdout closed
+		}
+	}
+	return exitOK
+}
+
+// allEndpoints lists every endpoint of every name in the config, sorted
+// by name, without repeats.
+func allEndpoints(cfg *config.Config) []string {
+	names := make([]string, 0, len(cfg.Endpoints))
+	for name := range cfg.Endpoints {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	seen := map[string]bool{}
+	var out []string
+	for _, name := range names {
+		for _, ep := range cfg.Endpoints[name] {
+			if !seen[ep] {
+				seen[ep] = true
+				out = append(out, ep)
+			}
+		}
+	}
+	return out
+}
+
+// printEnvelope writes one message in the chosen format.
+func printEnvelope(w io.Writer, m bus.Message, pretty, asJSON bool) error {
+	if !pretty && !asJSON {
+		_, err := fmt.Fprintf(w, "%s %s %s %s\n",
+			time.Unix(m.Env.Timestamp, 0).UTC().Format(time.RFC3339), m.Env.Topic, m.Env.MsgID, summary(m.Env))
+		return err
+	}
+	body, err := m.Env.Marshal()
+	if err != nil {
+		return err
+	}
+	if pretty {
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, body, "", "  "); err != nil {
+			return err
+		}
+		body = buf.Bytes()
+	}
+	_, err = w.Write(append(body, '\n'))
+	return err
+}
+
+// summary is a short one-line description of an envelope's msg: the log
+// text, else the source mail's subject, else a title, else its keys.
+func summary(env *bus.Envelope) string {
+	s := ""
+	if v, ok := env.Msg["log"].(string); ok {
+		s = v
+	} else if mail, ok := env.Msg["mail"].(map[string]any); ok && mail["subject"] != nil {
+		s = fmt.Sprint(mail["subject"])
+	} else if v, ok := env.Msg["title"].(string); ok {
+		s = v
+	} else {
+		keys := make([]string, 0, len(env.Msg))
+		for k := range env.Msg {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		s = "{" + strings.Join(keys, ",") + "}"
+	}
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 120 {
+		s = string(r[:119]) + "…"
+	}
+	return s
 }

@@ -63,6 +63,10 @@ type Reader interface {
 	// Offset is the number of uncompressed bytes consumed so far (for
 	// progress); for a Maildir the bytes of the files read.
 	Offset() int64
+	// Progress returns how many bytes of the input (compressed, as
+	// stored) were read and its size (-1 when unknown), for progress
+	// display.
+	Progress() (read, size int64)
 	// Close releases the file.
 	Close() error
 }
@@ -132,7 +136,7 @@ func OpenWith(path string, o Options) (Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := openStream(path, f, o)
+	r, err := openStream(path, &countingReader{r: f, size: fi.Size()}, f, o)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -140,13 +144,46 @@ func OpenWith(path string, o Options) (Reader, error) {
 	return r, nil
 }
 
-// emptyReader is an archive with no mails (an empty file).
+// NewReader reads an archive from src (compression and format detected
+// as for Open; Maildir is not possible). name is used in errors.
+func NewReader(name string, src io.Reader, o Options) (Reader, error) {
+	if o.MaxMail <= 0 {
+		o.MaxMail = DefaultMaxMail
+	}
+	return openStream(name, &countingReader{r: src, size: -1}, io.NopCloser(nil), o)
+}
+
+// countingReader counts the bytes read from the input.
+type countingReader struct {
+	r    io.Reader
+	n    int64
+	size int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// emptyReader is an archive with no mails: an empty file, or a stream
+// damaged before its first bytes (err, returned once).
 type emptyReader struct {
 	c      io.Closer
 	format string
+	err    error
 }
 
-func (e *emptyReader) Next() (Mail, error) { return Mail{}, io.EOF }
-func (e *emptyReader) Format() string      { return e.format }
-func (e *emptyReader) Offset() int64       { return 0 }
-func (e *emptyReader) Close() error        { return e.c.Close() }
+func (e *emptyReader) Next() (Mail, error) {
+	err := e.err
+	if err == nil {
+		return Mail{}, io.EOF
+	}
+	e.err = nil
+	return Mail{}, err
+}
+
+func (e *emptyReader) Format() string               { return e.format }
+func (e *emptyReader) Progress() (read, size int64) { return 0, 0 }
+func (e *emptyReader) Offset() int64                { return 0 }
+func (e *emptyReader) Close() error                 { return e.c.Close() }

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/ulikunitz/xz"
 )
@@ -22,9 +21,10 @@ var (
 	magicXz    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
 )
 
-// openStream detects the compression and then the format of f.
-func openStream(path string, f *os.File, o Options) (Reader, error) {
-	raw := bufio.NewReaderSize(f, bufSize)
+// openStream detects the compression and then the format of src; c closes
+// it.
+func openStream(path string, src *countingReader, c io.Closer, o Options) (Reader, error) {
+	raw := bufio.NewReaderSize(src, bufSize)
 	head, _ := raw.Peek(6)
 	var (
 		dec  io.Reader = raw
@@ -52,12 +52,13 @@ func openStream(path string, f *os.File, o Options) (Reader, error) {
 	}
 	first, err := lr.br.Peek(5)
 	if len(first) == 0 {
+		e := &emptyReader{c: c, format: "empty" + suffix}
 		if err != nil && err != io.EOF {
-			return nil, &Error{Path: path, Fatal: true, Err: lr.wrap(err)}
+			e.err = &Error{Path: path, Fatal: true, Err: lr.wrap(err)}
 		}
-		return &emptyReader{c: f, format: "empty" + suffix}, nil
+		return e, nil
 	}
-	base := reader{path: path, f: f, lr: lr, max: o.MaxMail, suffix: suffix}
+	base := reader{path: path, c: c, in: src, lr: lr, max: o.MaxMail, suffix: suffix}
 	switch {
 	case bytes.HasPrefix(first, []byte("From ")):
 		return &mboxReader{reader: base, flavour: o.Flavour}, nil
@@ -100,7 +101,8 @@ func looksLikeHeader(br *bufio.Reader) bool {
 // reader is what the stream readers share.
 type reader struct {
 	path   string
-	f      *os.File
+	c      io.Closer
+	in     *countingReader
 	lr     *lineReader
 	max    int64
 	suffix string
@@ -111,8 +113,11 @@ type reader struct {
 // Offset returns the uncompressed bytes consumed.
 func (r *reader) Offset() int64 { return r.lr.off }
 
+// Progress returns the input bytes read and the input size.
+func (r *reader) Progress() (read, size int64) { return r.in.n, r.in.size }
+
 // Close closes the file.
-func (r *reader) Close() error { return r.f.Close() }
+func (r *reader) Close() error { return r.c.Close() }
 
 func (r *reader) errAt(off int64, index int, fatal bool, err error) *Error {
 	if fatal {

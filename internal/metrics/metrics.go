@@ -38,7 +38,7 @@ type Metrics struct {
 	published    prometheus.Counter
 	publishErrs  prometheus.Counter
 	duplicates   prometheus.Counter
-	busDrops     prometheus.Counter
+	busDrops     atomic.Uint64
 	smtpReplies  *prometheus.CounterVec
 	smtpConns    *prometheus.GaugeVec
 	smtpRejected prometheus.Counter
@@ -80,10 +80,6 @@ func New() *Metrics {
 			Name: "mailgw_duplicates_total",
 			Help: "Events whose msg_id was already journaled (not published again).",
 		}),
-		busDrops: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "mailgw_bus_drops_total",
-			Help: "Envelopes the bus dropped (high-water mark reached); replay can fill the gap.",
-		}),
 		smtpReplies: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "mailgw_smtp_data_replies_total",
 			Help: "Final replies to SMTP/LMTP transactions (per recipient for LMTP), by reply code.",
@@ -99,7 +95,7 @@ func New() *Metrics {
 		probes: &probes{},
 	}
 	m.reg.MustRegister(m.received, m.spooled, m.quarantined, m.events, m.published,
-		m.publishErrs, m.duplicates, m.busDrops, m.smtpReplies, m.smtpConns, m.smtpRejected,
+		m.publishErrs, m.duplicates, m.smtpReplies, m.smtpConns, m.smtpRejected,
 		newStateCollector(m),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -165,7 +161,7 @@ func (m *Metrics) Duplicate() {
 // BusDrop counts one envelope dropped by the bus.
 func (m *Metrics) BusDrop() {
 	if m != nil {
-		m.busDrops.Inc()
+		m.busDrops.Add(1)
 	}
 }
 
@@ -225,6 +221,26 @@ func (m *Metrics) SetSpoolProbe(p SpoolProbe) {
 	}
 }
 
+// SetBusDropProbe installs a function returning the drops the bus
+// publisher counted itself; mailgw_bus_drops_total adds it to BusDrop's.
+func (m *Metrics) SetBusDropProbe(p func() uint64) {
+	if m != nil {
+		m.probes.mu.Lock()
+		m.probes.drops = p
+		m.probes.mu.Unlock()
+	}
+}
+
+// SetBusSubscribersProbe installs a function returning how many
+// subscribers are connected to the bus (mailgw_bus_subscribers).
+func (m *Metrics) SetBusSubscribersProbe(p func() int) {
+	if m != nil {
+		m.probes.mu.Lock()
+		m.probes.subs = p
+		m.probes.mu.Unlock()
+	}
+}
+
 // SetJournalProbe installs the function the journal gauges are computed
 // from on each scrape.
 func (m *Metrics) SetJournalProbe(p JournalProbe) {
@@ -239,4 +255,6 @@ type probes struct {
 	mu      sync.Mutex
 	spool   SpoolProbe
 	journal JournalProbe
+	drops   func() uint64
+	subs    func() int
 }

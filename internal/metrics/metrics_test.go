@@ -33,6 +33,7 @@ var allMetrics = []string{
 	"mailgw_journal_rows",
 	"mailgw_journal_last_seq_id",
 	"mailgw_pipeline_up",
+	"mailgw_bus_subscribers",
 	"mailgw_probe_errors",
 }
 
@@ -84,6 +85,8 @@ func TestMetricsListed(t *testing.T) {
 	m.ConnRejected()
 	m.SetSpoolProbe(func() (int, time.Time, error) { return 3, time.Now().Add(-90 * time.Second), nil })
 	m.SetJournalProbe(func() (int64, int64, error) { return 42, 41, nil })
+	m.SetBusDropProbe(func() uint64 { return 6 })
+	m.SetBusSubscribersProbe(func() int { return 2 })
 	base := serve(t, m)
 
 	code, body := get(t, base+"/metrics")
@@ -104,6 +107,8 @@ func TestMetricsListed(t *testing.T) {
 		`mailgw_journal_rows 42`,
 		`mailgw_journal_last_seq_id 41`,
 		`mailgw_pipeline_up 0`,
+		`mailgw_bus_drops_total 7`,
+		`mailgw_bus_subscribers 2`,
 	} {
 		if !strings.Contains(body, want+"\n") {
 			t.Errorf("/metrics lacks %q", want)
@@ -174,6 +179,8 @@ func TestNilSafe(t *testing.T) {
 	m.SetHealthy(true)
 	m.SetSpoolProbe(nil)
 	m.SetJournalProbe(nil)
+	m.SetBusDropProbe(nil)
+	m.SetBusSubscribersProbe(nil)
 	if m.Healthy() {
 		t.Error("nil Metrics reports healthy")
 	}

@@ -9,8 +9,8 @@ import (
 // stateCollector computes the gauges that describe state (spool, journal,
 // health) at scrape time, so they are never stale.
 type stateCollector struct {
-	m                                    *Metrics
-	depth, oldest, rows, lastSeq, up, pe *prometheus.Desc
+	m                                                 *Metrics
+	depth, oldest, rows, lastSeq, up, pe, drops, subs *prometheus.Desc
 }
 
 func newStateCollector(m *Metrics) *stateCollector {
@@ -26,6 +26,10 @@ func newStateCollector(m *Metrics) *stateCollector {
 			"Highest seq_id assigned by the journal.", nil, nil),
 		up: prometheus.NewDesc("mailgw_pipeline_up",
 			"1 while the pipeline runs (what /healthz reports), else 0.", nil, nil),
+		drops: prometheus.NewDesc("mailgw_bus_drops_total",
+			"Envelopes the bus dropped (a subscriber's queue was at the high-water mark); replay can fill the gap.", nil, nil),
+		subs: prometheus.NewDesc("mailgw_bus_subscribers",
+			"Subscribers connected to the bus PUB socket.", nil, nil),
 		pe: prometheus.NewDesc("mailgw_probe_errors",
 			"1 when a state probe failed on this scrape, by probe.", []string{"probe"}, nil),
 	}
@@ -33,7 +37,7 @@ func newStateCollector(m *Metrics) *stateCollector {
 
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.depth, c.oldest, c.rows, c.lastSeq, c.up, c.pe} {
+	for _, d := range []*prometheus.Desc{c.depth, c.oldest, c.rows, c.lastSeq, c.up, c.pe, c.drops, c.subs} {
 		ch <- d
 	}
 }
@@ -41,8 +45,18 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	c.m.probes.mu.Lock()
-	sp, jp := c.m.probes.spool, c.m.probes.journal
+	sp, jp, dp, subs := c.m.probes.spool, c.m.probes.journal, c.m.probes.drops, c.m.probes.subs
 	c.m.probes.mu.Unlock()
+
+	if subs != nil {
+		ch <- prometheus.MustNewConstMetric(c.subs, prometheus.GaugeValue, float64(subs()))
+	}
+
+	drops := c.m.busDrops.Load()
+	if dp != nil {
+		drops += dp()
+	}
+	ch <- prometheus.MustNewConstMetric(c.drops, prometheus.CounterValue, float64(drops))
 
 	up := 0.0
 	if c.m.Healthy() {

@@ -5,50 +5,50 @@ import (
 	"sync"
 )
 
-// dirSyncer is a group commit for directory fsyncs: each caller needs one
-// fsync of the directory that starts after its own rename, and concurrent
-// callers share it. With 50 SMTP sessions delivering at once this turns
-// 50 directory fsyncs into one or two.
-type dirSyncer struct {
-	dir       string
+// groupSync is a group commit: each caller needs one run of op that starts
+// after the call (after its own write or rename), and concurrent callers
+// share it. With 50 SMTP sessions delivering at once this turns 50 fsyncs
+// into one or two; a lone caller pays one op as before.
+type groupSync struct {
+	op        func() error
 	mu        sync.Mutex
 	cond      *sync.Cond
 	running   bool
-	started   uint64 // generation of the latest fsync started
-	completed uint64 // generation of the latest fsync finished
+	started   uint64 // generation of the latest op started
+	completed uint64 // generation of the latest op finished
 	err       error  // result of generation completed
 }
 
-func newDirSyncer(dir string) *dirSyncer {
-	d := &dirSyncer{dir: dir}
-	d.cond = sync.NewCond(&d.mu)
-	return d
+func newGroupSync(op func() error) *groupSync {
+	g := &groupSync{op: op}
+	g.cond = sync.NewCond(&g.mu)
+	return g
 }
 
-// sync returns once an fsync of the directory that started after the call
-// has finished, with that fsync's error.
-func (d *dirSyncer) sync() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	// A running fsync may have started before our rename: we need the
-	// next generation.
-	target := d.started + 1
-	for d.completed < target {
-		if d.running {
-			d.cond.Wait()
+// sync returns once a run of op that started after the call has finished,
+// with that run's error.
+func (g *groupSync) sync() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	// A running op may have started before our write: we need the next
+	// generation.
+	target := g.started + 1
+	for g.completed < target {
+		if g.running {
+			g.cond.Wait()
 			continue
 		}
-		d.running = true
-		d.started++
-		gen := d.started
-		d.mu.Unlock()
-		err := syncDir(d.dir)
-		d.mu.Lock()
-		d.running = false
-		d.completed, d.err = gen, err
-		d.cond.Broadcast()
+		g.running = true
+		g.started++
+		gen := g.started
+		g.mu.Unlock()
+		err := g.op()
+		g.mu.Lock()
+		g.running = false
+		g.completed, g.err = gen, err
+		g.cond.Broadcast()
 	}
-	return d.err
+	return g.err
 }
 
 // syncDir fsyncs a directory so that a rename into it is durable.

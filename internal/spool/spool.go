@@ -35,8 +35,12 @@ type Spool struct {
 	// "quarantine" beside the spool directory. Set it from the config
 	// (quarantine_dir) before use. It is created on first use.
 	QuarantineDir string
-	// newSync groups the fsyncs of new/ of concurrent Deliver calls.
-	newSync *dirSyncer
+	// newSync is the group commit of new/'s fsync: concurrent Deliver
+	// calls share it. Each file is fsynced by its own caller; concurrent
+	// fsyncs are merged into one journal commit by the kernel (ext4's
+	// jbd2), while syncfs(2) would also flush every other writer on a
+	// shared file system.
+	newSync *groupSync
 }
 
 // subdirs are the Maildir directories.
@@ -73,7 +77,7 @@ func Open(dir string, minFree int64) (*Spool, error) {
 		dir:           dir,
 		minFree:       minFree,
 		QuarantineDir: filepath.Join(filepath.Dir(filepath.Clean(dir)), "quarantine"),
-		newSync:       newDirSyncer(filepath.Join(dir, "new")),
+		newSync:       newGroupSync(func() error { return syncDir(filepath.Join(dir, "new")) }),
 	}, nil
 }
 

@@ -1,0 +1,151 @@
+package bus
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestCanonicalGolden checks the golden vectors of fedmsg.md "Tests…" item
+// 4, verified there against Python 3.11.
+func TestCanonicalGolden(t *testing.T) {
+	cases := []struct {
+		name string
+		in   any
+		want string
+	}{
+		{"deployment envelope", map[string]any{
+			"i": 1, "msg": map[string]any{"log": "Hello world"},
+			"msg_id":    "2014-f1c49f0b-5caf-49e6-b79a-cc54bcfac602",
+			"timestamp": int64(1393878837), "topic": "org.fedoraproject.dev.logger.log", "username": "root",
+		}, `{"i":1,"msg":{"log":"Hello world"},"msg_id":"2014-f1c49f0b-5caf-49e6-b79a-cc54bcfac602","timestamp":1393878837,"topic":"org.fedoraproject.dev.logger.log","username":"root"}`},
+		{"escapes", map[string]any{"s": "é😀\x7f\x1f\n\t\"\\/<>&\u2028"},
+			`{"s":"\u00e9\ud83d\ude00\u007f\u001f\n\t\"\\/<>&\u2028"}`},
+		{"key order", map[string]any{"b": 1, "B": 2, "a": 3, "é": 4, "z": 5, "_": 6, "1": 7},
+			`{"1":7,"B":2,"_":6,"a":3,"b":1,"z":5,"\u00e9":4}`},
+		{"short escapes", "\b\f\r\x00\x01", `"\b\f\r\u0000\u0001"`},
+		{"invalid utf8", "a\xffb\xc3", `"a\ufffdb\ufffd"`},
+		{"typed slices", map[string]any{"a": []string{"x"}, "b": []int{1, -2}, "c": []int64{3}, "d": []map[string]any{{"k": nil}}},
+			`{"a":["x"],"b":[1,-2],"c":[3],"d":[{"k":null}]}`},
+		{"scalars", []any{true, false, nil, uint8(255), int8(-8), uint64(18446744073709551615), json.Number("-0"), json.Number("123456789012345678901234567890")},
+			`[true,false,null,255,-8,18446744073709551615,0,123456789012345678901234567890]`},
+		{"map string", map[string]string{"z": "1", "a": "\u0100"}, `{"a":"\u0100","z":"1"}`},
+		{"empty", map[string]any{"a": map[string]any{}, "b": []any{}, "c": ""}, `{"a":{},"b":[],"c":""}`},
+		{"nil map", map[string]any(nil), `null`},
+	}
+	for _, c := range cases {
+		got, err := Canonical(c.in)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if string(got) != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
+		}
+	}
+}
+
+// TestCanonicalFloatsRejected covers the float vector of item 4: mailgw
+// forbids floats rather than imitating Python's repr.
+func TestCanonicalFloatsRejected(t *testing.T) {
+	for _, f := range []any{1.0, 0.1, 1e-05, 1e16, 1e15, 123456789.0, 1.5e300, -0.0, float32(1)} {
+		_, err := Canonical([]any{f})
+		var ce *CanonicalError
+		if !errors.As(err, &ce) || ce.Reason != ErrFloat || ce.Path != "[0]" {
+			t.Errorf("%v: got %v, want [0]: float not allowed", f, err)
+		}
+	}
+	msg := map[string]any{"files": []any{map[string]any{}, map[string]any{}, map[string]any{"size": 1.5}}}
+	_, err := Canonical(map[string]any{"msg": msg})
+	if err == nil || err.Error() != "msg.files[2].size: float not allowed" {
+		t.Errorf("nested float: got %v", err)
+	}
+	for _, n := range []string{"1.0", "1e5", "-2E3"} {
+		if _, err := Canonical(map[string]any{"n": json.Number(n)}); err == nil || err.Error() != "n: float not allowed" {
+			t.Errorf("json.Number %s: got %v", n, err)
+		}
+	}
+	if _, err := Canonical(json.Number("12a")); err == nil || !strings.Contains(err.Error(), "invalid number") {
+		t.Errorf("bad json.Number: got %v", err)
+	}
+	env := &Envelope{Topic: "t", Msg: msg, MsgID: "x"}
+	if _, err := env.Marshal(); err == nil || err.Error() != "msg.files[2].size: float not allowed" {
+		t.Errorf("Envelope.Marshal: got %v", err)
+	}
+}
+
+type inner struct {
+	Z int `json:"z"`
+}
+
+type sample struct {
+	inner
+	Name    string            `json:"name"`
+	Skip    string            `json:"-"`
+	Empty   []string          `json:"empty,omitempty"`
+	Ptr     *inner            `json:"ptr"`
+	Tags    map[string]string `json:"tags,omitempty"`
+	Arr     [2]uint16         `json:"arr"`
+	Plain   bool
+	private int
+}
+
+type named string
+
+// TestCanonicalReflect covers the reflection fallback: structs with json
+// tags, embedded structs, named types, arrays, and errors.
+func TestCanonicalReflect(t *testing.T) {
+	s := sample{inner: inner{Z: 9}, Name: "<n>", Skip: "x", Arr: [2]uint16{1, 2}, private: 3}
+	got, err := Canonical(s)
+	want := `{"Plain":false,"arr":[1,2],"name":"<n>","ptr":null,"z":9}`
+	if err != nil || string(got) != want {
+		t.Errorf("struct: got %s, %v; want %s", got, err, want)
+	}
+	got, err = Canonical(map[named][]named{"b": {"x"}, "a": nil})
+	if err != nil || string(got) != `{"a":null,"b":["x"]}` {
+		t.Errorf("named map: got %s, %v", got, err)
+	}
+	if _, err := Canonical(map[int]string{1: "a"}); err == nil || !strings.Contains(err.Error(), "keys must be strings") {
+		t.Errorf("int keys: got %v", err)
+	}
+	if _, err := Canonical(map[string]any{"c": make(chan int)}); err == nil || !strings.HasPrefix(err.Error(), "c: unsupported type") {
+		t.Errorf("chan: got %v", err)
+	}
+	if _, err := Canonical(struct{ F []float64 }{[]float64{1}}); err == nil || err.Error() != "F[0]: float not allowed" {
+		t.Errorf("float field: got %v", err)
+	}
+	raw := json.RawMessage(`{"b":1,"a":[2]}`)
+	if got, err := Canonical(raw); err != nil || string(got) != `{"a":[2],"b":1}` {
+		t.Errorf("json.Marshaler: got %s, %v", got, err)
+	}
+}
+
+// TestCanonicalDuplicateRepairedKeys: two invalid-UTF-8 keys that repair
+// to the same text cannot both be written.
+func TestCanonicalDuplicateRepairedKeys(t *testing.T) {
+	_, err := Canonical(map[string]any{"\xff": 1, "\xfe": 2})
+	if err == nil || !strings.Contains(err.Error(), "duplicate key") {
+		t.Errorf("got %v", err)
+	}
+	_, err = Canonical(map[string]string{"\xff": "1", "\xfe": "2"})
+	if err == nil || !strings.Contains(err.Error(), "duplicate key") {
+		t.Errorf("got %v", err)
+	}
+	got, err := Canonical(map[string]string{"\xff": "v", "a": "\xfe"})
+	if err != nil || string(got) != `{"a":"\ufffd","\ufffd":"v"}` {
+		t.Errorf("got %s, %v", got, err)
+	}
+}
+
+func TestAppendCanonicalKeepsDstOnError(t *testing.T) {
+	dst := []byte("prefix")
+	out, err := AppendCanonical(dst, map[string]any{"a": "x", "b": 1.5})
+	if err == nil || string(out) != "prefix" {
+		t.Errorf("got %q, %v", out, err)
+	}
+	out, err = AppendCanonical(dst, "x")
+	if err != nil || string(out) != `prefix"x"` {
+		t.Errorf("got %q, %v", out, err)
+	}
+}

@@ -1,0 +1,261 @@
+package bus
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+)
+
+// Verification failures. Keyring.Verify wraps exactly one of them, so
+// callers can test with errors.Is; the error text is one line that says
+// what is wrong (which key, which field, which topic).
+var (
+	ErrUnsigned        = errors.New("unsigned")
+	ErrBadEncoding     = errors.New("malformed signature")
+	ErrBadSignature    = errors.New("bad signature")
+	ErrUnknownKey      = errors.New("unknown key")
+	ErrKeyExpired      = errors.New("key expired")
+	ErrKeyRevoked      = errors.New("key revoked")
+	ErrBindingMismatch = errors.New("envelope binding mismatch")
+	ErrPolicy          = errors.New("routing policy violation")
+)
+
+// Keyring holds the public keys that verification trusts.
+type Keyring struct {
+	entities openpgp.EntityList
+	// Now is the clock for expiry checks; nil means time.Now.
+	Now func() time.Time
+}
+
+// LoadKeyring reads public keys (ASCII-armored or binary; a file may
+// hold several) from files. No files gives an empty keyring.
+func LoadKeyring(files ...string) (*Keyring, error) {
+	k := &Keyring{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("keyring: %w", err)
+		}
+		el, err := readKeys(data)
+		if err != nil {
+			return nil, fmt.Errorf("keyring %s: %w", f, err)
+		}
+		if len(el) == 0 {
+			return nil, fmt.Errorf("keyring %s: no keys", f)
+		}
+		k.entities = append(k.entities, el...)
+	}
+	return k, nil
+}
+
+// Add adds keys to the keyring.
+func (k *Keyring) Add(keys ...*openpgp.Entity) { k.entities = append(k.entities, keys...) }
+
+// Fingerprints lists the primary fingerprints in the keyring.
+func (k *Keyring) Fingerprints() []string {
+	out := make([]string, len(k.entities))
+	for i, e := range k.entities {
+		out[i] = Fingerprint(e)
+	}
+	return out
+}
+
+// Policy is the routing policy of SPEC §5: which keys may sign which
+// topics.
+type Policy struct {
+	// Prefixes maps a topic prefix to the fingerprints allowed to sign
+	// topics under it; the longest prefix that matches a topic applies.
+	// A prefix matches a topic equal to it or continuing with a dot (or a
+	// prefix that itself ends with a dot). Fingerprints are compared
+	// without case or spaces; a 16-digit long key ID matches the key whose
+	// fingerprint ends with it.
+	Prefixes map[string][]string
+	// Nitpicky rejects topics that no prefix covers.
+	Nitpicky bool
+}
+
+// decodeSignature decodes fedmsg's base64 leniently: whitespace anywhere
+// (2013-era messages wrap at 76 columns and end with a newline) and
+// missing padding are accepted.
+func decodeSignature(s string) ([]byte, error) {
+	s = strings.Map(func(r rune) rune {
+		switch r {
+		case ' ', '\t', '\n', '\r':
+			return -1
+		}
+		return r
+	}, s)
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		b, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(s, "="))
+	}
+	return b, err
+}
+
+// Verify checks env's gpg signature over the canonical JSON of env.Msg
+// against the keyring, rejecting expired and revoked keys; then that
+// msg.mailgw's topic, msg_id and timestamp equal the envelope's; then the
+// routing policy p (nil: no policy). It returns the signer's primary
+// fingerprint (also with a binding or policy error).
+func (k *Keyring) Verify(env *Envelope, p *Policy) (fingerprint string, err error) {
+	if env.Signature == "" {
+		return "", fmt.Errorf("%w: no signature", ErrUnsigned)
+	}
+	if env.Crypto != "" && env.Crypto != "gpg" {
+		return "", fmt.Errorf("%w: crypto %q is not supported (want \"gpg\")", ErrBadEncoding, env.Crypto)
+	}
+	sigBytes, err := decodeSignature(env.Signature)
+	if err != nil {
+		return "", fmt.Errorf("%w: signature is not base64: %v", ErrBadEncoding, err)
+	}
+	pkt, err := packet.Read(bytes.NewReader(sigBytes))
+	if err != nil {
+		return "", fmt.Errorf("%w: not an OpenPGP signature: %v", ErrBadEncoding, err)
+	}
+	sigPkt, ok := pkt.(*packet.Signature)
+	if !ok || sigPkt.IssuerKeyId == nil {
+		return "", fmt.Errorf("%w: not an OpenPGP signature packet with an issuer", ErrBadEncoding)
+	}
+	data, err := canonicalMsg(make([]byte, 0, 4096), env)
+	if err != nil {
+		return "", fmt.Errorf("%w: msg has no canonical form: %v", ErrBadSignature, err)
+	}
+	cfg := &packet.Config{Time: k.Now}
+	_, signer, err := openpgp.VerifyDetachedSignature(k.entities, bytes.NewReader(data), bytes.NewReader(sigBytes), cfg)
+	if signer != nil {
+		fingerprint = Fingerprint(signer)
+	}
+	if err != nil {
+		return fingerprint, verifyErr(err, sigPkt, fingerprint)
+	}
+	if err := checkBinding(env); err != nil {
+		return fingerprint, err
+	}
+	if p != nil {
+		if err := p.check(env.Topic, fingerprint); err != nil {
+			return fingerprint, err
+		}
+	}
+	return fingerprint, nil
+}
+
+// verifyErr turns go-crypto's verification errors into one-line errors
+// that wrap this package's sentinels.
+func verifyErr(err error, sig *packet.Signature, fpr string) error {
+	who := issuer(sig)
+	if fpr != "" {
+		who = "key " + fpr
+	}
+	var sigErr pgperrors.SignatureError
+	switch {
+	case errors.Is(err, pgperrors.ErrUnknownIssuer):
+		return fmt.Errorf("%w: signed by %s, which is not in the keyring", ErrUnknownKey, issuer(sig))
+	case errors.Is(err, pgperrors.ErrKeyExpired):
+		return fmt.Errorf("%w: signing %s has expired", ErrKeyExpired, who)
+	case errors.Is(err, pgperrors.ErrSignatureExpired):
+		return fmt.Errorf("%w: signature or key binding of %s has expired", ErrKeyExpired, who)
+	case errors.Is(err, pgperrors.ErrKeyRevoked):
+		return fmt.Errorf("%w: signing %s is revoked", ErrKeyRevoked, who)
+	case errors.As(err, &sigErr):
+		return fmt.Errorf("%w by %s: the signature does not match the canonical msg (%v)", ErrBadSignature, who, err)
+	}
+	return fmt.Errorf("%w by %s: %v", ErrBadSignature, who, err)
+}
+
+// issuer names the key that made sig: its fingerprint when the signature
+// carries one, else its 64-bit key ID.
+func issuer(sig *packet.Signature) string {
+	if len(sig.IssuerFingerprint) > 0 {
+		return fmt.Sprintf("key %X (key ID %016X)", sig.IssuerFingerprint, *sig.IssuerKeyId)
+	}
+	return fmt.Sprintf("key with ID %016X", *sig.IssuerKeyId)
+}
+
+// checkBinding compares msg.mailgw's signed copy of topic, msg_id and
+// timestamp with the envelope's unsigned fields.
+func checkBinding(env *Envelope) error {
+	mg, ok := env.Msg["mailgw"].(map[string]any)
+	if !ok {
+		return fmt.Errorf("%w: msg.mailgw is missing, so topic, msg_id and timestamp are not signed", ErrBindingMismatch)
+	}
+	if t, _ := mg["topic"].(string); t != env.Topic {
+		return fmt.Errorf("%w: topic %q differs from the signed msg.mailgw.topic %q", ErrBindingMismatch, env.Topic, t)
+	}
+	if id, _ := mg["msg_id"].(string); id != env.MsgID {
+		return fmt.Errorf("%w: msg_id %q differs from the signed msg.mailgw.msg_id %q", ErrBindingMismatch, env.MsgID, id)
+	}
+	if ts, ok := asInt(mg["timestamp"]); !ok || ts != env.Timestamp {
+		return fmt.Errorf("%w: timestamp %d differs from the signed msg.mailgw.timestamp %v", ErrBindingMismatch, env.Timestamp, mg["timestamp"])
+	}
+	return nil
+}
+
+// asInt reads an integer that may come from Go (int kinds) or from
+// ParseEnvelope (json.Number).
+func asInt(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case int:
+		return int64(x), true
+	case int32:
+		return int64(x), true
+	case json.Number:
+		i, err := strconv.ParseInt(string(x), 10, 64)
+		return i, err == nil
+	}
+	return 0, false
+}
+
+// normFpr upper-cases a fingerprint and drops spaces and a 0x prefix.
+func normFpr(s string) string {
+	s = strings.ToUpper(strings.ReplaceAll(s, " ", ""))
+	return strings.TrimPrefix(s, "0X")
+}
+
+// check applies the policy to topic signed by fpr.
+func (p *Policy) check(topic, fpr string) error {
+	best, found := "", false
+	for prefix := range p.Prefixes {
+		if !prefixMatches(prefix, topic) {
+			continue
+		}
+		if !found || len(prefix) > len(best) {
+			best, found = prefix, true
+		}
+	}
+	if !found {
+		if p.Nitpicky {
+			return fmt.Errorf("%w: topic %q is not covered by the routing policy (nitpicky), signed by %s", ErrPolicy, topic, fpr)
+		}
+		return nil
+	}
+	want := normFpr(fpr)
+	for _, allowed := range p.Prefixes[best] {
+		a := normFpr(allowed)
+		if a == want || (len(a) >= 16 && strings.HasSuffix(want, a)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: key %s may not sign topic %q (prefix %q)", ErrPolicy, fpr, topic, best)
+}
+
+func prefixMatches(prefix, topic string) bool {
+	if prefix == "" || topic == prefix {
+		return true
+	}
+	if !strings.HasPrefix(topic, prefix) {
+		return false
+	}
+	return strings.HasSuffix(prefix, ".") || topic[len(prefix)] == '.'
+}

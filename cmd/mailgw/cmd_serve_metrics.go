@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/metrics"
+	"github.com/debian/mailgw/internal/pipeline"
+	"github.com/debian/mailgw/internal/smtpd"
+)
+
+// Metrics wiring for serve: the pipeline reports through its one log line
+// per mail and its Publisher, so serve counts there instead of threading
+// *metrics.Metrics through the pipeline.
+
+// installProbes computes the spool, journal and bus-drop gauges on scrape.
+func (d *daemon) installProbes() {
+	d.m.SetSpoolProbe(func() (int, time.Time, error) {
+		names, err := d.spool.Pending()
+		if err != nil || len(names) == 0 {
+			return 0, time.Time{}, err
+		}
+		// Names start with the delivery time, so the first is the oldest.
+		fi, err := os.Stat(filepath.Join(d.spool.Dir(), "new", names[0]))
+		if err != nil {
+			return len(names), time.Now(), nil // picked up meanwhile
+		}
+		return len(names), fi.ModTime(), nil
+	})
+	d.m.SetJournalProbe(func() (int64, int64, error) {
+		rows, err := d.journal.Count()
+		if err != nil {
+			return 0, 0, err
+		}
+		last, err := d.journal.LastSeq()
+		return rows, last, err
+	})
+	d.m.SetBusDropProbe(d.pub.Dropped)
+	d.m.SetBusSubscribersProbe(d.pub.Subscribers)
+}
+
+// countingPublisher counts publishes and their failures.
+type countingPublisher struct {
+	bus.Publisher
+	m *metrics.Metrics
+}
+
+// Publish implements bus.Publisher.
+func (p countingPublisher) Publish(ctx context.Context, env *bus.Envelope) error {
+	err := p.Publisher.Publish(ctx, env)
+	if err != nil {
+		p.m.PublishError()
+	} else {
+		p.m.Published()
+	}
+	return err
+}
+
+// pickupTracker tells the pipeline's pickups of mail that arrived over
+// SMTP/LMTP (already counted by smtpd) from mail that "mailgw deliver" or
+// an MTA's own Maildir delivery put in the spool (mode deliver-pickup),
+// and counts each mail's outcome from the pipeline's "mail" log line.
+type pickupTracker struct {
+	m       *metrics.Metrics
+	viaSMTP sync.Map // spool name → struct{}
+}
+
+func newPickupTracker(m *metrics.Metrics) *pickupTracker { return &pickupTracker{m: m} }
+
+// spooler wraps the spool given to smtpd so the names it writes are known.
+func (t *pickupTracker) spooler(sp smtpd.Spooler) smtpd.Spooler {
+	return trackedSpooler{sp: sp, t: t}
+}
+
+type trackedSpooler struct {
+	sp smtpd.Spooler
+	t  *pickupTracker
+}
+
+// Deliver implements smtpd.Spooler.
+func (s trackedSpooler) Deliver(r io.Reader, maxBytes int64) (string, error) {
+	name, err := s.sp.Deliver(r, maxBytes)
+	if err == nil {
+		s.t.viaSMTP.Store(name, struct{}{})
+	}
+	return name, err
+}
+
+// handler wraps h: it sees every "mail" record (whatever the log level)
+// and counts it, and passes on what h wants.
+func (t *pickupTracker) handler(h slog.Handler) slog.Handler { return mailCounter{h: h, t: t} }
+
+type mailCounter struct {
+	h slog.Handler
+	t *pickupTracker
+}
+
+// Enabled implements slog.Handler: Info is always let through, to count.
+func (c mailCounter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelInfo || c.h.Enabled(ctx, l)
+}
+
+// Handle implements slog.Handler.
+func (c mailCounter) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "mail" {
+		c.count(r)
+	}
+	if !c.h.Enabled(ctx, r.Level) {
+		return nil
+	}
+	return c.h.Handle(ctx, r)
+}
+
+// WithAttrs implements slog.Handler.
+func (c mailCounter) WithAttrs(as []slog.Attr) slog.Handler {
+	return mailCounter{h: c.h.WithAttrs(as), t: c.t}
+}
+
+// WithGroup implements slog.Handler.
+func (c mailCounter) WithGroup(name string) slog.Handler {
+	return mailCounter{h: c.h.WithGroup(name), t: c.t}
+}
+
+func (c mailCounter) count(r slog.Record) {
+	var name, outcome, reason string
+	var topics []string
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "spool":
+			name = a.Value.String()
+		case "outcome":
+			outcome = a.Value.String()
+		case "reason":
+			reason = a.Value.String()
+		case "topics":
+			topics, _ = a.Value.Any().([]string)
+		}
+		return true
+	})
+	m := c.t.m
+	if name != "" {
+		if _, smtp := c.t.viaSMTP.LoadAndDelete(name); !smtp {
+			m.Received(metrics.ModeDeliver)
+		}
+	}
+	switch outcome {
+	case pipeline.OutcomeQuarantined:
+		m.Quarantined(reasonClass(reason))
+	case pipeline.OutcomeDuplicate:
+		for range topics {
+			m.Duplicate()
+		}
+	case pipeline.OutcomePublished, pipeline.OutcomeJournaled:
+		for _, topic := range topics {
+			m.Event(topic)
+		}
+	}
+}
+
+// reasonClass maps a quarantine reason (free text) to the few fixed
+// values of the reason label.
+func reasonClass(reason string) string {
+	r := strings.ToLower(reason)
+	switch {
+	case strings.HasPrefix(r, "loop"):
+		return "loop"
+	case strings.HasPrefix(r, "delivery status"):
+		return "dsn"
+	case strings.HasPrefix(r, "automatic report"), strings.Contains(r, "auto-repl"),
+		strings.Contains(r, "auto-submitted"), strings.Contains(r, "rfc 3834"), strings.Contains(r, "vacation"):
+		return "auto-reply"
+	case strings.HasPrefix(r, "no rule matched"):
+		return "no-rule"
+	case strings.HasPrefix(r, "unreadable"):
+		return "unreadable"
+	case strings.HasPrefix(r, "envelope "):
+		return "envelope"
+	}
+	return "parser"
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/debian/mailgw/bus"
+)
+
+var (
+	keyBinOnce sync.Once
+	keyBinPath string
+	keyBinErr  error
+)
+
+// keyBin builds the mailgw binary once per test run, into a temp dir.
+func keyBin(t *testing.T) string {
+	t.Helper()
+	keyBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "mailgw-bin")
+		if err != nil {
+			keyBinErr = err
+			return
+		}
+		keyBinPath = filepath.Join(dir, "mailgw")
+		out, err := exec.Command("go", "build", "-o", keyBinPath, ".").CombinedOutput()
+		if err != nil {
+			keyBinErr = err
+			keyBinPath = string(out)
+		}
+	})
+	if keyBinErr != nil {
+		t.Fatalf("go build: %v\n%s", keyBinErr, keyBinPath)
+	}
+	return keyBinPath
+}
+
+// runMailgw runs the binary and returns exit code, stdout and stderr.
+func runMailgw(t *testing.T, stdin []byte, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(keyBin(t), args...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), stdout.String(), stderr.String()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return 0, stdout.String(), stderr.String()
+}
+
+// gpgBatch runs gpg in home; it fails the test if gpg is missing or fails.
+func gpgBatch(t *testing.T, home string, stdin []byte, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command("gpg", append([]string{"--homedir", home, "--batch", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", ""}, args...)...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("gpg %v: %v\n%s", args, err, stderr.String())
+	}
+	return out
+}
+
+// shortGPGHome is a GNUPGHOME whose agent socket path fits; the agent is
+// stopped at cleanup.
+func shortGPGHome(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "mgwv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o700)
+	t.Cleanup(func() {
+		exec.Command("gpgconf", "--homedir", dir, "--kill", "all").Run()
+		os.RemoveAll(dir)
+	})
+	return dir
+}
+
+func TestKeygenCommand(t *testing.T) {
+	dir := t.TempDir()
+	sec, pub := filepath.Join(dir, "keys", "sign.asc"), filepath.Join(dir, "sign.pub.asc")
+	rc, out, errOut := runMailgw(t, nil, "keygen", "--secret", sec, "--public", pub, "--name", "Test", "--email", "t@example.org")
+	fpr := strings.TrimSpace(out)
+	if rc != 0 || !regexp.MustCompile(`^[0-9A-F]{40}$`).MatchString(fpr) {
+		t.Fatalf("keygen: rc %d stdout %q stderr %q", rc, out, errOut)
+	}
+	st, err := os.Stat(sec)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("secret key mode: %v %v", st.Mode(), err)
+	}
+	s, err := bus.LoadSigner(sec, "")
+	if err != nil || s.Fingerprint() != fpr {
+		t.Fatalf("LoadSigner: %v, fingerprint %s want %s", err, s.Fingerprint(), fpr)
+	}
+	home := shortGPGHome(t)
+	pubData, _ := os.ReadFile(pub)
+	gpgBatch(t, home, pubData, "--import")
+	if listed := gpgBatch(t, home, nil, "--with-colons", "--fingerprint"); !bytes.Contains(listed, []byte(fpr)) {
+		t.Fatalf("gpg does not list %s:\n%s", fpr, listed)
+	}
+	if rc, _, errOut := runMailgw(t, nil, "keygen", "--secret", sec, "--public", pub); rc != 1 || !strings.Contains(errOut, "exists") {
+		t.Fatalf("overwrite without --force: rc %d %q", rc, errOut)
+	}
+	if rc, _, _ := runMailgw(t, nil, "keygen", "--secret", sec, "--rsa", "1024"); rc != exitUsage {
+		t.Fatalf("--rsa 1024: rc %d, want %d", rc, exitUsage)
+	}
+	// The default secret path is gpg_signing_key from the config.
+	cfgKey := filepath.Join(dir, "cfg.asc")
+	cfgFile := filepath.Join(dir, "mailgw.toml")
+	os.WriteFile(cfgFile, []byte("gpg_signing_key = \""+cfgKey+"\"\n"), 0o644)
+	if rc, _, errOut := runMailgw(t, nil, "keygen", "--config", cfgFile, "--rsa", "2048"); rc != 0 {
+		t.Fatalf("keygen --config: rc %d %s", rc, errOut)
+	}
+	if _, err := bus.LoadSigner(cfgKey, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cfg.pub.asc")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestVerifyCommandGnuPG: an envelope signed by real GnuPG verifies with
+// "mailgw verify" (file, stdin, wrapped base64, config file), and a changed
+// msg, an unknown key and a policy violation are reported as invalid.
+func TestVerifyCommandGnuPG(t *testing.T) {
+	home := shortGPGHome(t)
+	gpgBatch(t, home, nil, "--quick-gen-key", "GnuPG <g@example.org>", "ed25519", "sign", "never")
+	var fpr string
+	for _, line := range strings.Split(string(gpgBatch(t, home, nil, "--with-colons", "--list-keys")), "\n") {
+		if strings.HasPrefix(line, "fpr:") {
+			fpr = strings.Split(line, ":")[9]
+			break
+		}
+	}
+	dir := t.TempDir()
+	keyring := filepath.Join(dir, "pub.gpg")
+	os.WriteFile(keyring, gpgBatch(t, home, nil, "--export", fpr), 0o644)
+
+	env := bus.NewEnvelope("org.debian.dev.debbugs.bug.report", map[string]any{"bug": 1, "title": "ça <casse> 😀"},
+		bus.MsgID(2026, "x"), 1790000000, "test")
+	data, err := bus.Canonical(env.Msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig := gpgBatch(t, home, data, "--local-user", fpr, "--detach-sign")
+	env.Crypto, env.Signature = "gpg", base64.StdEncoding.EncodeToString(sig)
+	body, _ := env.Marshal()
+	envFile := filepath.Join(dir, "env.json")
+	os.WriteFile(envFile, body, 0o644)
+
+	valid := "valid: signed by " + fpr + "\n"
+	check := func(name string, stdin []byte, wantRC int, want string, args ...string) {
+		t.Helper()
+		rc, out, errOut := runMailgw(t, stdin, append([]string{"verify"}, args...)...)
+		got := out
+		if wantRC != 0 {
+			got = errOut
+		}
+		if rc != wantRC || !strings.Contains(got, want) {
+			t.Errorf("%s: rc %d stdout %q stderr %q; want rc %d and %q", name, rc, out, errOut, wantRC, want)
+		}
+	}
+	check("file", nil, 0, valid, "--keyring", keyring, "--policy-prefix", "org.debian.dev.debbugs="+fpr, envFile)
+	check("stdin", body, 0, valid, "--keyring", keyring, "-")
+
+	// fedmsg 0.7.x framing: 76-column lines, each ending in a newline.
+	wrapped := base64.StdEncoding.EncodeToString(sig)
+	env.Signature = ""
+	for len(wrapped) > 76 {
+		env.Signature += wrapped[:76] + "\n"
+		wrapped = wrapped[76:]
+	}
+	env.Signature += wrapped + "\n"
+	wbody, _ := env.Marshal()
+	check("wrapped base64", wbody, 0, valid, "--keyring", keyring)
+
+	cfg := filepath.Join(dir, "mailgw.toml")
+	os.WriteFile(cfg, []byte("keyrings = [\""+keyring+"\"]\nrouting_nitpicky = true\n[routing_policy]\n\"org.debian.dev.dak\" = [\""+fpr+"\"]\n"), 0o644)
+	check("config nitpicky", body, 1, "invalid: routing policy violation: topic \"org.debian.dev.debbugs.bug.report\" is not covered", "--config", cfg)
+	os.WriteFile(cfg, []byte("keyrings = [\""+keyring+"\"]\n[routing_policy]\n\"org.debian.dev.debbugs\" = [\""+fpr+"\"]\n"), 0o644)
+	check("config", body, 0, valid, "--config", cfg)
+
+	check("policy", body, 1, "invalid: routing policy violation: key "+fpr, "--keyring", keyring,
+		"--policy-prefix", "org.debian.dev.debbugs=0000000000000000000000000000000000000000")
+	changed := bytes.Replace(body, []byte(`"bug":1`), []byte(`"bug":2`), 1)
+	check("changed msg", changed, 1, "invalid: bad signature", "--keyring", keyring)
+	other := filepath.Join(dir, "other.asc")
+	_, otherPub, _, _ := bus.GenerateKey("o", "o@example.org", 0)
+	os.WriteFile(other, otherPub, 0o644)
+	check("unknown key", body, 1, "invalid: unknown key: signed by key "+fpr, "--keyring", other)
+	check("float", []byte(`{"topic":"t","msg":{"a":1.5},"timestamp":1,"msg_id":"m"}`), 1, "invalid: invalid envelope: msg.a: float not allowed", "--keyring", keyring)
+	check("not json", []byte("garbage"), 1, "invalid: invalid envelope: JSON", "--keyring", keyring)
+	check("no keyring", body, exitConfig, "no keyring")
+	check("bad flag", body, exitUsage, "PREFIX=FINGERPRINT", "--keyring", keyring, "--policy-prefix", "nofpr")
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/config"
+	"github.com/debian/mailgw/internal/spool"
+	"github.com/debian/mailgw/parsers"
+	"github.com/debian/mailgw/parsers/dak"
+	"github.com/debian/mailgw/parsers/debbugs"
+	"github.com/debian/mailgw/parsers/pts"
+)
+
+// Shared wiring for the subcommands: config, parsers, signing key, logger.
+
+// loadConfig reads the config file (path "" means built-in defaults only).
+func loadConfig(path string) (*config.Config, error) {
+	return config.Load(path)
+}
+
+// newClassifier wires the parsers, most specific first: PTS/tracker
+// forwards (which parse a forwarded dak or debbugs mail with the inner
+// parsers), then dak, then debbugs. upload_keyrings are loaded for dak's
+// signature check.
+func newClassifier(cfg *config.Config) (*parsers.Classifier, error) {
+	dopts := dak.Options{Compat: cfg.CompatDebmessenger, MaxBody: cfg.MaxBodyBytes}
+	if len(cfg.UploadKeyrings) > 0 {
+		kr, err := dak.LoadKeyrings(cfg.UploadKeyrings...)
+		if err != nil {
+			return nil, err
+		}
+		dopts.Keyring = kr
+		dopts.KeyringName = keyringName(cfg.UploadKeyrings)
+	}
+	d := dak.New(dopts)
+	b := debbugs.New(debbugs.Options{Compat: cfg.CompatDebmessenger, MaxBody: cfg.MaxBodyBytes})
+	return parsers.NewClassifier(pts.New(d, b), d, b), nil
+}
+
+// keyringName names the upload keyrings in signature.keyring: the base
+// names without extension, joined by "+" ("debian-keyring").
+func keyringName(files []string) string {
+	names := make([]string, len(files))
+	for i, f := range files {
+		b := filepath.Base(f)
+		names[i] = strings.TrimSuffix(b, filepath.Ext(b))
+	}
+	return strings.Join(names, "+")
+}
+
+// loadSigner returns the signing key, or nil when sign_messages is false.
+// With no gpg_signing_key configured and devKeyOK (serve, replay), it uses
+// a development key at cfg.DevKeyPath(), generating an Ed25519 key there on
+// first use, and warns loudly (through slog.Default()): consumers must not
+// trust such a key.
+func loadSigner(cfg *config.Config, devKeyOK bool) (bus.Signer, error) {
+	log := slog.Default()
+	if !cfg.SignMessages {
+		log.Warn("sign_messages is false: publishing UNSIGNED envelopes")
+		return nil, nil
+	}
+	if cfg.GPGSigningKey != "" {
+		s, err := bus.LoadSigner(cfg.GPGSigningKey, cfg.GPGPassphraseFile)
+		if err != nil {
+			return nil, fmt.Errorf("gpg_signing_key: %w", err)
+		}
+		return s, nil
+	}
+	if !devKeyOK {
+		return nil, errors.New("no gpg_signing_key configured (make one with 'mailgw keygen')")
+	}
+	path := cfg.DevKeyPath()
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if err := writeDevKey(path); err != nil {
+			return nil, err
+		}
+		log.Warn("WARNING: generated a DEVELOPMENT signing key; configure gpg_signing_key for real use", "path", path)
+	}
+	s, err := bus.LoadSigner(path, "")
+	if err != nil {
+		return nil, fmt.Errorf("development key: %w", err)
+	}
+	log.Warn("WARNING: signing with the DEVELOPMENT key; no consumer should trust it", "path", path, "fingerprint", s.Fingerprint())
+	return s, nil
+}
+
+// writeDevKey generates an Ed25519 key: the secret half at path (0600),
+// the public half beside it as .pub.asc.
+func writeDevKey(path string) error {
+	sec, pub, _, err := bus.GenerateKey("mailgw development key", "mailgw-dev@localhost", 0)
+	if err != nil {
+		return fmt.Errorf("development key: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("development key: %w", err)
+	}
+	pubPath := strings.TrimSuffix(path, ".asc") + ".pub.asc"
+	if err := os.WriteFile(pubPath, pub, 0o644); err != nil {
+		return fmt.Errorf("development key: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, sec, 0o600); err != nil {
+		return fmt.Errorf("development key: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// newLogger returns the stderr logger that the log section configures.
+// Commands also make it slog's default.
+func newLogger(cfg *config.Config) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// openSpool opens the configured spool with its quarantine directory;
+// create makes the directories first (serve, replay), while deliver and
+// spool leave a missing spool an error.
+func openSpool(cfg *config.Config, create bool) (*spool.Spool, error) {
+	if create {
+		if err := spool.Create(cfg.SpoolDir); err != nil {
+			return nil, err
+		}
+	}
+	sp, err := spool.Open(cfg.SpoolDir, cfg.SpoolMinFreeBytes)
+	if err != nil {
+		return nil, err
+	}
+	sp.QuarantineDir = cfg.QuarantineDir
+	return sp, nil
+}

@@ -1,0 +1,233 @@
+// Package journal is mailgw's record of every envelope it publishes: an
+// embedded SQLite database (modernc.org/sqlite, pure Go, WAL mode) that
+// assigns each envelope its seq_id, drops envelopes whose msg_id it has
+// already seen, keeps the signed canonical body for the replay endpoint,
+// and remembers which envelopes are not yet handed to the bus, so that a
+// crash between journal and publish republishes instead of losing
+// (SPEC §1, §6).
+//
+// seq_id starts at 1 and grows by one per journaled envelope, without gaps,
+// across restarts: it is assigned inside the insert transaction from the
+// highest stored seq_id, and rows are never deleted.
+package journal
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/debian/mailgw/bus"
+	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
+)
+
+// schema is applied at every Open; it only creates what is missing.
+const schema = `
+CREATE TABLE IF NOT EXISTS envelopes (
+	seq_id    INTEGER PRIMARY KEY,
+	msg_id    TEXT    NOT NULL,
+	topic     TEXT    NOT NULL,
+	timestamp INTEGER NOT NULL,
+	body      BLOB    NOT NULL,
+	published INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX IF NOT EXISTS envelopes_msg_id ON envelopes(msg_id);
+CREATE INDEX IF NOT EXISTS envelopes_timestamp ON envelopes(timestamp, seq_id);
+CREATE INDEX IF NOT EXISTS envelopes_unpublished ON envelopes(seq_id) WHERE published = 0;
+`
+
+// Journal is an open journal. It is safe for concurrent use; several
+// processes (serve and replay) may open the same file.
+type Journal struct {
+	db *sql.DB
+	mu sync.Mutex // serialises writers of this process
+}
+
+// Entry is one journaled envelope.
+type Entry struct {
+	SeqID     int64
+	MsgID     string
+	Topic     string
+	Timestamp int64
+	// Body is the envelope as canonical JSON, seq_id included.
+	Body []byte
+}
+
+// Open opens the journal at path, creating the file and its directory if
+// needed.
+func Open(path string) (*Journal, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	// synchronous(FULL): the spool file is removed once its events are
+	// journaled, so a commit must survive a power cut.
+	dsn := "file:" + path + "?_txlock=immediate" +
+		"&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	return &Journal{db: db}, nil
+}
+
+// Close closes the database.
+func (j *Journal) Close() error { return j.db.Close() }
+
+// Add journals envs in one transaction. Each envelope whose msg_id is not
+// journaled yet (nor earlier in envs) gets the next seq_id, set in
+// env.SeqID, and is stored with its canonical body as unpublished; the
+// others are duplicates and are skipped. Add returns the added envelopes in
+// seq_id order. On error nothing is stored and no SeqID is changed.
+func (j *Journal) Add(envs []*bus.Envelope) ([]*bus.Envelope, error) {
+	if len(envs) == 0 {
+		return nil, nil
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	tx, err := j.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	defer tx.Rollback()
+	var last int64
+	if err := tx.QueryRow(`SELECT COALESCE(MAX(seq_id), 0) FROM envelopes`).Scan(&last); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	exists, err := tx.Prepare(`SELECT 1 FROM envelopes WHERE msg_id = ?`)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	defer exists.Close()
+	ins, err := tx.Prepare(`INSERT INTO envelopes (seq_id, msg_id, topic, timestamp, body) VALUES (?, ?, ?, ?, ?)`)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	defer ins.Close()
+	var added []*bus.Envelope
+	seqs := make([]int64, 0, len(envs))
+	inBatch := make(map[string]bool, len(envs))
+	for _, env := range envs {
+		if inBatch[env.MsgID] {
+			continue
+		}
+		var one int
+		switch err := exists.QueryRow(env.MsgID).Scan(&one); {
+		case err == nil:
+			continue // duplicate
+		case !errors.Is(err, sql.ErrNoRows):
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		inBatch[env.MsgID] = true
+		seq := last + int64(len(added)) + 1
+		body, err := marshalWithSeq(env, seq)
+		if err != nil {
+			return nil, fmt.Errorf("journal: envelope %s: %w", env.MsgID, err)
+		}
+		if _, err := ins.Exec(seq, env.MsgID, env.Topic, env.Timestamp, body); err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		added = append(added, env)
+		seqs = append(seqs, seq)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	for i, env := range added {
+		env.SeqID = seqs[i]
+	}
+	return added, nil
+}
+
+// marshalWithSeq returns env's canonical body with seq_id set, leaving env
+// untouched.
+func marshalWithSeq(env *bus.Envelope, seq int64) ([]byte, error) {
+	c := *env
+	c.SeqID = seq
+	return c.Marshal()
+}
+
+// Unpublished returns up to limit journaled envelopes that were not marked
+// published, in seq_id order.
+func (j *Journal) Unpublished(limit int) ([]Entry, error) {
+	return j.entries(`SELECT seq_id, msg_id, topic, timestamp, body FROM envelopes
+		WHERE published = 0 ORDER BY seq_id LIMIT ?`, limit)
+}
+
+// MarkPublished records that the envelopes with these seq_ids were handed
+// to the bus.
+func (j *Journal) MarkPublished(seqIDs ...int64) error {
+	if len(seqIDs) == 0 {
+		return nil
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for len(seqIDs) > 0 {
+		n := min(len(seqIDs), maxParams)
+		q, args := inList(`UPDATE envelopes SET published = 1 WHERE seq_id IN `, seqIDs[:n])
+		if _, err := j.db.Exec(q, args...); err != nil {
+			return fmt.Errorf("journal: %w", err)
+		}
+		seqIDs = seqIDs[n:]
+	}
+	return nil
+}
+
+// Has reports whether an envelope with msgID is journaled.
+func (j *Journal) Has(msgID string) (bool, error) {
+	var one int
+	err := j.db.QueryRow(`SELECT 1 FROM envelopes WHERE msg_id = ?`, msgID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("journal: %w", err)
+	}
+	return true, nil
+}
+
+// LastSeq returns the highest seq_id, 0 for an empty journal.
+func (j *Journal) LastSeq() (int64, error) {
+	var n int64
+	err := j.db.QueryRow(`SELECT COALESCE(MAX(seq_id), 0) FROM envelopes`).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("journal: %w", err)
+	}
+	return n, nil
+}
+
+// Count returns the number of journaled envelopes.
+func (j *Journal) Count() (int64, error) {
+	var n int64
+	if err := j.db.QueryRow(`SELECT COUNT(*) FROM envelopes`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("journal: %w", err)
+	}
+	return n, nil
+}
+
+func (j *Journal) entries(q string, args ...any) ([]Entry, error) {
+	rows, err := j.db.Query(q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		var e Entry
+		if err := rows.Scan(&e.SeqID, &e.MsgID, &e.Topic, &e.Timestamp, &e.Body); err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	return out, nil
+}

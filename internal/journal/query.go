@@ -1,0 +1,149 @@
+package journal
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// ErrTooMany is matched (errors.Is) by the *TooManyError that the query
+// functions return when more envelopes match than the caller's limit.
+var ErrTooMany = errors.New("journal: too many envelopes match")
+
+// TooManyError says a query matched more than Limit envelopes; nothing is
+// returned with it.
+type TooManyError struct {
+	Limit int
+}
+
+func (e *TooManyError) Error() string {
+	return fmt.Sprintf("journal: more than %d envelopes match", e.Limit)
+}
+
+// Is makes errors.Is(err, ErrTooMany) true.
+func (e *TooManyError) Is(target error) bool { return target == ErrTooMany }
+
+// maxParams bounds the parameters of one IN (…) list (SQLite allows
+// 32766).
+const maxParams = 500
+
+// BySeqRange returns the bodies of the envelopes with lo <= seq_id <= hi,
+// in seq_id order, or a *TooManyError when more than limit match.
+func (j *Journal) BySeqRange(lo, hi int64, limit int) ([][]byte, error) {
+	limit = max(limit, 0)
+	return j.bodies(limit, `SELECT body FROM envelopes WHERE seq_id BETWEEN ? AND ? ORDER BY seq_id LIMIT ?`, lo, hi, limit+1)
+}
+
+// BySeqIDs returns the bodies of the envelopes with these seq_ids, in
+// seq_id order; unknown ids are left out.
+func (j *Journal) BySeqIDs(ids []int64, limit int) ([][]byte, error) {
+	return byList(j, `seq_id`, ids, limit)
+}
+
+// ByMsgIDs returns the bodies of the envelopes with these msg_ids, in
+// seq_id order; unknown ids are left out.
+func (j *Journal) ByMsgIDs(ids []string, limit int) ([][]byte, error) {
+	return byList(j, `msg_id`, ids, limit)
+}
+
+// ByTime returns the bodies of the envelopes with t0 <= timestamp <= t1
+// (Unix seconds), in seq_id order.
+func (j *Journal) ByTime(t0, t1 int64, limit int) ([][]byte, error) {
+	limit = max(limit, 0)
+	return j.bodies(limit, `SELECT body FROM envelopes WHERE timestamp BETWEEN ? AND ? ORDER BY seq_id LIMIT ?`, t0, t1, limit+1)
+}
+
+// byList runs one IN query per chunk of ids and merges them in seq_id
+// order.
+func byList[T int64 | string](j *Journal, col string, ids []T, limit int) ([][]byte, error) {
+	if limit < 0 {
+		limit = 0
+	}
+	seen := make(map[T]bool, len(ids))
+	uniq := make([]T, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	type row struct {
+		seq  int64
+		body []byte
+	}
+	var rows []row
+	for len(uniq) > 0 {
+		n := min(len(uniq), maxParams)
+		q, args := inList(`SELECT seq_id, body FROM envelopes WHERE `+col+` IN `, uniq[:n])
+		rs, err := j.db.Query(q, args...)
+		if err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		for rs.Next() {
+			var r row
+			if err := rs.Scan(&r.seq, &r.body); err != nil {
+				rs.Close()
+				return nil, fmt.Errorf("journal: %w", err)
+			}
+			rows = append(rows, r)
+		}
+		err = rs.Err()
+		rs.Close()
+		if err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		if len(rows) > limit {
+			return nil, &TooManyError{Limit: limit}
+		}
+		uniq = uniq[n:]
+	}
+	// Chunks come back in seq order each; merge them.
+	slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(a.seq, b.seq) })
+	out := make([][]byte, len(rows))
+	for i, r := range rows {
+		out[i] = r.body
+	}
+	return out, nil
+}
+
+func (j *Journal) bodies(limit int, q string, args ...any) ([][]byte, error) {
+	rows, err := j.db.Query(q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		out = append(out, b)
+		if len(out) > limit {
+			return nil, &TooManyError{Limit: limit}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	return out, nil
+}
+
+// inList appends "(?, ?, …)" for vals to prefix.
+func inList[T any](prefix string, vals []T) (string, []any) {
+	var b strings.Builder
+	b.WriteString(prefix)
+	b.WriteByte('(')
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('?')
+		args[i] = v
+	}
+	b.WriteByte(')')
+	return b.String(), args
+}

@@ -1,0 +1,99 @@
+package pipeline
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// committer journals and publishes prepared mails in batches until ready
+// closes.
+func (p *Pipeline) committer(ctx context.Context, ready <-chan *spooled, inflight *sync.Map) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var retry []*spooled
+	for {
+		var batch []*spooled
+		if len(retry) > 0 {
+			batch, retry = retry, nil
+		} else {
+			select {
+			case sp, ok := <-ready:
+				if !ok {
+					return
+				}
+				batch = append(batch, sp)
+			case <-tick.C:
+				p.republishIfFailed(ctx)
+				continue
+			}
+		}
+		// Take whatever else is ready, without waiting.
+	more:
+		for len(batch) < batchMax {
+			select {
+			case sp, ok := <-ready:
+				if !ok {
+					break more
+				}
+				batch = append(batch, sp)
+			default:
+				break more
+			}
+		}
+		retry = p.commitBatch(ctx, batch, inflight)
+		if len(retry) > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}
+}
+
+// commitBatch quarantines, journals and publishes one batch and returns
+// the mails to retry (journal failure).
+func (p *Pipeline) commitBatch(ctx context.Context, batch []*spooled, inflight *sync.Map) []*spooled {
+	var prs []*prepared
+	var ok []*spooled
+	for _, sp := range batch {
+		if sp.pr.res.Quarantine != "" {
+			if err := p.quarantine(sp); err != nil {
+				p.o.Logger.Error("quarantine", "spool", sp.name, "err", err)
+			}
+			inflight.Delete(sp.name)
+			continue
+		}
+		prs = append(prs, sp.pr)
+		ok = append(ok, sp)
+	}
+	if len(prs) == 0 {
+		return nil
+	}
+	if err := p.commit(ctx, prs); err != nil {
+		p.o.Logger.Error("journal", "mails", len(prs), "err", err)
+		return ok
+	}
+	for _, sp := range ok {
+		if err := p.done(sp); err != nil {
+			p.o.Logger.Error("spool", "spool", sp.name, "err", err)
+		}
+		inflight.Delete(sp.name)
+	}
+	return nil
+}
+
+func (p *Pipeline) republishIfFailed(ctx context.Context) {
+	p.pubMu.Lock()
+	failed := p.pubFailed
+	p.pubMu.Unlock()
+	if !failed {
+		return
+	}
+	if n, err := p.PublishPending(ctx); err != nil {
+		p.o.Logger.Warn("republish from journal", "published", n, "err", err)
+	} else {
+		p.o.Logger.Info("republished from journal", "count", n)
+	}
+}

@@ -1,0 +1,266 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/config"
+	"github.com/debian/mailgw/internal/journal"
+	"github.com/debian/mailgw/internal/spool"
+	"github.com/debian/mailgw/parsers"
+)
+
+// Options wires a Pipeline.
+type Options struct {
+	Config     *config.Config
+	Classifier *parsers.Classifier
+	// Signer signs every envelope; it may be nil only when
+	// Config.SignMessages is false (unsigned publishing on purpose).
+	Signer    bus.Signer
+	Journal   *journal.Journal
+	Publisher bus.Publisher
+	// Spool is needed by ProcessSpooled and Run only.
+	Spool *spool.Spool
+	// Logger gets one line per mail; nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock for envelope timestamps; nil means time.Now.
+	Now func() time.Time
+	// Workers parse mail in parallel in Run; 0 means 4.
+	Workers int
+}
+
+// Pipeline processes mail. It is safe for concurrent use.
+type Pipeline struct {
+	o Options
+	// pubMu orders journal additions and publication, so that envelopes
+	// reach the bus in seq_id order and PublishPending never races a
+	// fresh publish.
+	pubMu sync.Mutex
+	// pubFailed is set (under pubMu) when a publish failed: later
+	// envelopes are only journaled until PublishPending catches up, which
+	// keeps the bus in seq_id order.
+	pubFailed bool
+}
+
+// Outcome of one mail.
+const (
+	OutcomePublished   = "published"
+	OutcomeDuplicate   = "duplicate"
+	OutcomeQuarantined = "quarantined"
+	OutcomeJournaled   = "journaled" // publish failed; PublishPending retries
+)
+
+// Result says what became of one mail.
+type Result struct {
+	MessageID string
+	// Envelopes are all the envelopes the mail yields, signed, in order.
+	Envelopes []*bus.Envelope
+	// Added are those the journal took (the others were duplicates);
+	// their SeqID is set.
+	Added []*bus.Envelope
+	// Quarantine is the reason the mail yields no event ("" otherwise).
+	Quarantine string
+	// Published is false when the publisher failed after journaling;
+	// PublishPending publishes them later.
+	Published bool
+}
+
+// Outcome names the result for logs: published, duplicate, journaled or
+// quarantined.
+func (r *Result) Outcome() string {
+	switch {
+	case r.Quarantine != "":
+		return OutcomeQuarantined
+	case len(r.Added) == 0:
+		return OutcomeDuplicate
+	case !r.Published:
+		return OutcomeJournaled
+	}
+	return OutcomePublished
+}
+
+// New returns a pipeline.
+func New(o Options) *Pipeline {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	return &Pipeline{o: o}
+}
+
+// errNoSigner is returned when signing is on but no key is wired.
+var errNoSigner = errors.New("pipeline: sign_messages is on but no signing key is loaded")
+
+// prepared is a mail parsed, built and signed, ready for the journal.
+type prepared struct {
+	res Result
+}
+
+// prepare reads, guards, classifies, builds and signs. Content problems
+// end in res.Quarantine; an error is an environment problem (signing key).
+func (p *Pipeline) prepare(raw []byte, replayed bool) (*prepared, error) {
+	m, err := parsers.ReadMessage(raw)
+	if err != nil {
+		return &prepared{res: Result{Quarantine: "unreadable mail: " + err.Error()}}, nil
+	}
+	pr := &prepared{res: Result{MessageID: m.MessageID}}
+	// Classify runs the loop, auto-reply and DSN guards first.
+	evs, reason := p.o.Classifier.Classify(m)
+	if len(evs) == 0 {
+		if reason == "" {
+			reason = "no event"
+		}
+		pr.res.Quarantine = reason
+		return pr, nil
+	}
+	envs := Build(p.o.Config, m, evs, p.o.Now(), replayed)
+	for _, env := range envs {
+		if err := p.sign(env); err != nil {
+			var ce *bus.CanonicalError
+			if errors.As(err, &ce) {
+				// A parser produced a payload the bus cannot carry.
+				pr.res.Quarantine = fmt.Sprintf("envelope %s: %v", env.Topic, err)
+				return pr, nil
+			}
+			return nil, err
+		}
+	}
+	pr.res.Envelopes = envs
+	return pr, nil
+}
+
+func (p *Pipeline) sign(env *bus.Envelope) error {
+	if p.o.Signer == nil {
+		if p.o.Config.SignMessages {
+			return errNoSigner
+		}
+		_, err := bus.Canonical(env.Msg)
+		return err
+	}
+	return bus.Sign(env, p.o.Signer)
+}
+
+// Process runs one mail through the pipeline: no spool is involved
+// (replay and parse use it; ProcessSpooled wraps it for spooled mail).
+// An error means the mail's events are not journaled and it must be
+// retried (journal or signing key unavailable); a mail that yields no
+// event is not an error but a Result with Quarantine set.
+func (p *Pipeline) Process(ctx context.Context, raw []byte, replayed bool) (Result, error) {
+	pr, err := p.prepare(raw, replayed)
+	if err != nil {
+		return Result{}, err
+	}
+	if pr.res.Quarantine == "" {
+		if err := p.commit(ctx, []*prepared{pr}); err != nil {
+			return pr.res, err
+		}
+	}
+	return pr.res, nil
+}
+
+// commit journals the envelopes of prs in one transaction and publishes
+// what the journal added, in seq_id order.
+func (p *Pipeline) commit(ctx context.Context, prs []*prepared) error {
+	var all []*bus.Envelope
+	for _, pr := range prs {
+		all = append(all, pr.res.Envelopes...)
+	}
+	p.pubMu.Lock()
+	defer p.pubMu.Unlock()
+	added, err := p.o.Journal.Add(all)
+	if err != nil {
+		return err
+	}
+	isAdded := make(map[*bus.Envelope]bool, len(added))
+	for _, env := range added {
+		isAdded[env] = true
+	}
+	for _, pr := range prs {
+		for _, env := range pr.res.Envelopes {
+			if isAdded[env] {
+				pr.res.Added = append(pr.res.Added, env)
+			}
+		}
+	}
+	if p.pubFailed {
+		return nil
+	}
+	var seqs []int64
+	for _, env := range added {
+		if err := p.o.Publisher.Publish(ctx, env); err != nil {
+			p.pubFailed = true
+			p.o.Logger.Warn("publish failed; will republish from the journal", "seq_id", env.SeqID, "err", err)
+			break
+		}
+		seqs = append(seqs, env.SeqID)
+	}
+	if err := p.o.Journal.MarkPublished(seqs...); err != nil {
+		// Published but not marked: republished after a restart, which
+		// consumers drop by msg_id.
+		p.o.Logger.Warn("journal: mark published", "err", err)
+	}
+	done := make(map[int64]bool, len(seqs))
+	for _, s := range seqs {
+		done[s] = true
+	}
+	for _, pr := range prs {
+		pr.res.Published = true
+		for _, env := range pr.res.Added {
+			if !done[env.SeqID] {
+				pr.res.Published = false
+			}
+		}
+	}
+	return nil
+}
+
+// PublishPending publishes every journaled envelope not yet marked
+// published, in seq_id order, and returns how many it published. serve
+// calls it at start (a crash between journal and publish republishes
+// instead of losing) and Run calls it after a publish failure.
+func (p *Pipeline) PublishPending(ctx context.Context) (int, error) {
+	p.pubMu.Lock()
+	defer p.pubMu.Unlock()
+	n := 0
+	for {
+		entries, err := p.o.Journal.Unpublished(500)
+		if err != nil {
+			return n, err
+		}
+		if len(entries) == 0 {
+			p.pubFailed = false
+			return n, nil
+		}
+		seqs := make([]int64, 0, len(entries))
+		var perr error
+		for _, e := range entries {
+			env, err := bus.ParseEnvelope(e.Body)
+			if err == nil {
+				err = p.o.Publisher.Publish(ctx, env)
+			}
+			if err != nil {
+				perr = fmt.Errorf("republish seq_id %d: %w", e.SeqID, err)
+				break
+			}
+			seqs = append(seqs, e.SeqID)
+		}
+		if err := p.o.Journal.MarkPublished(seqs...); err != nil {
+			return n, err
+		}
+		n += len(seqs)
+		if perr != nil {
+			p.pubFailed = true
+			return n, perr
+		}
+	}
+}

@@ -1,0 +1,144 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// batchMax bounds the mails whose envelopes go into one journal
+// transaction in Run.
+const batchMax = 256
+
+// spooled is one mail of the spool on its way through Run.
+type spooled struct {
+	name string
+	pr   *prepared
+}
+
+// ProcessSpooled processes the spooled mail called name: its events are
+// journaled and published and the file is removed, or it goes to
+// quarantine with the reason. A parser panic is recovered and quarantines
+// the mail with the panic text. An error leaves the mail in the spool for
+// a later retry. A name that is no longer in new/ (processed already) is
+// not an error.
+func (p *Pipeline) ProcessSpooled(ctx context.Context, name string) error {
+	sp, err := p.prepareSpooled(name)
+	if err != nil || sp == nil {
+		return err
+	}
+	if sp.pr.res.Quarantine != "" {
+		return p.quarantine(sp)
+	}
+	if err := p.commit(ctx, []*prepared{sp.pr}); err != nil {
+		return err
+	}
+	return p.done(sp)
+}
+
+// prepareSpooled reads and prepares one spooled mail; nil, nil means the
+// mail is gone.
+func (p *Pipeline) prepareSpooled(name string) (sp *spooled, err error) {
+	raw, err := p.o.Spool.Read(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			p.o.Logger.Error("parser panic", "spool", name, "panic", r, "stack", string(debug.Stack()))
+			sp = &spooled{name: name, pr: &prepared{res: Result{Quarantine: fmt.Sprintf("parser panic: %v", r)}}}
+			err = nil
+		}
+	}()
+	pr, err := p.prepare(raw, false)
+	if err != nil {
+		return nil, err
+	}
+	return &spooled{name: name, pr: pr}, nil
+}
+
+func (p *Pipeline) quarantine(sp *spooled) error {
+	if err := p.o.Spool.Quarantine(sp.name, sp.pr.res.Quarantine); err != nil {
+		return fmt.Errorf("quarantine %s: %w", sp.name, err)
+	}
+	p.logMail(sp.name, &sp.pr.res)
+	return nil
+}
+
+func (p *Pipeline) done(sp *spooled) error {
+	if err := p.o.Spool.Done(sp.name); err != nil {
+		return fmt.Errorf("spool done %s: %w", sp.name, err)
+	}
+	p.logMail(sp.name, &sp.pr.res)
+	return nil
+}
+
+// logMail writes the one line per mail.
+func (p *Pipeline) logMail(name string, r *Result) {
+	topics := make([]string, len(r.Envelopes))
+	ids := make([]string, len(r.Envelopes))
+	for i, env := range r.Envelopes {
+		topics[i], ids[i] = env.Topic, env.MsgID
+	}
+	attrs := []any{"spool", name, "message_id", r.MessageID, "topics", topics, "msg_ids", ids, "outcome", r.Outcome()}
+	if r.Quarantine != "" {
+		attrs = append(attrs, "reason", r.Quarantine)
+	}
+	p.o.Logger.Info("mail", attrs...)
+}
+
+// Run processes the spool until ctx ends: everything in new/ at start and
+// each mail as it lands. Workers parse in parallel; one committer journals
+// the envelopes of all ready mails in one transaction, publishes them and
+// removes their files. A mail whose commit fails stays in the spool and is
+// retried. Run republishes journaled-but-unpublished envelopes at start
+// and after publish failures. It returns nil when ctx ends.
+func (p *Pipeline) Run(ctx context.Context) error {
+	if n, err := p.o.Spool.CleanTmp(time.Hour); err == nil && n > 0 {
+		p.o.Logger.Warn("spool: removed stale files from tmp/", "count", n)
+	}
+	if _, err := p.PublishPending(ctx); err != nil {
+		p.o.Logger.Warn("republish from journal", "err", err)
+	}
+	names, err := p.o.Spool.Watch(ctx)
+	if err != nil {
+		return err
+	}
+	ready := make(chan *spooled, batchMax)
+	var inflight sync.Map
+	var wg sync.WaitGroup
+	for range p.o.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for name := range names {
+				if _, busy := inflight.LoadOrStore(name, true); busy {
+					continue
+				}
+				sp, err := p.prepareSpooled(name)
+				if err != nil {
+					p.o.Logger.Error("spool read", "spool", name, "err", err)
+				}
+				if sp == nil {
+					inflight.Delete(name)
+					continue
+				}
+				select {
+				case ready <- sp:
+				case <-ctx.Done():
+					inflight.Delete(name)
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(ready) }()
+	p.committer(ctx, ready, &inflight)
+	return nil
+}

@@ -1,0 +1,218 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/archive"
+)
+
+// committer takes the prepared items in archive order, hands them to the
+// target in batches, counts them and moves the checkpoint.
+type committer struct {
+	o     *Options
+	s     *Summary
+	cp    *checkpoint
+	prog  *progress
+	path  string
+	next  int           // seq of the next item to handle
+	held  map[int]*item // items that came early
+	batch []*item
+	since int // mails since the last checkpoint write
+}
+
+// run consumes in until it is closed. A cancelled ctx stops it without
+// committing the open batch (its mails are redone on resume).
+func (c *committer) run(ctx context.Context, in <-chan *item) error {
+	c.held = map[int]*item{}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			if err := c.flush(ctx); err != nil {
+				return err
+			}
+		case it, ok := <-in:
+			if !ok {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				return c.flush(ctx)
+			}
+			c.held[it.seq] = it
+			for {
+				it, ok := c.held[c.next]
+				if !ok {
+					break
+				}
+				delete(c.held, c.next)
+				c.next++
+				if err := c.take(ctx, it); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// take handles one item in order.
+func (c *committer) take(ctx context.Context, it *item) error {
+	s := c.s
+	switch it.what {
+	case itemError:
+		s.Errors++
+		c.o.Logger.Error("replay: damaged archive", "err", it.err)
+		var ae *archive.Error
+		if errors.As(it.err, &ae) && ae.Fatal {
+			// The rest of the stream is unreadable; what came before
+			// stays replayed.
+			return c.flush(ctx)
+		}
+		c.batch = append(c.batch, it)
+	case itemResumed:
+		s.Resumed++
+		c.prog.add(it.inPos)
+		return nil
+	case itemFiltered:
+		s.Mails++
+		s.Filtered++
+		c.batch = append(c.batch, it)
+	case itemMail:
+		if it.fatal != nil {
+			return fmt.Errorf("replay: %s mail %d: %w", c.path, it.mail.Index, it.fatal)
+		}
+		s.Mails++
+		s.Bytes += int64(len(it.mail.Data))
+		s.Events += len(it.envs)
+		for _, env := range it.envs {
+			s.Topics[env.Topic]++
+		}
+		if it.reason != "" {
+			s.Quarantined++
+			s.Reasons[reasonKind(it.reason)]++
+		}
+		c.batch = append(c.batch, it)
+	}
+	c.prog.add(it.inPos)
+	if len(c.batch) >= c.o.BatchSize {
+		return c.flush(ctx)
+	}
+	return nil
+}
+
+// flush hands the batch to the target and moves the checkpoint past it.
+func (c *committer) flush(ctx context.Context) error {
+	if len(c.batch) == 0 {
+		return nil
+	}
+	var err error
+	switch c.o.Mode {
+	case ModePublish:
+		err = c.publish(ctx)
+	case ModeSpool:
+		err = c.spool()
+	default:
+		for _, it := range c.batch {
+			c.observe(it, func(int) bool { return false })
+		}
+	}
+	if err != nil {
+		return err
+	}
+	last := c.batch[len(c.batch)-1]
+	c.cp.Index, c.cp.Offset = last.mail.Index, last.mail.Offset
+	c.since += len(c.batch)
+	c.batch = c.batch[:0]
+	if c.since >= c.o.CheckpointEvery {
+		c.since = 0
+		return c.saveCheckpoint()
+	}
+	return nil
+}
+
+func (c *committer) observe(it *item, added func(i int) bool) {
+	if c.o.Observe == nil {
+		return
+	}
+	for i, env := range it.envs {
+		c.o.Observe(env, added(i))
+	}
+}
+
+// publish journals the new envelopes of the batch in one transaction and
+// publishes those the journal added, in seq_id order.
+func (c *committer) publish(ctx context.Context) error {
+	var envs []*bus.Envelope
+	for _, it := range c.batch {
+		for i, env := range it.envs {
+			if it.dups[i] {
+				c.s.Duplicates++
+			} else {
+				envs = append(envs, env)
+			}
+		}
+	}
+	added, err := c.o.Journal.Add(envs)
+	if err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	c.s.Duplicates += len(envs) - len(added)
+	isAdded := make(map[*bus.Envelope]bool, len(added))
+	for _, env := range added {
+		isAdded[env] = true
+	}
+	for _, it := range c.batch {
+		c.observe(it, func(i int) bool { return isAdded[it.envs[i]] })
+	}
+	seqs := make([]int64, 0, len(added))
+	var perr error
+	for _, env := range added {
+		if perr = c.o.Publisher.Publish(ctx, env); perr != nil {
+			break
+		}
+		seqs = append(seqs, env.SeqID)
+	}
+	if err := c.o.Journal.MarkPublished(seqs...); err != nil {
+		c.o.Logger.Warn("replay: journal: mark published", "err", err)
+	}
+	c.s.New += len(added)
+	if perr != nil {
+		// Journaled: the next replay or serve publishes the rest.
+		return fmt.Errorf("replay: publish (the journal keeps the unpublished envelopes): %w", perr)
+	}
+	return nil
+}
+
+// spool delivers each mail of the batch that has a new event into the
+// spool of serve.
+func (c *committer) spool() error {
+	for _, it := range c.batch {
+		if it.what != itemMail || len(it.envs) == 0 {
+			continue
+		}
+		fresh := 0
+		for _, d := range it.dups {
+			if !d {
+				fresh++
+			}
+		}
+		c.s.Duplicates += len(it.envs) - fresh
+		c.observe(it, func(i int) bool { return !it.dups[i] })
+		if fresh == 0 {
+			continue
+		}
+		if _, err := c.o.Spool.Deliver(bytes.NewReader(it.mail.Data), 0); err != nil {
+			return fmt.Errorf("replay: spool: %w", err)
+		}
+		c.s.Spooled++
+		c.s.New += fresh
+	}
+	return nil
+}

@@ -1,0 +1,103 @@
+package replay
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/textproto"
+	"time"
+
+	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/pipeline"
+	"github.com/debian/mailgw/parsers"
+)
+
+// worker classifies and builds (and in ModePublish signs) one mail; it is
+// shared by the worker goroutines and holds no mutable state.
+type worker struct {
+	o   *Options
+	now time.Time
+}
+
+// prepare fills it.envs, it.dups and it.reason, or it.fatal.
+func (w *worker) prepare(it *item) {
+	m, err := parsers.ReadMessage(it.mail.Data)
+	if err != nil {
+		it.reason = "unreadable mail: " + err.Error()
+		return
+	}
+	evs, reason := w.o.Classifier.Classify(m)
+	if len(evs) == 0 {
+		if reason == "" {
+			reason = "no event"
+		}
+		it.reason = reason
+		return
+	}
+	it.envs = pipeline.Build(w.o.Config, m, evs, w.now, true)
+	it.dups = make([]bool, len(it.envs))
+	if w.o.Mode == ModeDryRun {
+		return
+	}
+	if w.o.Journal != nil {
+		for i, env := range it.envs {
+			has, err := w.o.Journal.Has(env.MsgID)
+			if err != nil {
+				it.fatal = err
+				return
+			}
+			it.dups[i] = has
+		}
+	}
+	if w.o.Mode != ModePublish {
+		return
+	}
+	for i, env := range it.envs {
+		if it.dups[i] {
+			continue
+		}
+		if err := w.sign(env); err != nil {
+			var ce *bus.CanonicalError
+			if errors.As(err, &ce) {
+				it.envs, it.dups = nil, nil
+				it.reason = fmt.Sprintf("envelope %s: %v", env.Topic, err)
+				return
+			}
+			it.fatal = err
+			return
+		}
+	}
+}
+
+func (w *worker) sign(env *bus.Envelope) error {
+	if w.o.Signer == nil {
+		_, err := bus.Canonical(env.Msg)
+		return err
+	}
+	return bus.Sign(env, w.o.Signer)
+}
+
+// headerDate returns the Date header of raw, zero when absent or
+// unparsable. It reads only the header, so filtering by date costs little.
+func headerDate(raw []byte) time.Time {
+	end := bytes.Index(raw, []byte("\n\n"))
+	if end < 0 {
+		end = len(raw)
+	} else {
+		end++
+	}
+	if e := bytes.Index(raw[:end], []byte("\r\n\r\n")); e >= 0 {
+		end = e + 2
+	}
+	h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(raw[:end]))).ReadMIMEHeader()
+	if err != nil && len(h) == 0 {
+		return time.Time{}
+	}
+	t, err := mail.ParseDate(h.Get("Date"))
+	if err != nil {
+		return time.Time{}
+	}
+	return t
+}

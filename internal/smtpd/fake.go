@@ -1,0 +1,59 @@
+package smtpd
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/debian/mailgw/internal/mailerr"
+)
+
+// FakeSpooler is an in-memory Spooler for tests. It enforces maxBytes the
+// way the real spool does, returns Err when set, and, when Gate is not nil,
+// waits for a value from it before "fsyncing" (to hold a DATA in flight).
+type FakeSpooler struct {
+	Err     error         // returned by Deliver instead of storing, when set
+	Gate    chan struct{} // when set, Deliver blocks on it after reading
+	Started chan struct{} // when set, Deliver sends on it once it has read the mail
+
+	mu    sync.Mutex
+	mails [][]byte
+}
+
+// Deliver implements Spooler.
+func (f *FakeSpooler) Deliver(r io.Reader, maxBytes int64) (string, error) {
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(r, maxBytes+1))
+	if err != nil {
+		return "", mailerr.SpoolFailed(err)
+	}
+	if n > maxBytes {
+		io.Copy(io.Discard, r)
+		return "", mailerr.TooBig(maxBytes)
+	}
+	if f.Started != nil {
+		f.Started <- struct{}{}
+	}
+	if f.Gate != nil {
+		<-f.Gate
+	}
+	if f.Err != nil {
+		return "", f.Err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mails = append(f.mails, buf.Bytes())
+	return fmt.Sprintf("fake-%d", len(f.mails)), nil
+}
+
+// Mails returns copies of the mails delivered so far.
+func (f *FakeSpooler) Mails() [][]byte {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([][]byte, len(f.mails))
+	for i, m := range f.mails {
+		out[i] = bytes.Clone(m)
+	}
+	return out
+}

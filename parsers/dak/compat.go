@@ -1,0 +1,59 @@
+package dak
+
+import (
+	"strconv"
+	"strings"
+)
+
+// compatPayload returns the .changes as debmessenger published it
+// (python-debian's Changes turned into plain dicts): every field under
+// its own name with case kept, values as strings (multi-line values as
+// "\n"-joined continuation lines with their leading blank), and Files and
+// Checksums-* as lists of objects whose values are strings.
+func compatPayload(ch *Changes) map[string]any {
+	out := make(map[string]any, len(ch.Fields))
+	for _, f := range ch.Fields {
+		switch strings.ToLower(f.Name) {
+		case "files":
+			var list []map[string]any
+			var w [5]string
+			ch.lines(f.Name, func(line string) {
+				if splitN(line, w[:]) == 5 {
+					list = append(list, map[string]any{"md5sum": w[0], "size": w[1], "section": w[2], "priority": w[3], "name": w[4]})
+				}
+			})
+			out[f.Name] = orEmpty(list)
+		case "checksums-sha1", "checksums-sha256", "checksums-sha512":
+			key := strings.ToLower(strings.TrimPrefix(strings.ToLower(f.Name), "checksums-"))
+			var list []map[string]any
+			var w [3]string
+			ch.lines(f.Name, func(line string) {
+				if splitN(line, w[:]) == 3 {
+					list = append(list, map[string]any{key: w[0], "size": w[1], "name": w[2]})
+				}
+			})
+			out[f.Name] = orEmpty(list)
+		default:
+			if _, dup := out[f.Name]; !dup {
+				out[f.Name] = f.Value
+			}
+		}
+	}
+	return out
+}
+
+func orEmpty(l []map[string]any) []map[string]any {
+	if l == nil {
+		return []map[string]any{}
+	}
+	return l
+}
+
+// atoi parses a decimal number, 0 when it is not one.
+func atoi(s string) int {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		return 0
+	}
+	return n
+}

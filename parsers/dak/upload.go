@@ -1,0 +1,202 @@
+package dak
+
+import (
+	"bytes"
+	"io"
+	"mime/quotedprintable"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/debian/mailgw/parsers"
+)
+
+// event makes a dak.package.<typ> event.
+func event(typ, rule string, payload map[string]any) parsers.Event {
+	return parsers.Event{Service: "dak", Object: "package", EventType: typ, Rule: rule, Payload: payload}
+}
+
+// upload emits dak.package.upload (plus dak.package.new with state
+// "accepted" when dak process-new sent it, and the debmessenger event when
+// Compat is on).
+func (p *Parser) upload(c *ctx, rule string) []parsers.Event {
+	pl := p.uploadPayload(c)
+	evs := []parsers.Event{event("upload", rule, pl)}
+	if c.program == "process-new" {
+		evs = append(evs, event("new", "dak.process-new.accepted", map[string]any{
+			"source": pl["source"], "version": pl["version"], "distribution": pl["distribution"],
+			"architecture": pl["architecture"], "changes_file": pl["changes_file"],
+			"state": "accepted", "program": c.program,
+		}))
+	}
+	if p.opts.Compat {
+		if ch := c.changes(); ch != nil {
+			evs = append(evs, parsers.Event{Service: "debmessenger", Object: "package",
+				EventType: "upload", Rule: "debmessenger.package.upload", Payload: compatPayload(ch)})
+		}
+	}
+	return evs
+}
+
+// uploadPayload builds the SPEC §3 dak.package.upload payload.
+func (p *Parser) uploadPayload(c *ctx) map[string]any {
+	ch := c.changes()
+	if ch == nil {
+		ch = &Changes{}
+	}
+	files := ch.Files()
+	fl := make([]map[string]any, len(files))
+	for i, f := range files {
+		fl[i] = map[string]any{"name": f.Name, "size": f.Size, "section": f.Section, "priority": f.Priority, "md5sum": f.MD5Sum}
+	}
+	version := c.version()
+	dist := splitList(ch.Value("Distribution"))
+	if len(dist) == 0 {
+		dist = suiteNames(c.suite())
+	}
+	arch := splitList(ch.Value("Architecture"))
+	if len(arch) == 0 {
+		arch = firstList(splitList(c.header("Debian-Architecture")), c.subj.archs)
+	}
+	pl := map[string]any{
+		"source":         c.source(),
+		"version":        version,
+		"distribution":   dist,
+		"architecture":   arch,
+		"binary":         splitList(ch.Value("Binary")),
+		"changed_by":     ch.Value("Changed-By"),
+		"maintainer":     ch.Value("Maintainer"),
+		"urgency":        ch.Value("Urgency"),
+		"date":           normDate(ch.Value("Date")),
+		"closes":         ch.Closes(),
+		"changes":        bound(ch.Text("Changes"), p.opts.MaxBody),
+		"files":          fl,
+		"sha256":         checksumList(ch.Checksums("Checksums-Sha256"), "sha256"),
+		"checksums_sha1": checksumList(ch.Checksums("Checksums-Sha1"), "sha1"),
+		"format":         ch.Value("Format"),
+		"suite":          nilIfEmpty(c.suite()),
+		"changes_file":   nilIfEmpty(c.changesFile()),
+		"program":        nilIfEmpty(c.program),
+		"nmu":            isNMU(version),
+		"source_only":    len(arch) == 1 && arch[0] == "source",
+		"has_changes":    c.ch != nil,
+		"signature":      p.signature(c.loc, func() []byte { return signedBytes(c.m) }),
+	}
+	if c.ch == nil {
+		// katie's INSTALLED mail lists "Closing bugs: N N" instead.
+		if i := strings.Index(c.m.Text, "\nClosing bugs:"); i >= 0 {
+			line, _, _ := strings.Cut(c.m.Text[i+len("\nClosing bugs:"):], "\n")
+			pl["closes"] = BugList(line)
+		}
+	}
+	if v, ok := ch.Get("Launchpad-Bugs-Fixed"); ok {
+		pl["launchpad_bugs_fixed"] = BugList(v)
+	}
+	return pl
+}
+
+// suiteNames turns dak's suite text ("unstable", "a, b",
+// "bookworm->stable-new") into suite names.
+func suiteNames(s string) []string {
+	out := []string{}
+	for _, w := range splitList(s) {
+		name, _, _ := strings.Cut(w, "->")
+		if name != "" && name != "(none)" {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+func firstList(ls ...[]string) []string {
+	for _, l := range ls {
+		if len(l) > 0 {
+			return l
+		}
+	}
+	return []string{}
+}
+
+func checksumList(cs []Checksum, key string) []map[string]any {
+	out := make([]map[string]any, len(cs))
+	for i, c := range cs {
+		out[i] = map[string]any{"name": c.Name, "size": c.Size, key: c.Sum}
+	}
+	return out
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// bound cuts s to at most n bytes on a UTF-8 boundary.
+func bound(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+// normDate returns an RFC 2822 date as RFC 3339 (offset kept); a date it
+// cannot read is returned as it is.
+func normDate(s string) string {
+	if s == "" {
+		return ""
+	}
+	// dpkg writes RFC 1123 with a numeric zone; try that before the
+	// lenient (and slower) RFC 5322 parser.
+	t, err := time.Parse(time.RFC1123Z, s)
+	if err != nil {
+		if t, err = mail.ParseDate(s); err != nil {
+			return s
+		}
+	}
+	return t.Format(time.RFC3339)
+}
+
+// isNMU reports a non-maintainer upload by its version: a Debian revision
+// with a dot ("2.1") or a native version with "+nmu".
+func isNMU(v string) bool {
+	if i := strings.LastIndexByte(v, '-'); i >= 0 {
+		rev := v[i+1:]
+		if j := strings.IndexAny(rev, "~+"); j >= 0 {
+			rev = rev[:j]
+		}
+		return strings.Contains(rev, ".")
+	}
+	return strings.Contains(v, "+nmu")
+}
+
+// signedBytes returns the clearsigned text as received: the decoded bytes
+// of the part that holds it, before charset decoding, so a signature over
+// Latin-1 text still verifies.
+func signedBytes(m *parsers.Message) []byte {
+	marker := []byte(beginSigned)
+	for i := range m.Parts {
+		if bytes.Contains(m.Parts[i].Raw, marker) {
+			return m.Parts[i].Raw
+		}
+	}
+	// A single-part mail: its body from the raw bytes.
+	raw := m.Raw
+	if i := bytes.Index(raw, []byte("\n\n")); i >= 0 {
+		raw = raw[i+2:]
+	} else if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
+		raw = raw[i+4:]
+	}
+	if strings.EqualFold(strings.TrimSpace(m.Header.Get("Content-Transfer-Encoding")), "quoted-printable") {
+		if dec, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(raw))); err == nil {
+			raw = dec
+		}
+	}
+	if bytes.Contains(raw, marker) {
+		return raw
+	}
+	return []byte(m.Text)
+}

@@ -1,0 +1,366 @@
+package debbugs
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/debian/mailgw/parsers"
+)
+
+// Transcript is a debbugs control transcript ("Processed: …" reply) read
+// into actions.
+type Transcript struct {
+	// Bugs are the bugs the actions name, ascending, each once.
+	Bugs []int
+	// Actions are the control commands in the order debbugs ran them.
+	Actions []Action
+	// Errors are the failures the transcript reports, in order: debbugs'
+	// own error lines ("Failed to …", "Unknown command …") and commands it
+	// answered with nothing (a silent failure, e.g. unarchive of a bug
+	// that is not archived).
+	Errors []string
+	// Truncated is set when the transcript had more than maxActions
+	// commands; the rest are not read.
+	Truncated bool
+}
+
+// Bounds that keep one transcript's payload a sane size.
+const (
+	maxActions = 5000    // actions (and errors) read from one transcript
+	maxLine    = 8 << 10 // longer lines are neither commands nor errors
+)
+
+// Action is one control command of a transcript.
+type Action struct {
+	// Command is the command word, lower case: "reassign", "tags",
+	// "severity", "forcemerge", … ("priority" reads as "severity", "tag"
+	// and "tags" as "tags", "affect" as "affects").
+	Command string
+	// Bugs are the bug numbers the command acts on (every bug of a merge;
+	// the blocked bug of block/unblock; negative numbers are clone
+	// placeholders).
+	Bugs []int
+	// Args are the command's arguments after the bug numbers: versions
+	// (comma lists split) for found/notfound/fixed/notfixed; the package
+	// list and optional version for reassign; the tag operator and tags for
+	// tags; the blocking bugs for block/unblock; the rest of the line as one
+	// argument for retitle, submitter, forwarded, owner and summary.
+	Args []string
+	// Error is set when debbugs reported a failure for this command.
+	Error string
+}
+
+// argStyle says how a command's arguments are split.
+type argStyle int
+
+const (
+	argsNone   argStyle = iota // no arguments
+	argsWords                  // white-space separated words
+	argsList                   // words and comma lists, split
+	argsRest                   // the rest of the line as one argument
+	argsBugs                   // more bug numbers (merge, forcemerge)
+	argsBlock                  // "by"/"with" then bug numbers
+	argsAssign                 // package list, optional version
+)
+
+// commands are the control commands that act on bugs.
+var commands = map[string]struct {
+	name  string
+	style argStyle
+}{
+	"reassign": {"reassign", argsAssign}, "retitle": {"retitle", argsRest},
+	"severity": {"severity", argsWords}, "priority": {"severity", argsWords},
+	"tags": {"tags", argsList}, "tag": {"tags", argsList},
+	"merge": {"merge", argsBugs}, "forcemerge": {"forcemerge", argsBugs},
+	"unmerge": {"unmerge", argsNone},
+	"found":   {"found", argsList}, "notfound": {"notfound", argsList},
+	"fixed": {"fixed", argsList}, "notfixed": {"notfixed", argsList},
+	"close": {"close", argsWords}, "reopen": {"reopen", argsRest},
+	"forwarded": {"forwarded", argsRest}, "notforwarded": {"notforwarded", argsNone},
+	"owner": {"owner", argsRest}, "noowner": {"noowner", argsNone},
+	"block": {"block", argsBlock}, "unblock": {"unblock", argsBlock},
+	"affects": {"affects", argsList}, "affect": {"affects", argsList},
+	"submitter": {"submitter", argsRest},
+	"summary":   {"summary", argsRest}, "outlook": {"outlook", argsRest},
+	"archive": {"archive", argsNone}, "unarchive": {"unarchive", argsNone},
+	"clone": {"clone", argsWords},
+}
+
+// errorMarks start (or are contained in) the lines with which debbugs
+// reports a failed command.
+var errorMarks = []string{
+	"Failed to ",
+	"Unknown command",
+	"Unknown tag/s:",
+	"Unknown usertag",
+	"Too many unknown commands",
+	"Ignoring illegal tag",
+	"is not a valid e-mail address",
+	"This BTS function is currently disabled",
+	"No valid user selected",
+	"not understood. Stopping processing",
+	"Unrecognised syntax for category",
+	"User defined category specification must start",
+}
+
+// isErrorLine reports whether a transcript reply line is a failure.
+func isErrorLine(l string) bool {
+	if strings.HasPrefix(l, "Severity level") &&
+		(strings.Contains(l, "is not known") || strings.Contains(l, "is obsolete")) {
+		return true
+	}
+	if strings.HasPrefix(l, "Bug number") && strings.Contains(l, "not found") {
+		return true
+	}
+	for _, e := range errorMarks {
+		if strings.Contains(l, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// isStop reports whether a command line ends processing.
+func isStop(cmd string) bool {
+	c := strings.ToLower(strings.TrimRight(cmd, ". \t"))
+	switch c {
+	case "stop", "quit", "--", "thanks", "thank you", "thankyou", "kthxbye", "thanks!":
+		return true
+	}
+	return false
+}
+
+// ParseTranscript reads a control transcript: each "> command" line that
+// debbugs echoes, and the reply lines up to the next one. Lines before the
+// first command and after the signature ("-- ") are ignored.
+func ParseTranscript(text string) Transcript {
+	t := Transcript{Bugs: []int{}, Actions: []Action{}, Errors: []string{}}
+	var cur *Action
+	curLine, replied := "", false
+	finish := func() {
+		if cur != nil {
+			if !replied && cur.Error == "" {
+				cur.Error = "no reply from debbugs (command failed silently)"
+				t.Errors = append(t.Errors, curLine+": "+cur.Error)
+			}
+			t.Actions = append(t.Actions, *cur)
+		}
+		cur, replied = nil, false
+	}
+	for text != "" {
+		var l string
+		if i := strings.IndexByte(text, '\n'); i >= 0 {
+			l, text = text[:i], text[i+1:]
+		} else {
+			l, text = text, ""
+		}
+		if len(l) > maxLine {
+			// no command or debbugs reply is this long: reply text only
+			if cur != nil {
+				replied = true
+			}
+			continue
+		}
+		l = strings.TrimRight(l, " \t\r")
+		if l == "--" { // the signature ("-- ") ends the transcript
+			break
+		}
+		if strings.HasPrefix(l, ">") {
+			finish()
+			curLine = ""
+			cmd := strings.TrimSpace(l[1:])
+			if isStop(cmd) {
+				break // debbugs runs nothing after "thanks"
+			}
+			if cmd == "" || strings.HasPrefix(cmd, "#") {
+				continue
+			}
+			curLine = bound(cmd, 200)
+			if len(t.Actions) >= maxActions {
+				t.Truncated = true
+				break
+			}
+			if a, ok := parseCommand(cmd); ok {
+				cur = &a
+			}
+			continue
+		}
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		if isErrorLine(l) {
+			msg := bound(strings.TrimSpace(l), 300)
+			if cur != nil {
+				cur.Error = msg
+			}
+			if curLine != "" {
+				msg = curLine + ": " + msg
+			}
+			if len(t.Errors) < maxActions {
+				t.Errors = append(t.Errors, msg)
+			}
+		}
+		if cur != nil {
+			replied = true
+		}
+	}
+	finish()
+	seen := map[int]bool{}
+	for _, a := range t.Actions {
+		for _, b := range a.Bugs {
+			if b > 0 && !seen[b] {
+				seen[b] = true
+				t.Bugs = append(t.Bugs, b)
+			}
+		}
+	}
+	slices.Sort(t.Bugs)
+	return t
+}
+
+// parseCommand reads one control command line; ok is false for lines that
+// are not bug commands (user, usertags, package, limit, debug, …).
+func parseCommand(line string) (Action, bool) {
+	words := strings.Fields(line)
+	if len(words) < 2 {
+		return Action{}, false
+	}
+	spec, ok := commands[strings.ToLower(words[0])]
+	if !ok {
+		return Action{}, false
+	}
+	a := Action{Command: spec.name, Bugs: []int{}, Args: []string{}}
+	n, ok := bugNumber(words[1])
+	if !ok {
+		return Action{}, false
+	}
+	a.Bugs = append(a.Bugs, n)
+	rest := words[2:]
+	switch spec.style {
+	case argsWords:
+		a.Args = append(a.Args, rest...)
+	case argsList:
+		for _, w := range rest {
+			for _, x := range splitList(w) {
+				a.Args = append(a.Args, x)
+			}
+		}
+	case argsRest:
+		if len(rest) > 0 {
+			// keep the original spacing of titles and addresses
+			r := strings.TrimSpace(line[len(words[0]):])
+			r = strings.TrimSpace(r[len(words[1]):])
+			a.Args = append(a.Args, r)
+		}
+	case argsBugs:
+		for _, w := range rest {
+			if n, ok := bugNumber(w); ok {
+				a.Bugs = append(a.Bugs, n)
+			}
+		}
+	case argsBlock:
+		for _, w := range rest {
+			lw := strings.ToLower(w)
+			if lw == "by" || lw == "with" {
+				continue
+			}
+			for _, x := range splitList(w) {
+				a.Args = append(a.Args, strings.TrimPrefix(x, "#"))
+			}
+		}
+	case argsAssign:
+		joined := strings.Join(rest, " ")
+		if strings.Contains(joined, ",") {
+			a.Args = append(a.Args, strings.Join(strings.Fields(strings.ReplaceAll(joined, ",", " , ")), ""))
+		} else {
+			a.Args = append(a.Args, rest...)
+		}
+	}
+	return a, true
+}
+
+// splitList splits a word at commas, dropping empty pieces, and splits a
+// leading tag operator (+, -, =) into its own piece.
+func splitList(w string) []string {
+	var out []string
+	for _, x := range strings.Split(w, ",") {
+		if x == "" {
+			continue
+		}
+		if len(x) > 1 && (x[0] == '+' || x[0] == '-' || x[0] == '=') {
+			out = append(out, x[:1], x[1:])
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// bugNumber reads "N" or "#N" (negative numbers are clone placeholders).
+func bugNumber(w string) (int, bool) {
+	w = strings.TrimSuffix(strings.TrimPrefix(w, "#"), ",")
+	n, err := strconv.Atoi(w)
+	if err != nil || n == 0 || n > 1<<31 || n < -1<<20 {
+		return 0, false
+	}
+	return n, true
+}
+
+// payload turns a Transcript into JSON-ready fields.
+func (t Transcript) payload() (bugs []int, actions []map[string]any, errs []string) {
+	actions = make([]map[string]any, 0, len(t.Actions))
+	for _, a := range t.Actions {
+		m := map[string]any{"command": a.Command, "bugs": a.Bugs, "args": a.Args}
+		if a.Error != "" {
+			m["error"] = a.Error
+		}
+		actions = append(actions, m)
+	}
+	return t.Bugs, actions, t.Errors
+}
+
+// control is a control transcript: X-Debian-PR-Message: transcript, the
+// "Processed: …" or "Processed (with N errors): …" reply to control@ or to
+// Control: pseudo-headers.
+func (p *Parser) control(b *bugMail, rule string) *parsers.Event {
+	t := ParseTranscript(transcriptText(b.m))
+	bugs, actions, errs := t.payload()
+	pl := b.base()
+	delete(pl, "bug")
+	pl["bugs"] = bugs
+	pl["actions"] = actions
+	pl["errors"] = errs
+	title, count := processedSubject(b.m.Subject)
+	if count < 0 {
+		count = len(errs)
+	}
+	pl["title"] = title
+	pl["error_count"] = count
+	pl["to"] = b.m.Header.Get("To")
+	if t.Truncated {
+		pl["truncated"] = true
+	}
+	return event("control", rule, pl)
+}
+
+// processedSubject strips "Processed: " or "Processed (with N errors): "
+// from a transcript subject and returns N (-1 when the subject does not
+// say; 0 for a plain "Processed:").
+func processedSubject(s string) (string, int) {
+	s = strings.TrimSpace(s)
+	if rest, ok := strings.CutPrefix(s, "Processed: "); ok {
+		return strings.TrimSpace(rest), 0
+	}
+	if rest, ok := strings.CutPrefix(s, "Processed (with "); ok {
+		num, after, ok := strings.Cut(rest, " error")
+		n, err := strconv.Atoi(num)
+		if ok && err == nil {
+			if _, title, ok := strings.Cut(after, "): "); ok {
+				return strings.TrimSpace(title), n
+			}
+			return "", n
+		}
+	}
+	return s, -1
+}

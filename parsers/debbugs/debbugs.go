@@ -1,0 +1,211 @@
+// Package debbugs turns the mail that Debian's bug tracking system
+// (bugs.debian.org, "debbugs") sends into debbugs.bug.* events: new
+// reports, followups, closes ("marked as done", "closed by", "fixed in"),
+// control transcripts ("Processed: …") with their actions, acknowledgements,
+// forwarded and submitter-changed notices and error replies.
+//
+// Mail is claimed from its headers first: X-Loop: owner@bugs.debian.org with
+// the X-Debian-PR-* headers that debbugs has set since the late 1990s. Older
+// mail (the 1995–1997 spool logs) has no X-Debian-PR-Message, so subject
+// rules that follow debbugs' fixed subject phrases take over. Copies of mail
+// sent *to* the BTS (a spool's incoming-recv record, a message with
+// "Received: (at submit) by bugs.debian.org") and 1995 autoforward copies
+// are claimed with no event and a reason: the BTS's own resent copy is the
+// one that carries the event.
+//
+// With Options.Compat the parser also emits debmessenger's
+// debmessenger.bug.<type> events, whose payload keys match what debmessenger
+// published (SPEC §3).
+package debbugs
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/debian/mailgw/parsers"
+)
+
+// Options configure a Parser.
+type Options struct {
+	// Compat also emits debmessenger.bug.<type> events for every bug mail
+	// that carries X-Debian-PR-Message.
+	Compat bool
+	// MaxBody bounds body text copied into payloads, in bytes; 0 means
+	// parsers.MaxText.
+	MaxBody int
+}
+
+// Parser is the debbugs mail parser; it implements parsers.Parser.
+type Parser struct {
+	compat  bool
+	maxBody int
+}
+
+// New returns a Parser configured by opts.
+func New(opts Options) *Parser {
+	p := &Parser{compat: opts.Compat, maxBody: opts.MaxBody}
+	if p.maxBody <= 0 {
+		p.maxBody = parsers.MaxText
+	}
+	return p
+}
+
+// Name returns "debbugs".
+func (p *Parser) Name() string { return "debbugs" }
+
+// Reasons given for claimed mail that yields no event.
+const (
+	// ReasonIncoming: a copy of mail sent to the BTS, before debbugs
+	// processed it.
+	ReasonIncoming = "incoming mail to bugs.debian.org (Received: (at …)): not yet processed by debbugs; the BTS's resent copy carries the event"
+	// ReasonAutoforward: a 1995–96 autoforward record (X-Debian-Bugs).
+	ReasonAutoforward = "debbugs autoforward copy (X-Debian-Bugs): a 1995-era copy of incoming mail, no BTS action"
+	// ReasonService: a request@ service reply (list, doc-text, geti, …).
+	ReasonService = "debbugs service reply (X-Debian-PR-Message: %s): not about a bug"
+)
+
+// Parse returns the events of m. It claims mail that debbugs sent (headers
+// or, for old mail, subject phrases) and copies of mail sent to the BTS.
+func (p *Parser) Parse(m *parsers.Message) ([]parsers.Event, bool, string) {
+	h := m.Header
+	prMsg := strings.TrimSpace(h.Get("X-Debian-PR-Message"))
+	if prMsg != "" || (isBTSLoop(h) && hasPRHeader(h)) {
+		return p.parseHeader(m, prMsg)
+	}
+	return p.parseLegacy(m)
+}
+
+// isBTSLoop reports whether an X-Loop value is owner@bugs.debian.org.
+func isBTSLoop(h parsers.Header) bool {
+	for _, f := range h.Fields {
+		if strings.EqualFold(f.Key, "X-Loop") &&
+			strings.EqualFold(strings.TrimSpace(f.Value), "owner@bugs.debian.org") {
+			return true
+		}
+	}
+	return false
+}
+
+// hasPRHeader reports whether any X-Debian-PR-* header is present.
+func hasPRHeader(h parsers.Header) bool {
+	for _, f := range h.Fields {
+		if len(f.Key) > 13 && strings.EqualFold(f.Key[:13], "X-Debian-PR-") {
+			return true
+		}
+	}
+	return false
+}
+
+// bugMail is what every debbugs event shares, read once per mail.
+type bugMail struct {
+	m        *parsers.Message
+	typ      string // first word of X-Debian-PR-Message, or the legacy kind
+	bug      int    // 0 when unknown
+	packages []string
+	sources  []string
+	keywords []string
+	title    string // Subject without "Bug#N: "
+}
+
+// newBugMail reads the shared fields of m.
+func newBugMail(m *parsers.Message, typ string, bug int) *bugMail {
+	h := m.Header
+	b := &bugMail{
+		m:        m,
+		typ:      typ,
+		bug:      bug,
+		packages: fields(h.Get("X-Debian-PR-Package")),
+		sources:  fields(h.Get("X-Debian-PR-Source")),
+		keywords: fields(h.Get("X-Debian-PR-Keywords")),
+	}
+	if b.bug == 0 {
+		b.bug, _ = subjectBug(m.Subject)
+	}
+	b.title = stripBugPrefix(m.Subject)
+	return b
+}
+
+// base returns the payload fields shared by the bug events.
+func (b *bugMail) base() map[string]any {
+	p := map[string]any{
+		"packages": b.packages,
+		"sources":  b.sources,
+		"title":    b.title,
+	}
+	if b.bug != 0 {
+		p["bug"] = b.bug
+	}
+	return p
+}
+
+// fields splits s on white space, never returning nil.
+func fields(s string) []string {
+	f := strings.Fields(s)
+	if f == nil {
+		return []string{}
+	}
+	return f
+}
+
+// subjectBug finds "Bug#N" at the start of a subject (after "Re: " and
+// list tags) and returns N and the rest of the subject after "Bug#N" and
+// an optional colon.
+func subjectBug(s string) (int, string) {
+	s = strings.TrimSpace(s)
+	i := strings.Index(s, "Bug#")
+	if i < 0 || i > 40 {
+		return 0, s
+	}
+	j := i + 4
+	k := j
+	for k < len(s) && k-j < 10 && s[k] >= '0' && s[k] <= '9' {
+		k++
+	}
+	if k < len(s) && s[k] >= '0' && s[k] <= '9' {
+		return 0, s // more than 10 digits: not a bug number
+	}
+	n, err := strconv.Atoi(s[j:k])
+	if err != nil || n <= 0 || n > 1<<31 {
+		return 0, s
+	}
+	rest := strings.TrimPrefix(s[k:], ":")
+	return n, strings.TrimSpace(rest)
+}
+
+// stripBugPrefix removes a leading "Bug#N: " from a subject.
+func stripBugPrefix(s string) string {
+	s = strings.TrimSpace(s)
+	if !strings.HasPrefix(s, "Bug#") {
+		return s
+	}
+	if n, rest := subjectBug(s); n != 0 {
+		return rest
+	}
+	return s
+}
+
+// bound cuts s to at most n bytes on a UTF-8 boundary.
+func bound(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && n < len(s) && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+// inParens returns T when s is "<phrase> (T)" and reports whether it was.
+// T may itself contain parentheses: everything between the phrase's "("
+// and the final ")" is kept.
+func inParens(s, phrase string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if !strings.HasPrefix(s, phrase) {
+		return "", false
+	}
+	rest := strings.TrimSpace(s[len(phrase):])
+	if len(rest) < 2 || rest[0] != '(' || rest[len(rest)-1] != ')' {
+		return "", false
+	}
+	return strings.TrimSpace(rest[1 : len(rest)-1]), true
+}

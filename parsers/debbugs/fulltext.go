@@ -1,0 +1,119 @@
+package debbugs
+
+import (
+	"bytes"
+	"encoding/base64"
+	"io"
+	"mime"
+	"strings"
+
+	"github.com/debian/mailgw/parsers"
+)
+
+// maxTranscript bounds the raw body read again for a long transcript.
+const maxTranscript = 4 << 20
+
+// transcriptText returns the whole decoded body of a single-part mail.
+// parsers.Message.Text stops at parsers.MaxText (64 KiB), but a control
+// transcript that runs hundreds of commands is longer, and every command
+// must become an action: when Text was cut, the body is decoded again from
+// Raw (transfer encoding and charset), up to maxTranscript bytes.
+func transcriptText(m *parsers.Message) string {
+	if len(m.Text) < parsers.MaxText-4 || len(m.Raw) <= parsers.MaxText {
+		return m.Text
+	}
+	ct, params, _ := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if ct != "" && ct != "text/plain" {
+		return m.Text
+	}
+	raw := m.Raw
+	i := bytes.Index(raw, []byte("\n\n"))
+	j := bytes.Index(raw, []byte("\r\n\r\n"))
+	switch {
+	case j >= 0 && (i < 0 || j < i):
+		raw = raw[j+4:]
+	case i >= 0:
+		raw = raw[i+2:]
+	default:
+		return m.Text
+	}
+	if len(raw) > maxTranscript {
+		raw = raw[:maxTranscript]
+	}
+	var body []byte
+	switch strings.ToLower(strings.TrimSpace(m.Header.Get("Content-Transfer-Encoding"))) {
+	case "quoted-printable":
+		body = decodeQP(raw)
+	case "base64":
+		var err error
+		body, err = io.ReadAll(base64.NewDecoder(base64.StdEncoding, newlineSkipper{bytes.NewReader(raw)}))
+		if err != nil && len(body) < len(m.Text) {
+			return m.Text
+		}
+	default:
+		body = raw
+	}
+	if len(body) == 0 {
+		return m.Text
+	}
+	text, _ := parsers.DecodeText(body, params["charset"])
+	return strings.ReplaceAll(text, "\r\n", "\n")
+}
+
+// newlineSkipper drops CR and LF so that base64 lines decode as one stream.
+type newlineSkipper struct{ r io.Reader }
+
+// Read reads from the underlying reader without line breaks.
+func (n newlineSkipper) Read(p []byte) (int, error) {
+	for {
+		k, err := n.r.Read(p)
+		w := 0
+		for _, c := range p[:k] {
+			if c != '\r' && c != '\n' {
+				p[w] = c
+				w++
+			}
+		}
+		if w > 0 || err != nil {
+			return w, err
+		}
+	}
+}
+
+// decodeQP decodes quoted-printable leniently: "=XX" becomes the byte,
+// "=" at a line end joins the lines, anything malformed is kept as is.
+func decodeQP(in []byte) []byte {
+	out := make([]byte, 0, len(in))
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		if c != '=' {
+			out = append(out, c)
+			continue
+		}
+		switch {
+		case i+1 < len(in) && in[i+1] == '\n':
+			i++
+		case i+2 < len(in) && in[i+1] == '\r' && in[i+2] == '\n':
+			i += 2
+		case i+2 < len(in) && unhex(in[i+1]) >= 0 && unhex(in[i+2]) >= 0:
+			out = append(out, byte(unhex(in[i+1])<<4|unhex(in[i+2])))
+			i += 2
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// unhex returns the value of a hex digit, or -1.
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	}
+	return -1
+}

@@ -1,0 +1,264 @@
+package parsers
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+)
+
+// readState is shared by a mail and everything attached to it, so the
+// bounds hold for the whole tree.
+type readState struct {
+	partsLeft   int
+	budget      int
+	partsCut    bool
+	budgetSpent bool
+}
+
+// mimeHeader holds the MIME fields of one entity, unfolded.
+type mimeHeader struct {
+	ctype, cte, cdisp string
+}
+
+// read parses one mail (the top-level one or an attached one).
+func (st *readState) read(raw []byte, depth, attachDepth int) (*Message, error) {
+	raw = stripFromLine(raw)
+	if isBlank(raw) {
+		return nil, ErrEmpty
+	}
+	fields, body, defects := splitHeader(raw, MaxFields)
+	if len(fields) == 0 {
+		return nil, ErrNoHeader
+	}
+	m := &Message{Raw: raw, Defects: defects}
+	m.Header.Fields = st.decodeFields(m, raw, fields, len(raw)-len(body))
+	h := &m.Header
+	m.From = h.Get("From")
+	m.Subject = h.Get("Subject")
+	m.MessageID = messageID(h.Get("Message-ID"))
+	if d := h.Get("Date"); d != "" {
+		t, ok := parseDate(d)
+		if !ok {
+			m.Defects = append(m.Defects, "unparsable Date "+quoteShort(d))
+		}
+		m.Date = t
+	}
+	mh := mimeHeader{ctype: h.Get("Content-Type"), cte: h.Get("Content-Transfer-Encoding"), cdisp: h.Get("Content-Disposition")}
+	m.ContentType = st.walk(m, mh, body, raw, depth, attachDepth, false)
+	m.Text = chooseText(m.Parts)
+	return m, nil
+}
+
+// maxHeaderCopy bounds the header block decodeFields copies in one piece.
+const maxHeaderCopy = 1 << 20
+
+// decodeFields decodes the top-level header. Keys and plain one-line
+// values are sub-strings of one copy of the header block, so a typical
+// header costs two allocations, not two per field.
+func (st *readState) decodeFields(m *Message, raw []byte, fs []rawField, hlen int) []Field {
+	// A huge header block (a hostile mail) is not copied whole: its
+	// fields are copied one by one, each value bounded.
+	hs := ""
+	if hlen <= maxHeaderCopy {
+		hs = string(raw[:hlen])
+	}
+	off := func(b []byte) int { return cap(raw) - cap(b) }
+	out := make([]Field, 0, len(fs))
+	for _, f := range fs {
+		var key string
+		if hs != "" {
+			k := off(f.key)
+			key = hs[k : k+len(f.key)]
+		} else {
+			key = string(f.key)
+		}
+		var val string
+		v := f.value
+		if hs != "" && bytes.IndexByte(v, '\n') < 0 && !bytes.Contains(v, []byte("=?")) && ascii(v) {
+			v = trimBlank(v)
+			if len(v) > 0 {
+				o := off(v)
+				val = hs[o : o+len(v)]
+			}
+		} else {
+			var d string
+			val, d = decodeHeaderBytes(v)
+			if d != "" {
+				m.Defects = append(m.Defects, key+": "+d)
+			}
+		}
+		out = append(out, Field{Key: key, Value: val})
+	}
+	return out
+}
+
+// ascii reports whether b is 7-bit and short enough to keep as is.
+func ascii(b []byte) bool {
+	if len(b) > MaxText {
+		return false
+	}
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// walk records one MIME entity (and its children) into m and returns its
+// media type.
+func (st *readState) walk(m *Message, h mimeHeader, body, entity []byte, depth, attachDepth int, inDigest bool) string {
+	mt, params, d := parseContentType(h.ctype, inDigest)
+	if d != "" {
+		m.Defects = append(m.Defects, d)
+	}
+	switch {
+	case strings.HasPrefix(mt, "multipart/"):
+		b := params["boundary"]
+		if b == "" {
+			m.Defects = append(m.Defects, mt+" without a boundary; body kept as text")
+			st.leaf(m, "text/plain", params, h, body, entity)
+			return mt
+		}
+		if depth >= MaxDepth {
+			m.Defects = append(m.Defects, fmt.Sprintf("MIME nesting deeper than %d; inner parts ignored", MaxDepth))
+			return mt
+		}
+		parts, closed, found := splitMultipart(body, b, st.partsLeft+1)
+		if !found {
+			m.Defects = append(m.Defects, mt+": boundary "+quoteShort(b)+" not found; body kept as text")
+			st.leaf(m, "text/plain", params, h, body, entity)
+			return mt
+		}
+		if !closed {
+			m.Defects = append(m.Defects, mt+": closing boundary missing")
+		}
+		for _, p := range parts {
+			if st.partsLeft <= 0 {
+				if !st.partsCut {
+					st.partsCut = true
+					m.Defects = append(m.Defects, fmt.Sprintf("more than %d MIME parts; the rest ignored", MaxParts))
+				}
+				break
+			}
+			fs, pb, _ := splitHeader(p, 100)
+			if len(fs) == 0 && !startsBlankLine(p) {
+				pb = p
+			}
+			ph := mimeHeader{}
+			if v, ok := rawGet(fs, "Content-Type"); ok {
+				ph.ctype = string(v)
+			}
+			if v, ok := rawGet(fs, "Content-Transfer-Encoding"); ok {
+				ph.cte = string(trimBlank(v))
+			}
+			if v, ok := rawGet(fs, "Content-Disposition"); ok {
+				ph.cdisp = string(v)
+			}
+			st.walk(m, ph, pb, p, depth+1, attachDepth, mt == "multipart/digest")
+		}
+	case mt == "message/rfc822" || mt == "message/global":
+		st.leaf(m, mt, params, h, body, entity)
+		if attachDepth >= MaxAttachDepth || depth >= MaxDepth {
+			m.Defects = append(m.Defects, fmt.Sprintf("message/rfc822 nested deeper than %d; not parsed", MaxAttachDepth))
+			return mt
+		}
+		inner, _, td := decodeTransfer(h.cte, body, MaxDecoded)
+		if td != "" {
+			m.Defects = append(m.Defects, td)
+		}
+		sub, err := st.read(inner, depth+1, attachDepth+1)
+		if err != nil {
+			m.Defects = append(m.Defects, "attached message unreadable: "+err.Error())
+			return mt
+		}
+		m.Attached = append(m.Attached, sub)
+	default:
+		st.leaf(m, mt, params, h, body, entity)
+	}
+	return mt
+}
+
+// startsBlankLine reports whether b starts with an empty line.
+func startsBlankLine(b []byte) bool {
+	return len(b) > 0 && (b[0] == '\n' || (b[0] == '\r' && len(b) > 1 && b[1] == '\n'))
+}
+
+// leaf records one leaf part.
+func (st *readState) leaf(m *Message, mt string, params map[string]string, h mimeHeader, body, entity []byte) {
+	st.partsLeft--
+	p := Part{ContentType: mt, Params: params, Entity: entity}
+	p.Disposition, p.Filename = disposition(h.cdisp, params)
+	cte := strings.ToLower(h.cte)
+	copying := cte == "base64" || cte == "quoted-printable"
+	if copying && st.budget <= 0 {
+		st.noBudget(m)
+		m.Parts = append(m.Parts, p)
+		return
+	}
+	raw, cut, d := decodeTransfer(cte, body, MaxText)
+	if d != "" {
+		m.Defects = append(m.Defects, d)
+	}
+	if copying {
+		st.budget -= len(raw)
+	}
+	p.Raw = raw
+	if cut {
+		m.Defects = append(m.Defects, fmt.Sprintf("%s part cut to %d bytes", mt, MaxText))
+	}
+	if isText(mt) {
+		if st.budget <= 0 {
+			st.noBudget(m)
+		} else {
+			s, d := DecodeText(raw, params["charset"])
+			if d != "" {
+				m.Defects = append(m.Defects, mt+": "+d)
+			}
+			s = boundText(crlfToLF(s), MaxText)
+			st.budget -= len(s)
+			p.Text = s
+		}
+	}
+	m.Parts = append(m.Parts, p)
+}
+
+// noBudget records once that decoded text ran out of budget.
+func (st *readState) noBudget(m *Message) {
+	if !st.budgetSpent {
+		st.budgetSpent = true
+		m.Defects = append(m.Defects, fmt.Sprintf("more than %d bytes of decoded text; later parts keep none", MaxDecoded))
+	}
+}
+
+// isText reports whether parts of type mt get a decoded Text.
+func isText(mt string) bool {
+	return strings.HasPrefix(mt, "text/") || mt == "message/delivery-status" ||
+		mt == "message/global-delivery-status" || mt == "message/disposition-notification"
+}
+
+// chooseText picks Message.Text: the first inline text/plain part, else
+// the first text/plain part, else the first text/* part.
+func chooseText(ps []Part) string {
+	first, firstPlain := -1, -1
+	for i, p := range ps {
+		if p.ContentType == "text/plain" {
+			if p.Disposition != "attachment" {
+				return p.Text
+			}
+			if firstPlain < 0 {
+				firstPlain = i
+			}
+		}
+		if first < 0 && strings.HasPrefix(p.ContentType, "text/") {
+			first = i
+		}
+	}
+	switch {
+	case firstPlain >= 0:
+		return ps[firstPlain].Text
+	case first >= 0:
+		return ps[first].Text
+	}
+	return ""
+}
