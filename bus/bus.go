@@ -4,6 +4,25 @@
 //
 // The wire format follows fedmsg (SPEC §4): two frames [topic, body], the
 // body being the envelope in Python-compatible canonical JSON.
+//
+// Producing an event:
+//
+//	env := bus.NewEnvelope(bus.Topic(prefix, environment, "dak.package.upload"),
+//		payload, bus.MsgID(year, identity), time.Now().Unix(), username)
+//	body, err := bus.SignMarshal(env, signer) // or bus.Sign, then env.Marshal
+//
+// Canonical JSON is byte-for-byte Python's json.dumps(v, sort_keys=True,
+// separators=(',', ':')); floats are refused everywhere, invalid UTF-8 is
+// replaced by U+FFFD. msg_ids are version-5 UUIDs in the fixed Namespace,
+// so a redelivered mail yields the same msg_id.
+//
+// Signatures follow fedmsg's gpg backend (a detached OpenPGP signature over
+// the canonical JSON of msg, base64 in "signature", crypto "gpg"), so stock
+// gpg --verify and fedmsg's validator accept them. Because fedmsg signs
+// msg only, NewEnvelope copies topic, msg_id and timestamp into
+// msg["mailgw"], and Keyring.Verify rejects an envelope whose fields
+// disagree with that signed copy or whose topic the routing Policy does not
+// allow for the signing key.
 package bus
 
 import "context"

@@ -3,11 +3,8 @@ package bus
 import (
 	"encoding/json"
 	"errors"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"unicode/utf8"
 )
 
 // CanonicalError is returned by Canonical for a value that has no canonical
@@ -41,8 +38,20 @@ func atKey(err error, k string) error {
 		default:
 			ce.Path = k + "." + ce.Path
 		}
+		ce.Path = clipPath(ce.Path)
 	}
 	return err
+}
+
+// maxPath bounds the error path of a deep (or cyclic) value; the outer
+// part is kept.
+const maxPath = 512
+
+func clipPath(p string) string {
+	if len(p) <= maxPath {
+		return p
+	}
+	return strings.ToValidUTF8(p[:maxPath-3], "") + "..."
 }
 
 // atIndex prefixes err's path with the array index i.
@@ -56,6 +65,7 @@ func atIndex(err error, i int) error {
 		default:
 			ce.Path = idx + "." + ce.Path
 		}
+		ce.Path = clipPath(ce.Path)
 	}
 	return err
 }
@@ -83,14 +93,21 @@ func Canonical(v any) ([]byte, error) {
 // AppendCanonical appends the canonical JSON of v to dst (see Canonical).
 // On error it returns dst unchanged, with the error.
 func AppendCanonical(dst []byte, v any) ([]byte, error) {
-	out, err := appendValue(dst, v)
+	out, err := appendValue(dst, v, 0)
 	if err != nil {
 		return dst, err
 	}
 	return out, nil
 }
 
-func appendValue(b []byte, v any) ([]byte, error) {
+// maxDepth bounds nesting, so that a cyclic Go value is an error rather
+// than a stack overflow (encoding/json's decoder stops at 10000 levels).
+const maxDepth = 10000
+
+func appendValue(b []byte, v any, d int) ([]byte, error) {
+	if d > maxDepth {
+		return b, &CanonicalError{Reason: "nested too deeply (a cycle?)"}
+	}
 	switch x := v.(type) {
 	case nil:
 		return append(b, "null"...), nil
@@ -102,7 +119,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, "false"...), nil
 	case map[string]any:
-		return appendMapAny(b, x)
+		return appendMapAny(b, x, d)
 	case []any:
 		if x == nil {
 			return append(b, "null"...), nil
@@ -113,7 +130,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 				b = append(b, ',')
 			}
 			var err error
-			if b, err = appendValue(b, e); err != nil {
+			if b, err = appendValue(b, e, d+1); err != nil {
 				return b, atIndex(err, i)
 			}
 		}
@@ -142,7 +159,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 				b = append(b, ',')
 			}
 			var err error
-			if b, err = appendMapAny(b, e); err != nil {
+			if b, err = appendMapAny(b, e, d+1); err != nil {
 				return b, atIndex(err, i)
 			}
 		}
@@ -175,8 +192,13 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		return appendNumber(b, x)
 	case float64, float32:
 		return b, &CanonicalError{Reason: ErrFloat}
+	case *Envelope:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		return x.appendBody(b, nil)
 	}
-	return appendReflect(b, v)
+	return appendReflect(b, v, d)
 }
 
 func appendInts[T int | int64](b []byte, x []T) []byte {
@@ -218,106 +240,4 @@ func appendNumber(b []byte, n json.Number) ([]byte, error) {
 		b = append(b, '-')
 	}
 	return append(b, trimmed...), nil
-}
-
-// keyBuf is a reusable slice for sorting a map's keys; pooling it saves
-// an allocation per map on the hot path.
-type keyBuf struct{ s []string }
-
-var keyPool = sync.Pool{New: func() any { return new(keyBuf) }}
-
-// sortedKeys returns m's keys in code point order in a pooled buffer (give
-// it back with putKeys), and whether any key is invalid UTF-8 (and so
-// needs the slow path).
-func sortedKeys[V any](m map[string]V) (*keyBuf, bool) {
-	kb := keyPool.Get().(*keyBuf)
-	keys := kb.s[:0]
-	bad := false
-	for k := range m {
-		keys = append(keys, k)
-		if !bad && !utf8.ValidString(k) {
-			bad = true
-		}
-	}
-	slices.Sort(keys)
-	kb.s = keys
-	return kb, bad
-}
-
-func putKeys(kb *keyBuf) {
-	clear(kb.s)
-	kb.s = kb.s[:0]
-	keyPool.Put(kb)
-}
-
-func appendMapAny(b []byte, m map[string]any) ([]byte, error) {
-	if m == nil {
-		return append(b, "null"...), nil
-	}
-	kb, bad := sortedKeys(m)
-	defer putKeys(kb)
-	if bad {
-		return appendMapSlow(b, kb.s, func(k string) any { return m[k] })
-	}
-	b = append(b, '{')
-	for i, k := range kb.s {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, k)
-		b = append(b, ':')
-		var err error
-		if b, err = appendValue(b, m[k]); err != nil {
-			return b, atKey(err, k)
-		}
-	}
-	return append(b, '}'), nil
-}
-
-func appendMapString(b []byte, m map[string]string) ([]byte, error) {
-	if m == nil {
-		return append(b, "null"...), nil
-	}
-	kb, bad := sortedKeys(m)
-	defer putKeys(kb)
-	if bad {
-		return appendMapSlow(b, kb.s, func(k string) any { return m[k] })
-	}
-	b = append(b, '{')
-	for i, k := range kb.s {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, k)
-		b = append(b, ':')
-		b = appendString(b, m[k])
-	}
-	return append(b, '}'), nil
-}
-
-// appendMapSlow handles maps with invalid UTF-8 keys: keys are repaired
-// first, then sorted, and collisions are refused.
-func appendMapSlow(b []byte, keys []string, get func(string) any) ([]byte, error) {
-	type kv struct{ fixed, orig string }
-	fixed := make([]kv, len(keys))
-	for i, k := range keys {
-		fixed[i] = kv{fixUTF8(k), k}
-	}
-	slices.SortFunc(fixed, func(a, c kv) int { return strings.Compare(a.fixed, c.fixed) })
-	b = append(b, '{')
-	for i, e := range fixed {
-		if i > 0 {
-			if fixed[i-1].fixed == e.fixed {
-				return b, &CanonicalError{Path: e.fixed, Reason: "duplicate key after replacing invalid UTF-8"}
-			}
-			b = append(b, ',')
-		}
-		b = appendString(b, e.fixed)
-		b = append(b, ':')
-		var err error
-		if b, err = appendValue(b, get(e.orig)); err != nil {
-			return b, atKey(err, e.fixed)
-		}
-	}
-	return append(b, '}'), nil
 }

@@ -13,11 +13,14 @@ import (
 var marshalerType = reflect.TypeFor[json.Marshaler]()
 
 // appendReflect encodes the values appendValue has no fast path for.
-func appendReflect(b []byte, v any) ([]byte, error) {
-	return appendRV(b, reflect.ValueOf(v))
+func appendReflect(b []byte, v any, d int) ([]byte, error) {
+	return appendRV(b, reflect.ValueOf(v), d)
 }
 
-func appendRV(b []byte, rv reflect.Value) ([]byte, error) {
+func appendRV(b []byte, rv reflect.Value, d int) ([]byte, error) {
+	if d > maxDepth {
+		return b, &CanonicalError{Reason: "nested too deeply (a cycle?)"}
+	}
 	if !rv.IsValid() {
 		return append(b, "null"...), nil
 	}
@@ -25,7 +28,7 @@ func appendRV(b []byte, rv reflect.Value) ([]byte, error) {
 		if rv.Kind() == reflect.Pointer && rv.IsNil() {
 			return append(b, "null"...), nil
 		}
-		return appendMarshaler(b, rv.Interface().(json.Marshaler))
+		return appendMarshaler(b, rv.Interface().(json.Marshaler), d)
 	}
 	switch rv.Kind() {
 	case reflect.Pointer, reflect.Interface:
@@ -33,11 +36,11 @@ func appendRV(b []byte, rv reflect.Value) ([]byte, error) {
 			return append(b, "null"...), nil
 		}
 		if rv.CanInterface() {
-			return appendValue(b, rv.Elem().Interface())
+			return appendValue(b, rv.Elem().Interface(), d+1)
 		}
-		return appendRV(b, rv.Elem())
+		return appendRV(b, rv.Elem(), d+1)
 	case reflect.Bool:
-		return appendValue(b, rv.Bool())
+		return appendValue(b, rv.Bool(), d)
 	case reflect.String:
 		if rv.Type() == reflect.TypeFor[json.Number]() {
 			return appendNumber(b, json.Number(rv.String()))
@@ -56,32 +59,32 @@ func appendRV(b []byte, rv reflect.Value) ([]byte, error) {
 		if rv.Type().Elem().Kind() == reflect.Uint8 {
 			return b, &CanonicalError{Reason: "byte slice not allowed (use a string)"}
 		}
-		return appendList(b, rv)
+		return appendList(b, rv, d)
 	case reflect.Array:
-		return appendList(b, rv)
+		return appendList(b, rv, d)
 	case reflect.Map:
-		return appendReflectMap(b, rv)
+		return appendReflectMap(b, rv, d)
 	case reflect.Struct:
-		return appendStruct(b, rv)
+		return appendStruct(b, rv, d)
 	}
 	return b, &CanonicalError{Reason: "unsupported type " + rv.Type().String()}
 }
 
-func appendList(b []byte, rv reflect.Value) ([]byte, error) {
+func appendList(b []byte, rv reflect.Value, d int) ([]byte, error) {
 	b = append(b, '[')
 	for i := range rv.Len() {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		var err error
-		if b, err = appendRV(b, rv.Index(i)); err != nil {
+		if b, err = appendRV(b, rv.Index(i), d+1); err != nil {
 			return b, atIndex(err, i)
 		}
 	}
 	return append(b, ']'), nil
 }
 
-func appendReflectMap(b []byte, rv reflect.Value) ([]byte, error) {
+func appendReflectMap(b []byte, rv reflect.Value, d int) ([]byte, error) {
 	if rv.Type().Key().Kind() != reflect.String {
 		return b, &CanonicalError{Reason: "map key type " + rv.Type().Key().String() + " not allowed (keys must be strings)"}
 	}
@@ -93,11 +96,11 @@ func appendReflectMap(b []byte, rv reflect.Value) ([]byte, error) {
 	for it.Next() {
 		m[it.Key().String()] = it.Value().Interface()
 	}
-	return appendMapAny(b, m)
+	return appendMapAny(b, m, d)
 }
 
 // appendMarshaler re-encodes a json.Marshaler's output canonically.
-func appendMarshaler(b []byte, m json.Marshaler) ([]byte, error) {
+func appendMarshaler(b []byte, m json.Marshaler, d int) ([]byte, error) {
 	raw, err := m.MarshalJSON()
 	if err != nil {
 		return b, &CanonicalError{Reason: "MarshalJSON: " + err.Error()}
@@ -108,7 +111,7 @@ func appendMarshaler(b []byte, m json.Marshaler) ([]byte, error) {
 	if err := dec.Decode(&v); err != nil {
 		return b, &CanonicalError{Reason: "MarshalJSON output: " + err.Error()}
 	}
-	return appendValue(b, v)
+	return appendValue(b, v, d)
 }
 
 // structField is one JSON-visible field of a struct type.
@@ -177,7 +180,7 @@ func fieldsOf(t reflect.Type) []structField {
 	return out
 }
 
-func appendStruct(b []byte, rv reflect.Value) ([]byte, error) {
+func appendStruct(b []byte, rv reflect.Value, d int) ([]byte, error) {
 	b = append(b, '{')
 	first := true
 	for _, f := range fieldsOf(rv.Type()) {
@@ -192,7 +195,7 @@ func appendStruct(b []byte, rv reflect.Value) ([]byte, error) {
 		b = appendString(b, f.name)
 		b = append(b, ':')
 		var err error
-		if b, err = appendRV(b, fv); err != nil {
+		if b, err = appendRV(b, fv, d+1); err != nil {
 			return b, atKey(err, f.name)
 		}
 	}

@@ -3,6 +3,7 @@ package bus
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 )
@@ -49,7 +50,7 @@ func TestCanonicalGolden(t *testing.T) {
 // TestCanonicalFloatsRejected covers the float vector of item 4: mailgw
 // forbids floats rather than imitating Python's repr.
 func TestCanonicalFloatsRejected(t *testing.T) {
-	for _, f := range []any{1.0, 0.1, 1e-05, 1e16, 1e15, 123456789.0, 1.5e300, -0.0, float32(1)} {
+	for _, f := range []any{1.0, 0.1, 1e-05, 1e16, 1e15, 123456789.0, 1.5e300, math.Copysign(0, -1), float32(1)} {
 		_, err := Canonical([]any{f})
 		var ce *CanonicalError
 		if !errors.As(err, &ce) || ce.Reason != ErrFloat || ce.Path != "[0]" {
@@ -147,5 +148,20 @@ func TestAppendCanonicalKeepsDstOnError(t *testing.T) {
 	out, err = AppendCanonical(dst, "x")
 	if err != nil || string(out) != `prefix"x"` {
 		t.Errorf("got %q, %v", out, err)
+	}
+}
+
+// TestCanonicalCycle: a cyclic value is an error, not a stack overflow.
+func TestCanonicalCycle(t *testing.T) {
+	m := map[string]any{}
+	m["self"] = m
+	if _, err := Canonical(m); err == nil || !strings.HasPrefix(err.Error(), "self.self.") || !strings.HasSuffix(err.Error(), "...: nested too deeply (a cycle?)") || len(err.Error()) > 600 {
+		t.Errorf("map cycle: %v", err)
+	}
+	type node struct{ Next *node }
+	n := &node{}
+	n.Next = n
+	if _, err := Canonical(n); err == nil || !strings.Contains(err.Error(), "nested too deeply") {
+		t.Errorf("pointer cycle: %v", err)
 	}
 }

@@ -89,7 +89,7 @@ func (e *Envelope) appendBody(dst, msgJSON []byte) ([]byte, error) {
 		b = append(b, msgJSON...)
 	} else if e.Msg == nil {
 		b = append(b, "{}"...)
-	} else if b, err = appendMapAny(b, e.Msg); err != nil {
+	} else if b, err = appendMapAny(b, e.Msg, 1); err != nil {
 		return dst, atKey(err, "msg")
 	}
 	b = append(b, `,"msg_id":`...)
@@ -109,6 +109,21 @@ func (e *Envelope) appendBody(dst, msgJSON []byte) ([]byte, error) {
 	b = append(b, `,"username":`...)
 	b = appendString(b, e.Username)
 	return append(b, '}'), nil
+}
+
+// MarshalJSON makes encoding/json write the envelope in its wire form
+// (Marshal). Note that encoding/json then escapes '<', '>' and '&' unless
+// its encoder's SetEscapeHTML(false) is used; Marshal never does.
+func (e *Envelope) MarshalJSON() ([]byte, error) { return e.Marshal() }
+
+// UnmarshalJSON parses the wire form with ParseEnvelope's checks.
+func (e *Envelope) UnmarshalJSON(b []byte) error {
+	p, err := ParseEnvelope(b)
+	if err != nil {
+		return err
+	}
+	*e = *p
+	return nil
 }
 
 // canonicalMsg appends the signed text, the canonical JSON of Msg ({} if

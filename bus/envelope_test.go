@@ -109,3 +109,27 @@ func TestParseEnvelope(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvelopeJSON: encoding/json and Canonical use the wire form.
+func TestEnvelopeJSON(t *testing.T) {
+	e := NewEnvelope("a.b", map[string]any{"x": "<&>"}, "2026-i", 9, "u")
+	wire, _ := e.Marshal()
+	got, err := Canonical(map[string]any{"env": e})
+	if err != nil || string(got) != `{"env":`+string(wire)+`}` {
+		t.Fatalf("Canonical: %s, %v", got, err)
+	}
+	js, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Envelope
+	if err := json.Unmarshal(js, &back); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := back.Marshal(); string(again) != string(wire) {
+		t.Fatalf("json round trip: %s, want %s", again, wire)
+	}
+	if err := json.Unmarshal([]byte(`{"topic":"t"}`), &back); !errors.Is(err, ErrEnvelope) {
+		t.Fatalf("UnmarshalJSON: %v", err)
+	}
+}

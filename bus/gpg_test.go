@@ -3,6 +3,7 @@ package bus
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -182,4 +183,57 @@ func wrap76(b []byte) string {
 	}
 	sb.WriteString(s + "\n")
 	return sb.String()
+}
+
+// fedmsgValidate does what fedmsg.crypto.gpg.validate does, in Debian's
+// /usr/bin/python3: parse the wire body, re-encode msg with fedmsg's
+// canonical json.dumps, base64-decode the signature (b64decode skips
+// newlines) and run gpg --verify on the two temp files. It returns gpg's
+// exit code.
+const fedmsgValidate = `import base64, json, subprocess, sys, tempfile
+body = json.loads(sys.stdin.read())
+data = json.dumps(body['msg'], sort_keys=True, separators=(',', ':')).encode('utf-8')
+sig = base64.b64decode(body['signature'])
+with tempfile.NamedTemporaryFile() as d, tempfile.NamedTemporaryFile() as s:
+    d.write(data); d.flush(); s.write(sig); s.flush()
+    rc = subprocess.call(['gpg', '--homedir', sys.argv[1], '--batch', '--verify', s.name, d.name],
+                         stderr=subprocess.DEVNULL)
+sys.exit(rc)
+`
+
+// TestFedmsgStyleValidation: a wire body signed by mailgw passes a
+// fedmsg-style validator (Python canonical JSON + real gpg), and fails it
+// once msg is changed.
+func TestFedmsgStyleValidation(t *testing.T) {
+	sec, pub, _, err := GenerateKey("mailgw test", "mailgw@example.org", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := gpgHome(t)
+	if rc, out := gpg(t, home, pub, "--import"); rc != 0 {
+		t.Fatalf("gpg --import: %s", out)
+	}
+	env := NewEnvelope("org.debian.dev.dak.package.upload", testMsg(), MsgID(2026, "f"), 1790000000, "mailgw")
+	env.Msg["big"] = json.Number("123456789012345678901234567890")
+	body, err := SignMarshal(env, writeSigner(t, sec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(body []byte) int {
+		cmd := exec.Command("/usr/bin/python3", "-c", fedmsgValidate, home)
+		cmd.Stdin = bytes.NewReader(body)
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("/usr/bin/python3: %v", err)
+		}
+		return 0
+	}
+	if rc := run(body); rc != 0 {
+		t.Fatalf("fedmsg-style validation: gpg rc %d\n%s", rc, body)
+	}
+	if rc := run(bytes.Replace(body, []byte(`"source":"hello"`), []byte(`"source":"hellp"`), 1)); rc != 1 {
+		t.Fatalf("changed msg: gpg rc %d, want 1", rc)
+	}
 }

@@ -25,6 +25,7 @@ type OpenPGPSigner struct {
 	key    *packet.PrivateKey // the (sub)key that signs
 	fpr    string
 	config *packet.Config
+	now    func() time.Time // signature creation time; tests move it
 }
 
 // LoadSigner reads an OpenPGP secret key (ASCII-armored, or binary) from
@@ -72,6 +73,7 @@ func NewSigner(entity *openpgp.Entity, key *packet.PrivateKey) *OpenPGPSigner {
 		key:    key,
 		fpr:    Fingerprint(entity),
 		config: &packet.Config{DefaultHash: crypto.SHA256},
+		now:    time.Now,
 	}
 }
 
@@ -93,7 +95,7 @@ func (s *OpenPGPSigner) SignDetached(data []byte) ([]byte, error) {
 		SigType:           packet.SigTypeBinary,
 		PubKeyAlgo:        pub.PubKeyAlgo,
 		Hash:              crypto.SHA256,
-		CreationTime:      time.Now(),
+		CreationTime:      s.now(),
 		IssuerKeyId:       &pub.KeyId,
 		IssuerKeyVersion:  uint8(pub.Version),
 		IssuerFingerprint: pub.Fingerprint,

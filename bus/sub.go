@@ -172,28 +172,8 @@ func (s *Subscriber) serve(ep string, conn net.Conn) bool {
 		return true
 	}
 	fr := frameReader{r: newReader(conn), max: s.opts.MaxMessageBytes}
-	for {
-		frames, cmd, err := fr.readMessage()
-		if errors.Is(err, errTooBig) {
-			s.drop(ep, DropSize, "message over the size limit")
-			return true
-		}
-		if err != nil {
-			return true
-		}
-		if cmd {
-			continue // PING etc.: a libzmq PUB only sends them when asked to
-		}
-		m, ok := s.check(ep, frames)
-		if !ok {
-			continue
-		}
-		select {
-		case s.ch <- m:
-		case <-s.ctx.Done():
-			return true
-		}
-	}
+	s.pump(ep, &fr)
+	return true
 }
 
 // check validates one message; it counts and logs what it drops.

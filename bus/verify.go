@@ -26,11 +26,17 @@ var (
 	ErrUnknownKey      = errors.New("unknown key")
 	ErrKeyExpired      = errors.New("key expired")
 	ErrKeyRevoked      = errors.New("key revoked")
+	ErrFutureSignature = errors.New("signature from the future")
 	ErrBindingMismatch = errors.New("envelope binding mismatch")
 	ErrPolicy          = errors.New("routing policy violation")
 )
 
-// Keyring holds the public keys that verification trusts.
+// ClockSkew is how far in the future a signature's creation time may be
+// (the publisher's clock running ahead) and still verify.
+var ClockSkew = 5 * time.Minute
+
+// Keyring holds the public keys that verification trusts. Verify is safe
+// for concurrent use; Add is not safe concurrently with Verify.
 type Keyring struct {
 	entities openpgp.EntityList
 	// Now is the clock for expiry checks; nil means time.Now.
@@ -130,10 +136,23 @@ func (k *Keyring) Verify(env *Envelope, p *Policy) (fingerprint string, err erro
 	if err != nil {
 		return "", fmt.Errorf("%w: msg has no canonical form: %v", ErrBadSignature, err)
 	}
-	cfg := &packet.Config{Time: k.Now}
+	now := time.Now
+	if k.Now != nil {
+		now = k.Now
+	}
+	cfg := &packet.Config{Time: now}
 	_, signer, err := openpgp.VerifyDetachedSignature(k.entities, bytes.NewReader(data), bytes.NewReader(sigBytes), cfg)
+	if ahead := sigPkt.CreationTime.Sub(now()); errors.Is(err, pgperrors.ErrSignatureExpired) && ahead > 0 && ahead <= ClockSkew {
+		// go-crypto counts a signature from the future as expired; a
+		// publisher whose clock is slightly ahead is not an attack.
+		cfg.Time = func() time.Time { return sigPkt.CreationTime }
+		_, signer, err = openpgp.VerifyDetachedSignature(k.entities, bytes.NewReader(data), bytes.NewReader(sigBytes), cfg)
+	}
 	if signer != nil {
 		fingerprint = Fingerprint(signer)
+	}
+	if ahead := sigPkt.CreationTime.Sub(now()); errors.Is(err, pgperrors.ErrSignatureExpired) && ahead > ClockSkew {
+		return fingerprint, fmt.Errorf("%w: made %s after this host's time by %s (clock skew?)", ErrFutureSignature, ahead.Round(time.Second), issuer(sigPkt))
 	}
 	if err != nil {
 		return fingerprint, verifyErr(err, sigPkt, fingerprint)

@@ -260,3 +260,18 @@ func TestSignMarshal(t *testing.T) {
 		t.Fatalf("float: %v", err)
 	}
 }
+
+// TestVerifyClockSkew: a signature from a publisher whose clock is a
+// minute ahead verifies; one from an hour ahead does not.
+func TestVerifyClockSkew(t *testing.T) {
+	s, pubFile := keyFiles(t)
+	kr, _ := LoadKeyring(pubFile)
+	s.now = func() time.Time { return time.Now().Add(time.Minute) }
+	if _, err := kr.Verify(reparse(t, signedEnv(t, s)), nil); err != nil {
+		t.Fatalf("1 minute ahead: %v", err)
+	}
+	s.now = func() time.Time { return time.Now().Add(time.Hour) }
+	if _, err := kr.Verify(reparse(t, signedEnv(t, s)), nil); !errors.Is(err, ErrFutureSignature) || !strings.Contains(err.Error(), "clock skew") {
+		t.Fatalf("1 hour ahead: %v", err)
+	}
+}

@@ -224,11 +224,13 @@ func (p *ZMQPublisher) accept(ln net.Listener) {
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return
 			}
-			return
+			// EMFILE and the like: keep the socket alive and retry.
+			p.log.Warn("zmq: accept failed", "err", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
 		}
 		p.wg.Add(1)
 		go p.serve(conn)

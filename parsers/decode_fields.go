@@ -152,6 +152,9 @@ func messageID(v string) string {
 // parseDate parses an RFC 5322 date, also the obsolete forms seen in old
 // archives (two-digit years, zone names, trailing comments, no weekday).
 func parseDate(v string) (time.Time, bool) {
+	if t, ok := fastDate(v); ok {
+		return t, true
+	}
 	if t, err := mail.ParseDate(v); err == nil {
 		return t, true
 	}

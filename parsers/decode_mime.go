@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // readState is shared by a mail and everything attached to it, so the
@@ -21,17 +22,21 @@ type mimeHeader struct {
 }
 
 // read parses one mail (the top-level one or an attached one).
-func (st *readState) read(raw []byte, depth, attachDepth int) (*Message, error) {
+// src is where raw comes from (nil: raw is new bytes).
+func (st *readState) read(raw []byte, src *source, depth, attachDepth int) (*Message, error) {
 	raw = stripFromLine(raw)
 	if isBlank(raw) {
 		return nil, ErrEmpty
+	}
+	if src == nil {
+		src = newSource(raw)
 	}
 	fields, body, defects := splitHeader(raw, MaxFields)
 	if len(fields) == 0 {
 		return nil, ErrNoHeader
 	}
 	m := &Message{Raw: raw, Defects: defects}
-	m.Header.Fields = st.decodeFields(m, raw, fields, len(raw)-len(body))
+	m.Header.Fields = decodeFields(m, src, fields)
 	h := &m.Header
 	m.From = h.Get("From")
 	m.Subject = h.Get("Subject")
@@ -44,50 +49,47 @@ func (st *readState) read(raw []byte, depth, attachDepth int) (*Message, error) 
 		m.Date = t
 	}
 	mh := mimeHeader{ctype: h.Get("Content-Type"), cte: h.Get("Content-Transfer-Encoding"), cdisp: h.Get("Content-Disposition")}
-	m.ContentType = st.walk(m, mh, body, raw, depth, attachDepth, false)
+	m.ContentType = st.walk(m, src, mh, body, raw, depth, attachDepth, false)
 	m.Text = chooseText(m.Parts)
 	return m, nil
 }
 
-// maxHeaderCopy bounds the header block decodeFields copies in one piece.
-const maxHeaderCopy = 1 << 20
-
-// decodeFields decodes the top-level header. Keys and plain one-line
-// values are sub-strings of one copy of the header block, so a typical
-// header costs two allocations, not two per field.
-func (st *readState) decodeFields(m *Message, raw []byte, fs []rawField, hlen int) []Field {
-	// A huge header block (a hostile mail) is not copied whole: its
-	// fields are copied one by one, each value bounded.
-	hs := ""
-	if hlen <= maxHeaderCopy {
-		hs = string(raw[:hlen])
-	}
-	off := func(b []byte) int { return cap(raw) - cap(b) }
-	out := make([]Field, 0, len(fs))
-	for _, f := range fs {
-		var key string
-		if hs != "" {
-			k := off(f.key)
-			key = hs[k : k+len(f.key)]
-		} else {
-			key = string(f.key)
-		}
-		var val string
+// decodeFields decodes a header. Field names and plain one-line values
+// are sub-strings of the source's one string copy, and folded plain values
+// are unfolded into one shared buffer, so a typical header costs a handful
+// of allocations, not two per field.
+func decodeFields(m *Message, src *source, fs []rawField) []Field {
+	out := make([]Field, len(fs))
+	type pending struct{ i, start, end int }
+	var folded []pending
+	var buf []byte
+	for i, f := range fs {
+		out[i].Key = src.str(f.key)
 		v := f.value
-		if hs != "" && bytes.IndexByte(v, '\n') < 0 && !bytes.Contains(v, []byte("=?")) && ascii(v) {
-			v = trimBlank(v)
-			if len(v) > 0 {
-				o := off(v)
-				val = hs[o : o+len(v)]
-			}
-		} else {
-			var d string
-			val, d = decodeHeaderBytes(v)
+		if bytes.Contains(v, []byte("=?")) || !ascii(v) {
+			val, d := decodeHeaderBytes(v)
 			if d != "" {
-				m.Defects = append(m.Defects, key+": "+d)
+				m.Defects = append(m.Defects, out[i].Key+": "+d)
 			}
+			out[i].Value = val
+			continue
 		}
-		out = append(out, Field{Key: key, Value: val})
+		if bytes.IndexByte(v, '\n') < 0 {
+			out[i].Value = src.str(trimBlank(v))
+			continue
+		}
+		if buf == nil {
+			buf = make([]byte, 0, 8192)
+		}
+		start := len(buf)
+		buf = appendUnfolded(buf, v)
+		folded = append(folded, pending{i, start, len(buf)})
+	}
+	if len(folded) > 0 {
+		bs := string(buf)
+		for _, p := range folded {
+			out[p.i].Value = bs[p.start:p.end]
+		}
 	}
 	return out
 }
@@ -107,7 +109,7 @@ func ascii(b []byte) bool {
 
 // walk records one MIME entity (and its children) into m and returns its
 // media type.
-func (st *readState) walk(m *Message, h mimeHeader, body, entity []byte, depth, attachDepth int, inDigest bool) string {
+func (st *readState) walk(m *Message, src *source, h mimeHeader, body, entity []byte, depth, attachDepth int, inDigest bool) string {
 	mt, params, d := parseContentType(h.ctype, inDigest)
 	if d != "" {
 		m.Defects = append(m.Defects, d)
@@ -117,7 +119,7 @@ func (st *readState) walk(m *Message, h mimeHeader, body, entity []byte, depth, 
 		b := params["boundary"]
 		if b == "" {
 			m.Defects = append(m.Defects, mt+" without a boundary; body kept as text")
-			st.leaf(m, "text/plain", params, h, body, entity)
+			st.leaf(m, src, "text/plain", params, h, body, entity)
 			return mt
 		}
 		if depth >= MaxDepth {
@@ -127,7 +129,7 @@ func (st *readState) walk(m *Message, h mimeHeader, body, entity []byte, depth, 
 		parts, closed, found := splitMultipart(body, b, st.partsLeft+1)
 		if !found {
 			m.Defects = append(m.Defects, mt+": boundary "+quoteShort(b)+" not found; body kept as text")
-			st.leaf(m, "text/plain", params, h, body, entity)
+			st.leaf(m, src, "text/plain", params, h, body, entity)
 			return mt
 		}
 		if !closed {
@@ -155,10 +157,10 @@ func (st *readState) walk(m *Message, h mimeHeader, body, entity []byte, depth, 
 			if v, ok := rawGet(fs, "Content-Disposition"); ok {
 				ph.cdisp = string(v)
 			}
-			st.walk(m, ph, pb, p, depth+1, attachDepth, mt == "multipart/digest")
+			st.walk(m, src, ph, pb, p, depth+1, attachDepth, mt == "multipart/digest")
 		}
 	case mt == "message/rfc822" || mt == "message/global":
-		st.leaf(m, mt, params, h, body, entity)
+		st.leaf(m, src, mt, params, h, body, entity)
 		if attachDepth >= MaxAttachDepth || depth >= MaxDepth {
 			m.Defects = append(m.Defects, fmt.Sprintf("message/rfc822 nested deeper than %d; not parsed", MaxAttachDepth))
 			return mt
@@ -167,14 +169,18 @@ func (st *readState) walk(m *Message, h mimeHeader, body, entity []byte, depth, 
 		if td != "" {
 			m.Defects = append(m.Defects, td)
 		}
-		sub, err := st.read(inner, depth+1, attachDepth+1)
+		innerSrc := src
+		if !identityCTE(h.cte) {
+			innerSrc = nil // decoded bytes: a source of their own
+		}
+		sub, err := st.read(inner, innerSrc, depth+1, attachDepth+1)
 		if err != nil {
 			m.Defects = append(m.Defects, "attached message unreadable: "+err.Error())
 			return mt
 		}
 		m.Attached = append(m.Attached, sub)
 	default:
-		st.leaf(m, mt, params, h, body, entity)
+		st.leaf(m, src, mt, params, h, body, entity)
 	}
 	return mt
 }
@@ -185,12 +191,12 @@ func startsBlankLine(b []byte) bool {
 }
 
 // leaf records one leaf part.
-func (st *readState) leaf(m *Message, mt string, params map[string]string, h mimeHeader, body, entity []byte) {
+func (st *readState) leaf(m *Message, src *source, mt string, params map[string]string, h mimeHeader, body, entity []byte) {
 	st.partsLeft--
 	p := Part{ContentType: mt, Params: params, Entity: entity}
 	p.Disposition, p.Filename = disposition(h.cdisp, params)
 	cte := strings.ToLower(h.cte)
-	copying := cte == "base64" || cte == "quoted-printable"
+	copying := !identityCTE(cte)
 	if copying && st.budget <= 0 {
 		st.noBudget(m)
 		m.Parts = append(m.Parts, p)
@@ -211,7 +217,12 @@ func (st *readState) leaf(m *Message, mt string, params map[string]string, h mim
 		if st.budget <= 0 {
 			st.noBudget(m)
 		} else {
-			s, d := DecodeText(raw, params["charset"])
+			var s, d string
+			if !copying && utf8Label(params["charset"]) && utf8.Valid(raw) {
+				s = src.str(raw) // no decoding needed: share the source's copy
+			} else {
+				s, d = DecodeText(raw, params["charset"])
+			}
 			if d != "" {
 				m.Defects = append(m.Defects, mt+": "+d)
 			}
@@ -261,4 +272,23 @@ func chooseText(ps []Part) string {
 		return ps[first].Text
 	}
 	return ""
+}
+
+// identityCTE reports whether a Content-Transfer-Encoding leaves the body
+// as it is (7bit, 8bit, binary, none, or one we do not know).
+func identityCTE(cte string) bool {
+	switch strings.ToLower(strings.TrimSpace(cte)) {
+	case "base64", "quoted-printable":
+		return false
+	}
+	return true
+}
+
+// utf8Label reports whether a charset label lets valid UTF-8 through as is.
+func utf8Label(label string) bool {
+	switch strings.ToLower(strings.TrimSpace(label)) {
+	case "", "utf-8", "utf8", "us-ascii", "ascii", "ansi_x3.4-1968":
+		return true
+	}
+	return false
 }

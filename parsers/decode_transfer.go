@@ -1,6 +1,7 @@
 package parsers
 
 import (
+	"bytes"
 	"encoding/base64"
 	"strings"
 )
@@ -115,7 +116,16 @@ func decodeQP(body []byte, limit int) ([]byte, bool) {
 		}
 		c := body[i]
 		if c != '=' {
-			out = append(out, c)
+			// Copy the run up to the next "=" in one go.
+			j := bytes.IndexByte(body[i:], '=')
+			if j < 0 {
+				j = len(body) - i
+			}
+			if room := limit - len(out); j > room {
+				j = room
+			}
+			out = append(out, body[i:i+j]...)
+			i += j - 1
 			continue
 		}
 		if i+2 < len(body) && unhex(body[i+1]) >= 0 && unhex(body[i+2]) >= 0 {

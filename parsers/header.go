@@ -64,6 +64,9 @@ type rawField struct {
 func splitHeader(b []byte, maxFields int) (fields []rawField, body []byte, defects []string) {
 	pos := 0
 	dropped := false // fields beyond maxFields are being skipped
+	if maxFields >= MaxFields {
+		fields = make([]rawField, 0, 48)
+	}
 	for pos < len(b) {
 		end := bytes.IndexByte(b[pos:], '\n')
 		next := len(b)
@@ -133,7 +136,12 @@ func unfold(v []byte) []byte {
 	if bytes.IndexByte(v, '\n') < 0 {
 		return trimBlank(v)
 	}
-	out := make([]byte, 0, len(v))
+	return appendUnfolded(make([]byte, 0, len(v)), v)
+}
+
+// appendUnfolded appends v unfolded to dst.
+func appendUnfolded(dst, v []byte) []byte {
+	first := true
 	for len(v) > 0 {
 		i := bytes.IndexByte(v, '\n')
 		var line []byte
@@ -146,12 +154,13 @@ func unfold(v []byte) []byte {
 		if len(line) == 0 {
 			continue
 		}
-		if len(out) > 0 {
-			out = append(out, ' ')
+		if !first {
+			dst = append(dst, ' ')
 		}
-		out = append(out, line...)
+		first = false
+		dst = append(dst, line...)
 	}
-	return out
+	return dst
 }
 
 // trimBlank removes spaces, tabs and CR on both ends.

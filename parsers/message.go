@@ -111,7 +111,7 @@ var (
 // bounded by MaxText, MaxParts, MaxDepth, MaxAttachDepth and MaxDecoded.
 func ReadMessage(raw []byte) (*Message, error) {
 	st := &readState{partsLeft: MaxParts, budget: MaxDecoded}
-	return st.read(raw, 0, 0)
+	return st.read(raw, nil, 0, 0)
 }
 
 // Identity returns the source mail identity for msg_id: "mid:" plus the

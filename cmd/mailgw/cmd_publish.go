@@ -83,7 +83,7 @@ func runPublish(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 		fmt.Fprintf(stderr, "mailgw publish: %v\n", err)
 		return exitConfig
 	}
-	log := newLogger(cfg)
+	log := loggerTo(cfg, stderr)
 	slog.SetDefault(log)
 	var signer bus.Signer
 	if !*unsigned {

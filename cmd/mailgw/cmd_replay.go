@@ -44,6 +44,11 @@ unless --all-records is given (they make no events).
                                (2006-01-02 or RFC 3339)
   --rate N                     at most N mails per second
   --no-progress                no progress bar or progress lines
+  --restart                    ignore checkpoints (the journal still drops
+                               events published before)
+  --checkpoint-every N         write the checkpoint every N mails (1000)
+  --all-records                also replay debbugs .log incoming mail
+  --workers N                  parser goroutines (default: one per CPU)
   --wait-subscribers N         with --publish, wait up to 10s for N
                                subscribers before publishing
 
@@ -68,6 +73,7 @@ func cmdReplay(args []string) int {
 	allRecords := fs.Bool("all-records", false, "replay every debbugs .log mail record")
 	workers := fs.Int("workers", 0, "parser goroutines (0: one per CPU)")
 	waitSubs := fs.Int("wait-subscribers", 0, "with --publish, subscribers to wait for")
+	cpEvery := fs.Int("checkpoint-every", 1000, "mails between checkpoint writes")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return exitOK
@@ -82,7 +88,7 @@ func cmdReplay(args []string) int {
 		fmt.Fprintf(os.Stderr, "mailgw replay: %v\n", err)
 		return code
 	}
-	o := replay.Options{Rate: *rate, Restart: *restart, AllRecords: *allRecords, Workers: *workers}
+	o := replay.Options{Rate: *rate, Restart: *restart, AllRecords: *allRecords, Workers: *workers, CheckpointEvery: *cpEvery}
 	var err error
 	if o.Since, err = parseDate(*since); err != nil {
 		return fail(exitUsage, fmt.Errorf("--since: %w", err))

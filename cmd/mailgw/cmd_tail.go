@@ -87,7 +87,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
 		return exitConfig
 	}
-	log := newLogger(cfg)
+	log := loggerTo(cfg, stderr)
 	slog.SetDefault(log)
 	if len(endpoints) == 0 {
 		endpoints = allEndpoints(cfg)
@@ -182,7 +182,8 @@ func printEnvelope(w io.Writer, m bus.Message, pretty, asJSON bool) error {
 }
 
 // summary is a short one-line description of an envelope's msg: the log
-// text, else the source mail's subject, else a title, else its keys.
+// text, else the source mail's subject, else a title, else its keys
+// (without the mailgw binding).
 func summary(env *bus.Envelope) string {
 	s := ""
 	if v, ok := env.Msg["log"].(string); ok {
@@ -194,7 +195,9 @@ func summary(env *bus.Envelope) string {
 	} else {
 		keys := make([]string, 0, len(env.Msg))
 		for k := range env.Msg {
-			keys = append(keys, k)
+			if k != "mailgw" {
+				keys = append(keys, k)
+			}
 		}
 		sort.Strings(keys)
 		s = "{" + strings.Join(keys, ",") + "}"
@@ -204,4 +207,17 @@ func summary(env *bus.Envelope) string {
 		s = string(r[:119]) + "…"
 	}
 	return s
+}
+
+// loggerTo is newLogger writing to w instead of os.Stderr.
+func loggerTo(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }

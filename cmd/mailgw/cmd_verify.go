@@ -14,8 +14,10 @@ import (
 // listFlag is a repeatable string flag.
 type listFlag []string
 
+// String joins the values with commas (flag.Value).
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
 
+// Set adds one value (flag.Value).
 func (l *listFlag) Set(s string) error {
 	*l = append(*l, s)
 	return nil

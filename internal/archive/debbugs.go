@@ -26,6 +26,7 @@ type logReader struct {
 	// before the previous one ended; Next begins with it.
 	pending    byte
 	pendingOff int64
+	scratch    []byte // reused mail buffer; each Mail gets an exact copy
 }
 
 // Format is "debbugs-log" plus the compression.
@@ -55,7 +56,7 @@ func (r *logReader) Next() (Mail, error) {
 		nLine  int
 	)
 	begin := func(c byte, off int64) {
-		start, buf, tooBig, nLine = off, nil, false, 0
+		start, buf, tooBig, nLine = off, r.scratch[:0], false, 0
 		switch c {
 		case 7, 1, 2:
 			kind = map[byte]string{7: KindIncomingRecv, 1: KindAutocheck, 2: KindRecips}[c]
@@ -128,7 +129,10 @@ func (r *logReader) Next() (Mail, error) {
 			if tooBig {
 				return Mail{}, r.errAt(start, index, false, ErrTooBig)
 			}
-			return Mail{Data: buf, Offset: start, Index: index, Kind: kind}, nil
+			if cap(buf) <= 4<<20 {
+				r.scratch = buf[:0]
+			}
+			return Mail{Data: bytes.Clone(buf), Offset: start, Index: index, Kind: kind}, nil
 		case 1, 2, 6, 7:
 			// A new record starts before this one ended.
 			wasMail := state != stHTML
@@ -150,7 +154,7 @@ func (r *logReader) Next() (Mail, error) {
 			continue
 		}
 		if int64(len(buf)+len(line)) > r.max {
-			tooBig, buf = true, nil
+			tooBig, buf = true, r.scratch[:0]
 			continue
 		}
 		buf = append(buf, line...)

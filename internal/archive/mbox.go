@@ -19,7 +19,7 @@ type mboxReader struct {
 	started bool
 	// next mail's "From " line was read already, at nextOff.
 	nextOff int64
-	sizeEst int
+	scratch []byte // reused mail buffer; each Mail gets an exact copy
 }
 
 var fromLine = []byte("From ")
@@ -51,7 +51,7 @@ func (r *mboxReader) Next() (Mail, error) {
 	}
 	start, index := r.nextOff, r.index
 	r.index++
-	buf := make([]byte, 0, r.sizeEst)
+	buf := r.scratch[:0]
 	prevBlank, tooBig := false, false
 	for {
 		lineOff := r.lr.off
@@ -83,15 +83,17 @@ func (r *mboxReader) Next() (Mail, error) {
 		}
 	}
 	if tooBig {
+		r.scratch = nil
 		return Mail{}, r.errAt(start, index, false, ErrTooBig)
 	}
 	if !r.single {
 		buf = trimSeparator(buf)
 	}
-	if len(buf) > r.sizeEst {
-		r.sizeEst = min(len(buf)+len(buf)/4, 1<<20)
+	r.scratch = buf[:0]
+	if cap(r.scratch) > 4<<20 {
+		r.scratch = nil // do not keep a huge mail's buffer
 	}
-	return Mail{Data: buf, Offset: start, Index: index, Kind: KindMail}, nil
+	return Mail{Data: bytes.Clone(buf), Offset: start, Index: index, Kind: KindMail}, nil
 }
 
 // unescape undoes the "From " quoting of line (which starts with '>'):

@@ -43,7 +43,12 @@ CREATE INDEX IF NOT EXISTS envelopes_unpublished ON envelopes(seq_id) WHERE publ
 // processes (serve and replay) may open the same file.
 type Journal struct {
 	db *sql.DB
-	mu sync.Mutex // serialises writers of this process
+	// lazy is a second handle with synchronous(NORMAL) for MarkPublished:
+	// losing a "published" mark in a power cut only republishes (which
+	// consumers drop by msg_id), so it need not wait for an fsync; the
+	// next Add's commit makes it durable anyway.
+	lazy *sql.DB
+	mu   sync.Mutex // serialises writers of this process
 }
 
 // Entry is one journaled envelope.
@@ -65,9 +70,8 @@ func Open(path string) (*Journal, error) {
 	// synchronous(FULL): the spool file is removed once its events are
 	// journaled, so a commit must survive a power cut.
 	dsn := "file:" + path + "?_txlock=immediate" +
-		"&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
-		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
-	db, err := sql.Open("sqlite", dsn)
+		"&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous("
+	db, err := sql.Open("sqlite", dsn+"FULL)")
 	if err != nil {
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
@@ -75,11 +79,22 @@ func Open(path string) (*Journal, error) {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
-	return &Journal{db: db}, nil
+	lazy, err := sql.Open("sqlite", dsn+"NORMAL)")
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	return &Journal{db: db, lazy: lazy}, nil
 }
 
 // Close closes the database.
-func (j *Journal) Close() error { return j.db.Close() }
+func (j *Journal) Close() error {
+	err := j.lazy.Close()
+	if err2 := j.db.Close(); err == nil {
+		err = err2
+	}
+	return err
+}
 
 // Add journals envs in one transaction. Each envelope whose msg_id is not
 // journaled yet (nor earlier in envs) gets the next seq_id, set in
@@ -172,7 +187,7 @@ func (j *Journal) MarkPublished(seqIDs ...int64) error {
 	for len(seqIDs) > 0 {
 		n := min(len(seqIDs), maxParams)
 		q, args := inList(`UPDATE envelopes SET published = 1 WHERE seq_id IN `, seqIDs[:n])
-		if _, err := j.db.Exec(q, args...); err != nil {
+		if _, err := j.lazy.Exec(q, args...); err != nil {
 			return fmt.Errorf("journal: %w", err)
 		}
 		seqIDs = seqIDs[n:]

@@ -8,6 +8,7 @@
 package pipeline
 
 import (
+	"maps"
 	"net/mail"
 	"strings"
 	"time"
@@ -31,15 +32,12 @@ func Build(cfg *config.Config, m *parsers.Message, evs []parsers.Event, now time
 	for i := range evs {
 		ev := &evs[i]
 		topic := bus.Topic(cfg.TopicPrefix, cfg.Environment, ev.Name())
+		// A copy: NewEnvelope writes msg["mailgw"], and the parser's
+		// payload stays as it was. The "mail" object, made afresh by
+		// MailInfo, is shared by the mail's envelopes (never changed).
 		msg := make(map[string]any, len(ev.Payload)+2)
-		for k, v := range ev.Payload {
-			msg[k] = v
-		}
-		mi := make(map[string]any, len(info))
-		for k, v := range info {
-			mi[k] = v
-		}
-		msg["mail"] = mi
+		maps.Copy(msg, ev.Payload)
+		msg["mail"] = info
 		msg["mailgw"] = map[string]any{"rule": ev.Rule, "replayed": replayed}
 		out = append(out, bus.NewEnvelope(topic, msg, bus.MsgID(year, ev.Identity(m)), ts, cfg.Username))
 	}

@@ -244,3 +244,32 @@ func TestBuildDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestProcessBatch: the batch form journals the corpus in one transaction
+// with the same result as one Process per mail.
+func TestProcessBatch(t *testing.T) {
+	r := newRig(t)
+	mails := loadCorpus(t)
+	var raws [][]byte
+	want := 0
+	for _, m := range mails {
+		raws = append(raws, m.raw)
+		want += len(m.want)
+	}
+	raws = append(raws, mails[0].raw) // the same mail twice in a batch
+	res, err := r.p.ProcessBatch(context.Background(), raws, true)
+	if err != nil || len(res) != len(raws) {
+		t.Fatalf("%d results, %v", len(res), err)
+	}
+	for i, m := range mails {
+		if (m.none != "") != (res[i].Quarantine != "") || len(res[i].Envelopes) != len(m.want) {
+			t.Errorf("%s: %+v", m.name, res[i])
+		}
+	}
+	if last := res[len(res)-1]; last.Outcome() != OutcomeDuplicate {
+		t.Errorf("repeated mail: %s", last.Outcome())
+	}
+	if n, _ := r.j.Count(); n != int64(want) || len(r.pub.Envelopes()) != want {
+		t.Errorf("journaled %d, published %d, want %d", n, len(r.pub.Envelopes()), want)
+	}
+}

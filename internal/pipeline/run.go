@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"runtime/debug"
 	"sync"
 	"time"
 )
@@ -42,7 +41,7 @@ func (p *Pipeline) ProcessSpooled(ctx context.Context, name string) error {
 
 // prepareSpooled reads and prepares one spooled mail; nil, nil means the
 // mail is gone.
-func (p *Pipeline) prepareSpooled(name string) (sp *spooled, err error) {
+func (p *Pipeline) prepareSpooled(name string) (*spooled, error) {
 	raw, err := p.o.Spool.Read(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -50,13 +49,6 @@ func (p *Pipeline) prepareSpooled(name string) (sp *spooled, err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			p.o.Logger.Error("parser panic", "spool", name, "panic", r, "stack", string(debug.Stack()))
-			sp = &spooled{name: name, pr: &prepared{res: Result{Quarantine: fmt.Sprintf("parser panic: %v", r)}}}
-			err = nil
-		}
-	}()
 	pr, err := p.prepare(raw, false)
 	if err != nil {
 		return nil, err

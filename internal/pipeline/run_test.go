@@ -88,7 +88,12 @@ func TestParserPanicQuarantines(t *testing.T) {
 	r := newRig(t)
 	r.opts.Classifier = parsers.NewClassifier(panicParser{})
 	p := New(r.opts)
-	n, _ := r.sp.Deliver(bytes.NewReader(pick(t, "009-bash")[0]), 0)
+	raw := pick(t, "009-bash")[0]
+	res, err := p.Process(context.Background(), raw, true)
+	if err != nil || !strings.HasPrefix(res.Quarantine, "parser panic: index out of range") {
+		t.Fatalf("Process: %q, %v", res.Quarantine, err)
+	}
+	n, _ := r.sp.Deliver(bytes.NewReader(raw), 0)
 	if err := p.ProcessSpooled(context.Background(), n); err != nil {
 		t.Fatal(err)
 	}

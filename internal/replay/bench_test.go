@@ -38,3 +38,23 @@ func BenchmarkArchiveRead(b *testing.B) {
 	}
 	b.ReportMetric(float64(20000*b.N)/b.Elapsed().Seconds(), "mails/s")
 }
+
+// BenchmarkReplayPublish replays 5,000 mails with Ed25519 signing into a
+// fresh journal and the in-memory publisher; it reports mails/s.
+func BenchmarkReplayPublish(b *testing.B) {
+	_, mails := testMails(b)
+	f := writeArchive(b, b.TempDir(), "bench.mbox", mails, 5000)
+	var total float64
+	for b.Loop() {
+		b.StopTimer()
+		p := newPublishSetup(b)
+		p.cfg.SignMessages = true
+		o := p.options()
+		o.Signer = testSigner(b)
+		o.BatchSize, o.CheckpointEvery = 256, 1000
+		b.StartTimer()
+		s := run(b, o, f)
+		total += s.Elapsed.Seconds()
+	}
+	b.ReportMetric(float64(5000*b.N)/total, "mails/s")
+}

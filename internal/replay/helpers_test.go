@@ -133,3 +133,18 @@ func msgIDs(envs []*bus.Envelope) []string {
 	}
 	return ids
 }
+
+// testSigner makes an Ed25519 signing key.
+func testSigner(t testing.TB) bus.Signer {
+	sec, _, _, err := bus.GenerateKey("replay test", "replay@example.org", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "key.asc")
+	os.WriteFile(p, sec, 0o600)
+	s, err := bus.LoadSigner(p, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

@@ -52,7 +52,6 @@ func (p *progress) startFile(path string, size int64) {
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionSetWidth(30),
 			progressbar.OptionShowDescriptionAtLineEnd(),
-			progressbar.OptionOnCompletion(func() { fmt.Fprintln(p.w) }),
 		)
 	}
 }
@@ -106,7 +105,9 @@ func mib(n int64) string {
 
 func (p *progress) endFile() {
 	if p.bar != nil {
+		p.bar.Describe(fmt.Sprintf("%s: %d mails, %.0f mails/s", p.name, p.mails, p.rate()))
 		p.bar.Finish()
+		fmt.Fprintln(p.w)
 		p.bar = nil
 	}
 }

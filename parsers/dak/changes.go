@@ -132,11 +132,7 @@ func (c *Changes) Value(name string) string {
 // Words returns the named field split on blanks (and commas), never nil.
 func (c *Changes) Words(name string) []string {
 	v, _ := c.Get(name)
-	out := []string{}
-	for _, w := range strings.FieldsFunc(v, isSep) {
-		out = append(out, w)
-	}
-	return out
+	return splitList(v)
 }
 
 func isSep(r rune) bool {

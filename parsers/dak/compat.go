@@ -1,9 +1,6 @@
 package dak
 
-import (
-	"strconv"
-	"strings"
-)
+import "strings"
 
 // compatPayload returns the .changes as debmessenger published it
 // (python-debian's Changes turned into plain dicts): every field under
@@ -47,13 +44,4 @@ func orEmpty(l []map[string]any) []map[string]any {
 		return []map[string]any{}
 	}
 	return l
-}
-
-// atoi parses a decimal number, 0 when it is not one.
-func atoi(s string) int {
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil {
-		return 0
-	}
-	return n
 }

@@ -58,8 +58,11 @@ package dak
 // fingerprint (issuer fingerprint subpacket) and key_id are read from the
 // signature packet without any keyring, v3 signatures included. With a
 // keyring, valid is true or false (error then says why: "key not in
-// keyring", a bad signature, unsupported v3 packets); key expiry is judged
-// at the signature's creation time so replayed archives still verify;
+// keyring", a bad signature, unsupported v3 packets). Expiry is judged now
+// and, failing that, at the signature's creation time; a good signature by
+// a key the keyring calls expired at both is valid with a warning (dak
+// accepted it, and keyring copies lag behind key renewals). Revoked keys
+// are never valid;
 // go-crypto's defaults reject DSA keys and SHA-1 message hashes. The bytes
 // verified are the decoded part as received, before charset decoding, so
 // a Latin-1 .changes verifies too. dak's own multipart/signed wrapper

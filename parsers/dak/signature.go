@@ -230,14 +230,35 @@ func (p *Parser) signature(loc located, raw func() []byte) map[string]any {
 		out["error"] = "unreadable signature: " + err.Error()
 		return out
 	}
+	if si.version < 4 {
+		out["error"] = fmt.Sprintf("v%d signature, not supported", si.version)
+		return out
+	}
 	blk, _ := clearsign.Decode(raw())
 	if blk == nil {
 		out["error"] = "malformed clearsigned block"
 		return out
 	}
-	// Judge key expiry at signing time, so replayed archives still verify.
-	cfg := &packet.Config{Time: func() time.Time { return si.created }}
-	signer, err := blk.VerifySignature(p.opts.Keyring, cfg)
+	// Check validity now, and if the key (or a signature on it) has
+	// expired, at signing time: a replayed archive still verifies with
+	// today's keyring, and so does a key whose binding was renewed after
+	// the upload. Revoked keys and bad signatures fail either way.
+	signer, err := blk.VerifySignature(p.opts.Keyring, nil)
+	if (errors.Is(err, pgperrors.ErrKeyExpired) || errors.Is(err, pgperrors.ErrSignatureExpired)) && !si.created.IsZero() {
+		// The first check consumed the armored signature: decode again.
+		if blk, _ = clearsign.Decode(raw()); blk != nil {
+			cfg := &packet.Config{Time: func() time.Time { return si.created }}
+			signer, err = blk.VerifySignature(p.opts.Keyring, cfg)
+		}
+	}
+	expired := errors.Is(err, pgperrors.ErrKeyExpired) || errors.Is(err, pgperrors.ErrSignatureExpired)
+	if expired && signer != nil {
+		// The signature itself is good (go-crypto checks expiry only
+		// after the cryptographic check); the keyring says the key had
+		// expired, which an outdated keyring copy often claims.
+		out["warning"] = "key expired according to the keyring: " + err.Error()
+		err = nil
+	}
 	switch {
 	case err == nil && signer != nil:
 		out["valid"] = true

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
@@ -211,5 +212,38 @@ func TestReadSigInfoJunk(t *testing.T) {
 		if _, err := readSigInfo(s); err == nil {
 			t.Errorf("readSigInfo(%q): no error", s)
 		}
+	}
+}
+
+// TestSignatureExpiredKey: a key that has expired since the upload still
+// verifies (judged at signing time) with no warning; one the keyring
+// calls expired even at signing time (an outdated keyring copy) is valid
+// with a warning.
+func TestSignatureExpiredKey(t *testing.T) {
+	t0 := time.Now().Add(-48 * time.Hour)
+	at := func(t time.Time) func() time.Time { return func() time.Time { return t } }
+	key, err := openpgp.NewEntity("old", "", "old@example.org",
+		&packet.Config{Algorithm: packet.PubKeyAlgoEdDSA, Time: at(t0), KeyLifetimeSecs: 3600})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(when time.Time) []byte {
+		var buf bytes.Buffer
+		w, err := clearsign.Encode(&buf, key.PrivateKey, &packet.Config{Time: at(when)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(testChanges))
+		w.Close()
+		return acceptMail("", buf.Bytes())
+	}
+	p := New(Options{Keyring: openpgp.EntityList{key}})
+	s := sigOf(t, p, sign(t0.Add(time.Minute)))
+	if s["valid"] != true || s["warning"] != nil {
+		t.Errorf("signed while the key was valid: %v", s)
+	}
+	s = sigOf(t, p, sign(t0.Add(2*time.Hour)))
+	if s["valid"] != true || s["warning"] == nil {
+		t.Errorf("signed by a key the keyring calls expired: %v (want valid with a warning)", s)
 	}
 }

@@ -25,6 +25,18 @@ var (
 	reYourReport = regexp.MustCompile(`(?m)^#(\d+): (.+?),?$`)
 )
 
+// findNear runs re only near the first occurrence of lit (from the start
+// of its line, at most 4 KiB): the literal search is much cheaper than the
+// regexp over a whole body, and these phrases sit at the top of a notice.
+func findNear(re *regexp.Regexp, text, lit string) []string {
+	i := strings.Index(text, lit)
+	if i < 0 {
+		return nil
+	}
+	start := strings.LastIndexByte(text[:i], '\n') + 1
+	return re.FindStringSubmatch(text[start:min(len(text), i+4096)])
+}
+
 // closing is what a close event learns about the mail that closed the bug.
 type closing struct {
 	from, subject, messageID, text string
@@ -41,7 +53,7 @@ func (p *Parser) close(b *bugMail, rule, variant string) *parsers.Event {
 	if t, ok := inParens(title, "marked as done"); ok {
 		title = t
 	} else if variant == "they-closed" {
-		if sm := reYourReport.FindStringSubmatch(m.Text); sm != nil {
+		if sm := findNear(reYourReport, m.Text, "\n#"); sm != nil {
 			title = strings.TrimSpace(sm[2])
 		}
 	}
@@ -51,7 +63,7 @@ func (p *Parser) close(b *bugMail, rule, variant string) *parsers.Event {
 	if b.bug != 0 {
 		bugs = append(bugs, b.bug)
 	}
-	if sm := reCausedReport.FindStringSubmatch(m.Text); sm != nil {
+	if sm := findNear(reCausedReport, m.Text, "has caused the "); sm != nil {
 		if n, err := strconv.Atoi(sm[1]); err == nil && n > 0 && !slices.Contains(bugs, n) {
 			bugs = append(bugs, n)
 		}
@@ -63,9 +75,9 @@ func (p *Parser) close(b *bugMail, rule, variant string) *parsers.Event {
 	ph := pseudoHeaders(c.text)
 	closedBy := ph["done"]
 	if closedBy == "" {
-		if sm := reClosedByNamely.FindStringSubmatch(m.Text); sm != nil {
+		if sm := findNear(reClosedByNamely, m.Text, "namely"); sm != nil {
 			closedBy = strings.TrimSuffix(strings.Join(strings.Fields(sm[1]), " "), ".")
-		} else if sm := reClosedBy.FindStringSubmatch(m.Text); sm != nil {
+		} else if sm := findNear(reClosedBy, m.Text, "It has been closed by "); sm != nil {
 			closedBy = strings.TrimSuffix(strings.TrimSpace(sm[1]), ".")
 		}
 	}
@@ -109,7 +121,7 @@ func (p *Parser) close(b *bugMail, rule, variant string) *parsers.Event {
 // "Received: (at N-done)" line; else the mail itself (dak's "fixed in").
 func findClosing(m *parsers.Message, variant string) closing {
 	want := ""
-	if sm := reWithMsgID.FindStringSubmatch(m.Text); sm != nil {
+	if sm := findNear(reWithMsgID, m.Text, "with message-id <"); sm != nil {
 		want = sm[1]
 	}
 	if len(m.Attached) > 0 {

@@ -51,74 +51,44 @@ type Action struct {
 	Error string
 }
 
-// argStyle says how a command's arguments are split.
-type argStyle int
-
-const (
-	argsNone   argStyle = iota // no arguments
-	argsWords                  // white-space separated words
-	argsList                   // words and comma lists, split
-	argsRest                   // the rest of the line as one argument
-	argsBugs                   // more bug numbers (merge, forcemerge)
-	argsBlock                  // "by"/"with" then bug numbers
-	argsAssign                 // package list, optional version
-)
-
-// commands are the control commands that act on bugs.
-var commands = map[string]struct {
-	name  string
-	style argStyle
-}{
-	"reassign": {"reassign", argsAssign}, "retitle": {"retitle", argsRest},
-	"severity": {"severity", argsWords}, "priority": {"severity", argsWords},
-	"tags": {"tags", argsList}, "tag": {"tags", argsList},
-	"merge": {"merge", argsBugs}, "forcemerge": {"forcemerge", argsBugs},
-	"unmerge": {"unmerge", argsNone},
-	"found":   {"found", argsList}, "notfound": {"notfound", argsList},
-	"fixed": {"fixed", argsList}, "notfixed": {"notfixed", argsList},
-	"close": {"close", argsWords}, "reopen": {"reopen", argsRest},
-	"forwarded": {"forwarded", argsRest}, "notforwarded": {"notforwarded", argsNone},
-	"owner": {"owner", argsRest}, "noowner": {"noowner", argsNone},
-	"block": {"block", argsBlock}, "unblock": {"unblock", argsBlock},
-	"affects": {"affects", argsList}, "affect": {"affects", argsList},
-	"submitter": {"submitter", argsRest},
-	"summary":   {"summary", argsRest}, "outlook": {"outlook", argsRest},
-	"archive": {"archive", argsNone}, "unarchive": {"unarchive", argsNone},
-	"clone": {"clone", argsWords},
-}
-
-// errorMarks start (or are contained in) the lines with which debbugs
-// reports a failed command.
-var errorMarks = []string{
+// errorPrefixes start the lines with which debbugs reports a failed
+// command (lib/Debbugs/Control/Service.pm, scripts/service).
+var errorPrefixes = []string{
 	"Failed to ",
 	"Unknown command",
-	"Unknown tag/s:",
+	"Unknown tag",
 	"Unknown usertag",
 	"Too many unknown commands",
 	"Ignoring illegal tag",
-	"is not a valid e-mail address",
 	"This BTS function is currently disabled",
 	"No valid user selected",
-	"not understood. Stopping processing",
+	"Selected user id",
 	"Unrecognised syntax for category",
 	"User defined category specification must start",
 }
 
 // isErrorLine reports whether a transcript reply line is a failure.
 func isErrorLine(l string) bool {
-	if strings.HasPrefix(l, "Severity level") &&
-		(strings.Contains(l, "is not known") || strings.Contains(l, "is obsolete")) {
-		return true
+	if len(l) < 10 || strings.HasPrefix(l, "Bug #") {
+		return false // the usual "Bug #N [pkg] title" line
 	}
-	if strings.HasPrefix(l, "Bug number") && strings.Contains(l, "not found") {
-		return true
-	}
-	for _, e := range errorMarks {
-		if strings.Contains(l, e) {
-			return true
+	switch l[0] {
+	case 'F', 'U', 'T', 'I', 'N', 'S':
+		for _, e := range errorPrefixes {
+			if strings.HasPrefix(l, e) {
+				return true
+			}
 		}
 	}
-	return false
+	switch {
+	case strings.HasPrefix(l, "Severity level"):
+		return strings.Contains(l, "is not known") || strings.Contains(l, "is obsolete")
+	case strings.HasPrefix(l, "Bug number"):
+		return strings.Contains(l, "not found")
+	case strings.HasPrefix(l, "Limit key"):
+		return strings.Contains(l, "not understood")
+	}
+	return strings.HasSuffix(l, "is not a valid e-mail address; not changing submitter")
 }
 
 // isStop reports whether a command line ends processing.
@@ -217,94 +187,6 @@ func ParseTranscript(text string) Transcript {
 	}
 	slices.Sort(t.Bugs)
 	return t
-}
-
-// parseCommand reads one control command line; ok is false for lines that
-// are not bug commands (user, usertags, package, limit, debug, …).
-func parseCommand(line string) (Action, bool) {
-	words := strings.Fields(line)
-	if len(words) < 2 {
-		return Action{}, false
-	}
-	spec, ok := commands[strings.ToLower(words[0])]
-	if !ok {
-		return Action{}, false
-	}
-	a := Action{Command: spec.name, Bugs: []int{}, Args: []string{}}
-	n, ok := bugNumber(words[1])
-	if !ok {
-		return Action{}, false
-	}
-	a.Bugs = append(a.Bugs, n)
-	rest := words[2:]
-	switch spec.style {
-	case argsWords:
-		a.Args = append(a.Args, rest...)
-	case argsList:
-		for _, w := range rest {
-			for _, x := range splitList(w) {
-				a.Args = append(a.Args, x)
-			}
-		}
-	case argsRest:
-		if len(rest) > 0 {
-			// keep the original spacing of titles and addresses
-			r := strings.TrimSpace(line[len(words[0]):])
-			r = strings.TrimSpace(r[len(words[1]):])
-			a.Args = append(a.Args, r)
-		}
-	case argsBugs:
-		for _, w := range rest {
-			if n, ok := bugNumber(w); ok {
-				a.Bugs = append(a.Bugs, n)
-			}
-		}
-	case argsBlock:
-		for _, w := range rest {
-			lw := strings.ToLower(w)
-			if lw == "by" || lw == "with" {
-				continue
-			}
-			for _, x := range splitList(w) {
-				a.Args = append(a.Args, strings.TrimPrefix(x, "#"))
-			}
-		}
-	case argsAssign:
-		joined := strings.Join(rest, " ")
-		if strings.Contains(joined, ",") {
-			a.Args = append(a.Args, strings.Join(strings.Fields(strings.ReplaceAll(joined, ",", " , ")), ""))
-		} else {
-			a.Args = append(a.Args, rest...)
-		}
-	}
-	return a, true
-}
-
-// splitList splits a word at commas, dropping empty pieces, and splits a
-// leading tag operator (+, -, =) into its own piece.
-func splitList(w string) []string {
-	var out []string
-	for _, x := range strings.Split(w, ",") {
-		if x == "" {
-			continue
-		}
-		if len(x) > 1 && (x[0] == '+' || x[0] == '-' || x[0] == '=') {
-			out = append(out, x[:1], x[1:])
-			continue
-		}
-		out = append(out, x)
-	}
-	return out
-}
-
-// bugNumber reads "N" or "#N" (negative numbers are clone placeholders).
-func bugNumber(w string) (int, bool) {
-	w = strings.TrimSuffix(strings.TrimPrefix(w, "#"), ",")
-	n, err := strconv.Atoi(w)
-	if err != nil || n == 0 || n > 1<<31 || n < -1<<20 {
-		return 0, false
-	}
-	return n, true
 }
 
 // payload turns a Transcript into JSON-ready fields.

@@ -2,6 +2,7 @@ package debbugs
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -99,5 +100,49 @@ func TestParseTranscriptEmpty(t *testing.T) {
 	}
 	if len(tr.Actions) != 0 {
 		t.Errorf("actions from nothing: %+v", tr.Actions)
+	}
+}
+
+func TestDecodeQP(t *testing.T) {
+	cases := map[string]string{
+		"a=3Db":         "a=b",
+		"soft=\nbreak":  "softbreak",
+		"crlf=\r\nx":    "crlfx",
+		"bad=ZZ end=":   "bad=ZZ end=",
+		"=C3=A9t=C3=A9": "été",
+	}
+	for in, want := range cases {
+		if got := string(decodeQP([]byte(in))); got != want {
+			t.Errorf("decodeQP(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestLongTranscript checks that a transcript longer than parsers.MaxText
+// is read in full from the raw mail, not only its first 64 KiB.
+func TestLongTranscript(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("X-Loop: owner@bugs.debian.org\nX-Debian-PR-Message: transcript\n" +
+		"Subject: Processed: many\nContent-Type: text/plain; charset=utf-8\n" +
+		"Content-Transfer-Encoding: quoted-printable\n\nProcessing commands for control@bugs.debian.org:\n\n")
+	for i := 1; i <= 3000; i++ {
+		b.WriteString("> severity " + strconv.Itoa(100000+i) + " important\nBug #" + strconv.Itoa(100000+i) +
+			" [src:foo] a title that is long enough to make this transcript big =\nenough\nSeverity set to 'important' from 'normal'\n")
+	}
+	b.WriteString("> thanks\nStopping processing here.\n")
+	m := mail(t, b.String())
+	if len(m.Text) > 70000 {
+		t.Logf("Message.Text is not bounded to MaxText any more (%d bytes)", len(m.Text))
+	}
+	evs, _, _ := New(Options{}).Parse(m)
+	if len(evs) != 1 || evs[0].Name() != "debbugs.bug.control" {
+		t.Fatalf("events: %v", evs)
+	}
+	acts := evs[0].Payload["actions"].([]map[string]any)
+	if len(acts) != 3000 {
+		t.Errorf("%d actions, want 3000", len(acts))
+	}
+	if bugs := evs[0].Payload["bugs"].([]int); len(bugs) != 3000 || bugs[2999] != 103000 {
+		t.Errorf("bugs: %d, last %v", len(bugs), bugs[len(bugs)-1])
 	}
 }

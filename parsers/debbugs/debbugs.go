@@ -1,21 +1,3 @@
-// Package debbugs turns the mail that Debian's bug tracking system
-// (bugs.debian.org, "debbugs") sends into debbugs.bug.* events: new
-// reports, followups, closes ("marked as done", "closed by", "fixed in"),
-// control transcripts ("Processed: …") with their actions, acknowledgements,
-// forwarded and submitter-changed notices and error replies.
-//
-// Mail is claimed from its headers first: X-Loop: owner@bugs.debian.org with
-// the X-Debian-PR-* headers that debbugs has set since the late 1990s. Older
-// mail (the 1995–1997 spool logs) has no X-Debian-PR-Message, so subject
-// rules that follow debbugs' fixed subject phrases take over. Copies of mail
-// sent *to* the BTS (a spool's incoming-recv record, a message with
-// "Received: (at submit) by bugs.debian.org") and 1995 autoforward copies
-// are claimed with no event and a reason: the BTS's own resent copy is the
-// one that carries the event.
-//
-// With Options.Compat the parser also emits debmessenger's
-// debmessenger.bug.<type> events, whose payload keys match what debmessenger
-// published (SPEC §3).
 package debbugs
 
 import (
@@ -60,8 +42,9 @@ const (
 	ReasonIncoming = "incoming mail to bugs.debian.org (Received: (at …)): not yet processed by debbugs; the BTS's resent copy carries the event"
 	// ReasonAutoforward: a 1995–96 autoforward record (X-Debian-Bugs).
 	ReasonAutoforward = "debbugs autoforward copy (X-Debian-Bugs): a 1995-era copy of incoming mail, no BTS action"
-	// ReasonService: a request@ service reply (list, doc-text, geti, …).
-	ReasonService = "debbugs service reply (X-Debian-PR-Message: %s): not about a bug"
+	// ReasonService: a request@ service reply (list, doc-text, geti, …)
+	// or another debbugs notice type with no bug event.
+	ReasonService = "debbugs service reply or notice with no bug event (X-Debian-PR-Message: %q)"
 )
 
 // Parse returns the events of m. It claims mail that debbugs sent (headers
@@ -69,7 +52,7 @@ const (
 func (p *Parser) Parse(m *parsers.Message) ([]parsers.Event, bool, string) {
 	h := m.Header
 	prMsg := strings.TrimSpace(h.Get("X-Debian-PR-Message"))
-	if prMsg != "" || (isBTSLoop(h) && hasPRHeader(h)) {
+	if prMsg != "" {
 		return p.parseHeader(m, prMsg)
 	}
 	return p.parseLegacy(m)
@@ -80,16 +63,6 @@ func isBTSLoop(h parsers.Header) bool {
 	for _, f := range h.Fields {
 		if strings.EqualFold(f.Key, "X-Loop") &&
 			strings.EqualFold(strings.TrimSpace(f.Value), "owner@bugs.debian.org") {
-			return true
-		}
-	}
-	return false
-}
-
-// hasPRHeader reports whether any X-Debian-PR-* header is present.
-func hasPRHeader(h parsers.Header) bool {
-	for _, f := range h.Fields {
-		if len(f.Key) > 13 && strings.EqualFold(f.Key[:13], "X-Debian-PR-") {
 			return true
 		}
 	}
@@ -138,9 +111,12 @@ func (b *bugMail) base() map[string]any {
 	return p
 }
 
-// fields splits s on white space, never returning nil.
+// fields splits s on white space and commas (a bug assigned to several
+// packages lists them as "a,b"), never returning nil.
 func fields(s string) []string {
-	f := strings.Fields(s)
+	f := strings.FieldsFunc(s, func(r rune) bool {
+		return r == ' ' || r == ',' || r == '\t' || r == '\r' || r == '\n'
+	})
 	if f == nil {
 		return []string{}
 	}

@@ -8,8 +8,7 @@ import (
 	"github.com/debian/mailgw/parsers"
 )
 
-// parseHeader handles mail that carries X-Debian-PR-Message (or X-Loop
-// with other X-Debian-PR-* headers).
+// parseHeader handles mail that carries a non-empty X-Debian-PR-Message.
 func (p *Parser) parseHeader(m *parsers.Message, prMsg string) ([]parsers.Event, bool, string) {
 	words := strings.Fields(prMsg)
 	typ := ""
@@ -21,10 +20,6 @@ func (p *Parser) parseHeader(m *parsers.Message, prMsg string) ([]parsers.Event,
 		if n, err := strconv.Atoi(words[1]); err == nil && n > 0 {
 			bug = n
 		}
-	}
-	if typ == "" {
-		// X-Loop and PR headers but no message type: fall back to subjects.
-		return p.parseLegacy(m)
 	}
 	if !topicWord(typ) {
 		return nil, true, fmt.Sprintf(ReasonService, bound(prMsg, 80))
@@ -144,7 +139,7 @@ func (p *Parser) forwarded(b *bugMail, rule string) *parsers.Event {
 // submitterChanged tells the old submitter that the address changed.
 func (p *Parser) submitterChanged(b *bugMail, rule string) *parsers.Event {
 	pl := b.base()
-	if sm := reYourReport.FindStringSubmatch(b.m.Text); sm != nil {
+	if sm := findNear(reYourReport, b.m.Text, "\n#"); sm != nil {
 		pl["title"] = strings.TrimSpace(sm[2])
 	} else if t, ok := parenAfter(b.title, "submitter addressed changed"); ok {
 		pl["title"] = stripBugPrefix(stripRe(t))
@@ -191,8 +186,11 @@ func (p *Parser) errorReply(b *bugMail, rule string) *parsers.Event {
 	for _, e := range errorKinds {
 		if strings.HasPrefix(s, e.prefix) {
 			pl["error"] = e.kind
-			if t, ok := parenAfter(s, strings.SplitN(s, " (", 2)[0]); ok {
-				pl["title"] = t
+			// the subject of the refused mail, in parentheses
+			if head, _, ok := strings.Cut(s, " ("); ok {
+				if t, ok := inParens(s, head); ok {
+					pl["title"] = t
+				}
 			}
 			break
 		}

@@ -19,7 +19,9 @@ const maxTranscript = 4 << 20
 // must become an action: when Text was cut, the body is decoded again from
 // Raw (transfer encoding and charset), up to maxTranscript bytes.
 func transcriptText(m *parsers.Message) string {
-	if len(m.Text) < parsers.MaxText-4 || len(m.Raw) <= parsers.MaxText {
+	// Text may have been cut (to MaxText bytes before line ends were
+	// normalised, so it can be shorter than MaxText): re-read any long one.
+	if len(m.Raw) <= parsers.MaxText || len(m.Text) < parsers.MaxText/2 {
 		return m.Text
 	}
 	ct, params, _ := mime.ParseMediaType(m.Header.Get("Content-Type"))

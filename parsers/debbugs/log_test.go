@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -87,6 +88,21 @@ func TestDebbugsLogs(t *testing.T) {
 	p := New(Options{Compat: true})
 	whitelist := map[byte]string{'G': ReasonIncoming, 'A': ReasonAutoforward}
 	total := map[string]int{}
+	// spot checks of payloads only the old logs exercise
+	spot := map[string]map[string]any{
+		"debbugs-spool-log-322535-evolution-ack-ackinfo-closed-2005.log:970": {
+			"variant": "they-closed", "fixed_version": "2.2.3-3",
+			"closed_by": `"Adam D. Barratt" <debian-bts@adam-barratt.org.uk>`,
+			"title":     "evolution: Multiple format string vulnerabilities in Evolution",
+		},
+		"debbugs-spool-log-563-tar-archived-1997.log:213": {
+			"bug": 563, "forwarded_to": "pinard@icule.progiciels-bpi.ca",
+			"title": "tar -x fails to overwrite or check for symlinks",
+		},
+		"debbugs-spool-log-563-tar-archived-1997.log:89":                 {"bug": 563, "variant": "ack"},
+		"debbugs-spool-log-563-tar-archived-1997.log:1":                  {"bug": 563, "packages": []string{"tar"}},
+		"debbugs-spool-log-280883-evolution-ack-info-quiet-2004.log:785": {"variant": "ack-info-quiet"},
+	}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -114,8 +130,19 @@ func TestDebbugsLogs(t *testing.T) {
 			for _, e := range evs {
 				total[e.Name()]++
 			}
+			if want, ok := spot[fmt.Sprintf("%s:%d", filepath.Base(f), r.line)]; ok {
+				delete(spot, fmt.Sprintf("%s:%d", filepath.Base(f), r.line))
+				for k, v := range want {
+					if len(evs) == 0 || !reflect.DeepEqual(evs[0].Payload[k], v) {
+						t.Errorf("%s: %s = %#v, want %#v", where, k, evs[0].Payload[k], v)
+					}
+				}
+			}
 			total[string(r.kind)]++
 		}
+	}
+	for k := range spot {
+		t.Errorf("no record at %s", k)
 	}
 	// The four logs hold these records and events; a change here means a
 	// splitter or parser regression.
@@ -136,5 +163,26 @@ func TestDebbugsLogs(t *testing.T) {
 		if _, ok := want[k]; !ok && !strings.HasPrefix(k, "debbugs.bug.followup") {
 			t.Errorf("unexpected %s: %d", k, total[k])
 		}
+	}
+}
+
+func TestSplitLogEscapes(t *testing.T) {
+	log := "\x07\nReceived: (at 1) by bugs.debian.org; x\nSubject: s\n\n\x18\x03 escaped\n\x03\n" +
+		"\x06\n<p>html</p>\n\x03\n\x02\n-t\n\x05\nSubject: b\n\nbody\n\x03\n"
+	recs, err := splitLog([]byte(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 2 || recs[0].kind != 'G' || recs[1].kind != 'B' {
+		t.Fatalf("records %+v", recs)
+	}
+	if !strings.Contains(string(recs[0].mail), "\n\x03 escaped\n") {
+		t.Errorf("^X escape not removed: %q", recs[0].mail)
+	}
+	if string(recs[1].mail) != "Subject: b\n\nbody\n" {
+		t.Errorf("recips record mail %q", recs[1].mail)
+	}
+	if _, err := splitLog([]byte("\x02\n-t\n\x05\nx\n")); err == nil {
+		t.Errorf("unterminated record accepted")
 	}
 }

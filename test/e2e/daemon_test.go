@@ -179,9 +179,10 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-// spoolEmpty reports whether new/ and tmp/ of the spool are empty.
+// spoolEmpty reports whether the spool has no mail waiting (new/ and cur/
+// are empty; tmp/ may hold files a SIGKILL interrupted, never acknowledged).
 func (d *daemon) spoolEmpty() bool {
-	for _, sub := range []string{"new", "tmp"} {
+	for _, sub := range []string{"new", "cur"} {
 		es, err := os.ReadDir(filepath.Join(d.state, "spool", sub))
 		if err != nil || len(es) > 0 {
 			return false

@@ -1,0 +1,34 @@
+#!/bin/bash
+# deliver_latency.sh: run "mailgw deliver" N times (default 200) on a
+# corpus mail into a fresh spool and print the median wall time per mail
+# in milliseconds, process start and fsync included (issue 4: <= 10 ms).
+#
+# usage: bench/deliver_latency.sh [N] [MAIL]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-200}
+mail=${2:-testdata/mails/009-bash-accepted-2008.eml}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+go build -o "$work/mailgw" ./cmd/mailgw
+mkdir -p "$work/state/spool/tmp" "$work/state/spool/new" "$work/state/spool/cur"
+printf 'state_dir = "%s/state"\n' "$work" >"$work/mailgw.toml"
+times=()
+for ((i = 0; i < n; i++)); do
+	t0=$(date +%s%N)
+	"$work/mailgw" deliver --config "$work/mailgw.toml" <"$mail"
+	t1=$(date +%s%N)
+	times+=($(((t1 - t0) / 1000)))
+done
+spooled=$(ls "$work/state/spool/new" | wc -l)
+if [ "$spooled" -ne "$n" ]; then
+	echo "only $spooled of $n mails spooled" >&2
+	exit 1
+fi
+printf '%s\n' "${times[@]}" | sort -n | awk -v n="$n" '
+	{ t[NR] = $1 }
+	END {
+		med = (n % 2) ? t[(n + 1) / 2] : (t[n / 2] + t[n / 2 + 1]) / 2
+		printf "mailgw deliver: %d runs, median %.2f ms, p90 %.2f ms, min %.2f ms, max %.2f ms\n",
+			n, med / 1000, t[int(n * 0.9)] / 1000, t[1] / 1000, t[n] / 1000
+	}'

@@ -1,0 +1,156 @@
+package bus
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+)
+
+// TestLoadSignerPassphrase: a passphrase-protected key (made by go-crypto)
+// loads with the right passphrase file, and fails clearly without one or
+// with a wrong one.
+func TestLoadSignerPassphrase(t *testing.T) {
+	cfg, _ := KeyConfig(0)
+	e, err := openpgp.NewEntity("p", "", "p@example.org", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.EncryptPrivateKeys([]byte("correct horse"), cfg); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w, _ := armor.Encode(&buf, openpgp.PrivateKeyType, nil)
+	if err := e.SerializePrivateWithoutSigning(w, cfg); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	dir := t.TempDir()
+	keyFile, good, bad := filepath.Join(dir, "k.asc"), filepath.Join(dir, "good"), filepath.Join(dir, "bad")
+	os.WriteFile(keyFile, buf.Bytes(), 0o600)
+	os.WriteFile(good, []byte("correct horse\n"), 0o600)
+	os.WriteFile(bad, []byte("wrong\n"), 0o600)
+
+	if _, err := LoadSigner(keyFile, ""); err == nil || !strings.Contains(err.Error(), "passphrase-protected") {
+		t.Errorf("no passphrase: %v", err)
+	}
+	if _, err := LoadSigner(keyFile, bad); err == nil || !strings.Contains(err.Error(), "wrong passphrase") {
+		t.Errorf("wrong passphrase: %v", err)
+	}
+	s, err := LoadSigner(keyFile, good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Fingerprint() != Fingerprint(e) {
+		t.Errorf("fingerprint %s, want %s", s.Fingerprint(), Fingerprint(e))
+	}
+	kr := &Keyring{}
+	kr.Add(e)
+	if _, err := kr.Verify(signedEnv(t, s), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadSigner(filepath.Join(dir, "missing"), ""); err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	pubOnly := filepath.Join(dir, "pub.asc")
+	_, pub, _, _ := GenerateKey("x", "x@example.org", 0)
+	os.WriteFile(pubOnly, pub, 0o644)
+	if _, err := LoadSigner(pubOnly, ""); err == nil || !strings.Contains(err.Error(), "no usable secret signing key") {
+		t.Errorf("public key as signing key: %v", err)
+	}
+}
+
+// TestLoadSignerGnuPGSecretKey: a passphrase-protected secret key exported
+// from GnuPG 2.2 (gpg --export-secret-keys --armor) signs, and GnuPG
+// verifies what it signs.
+func TestLoadSignerGnuPGSecretKey(t *testing.T) {
+	home := gpgHome(t)
+	// The agent calibrates S2K to ~100 ms of its own hashing, which costs
+	// go-crypto seconds; a fixed count keeps the test fast.
+	os.WriteFile(filepath.Join(home, "gpg-agent.conf"), []byte("s2k-count 65536\n"), 0o600)
+	cmd := exec.Command("gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "s3cret",
+		"--quick-gen-key", "Exported <e@example.org>", "ed25519", "sign", "never")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gpg --quick-gen-key: %v\n%s", err, out)
+	}
+	cmd = exec.Command("gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "s3cret",
+		"--armor", "--export-secret-keys")
+	sec, err := cmd.Output()
+	if err != nil || len(sec) == 0 {
+		t.Fatalf("gpg --export-secret-keys: %v", err)
+	}
+	dir := t.TempDir()
+	keyFile, passFile := filepath.Join(dir, "sec.asc"), filepath.Join(dir, "pass")
+	os.WriteFile(keyFile, sec, 0o600)
+	os.WriteFile(passFile, []byte("s3cret\n"), 0o600)
+	s, err := LoadSigner(keyFile, passFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := signedEnv(t, s)
+	sig, _ := decodeSignature(env.Signature)
+	data, _ := Canonical(env.Msg)
+	if rc, out := gpgVerify(t, home, sig, data); rc != 0 || !strings.Contains(out, s.Fingerprint()) {
+		t.Fatalf("gpg --verify: rc %d\n%s", rc, out)
+	}
+}
+
+// TestVerifyRevokedKey: a signature by a key that has since been revoked
+// is refused.
+func TestVerifyRevokedKey(t *testing.T) {
+	cfg, _ := KeyConfig(0)
+	e, err := openpgp.NewEntity("r", "", "r@example.org", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSigner(e, e.PrivateKey)
+	env := reparse(t, signedEnv(t, s))
+	if err := e.RevokeKey(packet.KeyCompromised, "test", cfg); err != nil {
+		t.Fatal(err)
+	}
+	// Round-trip the public key so the revocation comes from the file.
+	var buf bytes.Buffer
+	if err := e.Serialize(&buf); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "revoked.gpg")
+	os.WriteFile(f, buf.Bytes(), 0o644)
+	kr, err := LoadKeyring(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kr.Verify(env, nil); !errors.Is(err, ErrKeyRevoked) || !strings.Contains(err.Error(), Fingerprint(e)) {
+		t.Fatalf("got %v, want key revoked", err)
+	}
+}
+
+// TestLoadKeyringErrors: unreadable, empty and garbage keyrings fail with
+// the file's name; several armored blocks in one file all load.
+func TestLoadKeyringErrors(t *testing.T) {
+	dir := t.TempDir()
+	empty, junk, multi := filepath.Join(dir, "empty"), filepath.Join(dir, "junk"), filepath.Join(dir, "multi.asc")
+	os.WriteFile(empty, nil, 0o644)
+	os.WriteFile(junk, []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnonsense\n-----END PGP PUBLIC KEY BLOCK-----\n"), 0o644)
+	_, a, fa, _ := GenerateKey("a", "a@example.org", 0)
+	_, b, fb, _ := GenerateKey("b", "b@example.org", 0)
+	os.WriteFile(multi, append(append([]byte("comment line\n"), a...), b...), 0o644)
+	for _, f := range []string{filepath.Join(dir, "missing"), empty, junk} {
+		if _, err := LoadKeyring(f); err == nil || !strings.Contains(err.Error(), f) {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	kr, err := LoadKeyring(multi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(kr.Fingerprints(), ","); got != fa+","+fb {
+		t.Errorf("fingerprints %s, want %s,%s", got, fa, fb)
+	}
+}

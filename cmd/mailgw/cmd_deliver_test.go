@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/debian/mailgw/internal/spool"
+)
+
+var (
+	spoolBinOnce sync.Once
+	spoolBinPath string
+	spoolBinErr  error
+)
+
+// spoolBin builds the mailgw binary once for the deliver, parse and spool
+// tests.
+func spoolBin(t *testing.T) string {
+	t.Helper()
+	spoolBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "mailgw-deliver-bin")
+		if err != nil {
+			spoolBinErr = err
+			return
+		}
+		spoolBinPath = filepath.Join(dir, "mailgw")
+		if out, err := exec.Command("go", "build", "-o", spoolBinPath, ".").CombinedOutput(); err != nil {
+			spoolBinErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if spoolBinErr != nil {
+		t.Fatal(spoolBinErr)
+	}
+	return spoolBinPath
+}
+
+// run runs the built binary with stdin and returns the exit code, stdout
+// and stderr.
+func run(t *testing.T, stdin []byte, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(spoolBin(t), args...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), out.String(), errb.String()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, out.String(), errb.String()
+}
+
+// writeConfig writes dir/name, a config with state_dir dir/state and the
+// given extra TOML lines.
+func writeConfig(t *testing.T, dir, name string, lines ...string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	body := fmt.Sprintf("state_dir = %q\n", filepath.Join(dir, "state")) + strings.Join(lines, "\n") + "\n"
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const spoolTestMail = "From: ftpmaster@ftp-master.debian.org\nSubject: Accepted hello 2.10-3 (source) into unstable\nMessage-ID: <x@debian.org>\n\nbody\n"
+
+func TestDeliverExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "mailgw.toml")
+	spoolDir := filepath.Join(dir, "state", "spool")
+
+	// Spool missing: 75, and deliver does not create it.
+	code, _, stderr := run(t, []byte(spoolTestMail), "deliver", "--config", cfg)
+	if code != 75 || !strings.Contains(stderr, "spool") {
+		t.Fatalf("missing spool: exit %d, %q", code, stderr)
+	}
+	if _, err := os.Stat(spoolDir); !os.IsNotExist(err) {
+		t.Fatalf("deliver created the spool: %v", err)
+	}
+	// Config unreadable or broken: 75 so the MTA retries.
+	if code, _, _ := run(t, []byte(spoolTestMail), "deliver", "--config", filepath.Join(dir, "nope.toml")); code != 75 {
+		t.Errorf("missing config: exit %d, want 75", code)
+	}
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte("state_dir = [unclosed\n"), 0o644)
+	if code, _, _ := run(t, []byte(spoolTestMail), "deliver", "--config", bad); code != 75 {
+		t.Errorf("broken config: exit %d, want 75", code)
+	}
+
+	// Spooled: 0, byte for byte in new/.
+	if err := spool.Create(spoolDir); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := run(t, []byte(spoolTestMail), "deliver", "--config", cfg); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	ents, _ := os.ReadDir(filepath.Join(spoolDir, "new"))
+	if len(ents) != 1 {
+		t.Fatalf("new/ has %d files", len(ents))
+	}
+	if got, _ := os.ReadFile(filepath.Join(spoolDir, "new", ents[0].Name())); string(got) != spoolTestMail {
+		t.Errorf("spooled %q", got)
+	}
+
+	// Spool full (free space below spool_min_free_bytes): 75 with 452.
+	full := writeConfig(t, dir, "full.toml", "spool_min_free_bytes = 4611686018427387904")
+	if code, _, stderr := run(t, []byte(spoolTestMail), "deliver", "--config", full); code != 75 || !strings.Contains(stderr, "452") {
+		t.Errorf("full spool: exit %d, %q", code, stderr)
+	}
+	// Over the size limit: 65, permanent.
+	small := writeConfig(t, dir, "small.toml", "[smtp]", "max_message_bytes = 10")
+	if code, _, stderr := run(t, []byte(spoolTestMail), "deliver", "--config", small); code != 65 || !strings.Contains(stderr, "552") {
+		t.Errorf("too big: exit %d, %q", code, stderr)
+	}
+	// Usage error: 64.
+	if code, _, _ := run(t, nil, "deliver", "--config", cfg, "extra"); code != 64 {
+		t.Errorf("extra argument: exit %d, want 64", code)
+	}
+
+	// Unwritable spool. Tests run as root, so a chmod would not stop a
+	// write; make tmp/ a regular file instead (and a spool under a file).
+	tmp := filepath.Join(spoolDir, "tmp")
+	os.Remove(tmp)
+	os.WriteFile(tmp, nil, 0o644)
+	if code, _, stderr := run(t, []byte(spoolTestMail), "deliver", "--config", cfg); code != 75 {
+		t.Errorf("tmp/ not a directory: exit %d, %q", code, stderr)
+	}
+	underFile := writeConfig(t, dir, "underfile.toml", fmt.Sprintf("spool_dir = %q", filepath.Join(cfg, "spool")))
+	if code, _, _ := run(t, []byte(spoolTestMail), "deliver", "--config", underFile); code != 75 {
+		t.Errorf("spool under a file: exit %d", code)
+	}
+	// The operator fixes it; the retried delivery succeeds.
+	os.Remove(tmp)
+	os.Mkdir(tmp, 0o750)
+	if code, _, stderr := run(t, []byte(spoolTestMail), "deliver", "--config", cfg); code != 0 {
+		t.Errorf("after the fix: exit %d, %s", code, stderr)
+	}
+}
