@@ -74,6 +74,6 @@ echo "median: $median mails/s (target >= 2000)"
 
 echo "== latency: 5,000 debbugs mails at 500/s, 250 -> bus"
 start_serve
-"$tmp/smtplatency" -smtp "127.0.0.1:$smtp" -bus "tcp://127.0.0.1:$busp" -rate 500 -n 5000 \
+"$tmp/smtplatency" -smtp "127.0.0.1:$smtp" -bus "tcp://127.0.0.1:$busp" -rate 500 -n 5000 -conns 64 \
   -mail testdata/mails/100-report-476920-xulrunner-FTBFS-sparc.eml
 stop_serve

@@ -165,7 +165,7 @@ func ParseEnvelope(body []byte) (*Envelope, error) {
 	if raw == nil {
 		return nil, envErr("not a JSON object")
 	}
-	if _, err := AppendCanonical(nil, raw); err != nil {
+	if err := checkNumbers(raw); err != nil {
 		return nil, envErr("%v", err)
 	}
 	e := &Envelope{}
@@ -202,6 +202,30 @@ func ParseEnvelope(body []byte) (*Envelope, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// checkNumbers refuses floats (and malformed numbers) in a decoded JSON
+// value, with the same errors and paths as Canonical, without encoding.
+func checkNumbers(v any) error {
+	switch x := v.(type) {
+	case json.Number:
+		var buf [32]byte
+		_, err := appendNumber(buf[:0], x)
+		return err
+	case []any:
+		for i, e := range x {
+			if err := checkNumbers(e); err != nil {
+				return atIndex(err, i)
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if err := checkNumbers(e); err != nil {
+				return atKey(err, k)
+			}
+		}
+	}
+	return nil
 }
 
 func strField(raw map[string]any, name string, required bool) (string, error) {

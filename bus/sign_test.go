@@ -154,3 +154,38 @@ func TestLoadKeyringErrors(t *testing.T) {
 		t.Errorf("fingerprints %s, want %s,%s", got, fa, fb)
 	}
 }
+
+// TestConcurrentSignVerify: one signer and one keyring shared by several
+// goroutines (run with -race).
+func TestConcurrentSignVerify(t *testing.T) {
+	s, pubFile := keyFiles(t)
+	kr, err := LoadKeyring(pubFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for g := range 8 {
+		go func() {
+			for i := range 20 {
+				env := NewEnvelope("org.debian.dev.a.b", map[string]any{"g": g, "i": i, "s": "é"}, MsgID(2026, "c"), 1, "u")
+				body, err := SignMarshal(env, s)
+				if err == nil {
+					var e *Envelope
+					if e, err = ParseEnvelope(body); err == nil {
+						_, err = kr.Verify(e, nil)
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -132,7 +132,10 @@ func (k *Keyring) Verify(env *Envelope, p *Policy) (fingerprint string, err erro
 	if !ok || sigPkt.IssuerKeyId == nil {
 		return "", fmt.Errorf("%w: not an OpenPGP signature packet with an issuer", ErrBadEncoding)
 	}
-	data, err := canonicalMsg(make([]byte, 0, 4096), env)
+	bp := bufPool.Get().(*[]byte)
+	defer putBuf(bp)
+	data, err := canonicalMsg((*bp)[:0], env)
+	*bp = data[:0]
 	if err != nil {
 		return "", fmt.Errorf("%w: msg has no canonical form: %v", ErrBadSignature, err)
 	}

@@ -20,6 +20,9 @@ var ErrClosed = errors.New("bus: closed")
 // to reach connected subscribers (fedmsg's zmq_linger, 1 s).
 const DefaultLinger = time.Second
 
+// DefaultMaxQueueBytes is the default per-subscriber queue bound in bytes.
+const DefaultMaxQueueBytes = 64 << 20
+
 // ZMQPublisher is a ZeroMQ PUB socket speaking ZMTP 3.0 to libzmq and zmq4
 // subscribers. It uses go-zeromq/zmq4 for the handshake and does its own
 // fan-out, because zmq4's PUB (v0.17.0, pub.go) sends to every peer from
@@ -33,21 +36,29 @@ const DefaultLinger = time.Second
 // Here every subscriber has its own writer goroutine and a queue of at
 // most hwm messages. As in libzmq, a message for a subscriber whose queue
 // is full is dropped for that subscriber only and counted in Dropped, so a
-// stuck subscriber costs at most hwm messages of memory and slows no one.
+// stuck subscriber costs at most hwm messages (and MaxQueueBytes) of memory
+// and slows no one.
 type ZMQPublisher struct {
-	hwm    int
-	log    *slog.Logger
-	Linger time.Duration // Close waits this long for queues to drain
+	hwm int
+	log *slog.Logger
+	// Linger is how long Close waits for queues to drain (DefaultLinger).
+	Linger time.Duration
+	// MaxQueueBytes also bounds each subscriber's queue in bytes
+	// (DefaultMaxQueueBytes), so that large messages cannot make hwm
+	// messages a lot of memory. Set it before publishing.
+	MaxQueueBytes int64
 
 	pubMu sync.Mutex // serialises Publish so that i follows send order
 	n     int64      // last i given out
 
-	mu     sync.Mutex
-	peers  map[*pubPeer]struct{}
-	lns    []net.Listener
-	closed bool
-	wg     sync.WaitGroup
+	mu       sync.Mutex
+	peers    map[*pubPeer]struct{}
+	greeting map[net.Conn]struct{} // connections still in the handshake
+	lns      []net.Listener
+	closed   bool
+	wg       sync.WaitGroup
 
+	stop    func() bool // detaches Close from the constructor's ctx
 	dropped atomic.Uint64
 	sent    atomic.Uint64
 }
@@ -63,7 +74,8 @@ func NewZMQPublisher(ctx context.Context, endpoints []string, hwm int) (*ZMQPubl
 	if len(endpoints) == 0 {
 		return nil, errors.New("bus: no endpoint to bind")
 	}
-	p := &ZMQPublisher{hwm: hwm, log: slog.Default(), Linger: DefaultLinger, peers: map[*pubPeer]struct{}{}}
+	p := &ZMQPublisher{hwm: hwm, log: slog.Default(), Linger: DefaultLinger, MaxQueueBytes: DefaultMaxQueueBytes,
+		peers: map[*pubPeer]struct{}{}, greeting: map[net.Conn]struct{}{}}
 	for _, ep := range endpoints {
 		network, addr, err := splitEndpoint(ep)
 		if err != nil {
@@ -79,10 +91,9 @@ func NewZMQPublisher(ctx context.Context, endpoints []string, hwm int) (*ZMQPubl
 		p.wg.Add(1)
 		go p.accept(ln)
 	}
-	go func() {
-		<-ctx.Done()
-		p.Close()
-	}()
+	p.mu.Lock()
+	p.stop = context.AfterFunc(ctx, func() { p.Close() })
+	p.mu.Unlock()
 	return p, nil
 }
 
@@ -122,7 +133,8 @@ func (p *ZMQPublisher) Publish(ctx context.Context, env *Envelope) error {
 
 // PublishRaw sends the two frames [topic, body] unchanged to every
 // subscriber whose subscription matches topic. It never blocks: a
-// subscriber whose queue is full misses the message (counted in Dropped).
+// subscriber whose queue is full (hwm messages or MaxQueueBytes) misses
+// the message, counted in Dropped.
 func (p *ZMQPublisher) PublishRaw(topic string, body []byte) error {
 	wire := encodeMessage(topic, body)
 	p.mu.Lock()
@@ -134,9 +146,15 @@ func (p *ZMQPublisher) PublishRaw(topic string, body []byte) error {
 		if !peer.matches(topic) {
 			continue
 		}
+		size := int64(len(wire))
+		if peer.pendingBytes.Load()+size > p.MaxQueueBytes {
+			p.dropped.Add(1)
+			continue
+		}
 		select {
 		case peer.q <- wire:
 			peer.pending.Add(1)
+			peer.pendingBytes.Add(size)
 			p.sent.Add(1)
 		default:
 			p.dropped.Add(1)
@@ -190,8 +208,14 @@ func (p *ZMQPublisher) Close() error {
 		return nil
 	}
 	p.closed = true
+	if p.stop != nil {
+		p.stop()
+	}
 	for _, ln := range p.lns {
 		ln.Close()
+	}
+	for conn := range p.greeting {
+		conn.Close()
 	}
 	p.mu.Unlock()
 	deadline := time.Now().Add(p.Linger)
@@ -241,18 +265,26 @@ func (p *ZMQPublisher) accept(ln net.Listener) {
 // subscriptions here and a writer goroutine for its queue.
 func (p *ZMQPublisher) serve(conn net.Conn) {
 	defer p.wg.Done()
-	if err := handshake(conn, zmq4.Pub, true); err != nil {
-		p.log.Debug("zmq: handshake failed", "peer", conn.RemoteAddr().String(), "err", err)
-		conn.Close()
-		return
-	}
-	peer := newPubPeer(conn, p.hwm)
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		conn.Close()
 		return
 	}
+	p.greeting[conn] = struct{}{} // so that Close can cut a slow handshake
+	p.mu.Unlock()
+	err := handshake(conn, zmq4.Pub, true)
+	p.mu.Lock()
+	delete(p.greeting, conn)
+	if err != nil || p.closed {
+		p.mu.Unlock()
+		conn.Close()
+		if err != nil {
+			p.log.Debug("zmq: handshake failed", "peer", conn.RemoteAddr().String(), "err", err)
+		}
+		return
+	}
+	peer := newPubPeer(conn, p.hwm)
 	p.peers[peer] = struct{}{}
 	p.mu.Unlock()
 	p.log.Debug("zmq: subscriber connected", "peer", conn.RemoteAddr().String())

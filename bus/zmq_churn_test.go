@@ -131,9 +131,15 @@ func TestZMQChurn(t *testing.T) {
 // TestZMQStuckSubscriberBoundedMemory publishes 200k 4 KiB messages with a
 // subscriber that never reads: the heap must stay bounded (drops counted)
 // and the publisher must still deliver to a healthy subscriber afterwards.
+// The bound comes from the message count (hwm) or from MaxQueueBytes.
 func TestZMQStuckSubscriberBoundedMemory(t *testing.T) {
-	const hwm = 1000
+	t.Run("hwm", func(t *testing.T) { stuckMemory(t, 1000, DefaultMaxQueueBytes) })
+	t.Run("bytes", func(t *testing.T) { stuckMemory(t, 1<<20, 8<<20) })
+}
+
+func stuckMemory(t *testing.T, hwm int, maxBytes int64) {
 	p := newTestPub(t, hwm)
+	p.MaxQueueBytes = maxBytes
 	stuckSubscriber(t, p.Addrs()[0])
 	waitSubs(t, p, 1)
 

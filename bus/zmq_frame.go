@@ -23,8 +23,9 @@ const (
 )
 
 // handshakeTimeout bounds the ZMTP greeting and READY exchange, so a peer
-// that connects and says nothing cannot hold a goroutine for ever.
-const handshakeTimeout = 10 * time.Second
+// that connects and says nothing cannot hold a goroutine for ever. A var
+// so that a test can make it long.
+var handshakeTimeout = 10 * time.Second
 
 // errTooBig is returned when a peer announces a message over the limit.
 var errTooBig = errors.New("zmq: message over the size limit")

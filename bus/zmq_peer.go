@@ -19,13 +19,14 @@ const maxSubscriptions = 1024
 
 // pubPeer is one connected subscriber of a ZMQPublisher.
 type pubPeer struct {
-	conn    net.Conn
-	q       chan []byte // encoded messages, at most hwm
-	ctl     chan []byte // commands to send (PONG)
-	subs    atomic.Pointer[[]string]
-	pending atomic.Int64 // queued or unflushed messages
-	done    chan struct{}
-	once    sync.Once
+	conn         net.Conn
+	q            chan []byte // encoded messages, at most hwm
+	ctl          chan []byte // commands to send (PONG)
+	subs         atomic.Pointer[[]string]
+	pending      atomic.Int64 // queued or unflushed messages
+	pendingBytes atomic.Int64 // and their wire size
+	done         chan struct{}
+	once         sync.Once
 }
 
 func newPubPeer(conn net.Conn, hwm int) *pubPeer {
@@ -58,12 +59,12 @@ func (pp *pubPeer) write() {
 	defer pp.close()
 	w := bufio.NewWriterSize(pp.conn, 128<<10)
 	for {
-		var k int64 // messages from q in this batch
+		var k, n int64 // messages from q in this batch, and their bytes
 		select {
 		case <-pp.done:
 			return
 		case m := <-pp.q:
-			k++
+			k, n = 1, int64(len(m))
 			if _, err := w.Write(m); err != nil {
 				return
 			}
@@ -75,9 +76,8 @@ func (pp *pubPeer) write() {
 		for more := true; more && k < 256; {
 			select {
 			case m := <-pp.q:
-				k++
-				_, err := w.Write(m)
-				if err != nil {
+				k, n = k+1, n+int64(len(m))
+				if _, err := w.Write(m); err != nil {
 					return
 				}
 			default:
@@ -87,6 +87,7 @@ func (pp *pubPeer) write() {
 		if err := w.Flush(); err != nil {
 			return
 		}
+		pp.pendingBytes.Add(-n)
 		pp.pending.Add(-k)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -157,4 +158,78 @@ func TestZMQPublisherCounterAndClose(t *testing.T) {
 	if _, err := NewZMQPublisher(context.Background(), []string{"udp://x:1"}, 1); err == nil {
 		t.Fatal("udp endpoint accepted")
 	}
+}
+
+func TestZMQPublisherIPCAndPing(t *testing.T) {
+	ep := "ipc://" + filepath.Join(t.TempDir(), "pub.sock")
+	p, err := NewZMQPublisher(context.Background(), []string{ep}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if got := p.Addrs(); len(got) != 1 || got[0] != ep {
+		t.Fatalf("Addrs() = %v, want [%s]", got, ep)
+	}
+	conn := stuckSubscriber(t, ep) // handshaken and subscribed to ""
+	waitSubs(t, p, 1)
+	// ZMTP 3.1 heartbeat: PING with TTL 0x000a and context "ctx".
+	if _, err := conn.Write(encodeCommand("PING", []byte{0, 10, 'c', 't', 'x'})); err != nil {
+		t.Fatal(err)
+	}
+	fr := frameReader{r: bufio.NewReader(conn), max: 1 << 16}
+	frames, cmd, err := fr.readMessage()
+	if err != nil || !cmd {
+		t.Fatalf("want a PONG command, got %q cmd=%v err=%v", frames, cmd, err)
+	}
+	if name, data, _ := parseCommand(frames[0]); name != "PONG" || string(data) != "ctx" {
+		t.Fatalf("got command %q %q", name, data)
+	}
+	// A ZMTP 3.1 CANCEL of the subscription, then a SUBSCRIBE to a prefix.
+	if _, err := conn.Write(encodeCommand("CANCEL", nil)); err != nil {
+		t.Fatal(err)
+	}
+	waitExactSubs(t, p, 0)
+	if _, err := conn.Write(encodeCommand("SUBSCRIBE", []byte("a."))); err != nil {
+		t.Fatal(err)
+	}
+	waitSubs(t, p, 1)
+	if err := p.PublishRaw("b.x", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.PublishRaw("a.x", []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	frames, _, err = fr.readMessage()
+	if err != nil || string(frames[0]) != "a.x" {
+		t.Fatalf("after re-subscribing: %q %v", frames, err)
+	}
+}
+
+// TestZMQPublisherCloseSilentPeer: a peer that connects and never
+// greets must not hold Close up for the handshake timeout.
+func TestZMQPublisherCloseSilentPeer(t *testing.T) {
+	defer func(d time.Duration) { handshakeTimeout = d }(handshakeTimeout)
+	handshakeTimeout = time.Hour // without the fix Close would hang
+	p, err := NewZMQPublisher(context.Background(), []string{"tcp://127.0.0.1:0"}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := dialEndpoint(context.Background(), p.Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Wait until the publisher has read our connection: its greeting
+	// arrives (10 bytes of signature at least).
+	buf := make([]byte, 10)
+	if _, err := io.ReadFull(conn, buf); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	go func() { p.Close(); close(closed) }()
+	// The publisher must cut the half-open connection: our read ends.
+	if _, err := io.ReadAll(conn); err != nil {
+		t.Fatal(err)
+	}
+	<-closed
 }

@@ -6,9 +6,19 @@ import (
 	"time"
 )
 
+// publishGrace bounds how long Run keeps publishing after ctx ends.
+const publishGrace = 5 * time.Second
+
 // committer journals and publishes prepared mails in batches until ready
 // closes.
 func (p *Pipeline) committer(ctx context.Context, ready <-chan *spooled, inflight *sync.Map) {
+	// What is committed while stopping is still published, for up to
+	// publishGrace; after that it is left to PublishPending at the next
+	// start.
+	pubCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(publishGrace, cancel) })
+	defer stop()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	var retry []*spooled
@@ -24,7 +34,7 @@ func (p *Pipeline) committer(ctx context.Context, ready <-chan *spooled, infligh
 				}
 				batch = append(batch, sp)
 			case <-tick.C:
-				p.republishIfFailed(ctx)
+				p.republishIfFailed(pubCtx)
 				continue
 			}
 		}
@@ -41,7 +51,7 @@ func (p *Pipeline) committer(ctx context.Context, ready <-chan *spooled, infligh
 				break more
 			}
 		}
-		retry = p.commitBatch(ctx, batch, inflight)
+		retry = p.commitBatch(pubCtx, batch, inflight)
 		if len(retry) > 0 {
 			select {
 			case <-ctx.Done():

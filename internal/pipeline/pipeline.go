@@ -33,6 +33,10 @@ type Options struct {
 	Now func() time.Time
 	// Workers parse mail in parallel in Run; 0 means 4.
 	Workers int
+	// OnMail, if set, is called once per spooled mail after its outcome
+	// is final (published, duplicate, journaled or quarantined), with the
+	// spool name: for metrics. It must not block.
+	OnMail func(name string, r *Result)
 }
 
 // Pipeline processes mail. It is safe for concurrent use.

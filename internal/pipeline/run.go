@@ -72,7 +72,9 @@ func (p *Pipeline) done(sp *spooled) error {
 	return nil
 }
 
-// logMail writes the one line per mail.
+// logMail writes the one line per mail (its keys — spool, message_id,
+// topics, msg_ids, outcome, reason — are stable: serve's metrics read
+// them) and calls OnMail.
 func (p *Pipeline) logMail(name string, r *Result) {
 	topics := make([]string, len(r.Envelopes))
 	ids := make([]string, len(r.Envelopes))
@@ -84,6 +86,9 @@ func (p *Pipeline) logMail(name string, r *Result) {
 		attrs = append(attrs, "reason", r.Quarantine)
 	}
 	p.o.Logger.Info("mail", attrs...)
+	if p.o.OnMail != nil {
+		p.o.OnMail(name, r)
+	}
 }
 
 // Run processes the spool until ctx ends: everything in new/ at start and

@@ -43,6 +43,9 @@ func TestProcessSpooled(t *testing.T) {
 		}
 		names = append(names, n)
 	}
+	outcomes := map[string]string{}
+	r.opts.OnMail = func(name string, res *Result) { outcomes[name] = res.Outcome() }
+	r.p = New(r.opts)
 	for _, n := range names {
 		if err := r.p.ProcessSpooled(ctx, n); err != nil {
 			t.Fatal(err)
@@ -54,6 +57,9 @@ func TestProcessSpooled(t *testing.T) {
 	}
 	if pend, _ := r.sp.Pending(); len(pend) != 0 {
 		t.Errorf("left in spool: %v", pend)
+	}
+	if outcomes[names[0]] != OutcomePublished || outcomes[names[1]] != OutcomeQuarantined || len(outcomes) != 3 {
+		t.Errorf("OnMail saw %v", outcomes)
 	}
 	if len(r.pub.Envelopes()) == 0 {
 		t.Error("nothing published for the dak mail")
@@ -182,4 +188,24 @@ func BenchmarkPipelineCorpus(b *testing.B) {
 		Build(cfg, msg, evs, fixedNow, false)
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "mails/s")
+}
+
+// floatParser claims every mail with a payload the bus cannot carry.
+type floatParser struct{}
+
+func (floatParser) Name() string { return "float" }
+func (floatParser) Parse(*parsers.Message) ([]parsers.Event, bool, string) {
+	return []parsers.Event{{Service: "dak", Object: "package", EventType: "upload", Rule: "x", Payload: map[string]any{"size": 1.5}}}, true, ""
+}
+
+func TestUncarriablePayloadQuarantines(t *testing.T) {
+	r := newRig(t)
+	r.opts.Classifier = parsers.NewClassifier(floatParser{})
+	res, err := New(r.opts).Process(context.Background(), pick(t, "009-bash")[0], false)
+	if err != nil || !strings.HasPrefix(res.Quarantine, "envelope org.debian.dev.dak.package.upload: ") {
+		t.Fatalf("%q, %v", res.Quarantine, err)
+	}
+	if n, _ := r.j.Count(); n != 0 {
+		t.Errorf("journaled %d", n)
+	}
 }

@@ -23,12 +23,71 @@ type committer struct {
 	held  map[int]*item // items that came early
 	batch []*item
 	since int // mails since the last checkpoint write
+
+	// ModePublish: journaled batches go to a publishing goroutine, so
+	// that publishing one batch overlaps journaling the next; the order
+	// (seq_id order) is kept.
+	pubCh   chan []*bus.Envelope
+	pubDone chan error
+	pubErr  error
+}
+
+// startPublisher starts the publishing goroutine. It sends exactly one
+// value on pubDone: the first publish error as soon as it happens, or nil
+// once pubCh is closed and everything was published.
+func (c *committer) startPublisher(ctx context.Context) {
+	in, done := make(chan []*bus.Envelope, 4), make(chan error, 1)
+	c.pubCh, c.pubDone = in, done
+	go func() {
+		var err error
+		for envs := range in {
+			if err != nil {
+				continue // journaled: the next replay or serve publishes them
+			}
+			seqs := make([]int64, 0, len(envs))
+			for _, env := range envs {
+				if err = c.o.Publisher.Publish(ctx, env); err != nil {
+					break
+				}
+				seqs = append(seqs, env.SeqID)
+			}
+			if merr := c.o.Journal.MarkPublished(seqs...); merr != nil {
+				c.o.Logger.Warn("replay: journal: mark published", "err", merr)
+			}
+			if err != nil {
+				done <- fmt.Errorf("replay: publish (the journal keeps the unpublished envelopes): %w", err)
+			}
+		}
+		if err == nil {
+			done <- nil
+		}
+	}()
+}
+
+// stopPublisher waits until every journaled batch is published and
+// returns the publish error, if any.
+func (c *committer) stopPublisher() error {
+	if c.pubCh == nil {
+		return c.pubErr
+	}
+	close(c.pubCh)
+	c.pubCh = nil
+	c.pubErr = <-c.pubDone
+	return c.pubErr
 }
 
 // run consumes in until it is closed. A cancelled ctx stops it without
 // committing the open batch (its mails are redone on resume).
-func (c *committer) run(ctx context.Context, in <-chan *item) error {
+func (c *committer) run(ctx context.Context, in <-chan *item) (err error) {
 	c.held = map[int]*item{}
+	if c.o.Mode == ModePublish {
+		c.startPublisher(ctx)
+		defer func() {
+			if perr := c.stopPublisher(); err == nil {
+				err = perr
+			}
+		}()
+	}
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
@@ -147,7 +206,7 @@ func (c *committer) observe(it *item, added func(i int) bool) {
 }
 
 // publish journals the new envelopes of the batch in one transaction and
-// publishes those the journal added, in seq_id order.
+// hands those the journal added to the publishing goroutine.
 func (c *committer) publish(ctx context.Context) error {
 	var envs []*bus.Envelope
 	for _, it := range c.batch {
@@ -171,21 +230,15 @@ func (c *committer) publish(ctx context.Context) error {
 	for _, it := range c.batch {
 		c.observe(it, func(i int) bool { return isAdded[it.envs[i]] })
 	}
-	seqs := make([]int64, 0, len(added))
-	var perr error
-	for _, env := range added {
-		if perr = c.o.Publisher.Publish(ctx, env); perr != nil {
-			break
-		}
-		seqs = append(seqs, env.SeqID)
-	}
-	if err := c.o.Journal.MarkPublished(seqs...); err != nil {
-		c.o.Logger.Warn("replay: journal: mark published", "err", err)
-	}
 	c.s.New += len(added)
-	if perr != nil {
-		// Journaled: the next replay or serve publishes the rest.
-		return fmt.Errorf("replay: publish (the journal keeps the unpublished envelopes): %w", perr)
+	if len(added) > 0 {
+		select {
+		case c.pubCh <- added:
+		case c.pubErr = <-c.pubDone:
+			close(c.pubCh) // the publisher failed; let it end
+			c.pubCh = nil
+			return c.pubErr
+		}
 	}
 	return nil
 }

@@ -229,3 +229,30 @@ func stripFromLine(b []byte) []byte {
 	}
 	return b
 }
+
+// TestPublishFailure: when the bus fails, Run stops with an error, the
+// journal keeps what was not published, and the next run publishes it
+// before going on, each envelope once.
+func TestPublishFailure(t *testing.T) {
+	_, mails := testMails(t)
+	p := newPublishSetup(t)
+	f := writeArchive(t, t.TempDir(), "a.mbox", mails, len(mails))
+	p.pub.Err = errors.New("bus down")
+	if _, err := Run(context.Background(), p.options(), []string{f}); err == nil || !strings.Contains(err.Error(), "bus down") {
+		t.Fatalf("Run with a failing bus: %v", err)
+	}
+	pending, _ := p.j.Unpublished(1000)
+	if len(pending) == 0 {
+		t.Fatal("nothing left unpublished in the journal")
+	}
+	p.pub.Err = nil
+	run(t, p.options(), f)
+	n, _ := p.j.Count()
+	got, dup := distinct(msgIDs(p.pub.Envelopes()))
+	if int64(got) != n || len(p.pub.Envelopes()) != got || dup != "" {
+		t.Errorf("published %d (%d distinct, dup %q), journal %d", len(p.pub.Envelopes()), got, dup, n)
+	}
+	if left, _ := p.j.Unpublished(10); len(left) != 0 {
+		t.Errorf("%d envelopes still unpublished", len(left))
+	}
+}

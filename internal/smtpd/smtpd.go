@@ -233,8 +233,8 @@ func (s *Server) admit(c net.Conn, cl *chanListener, proto string) {
 	}
 	tc := s.track(c, proto)
 	if !cl.push(tc) {
-		tc.Close()
-		go s.reject(c, "421 4.3.2 Service shutting down, try again later")
+		// Shutdown closed go-smtp's listener meanwhile; closing tc frees its slot.
+		go s.reject(tc, "421 4.3.2 Service shutting down, try again later")
 	}
 }
 

@@ -3,6 +3,8 @@ package spool
 import (
 	"os"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // groupSync is a group commit: each caller needs one run of op that starts
@@ -58,6 +60,21 @@ func syncDir(dir string) error {
 		return err
 	}
 	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// syncFS flushes every dirty file and the metadata of the file system
+// that holds dir (syncfs(2)): one call makes durable the data and renames
+// of every mail written before it started.
+func syncFS(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = unix.Syncfs(int(f.Fd()))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

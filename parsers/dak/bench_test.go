@@ -86,3 +86,17 @@ func BenchmarkParseChanges(b *testing.B) {
 		ch.Checksums("Checksums-Sha256")
 	}
 }
+
+// BenchmarkDakReadOnly is the shared decoder alone over the same mails,
+// to tell its share of BenchmarkDakCorpus from the parser's.
+func BenchmarkDakReadOnly(b *testing.B) {
+	mails := corpus(b)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := parsers.ReadMessage(mails[i%len(mails)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "mails/s")
+}

@@ -1,17 +1,3 @@
-// Package dak turns mail from dak, Debian's archive software (and katie,
-// its pre-2008 name), into events: uploads accepted into the archive
-// (dak.package.upload, with the parsed .changes and its uploader's OpenPGP
-// signature), uploads held in NEW or a policy queue, rejections, removals
-// (dak rm), upload-queue receipts and any other mail that carries dak's
-// headers. See SPEC §3 and docs/parsers.md for the rules.
-//
-// A mail is claimed when it carries dak's headers (Debian: DAK and the
-// Debian-* fields since 2022, X-DAK, X-Debian: DAK, X-Katie), or, for old
-// mail without them, when its subject and body match dak's announce,
-// INSTALLED or upload-queue forms. Mail resent by the bug tracker
-// (X-Debian-PR-* headers, X-Loop: owner@bugs.debian.org) is never claimed:
-// dak's "Bug#N: fixed in …" and dak rm bug-close mails reach mailgw through
-// debbugs, whose parser owns that copy.
 package dak
 
 import (

@@ -1,5 +1,10 @@
-package dak
-
+// Package dak turns mail from dak, Debian's archive software (and katie,
+// its pre-2008 name), into events: uploads accepted into the archive
+// (dak.package.upload, with the parsed .changes and its uploader's OpenPGP
+// signature), uploads held in NEW or a policy queue, rejections, removals
+// (dak rm), upload-queue receipts and any other mail that carries dak's
+// headers.
+//
 // Rules and decisions (the contract is SPEC §3; the golden mails in
 // testdata/mails/0NN-* show every rule at work).
 //
@@ -32,8 +37,7 @@ package dak
 //     receive; "Accepted|Installed SRC VER (ARCHS) [into S]" → upload
 //     (dak.subject.accepted); "FILE.changes ACCEPTED [into S]" → upload
 //     (dak.subject.changes-accepted), or policy (dak.subject.policy) when S
-//     is "suite->queue";
-//     "FILE.changes INSTALLED [into S]" (katie) → upload
+//     is "suite->queue"; "FILE.changes INSTALLED [into S]" (katie) → upload
 //     (dak.subject.installed, closes from "Closing bugs:"); "… is NEW" →
 //     new; "… REJECTED" → reject; "SRC override disparity" and "Comments
 //     regarding FILE.changes" → other; anything else → other
@@ -72,3 +76,4 @@ package dak
 // python-debian gives them (strings; multi-line values start with "\n" and
 // keep each line's leading blank; Files and Checksums-* are lists of
 // objects with string values).
+package dak

@@ -30,6 +30,9 @@ var (
 // regexp over a whole body, and these phrases sit at the top of a notice.
 func findNear(re *regexp.Regexp, text, lit string) []string {
 	i := strings.Index(text, lit)
+	if lit[0] == '\n' && strings.HasPrefix(text, lit[1:]) {
+		i = 0 // the line is the first one
+	}
 	if i < 0 {
 		return nil
 	}

@@ -34,8 +34,8 @@ func (p *Parser) parseLegacy(m *parsers.Message) ([]parsers.Event, bool, string)
 		return nil, true, ReasonIncoming
 	}
 	s := strings.TrimSpace(m.Subject)
-	if strings.HasPrefix(s, "Processed") && isBTSLoop(h) || strings.HasPrefix(s, "Processed: ") &&
-		(strings.Contains(m.Text, "Processing commands for") || strings.Contains(m.Text, "Processing control commands")) {
+	if strings.HasPrefix(s, "Processed") && (isBTSLoop(h) ||
+		strings.Contains(m.Text, "Processing commands for") || strings.Contains(m.Text, "Processing control commands")) {
 		b := newBugMail(m, "transcript", 0)
 		return []parsers.Event{*p.control(b, "debbugs.subject.processed")}, true, ""
 	}

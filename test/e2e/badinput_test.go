@@ -137,6 +137,11 @@ func TestBadInput(t *testing.T) {
 	})
 	t.Run("500Connections", func(t *testing.T) {
 		const n = 500
+		// Earlier subtests' connections must be gone: their slots count.
+		waitFor(t, 30*time.Second, "earlier connections to close", func() bool {
+			v, ok := d.metric(`mailgw_smtp_connections{protocol="smtp"}`)
+			return ok && v == 0
+		})
 		conns := make([]*rawConn, n)
 		greetings := make([]string, n)
 		var wg sync.WaitGroup
