@@ -2,7 +2,7 @@
 """pyzmq PUB -> SUB rate for 4 KiB fedmsg frames, for comparison with
 BenchmarkZMQPublish4K (bus/zmq_bench_test.go).
 
-usage: /usr/bin/python3 bench/pyzmq_rate.py [-n MESSAGES] [--runs R]
+usage: /usr/bin/python3 bench/pyzmq_rate.py [-n MESSAGES] [--runs R] [--frames FILE]
 
 A publisher (XPUB with XPUB_NODROP, so it blocks at the high-water mark
 instead of dropping, the same no-drop flow control as the Go benchmark)
@@ -11,11 +11,16 @@ child process, which checks the frame count. The body is the canonical
 JSON of an envelope whose msg holds a 4096-character string, like the Go
 benchmark's. Prints each run's received messages per second and the
 median.
+
+--frames FILE sends the messages saved by bench/sub_count.py --save (the
+envelopes a real mailgw run published) in turn instead, so that the rate
+is libzmq's limit for those very frames.
 """
 import argparse
 import json
 import multiprocessing
 import statistics
+import struct
 import time
 
 import zmq
@@ -38,6 +43,23 @@ def body():
     return json.dumps(env, sort_keys=True, separators=(",", ":")).encode()
 
 
+def load_frames(path):
+    """Reads length-prefixed [topic, body] pairs written by sub_count.py."""
+    with open(path, "rb") as f:
+        data = f.read()
+    msgs, off = [], 0
+    while off < len(data):
+        parts = []
+        for _ in range(2):
+            (n,) = struct.unpack_from(">I", data, off)
+            parts.append(data[off + 4:off + 4 + n])
+            off += 4 + n
+        msgs.append(parts)
+    if not msgs:
+        raise SystemExit("no messages in %s" % path)
+    return msgs
+
+
 def subscriber(endpoint, n, results):
     ctx = zmq.Context()
     sock = ctx.socket(zmq.SUB)
@@ -52,7 +74,7 @@ def subscriber(endpoint, n, results):
     ctx.term()
 
 
-def run(n):
+def run(n, msgs):
     ctx = zmq.Context()
     pub = ctx.socket(zmq.XPUB)
     pub.setsockopt(zmq.XPUB_NODROP, 1)
@@ -63,9 +85,9 @@ def run(n):
     child = multiprocessing.Process(target=subscriber, args=(endpoint, n, results))
     child.start()
     pub.recv()  # the subscription
-    frames = [TOPIC.encode(), body()]
     start = time.perf_counter()
-    for _ in range(n):
+    for k in range(n):
+        frames = msgs[k % len(msgs)]
         while True:
             try:
                 pub.send_multipart(frames, flags=zmq.NOBLOCK)
@@ -85,13 +107,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=100000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--frames", help="frames file from sub_count.py --save")
     args = ap.parse_args()
+    msgs = load_frames(args.frames) if args.frames else [[TOPIC.encode(), body()]]
+    what = "%d saved envelopes" % len(msgs) if args.frames else "4 KiB"
     rates = []
     for i in range(args.runs):
-        rates.append(run(args.n))
+        rates.append(run(args.n, msgs))
         print("run %d: %.0f msg/s" % (i + 1, rates[-1]), flush=True)
-    print("pyzmq %s (libzmq %s) PUB->SUB 4 KiB: median %.0f msg/s over %d runs of %d"
-          % (zmq.__version__, zmq.zmq_version(), statistics.median(rates), args.runs, args.n))
+    print("pyzmq %s (libzmq %s) PUB->SUB %s: median %.0f msg/s over %d runs of %d"
+          % (zmq.__version__, zmq.zmq_version(), what, statistics.median(rates), args.runs, args.n))
 
 
 if __name__ == "__main__":

@@ -145,6 +145,8 @@ func (s *Subscriber) run(ep string) {
 				wait = s.opts.ReconnectIvl
 			}
 			s.log.Debug("zmq: disconnected", "endpoint", ep)
+		} else {
+			s.log.Debug("zmq: connect failed", "endpoint", ep, "err", err, "retry", wait)
 		}
 		select {
 		case <-s.ctx.Done():

@@ -76,12 +76,20 @@ type Reader interface {
 type Error struct {
 	Path   string
 	Offset int64
-	Index  int // index of the mail concerned
-	Fatal  bool
-	Err    error
+	// Index is the index of the damaged mail; with Between, the damage
+	// lies between mails and Index is the mail before it (-1 at the
+	// start). Either way every mail up to Index is done with.
+	Index   int
+	Between bool
+	Fatal   bool
+	Err     error
 }
 
+// Error says which file, mail and byte offset, and what went wrong.
 func (e *Error) Error() string {
+	if e.Between {
+		return fmt.Sprintf("archive %s: after mail %d, at byte offset %d: %v", e.Path, e.Index, e.Offset, e.Err)
+	}
 	return fmt.Sprintf("archive %s: mail %d at byte offset %d: %v", e.Path, e.Index, e.Offset, e.Err)
 }
 

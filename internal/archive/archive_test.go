@@ -125,8 +125,8 @@ func TestDebbugsLogDamage(t *testing.T) {
 	if len(skipped) != 2 {
 		t.Fatalf("skipped %v, want junk and the cut record", skipped)
 	}
-	if skipped[0].Offset != int64(len(rec("one"))) {
-		t.Errorf("junk at %d", skipped[0].Offset)
+	if skipped[0].Offset != int64(len(rec("one"))) || !skipped[0].Between || skipped[0].Index != 0 || !strings.Contains(skipped[0].Error(), "after mail 0") {
+		t.Errorf("junk error %v (offset %d)", skipped[0], skipped[0].Offset)
 	}
 	if !errors.Is(skipped[1], errNoEnd) || skipped[1].Offset != int64(strings.Index(log, "\x07")) || skipped[1].Index != 1 {
 		t.Errorf("cut record error %v", skipped[1])

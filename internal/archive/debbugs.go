@@ -86,11 +86,14 @@ func (r *logReader) Next() (Mail, error) {
 			if state == stOutside {
 				return Mail{}, io.EOF
 			}
-			return Mail{}, r.errAt(start, index, true, fmt.Errorf("file ends inside a %s record (no ^C)", recordName(state, kind)))
+			if state == stHTML {
+				return Mail{}, r.errBetween(start, true, errors.New("file ends inside an html record (no ^C)"))
+			}
+			return Mail{}, r.errAt(start, index, true, fmt.Errorf("file ends inside a %s record (no ^C)", kind))
 		}
 		if err != nil {
-			if state == stOutside {
-				start = lineOff
+			if state == stOutside || state == stHTML {
+				return Mail{}, r.errBetween(lineOff, true, err)
 			}
 			return Mail{}, r.errAt(start, index, true, err)
 		}
@@ -105,7 +108,7 @@ func (r *logReader) Next() (Mail, error) {
 			}
 			if !r.junk {
 				r.junk = true
-				return Mail{}, r.errAt(lineOff, r.index, false, fmt.Errorf("text outside any debbugs record (%q…)", clip(line)))
+				return Mail{}, r.errBetween(lineOff, false, fmt.Errorf("text outside any debbugs record (%q…)", clip(line)))
 			}
 			continue
 		case stRecips:
@@ -182,13 +185,6 @@ func controlByte(line []byte) byte {
 		return line[0] // last line without newline
 	}
 	return 0
-}
-
-func recordName(state int, kind string) string {
-	if state == stHTML {
-		return "html"
-	}
-	return kind
 }
 
 func clip(b []byte) []byte {

@@ -17,7 +17,6 @@ import (
 type maildirReader struct {
 	path  string
 	files []string
-	sizes []int64
 	max   int64
 	index int
 	off   int64

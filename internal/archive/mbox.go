@@ -45,7 +45,7 @@ func (r *mboxReader) Next() (Mail, error) {
 		if !r.single {
 			// The first line is the first mail's "From " line.
 			if _, err := r.lr.next(r.max); err != nil && err != errLineTooLong {
-				return Mail{}, r.errAt(0, 0, true, err)
+				return Mail{}, r.errBetween(0, true, err)
 			}
 		}
 	}

@@ -54,7 +54,7 @@ func openStream(path string, src *countingReader, c io.Closer, o Options) (Reade
 	if len(first) == 0 {
 		e := &emptyReader{c: c, format: "empty" + suffix}
 		if err != nil && err != io.EOF {
-			e.err = &Error{Path: path, Fatal: true, Err: lr.wrap(err)}
+			e.err = &Error{Path: path, Index: -1, Between: true, Fatal: true, Err: lr.wrap(err)}
 		}
 		return e, nil
 	}
@@ -124,6 +124,13 @@ func (r *reader) errAt(off int64, index int, fatal bool, err error) *Error {
 		r.done = true
 	}
 	return &Error{Path: r.path, Offset: off, Index: index, Fatal: fatal, Err: err}
+}
+
+// errBetween is damage between mails, after the last mail returned.
+func (r *reader) errBetween(off int64, fatal bool, err error) *Error {
+	e := r.errAt(off, r.index-1, fatal, err)
+	e.Between = true
+	return e
 }
 
 // lineReader reads lines and counts the uncompressed offset.

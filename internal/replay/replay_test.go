@@ -57,7 +57,7 @@ func TestLogsGolden(t *testing.T) {
 }
 
 // TestMboxMatchesMails replays an mbox of every test mail, plain and
-// compressed, and expects exactly the msg_ids that classifying each .eml
+// compressed, and a Maildir of them, and expects exactly the msg_ids that classifying each .eml
 // on its own gives.
 func TestMboxMatchesMails(t *testing.T) {
 	_, mails := testMails(t)
@@ -77,6 +77,14 @@ func TestMboxMatchesMails(t *testing.T) {
 		}
 		files = append(files, p)
 	}
+	md := filepath.Join(dir, "Maildir")
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		os.MkdirAll(filepath.Join(md, sub), 0o755)
+	}
+	for i, m := range mails {
+		os.WriteFile(filepath.Join(md, "cur", fmt.Sprintf("%05d.mboxgen:2,S", i)), m, 0o644)
+	}
+	files = append(files, md)
 	for _, f := range files {
 		var got []string
 		replayed := true

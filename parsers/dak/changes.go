@@ -115,6 +115,11 @@ func trimRight(s string) string {
 // it is present.
 func (c *Changes) Get(name string) (string, bool) {
 	for i := range c.Fields {
+		if c.Fields[i].Name == name {
+			return c.Fields[i].Value, true
+		}
+	}
+	for i := range c.Fields {
 		if strings.EqualFold(c.Fields[i].Name, name) {
 			return c.Fields[i].Value, true
 		}

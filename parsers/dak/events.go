@@ -35,7 +35,7 @@ func (p *Parser) newQueue(c *ctx, rule string) []parsers.Event {
 		"source":       c.source(),
 		"version":      c.version(),
 		"distribution": dist,
-		"architecture": firstList(splitList(c.header("Debian-Architecture")), c.subj.archs),
+		"architecture": firstList(splitList(c.h.arch), c.subj.archs),
 		"changes_file": nilIfEmpty(c.changesFile()),
 		"state":        "new",
 		"program":      nilIfEmpty(c.program),
@@ -50,7 +50,7 @@ func (p *Parser) reject(c *ctx, rule string) []parsers.Event {
 	if i := strings.Index(reason, "\n===\n"); i >= 0 {
 		reason = reason[:i]
 	}
-	rejection := strings.ToLower(c.header("X-DAK-Rejection"))
+	rejection := c.h.rejection
 	if rejection != "automatic" && rejection != "manual" {
 		rejection = "unknown"
 	}
@@ -59,7 +59,7 @@ func (p *Parser) reject(c *ctx, rule string) []parsers.Event {
 		"version":      c.version(),
 		"reason":       bound(strings.TrimSpace(reason), p.opts.MaxBody),
 		"rejection":    rejection,
-		"architecture": firstList(splitList(c.header("Debian-Architecture")), c.subj.archs),
+		"architecture": firstList(splitList(c.h.arch), c.subj.archs),
 		"changes_file": nilIfEmpty(c.changesFile()),
 		"program":      nilIfEmpty(c.program),
 	}
@@ -84,7 +84,7 @@ func (p *Parser) remove(c *ctx) []parsers.Event {
 		suites = splitList(line)
 	}
 	if len(suites) == 0 {
-		suites = splitList(c.header("Debian-Suite"))
+		suites = splitList(c.h.suite)
 	}
 	pkgs := []map[string]any{}
 	reason := ""
@@ -123,7 +123,7 @@ func (p *Parser) remove(c *ctx) []parsers.Event {
 		"packages": pkgs,
 		"reason":   bound(strings.TrimSpace(reason), p.opts.MaxBody),
 		"closes":   closes,
-		"sources":  splitList(c.header("Debian-Source")),
+		"sources":  splitList(c.h.source),
 		"program":  nilIfEmpty(c.program),
 	}
 	return []parsers.Event{event("remove", "dak.rm", pl)}
@@ -167,7 +167,7 @@ func (p *Parser) receive(c *ctx, rule string) []parsers.Event {
 // other emits dak.package.other for any other mail with dak's headers.
 func (p *Parser) other(c *ctx, kind, rule string) []parsers.Event {
 	pl := map[string]any{
-		"source":  nilIfEmpty(firstNonEmpty(c.header("Debian-Source"), c.subj.source, c.header("X-Debian-Package"))),
+		"source":  nilIfEmpty(firstNonEmpty(c.h.source, c.subj.source, c.h.pkg)),
 		"subject": c.m.Subject,
 		"kind":    kind,
 		"program": nilIfEmpty(c.program),

@@ -126,6 +126,7 @@ func (r *subject) setChanges(file string) bool {
 type ctx struct {
 	m       *parsers.Message
 	subj    subject
+	h       hdrs
 	program string // X-DAK program ("process-upload", "rm", …), "" if none
 	parsed  bool
 	loc     located
@@ -133,8 +134,8 @@ type ctx struct {
 }
 
 func (p *Parser) newCtx(m *parsers.Message) *ctx {
-	c := &ctx{m: m, subj: parseSubject(m.Subject)}
-	if x := strings.TrimSpace(m.Header.Get("X-DAK")); x != "" {
+	c := &ctx{m: m, subj: parseSubject(m.Subject), h: scanHeaders(&m.Header)}
+	if x := c.h.xdak; x != "" {
 		f := strings.Fields(x)
 		if len(f) >= 2 && strings.EqualFold(f[0], "dak") {
 			c.program = f[1]
@@ -159,11 +160,6 @@ func (c *ctx) changes() *Changes {
 	return c.ch
 }
 
-// header returns a trimmed header value.
-func (c *ctx) header(k string) string {
-	return strings.TrimSpace(c.m.Header.Get(k))
-}
-
 // source, version and suite pick the best known value: the .changes, then
 // dak's structured headers, then the subject.
 func (c *ctx) source() string {
@@ -172,7 +168,7 @@ func (c *ctx) source() string {
 			return firstWord(v)
 		}
 	}
-	return firstNonEmpty(c.header("Debian-Source"), c.subj.source, c.header("X-Debian-Package"))
+	return firstNonEmpty(c.h.source, c.subj.source, c.h.pkg)
 }
 
 func (c *ctx) version() string {
@@ -181,17 +177,17 @@ func (c *ctx) version() string {
 			return v
 		}
 	}
-	return firstNonEmpty(c.header("Debian-Version"), c.subj.version)
+	return firstNonEmpty(c.h.version, c.subj.version)
 }
 
 // suite is where dak put the upload: Debian-Suite, else the subject's
 // "into SUITE".
 func (c *ctx) suite() string {
-	return firstNonEmpty(c.header("Debian-Suite"), c.subj.suite)
+	return firstNonEmpty(c.h.suite, c.subj.suite)
 }
 
 func (c *ctx) changesFile() string {
-	return firstNonEmpty(c.header("Debian-Changes"), c.subj.changesFile)
+	return firstNonEmpty(c.h.changes, c.subj.changesFile)
 }
 
 func firstNonEmpty(vs ...string) string {

@@ -56,7 +56,7 @@ func (p *Parser) uploadPayload(c *ctx) map[string]any {
 	}
 	arch := splitList(ch.Value("Architecture"))
 	if len(arch) == 0 {
-		arch = firstList(splitList(c.header("Debian-Architecture")), c.subj.archs)
+		arch = firstList(splitList(c.h.arch), c.subj.archs)
 	}
 	pl := map[string]any{
 		"source":         c.source(),

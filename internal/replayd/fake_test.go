@@ -1,0 +1,88 @@
+package replayd
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/journal"
+)
+
+// fakeStore is an in-memory Store: envelopes by seq_id.
+type fakeStore struct {
+	envs map[int64]*bus.Envelope
+	fail error // returned by every query when set
+}
+
+// newFakeStore holds n envelopes with seq_ids 1..n, timestamps 1000+seq
+// and msg_ids "2026-m<seq>", topics alternating a/b.
+func newFakeStore(n int) *fakeStore {
+	s := &fakeStore{envs: map[int64]*bus.Envelope{}}
+	for i := int64(1); i <= int64(n); i++ {
+		s.envs[i] = testEnv(i)
+	}
+	return s
+}
+
+// testEnv is the envelope with seq_id seq used across the tests.
+func testEnv(seq int64) *bus.Envelope {
+	topic := "org.debian.dev.test.a"
+	if seq%2 == 0 {
+		topic = "org.debian.dev.test.b"
+	}
+	env := bus.NewEnvelope(topic, map[string]any{"n": seq}, fmt.Sprintf("2026-m%d", seq), 1000+seq, "tester")
+	env.SeqID = seq
+	return env
+}
+
+func (s *fakeStore) sel(limit int, keep func(*bus.Envelope) bool) ([][]byte, error) {
+	if s.fail != nil {
+		return nil, s.fail
+	}
+	var seqs []int64
+	for seq, e := range s.envs {
+		if keep(e) {
+			seqs = append(seqs, seq)
+		}
+	}
+	if len(seqs) > limit {
+		return nil, &journal.TooManyError{Limit: limit}
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] < seqs[j] })
+	out := make([][]byte, len(seqs))
+	for i, seq := range seqs {
+		b, err := s.envs[seq].Marshal()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+func (s *fakeStore) BySeqRange(lo, hi int64, limit int) ([][]byte, error) {
+	return s.sel(limit, func(e *bus.Envelope) bool { return e.SeqID >= lo && e.SeqID <= hi })
+}
+
+func (s *fakeStore) BySeqIDs(ids []int64, limit int) ([][]byte, error) {
+	want := map[int64]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	return s.sel(limit, func(e *bus.Envelope) bool { return want[e.SeqID] })
+}
+
+func (s *fakeStore) ByMsgIDs(ids []string, limit int) ([][]byte, error) {
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	return s.sel(limit, func(e *bus.Envelope) bool { return want[e.MsgID] })
+}
+
+func (s *fakeStore) ByTime(t0, t1 int64, limit int) ([][]byte, error) {
+	return s.sel(limit, func(e *bus.Envelope) bool { return e.Timestamp >= t0 && e.Timestamp <= t1 })
+}
+
+var _ Store = (*fakeStore)(nil)
+var _ Store = (*journal.Journal)(nil)
