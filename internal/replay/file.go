@@ -128,6 +128,9 @@ func produce(ctx context.Context, o *Options, r archive.Reader, resumeIndex int,
 			it.what, it.err = itemError, err
 			if errors.As(err, &ae) {
 				it.mail.Index = ae.Index
+				if !ae.Fatal && ae.Index < resumeIndex {
+					it.what = itemResumed // reported by the earlier run
+				}
 			}
 		case m.Index <= resumeIndex:
 			it.what = itemResumed

@@ -1,0 +1,93 @@
+// Command replayprof is "mailgw replay --publish" with a CPU profile, for
+// bench/run.sh --profile: it wires the same pieces the same way as
+// cmd/mailgw (config, the pts/dak/debbugs classifier, the signing key, the
+// journal and the ZeroMQ publisher), waits for the subscribers, replays
+// the archives and writes the CPU profile of the whole run:
+//
+//	replayprof -config mailgw.toml -cpuprofile cpu.prof [-wait-subscribers 1] FILE...
+//
+// The profile is read with "go tool pprof -top replayprof cpu.prof".
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/config"
+	"github.com/debian/mailgw/internal/journal"
+	"github.com/debian/mailgw/internal/replay"
+	"github.com/debian/mailgw/parsers"
+	"github.com/debian/mailgw/parsers/dak"
+	"github.com/debian/mailgw/parsers/debbugs"
+	"github.com/debian/mailgw/parsers/pts"
+)
+
+func main() {
+	cfgPath := flag.String("config", "", "mailgw config `FILE`")
+	prof := flag.String("cpuprofile", "cpu.prof", "CPU profile output `FILE`")
+	waitSubs := flag.Int("wait-subscribers", 1, "subscribers to wait for (up to 10s)")
+	flag.Parse()
+	if err := run(*cfgPath, *prof, *waitSubs, flag.Args()); err != nil {
+		fmt.Fprintln(os.Stderr, "replayprof:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cfgPath, prof string, waitSubs int, files []string) error {
+	if len(files) == 0 {
+		return fmt.Errorf("no archive given")
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx := context.Background()
+	o := replay.Options{Mode: replay.ModePublish, Config: cfg, Logger: log, Restart: true}
+	o.Classifier = classifier(cfg)
+	if o.Signer, err = bus.LoadSigner(cfg.GPGSigningKey, cfg.GPGPassphraseFile); err != nil {
+		return err
+	}
+	if o.Journal, err = journal.Open(cfg.Journal); err != nil {
+		return err
+	}
+	defer o.Journal.Close()
+	pub, err := bus.NewZMQPublisher(ctx, cfg.Endpoints[cfg.Name], cfg.HighWaterMark)
+	if err != nil {
+		return err
+	}
+	o.Publisher = pub
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = pub.WaitSubscribers(wctx, waitSubs)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("waiting for %d subscribers: %w", waitSubs, err)
+	}
+
+	f, err := os.Create(prof)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	s, err := replay.Run(ctx, o, files)
+	pub.Close() // drains the subscriber queues, as mailgw replay does
+	pprof.StopCPUProfile()
+	fmt.Fprintln(os.Stderr, s.String())
+	return err
+}
+
+// classifier is cmd/mailgw's newClassifier without upload keyrings.
+func classifier(cfg *config.Config) *parsers.Classifier {
+	d := dak.New(dak.Options{Compat: cfg.CompatDebmessenger, MaxBody: cfg.MaxBodyBytes})
+	b := debbugs.New(debbugs.Options{Compat: cfg.CompatDebmessenger, MaxBody: cfg.MaxBodyBytes})
+	return parsers.NewClassifier(pts.New(d, b), d, b)
+}
