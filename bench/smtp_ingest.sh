@@ -9,12 +9,16 @@
 #     reply to the event's arrival. Target: p99 <= 100 ms.
 #
 # usage: bench/smtp_ingest.sh [RUNS]   (RUNS throughput runs, default 3)
+# SMTP_MAILS (default 20000) and LAT_MAILS (default 5000) set the number of
+# mails per throughput run and for the latency run (bench/run.sh --quick).
 # Needs: go, smtp-source (Debian package postfix). Uses a temp state dir and
 # free ports; leaves nothing behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 runs=${1:-3}
+smtp_mails=${SMTP_MAILS:-20000}
+lat_mails=${LAT_MAILS:-5000}
 command -v smtp-source >/dev/null || { echo "smtp-source missing (apt-get install postfix)" >&2; exit 1; }
 
 tmp=$(mktemp -d)
@@ -56,12 +60,12 @@ TOML
 
 stop_serve() { kill -TERM "$serve_pid"; wait "$serve_pid" || true; serve_pid=; }
 
-echo "== throughput: smtp-source -c -l 2048 -m 20000 -s 50 ($runs runs)"
+echo "== throughput: smtp-source -l 2048 -m $smtp_mails -s 50 ($runs runs)"
 rates=()
 for r in $(seq "$runs"); do
   start_serve
   t0=$(date +%s.%N)
-  smtp-source -l 2048 -m 20000 -s 50 -f bench@example.org -t mailgw@localhost "127.0.0.1:$smtp"
+  smtp-source -l 2048 -m "$smtp_mails" -s 50 -f bench@example.org -t mailgw@localhost "127.0.0.1:$smtp"
   t1=$(date +%s.%N)
   spooled=$(curl -s "http://127.0.0.1:$admin/metrics" | awk '/^mailgw_mails_spooled_total/ {print $2}')
   rate=$(awk -v a="$t0" -v b="$t1" -v n="$spooled" 'BEGIN { printf "%.0f", n / (b - a) }')
@@ -72,8 +76,8 @@ done
 median=$(printf '%s\n' "${rates[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 echo "median: $median mails/s (target >= 2000)"
 
-echo "== latency: 5,000 debbugs mails at 500/s, 250 -> bus"
+echo "== latency: $lat_mails debbugs mails at 500/s, 250 -> bus"
 start_serve
-"$tmp/smtplatency" -smtp "127.0.0.1:$smtp" -bus "tcp://127.0.0.1:$busp" -rate 500 -n 5000 -conns 64 \
+"$tmp/smtplatency" -smtp "127.0.0.1:$smtp" -bus "tcp://127.0.0.1:$busp" -rate 500 -n "$lat_mails" -conns 64 \
   -mail testdata/mails/100-report-476920-xulrunner-FTBFS-sparc.eml
 stop_serve

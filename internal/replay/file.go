@@ -69,7 +69,7 @@ func runFile(ctx context.Context, o *Options, path string, s *Summary, prog *pro
 	}
 	done := make(chan *item, 256)
 	var wg sync.WaitGroup
-	w := &worker{o: o, now: o.Now()}
+	w := &worker{o: o}
 	for range workers {
 		wg.Add(1)
 		go func() {

@@ -17,8 +17,7 @@ import (
 // worker classifies and builds (and in ModePublish signs) one mail; it is
 // shared by the worker goroutines and holds no mutable state.
 type worker struct {
-	o   *Options
-	now time.Time
+	o *Options
 }
 
 // prepare fills it.envs, it.dups and it.reason, or it.fatal.
@@ -36,7 +35,7 @@ func (w *worker) prepare(it *item) {
 		it.reason = reason
 		return
 	}
-	it.envs = pipeline.Build(w.o.Config, m, evs, w.now, true)
+	it.envs = pipeline.Build(w.o.Config, m, evs, w.o.Now(), true)
 	it.dups = make([]bool, len(it.envs))
 	if w.o.Mode == ModeDryRun {
 		return

@@ -2,6 +2,7 @@ package replayd
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -44,7 +45,7 @@ func (p *publisher) publish() int64 {
 		p.t.Fatal(err)
 	}
 	env := bus.NewEnvelope("org.debian.dev.test.a", map[string]any{"n": n + 1, "pad": p.pad},
-		bus.MsgID(2026, time.Now().String()+string(rune(n))), 1795000000+n, "tester")
+		bus.MsgID(2026, fmt.Sprintf("%s-%d", p.t.Name(), n+1)), 1795000000+n, "tester")
 	added, err := p.j.Add([]*bus.Envelope{env})
 	if err != nil || len(added) != 1 {
 		p.t.Fatalf("journal: %v", err)
@@ -69,20 +70,19 @@ func (p *publisher) subscribe(ctx context.Context, buffer int) (*bus.Subscriber,
 
 // consume runs sub through g until a message with seq_id >= until is
 // delivered; it returns every delivered seq_id.
-func consume(ctx context.Context, t *testing.T, sub *bus.Subscriber, g *GapFiller, until int64, slow time.Duration) []int64 {
-	t.Helper()
+func consume(ctx context.Context, sub *bus.Subscriber, g *GapFiller, until int64, slow time.Duration) ([]int64, error) {
 	var got []int64
 	for len(got) == 0 || got[len(got)-1] < until {
 		m, err := sub.Next(ctx)
 		if err != nil {
-			t.Fatalf("after %d messages: %v", len(got), err)
+			return got, fmt.Errorf("after %d messages: %w", len(got), err)
 		}
 		for _, d := range g.Filter(ctx, m) {
 			got = append(got, d.Env.SeqID)
 		}
 		time.Sleep(slow)
 	}
-	return got
+	return got, nil
 }
 
 // checkExactlyOnce fails unless got is lo, lo+1, …, with no repeat.
@@ -108,7 +108,13 @@ func TestGapFillSlowSubscriber(t *testing.T) {
 	}
 	done := make(chan []int64, 1)
 	var last int64
-	go func() { done <- consume(ctx, t, sub, g, 400, 200*time.Microsecond) }()
+	go func() {
+		got, err := consume(ctx, sub, g, 400, 200*time.Microsecond)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- got
+	}()
 	for last < 400 || p.pub.Dropped() < 20 {
 		last = p.publish()
 		if last > 20000 {
@@ -147,7 +153,10 @@ func TestGapFillRestartedSubscriber(t *testing.T) {
 	for range 50 {
 		p.publish()
 	}
-	got := consume(ctx, t, sub1, g1, 50, 0)
+	got, err := consume(ctx, sub1, g1, 50, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	sub1.Close()
 	for range 100 { // nobody listening
 		p.publish()
@@ -164,7 +173,11 @@ func TestGapFillRestartedSubscriber(t *testing.T) {
 			p.publish()
 		}
 	}()
-	got = append(got, consume(ctx, t, sub2, g2, 200, 0)...)
+	more, err := consume(ctx, sub2, g2, 200, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, more...)
 	checkExactlyOnce(t, got, 1)
 	if len(got) != 200 {
 		t.Fatalf("delivered %d, want 200", len(got))

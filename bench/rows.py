@@ -1,0 +1,265 @@
+"""The rows of bench/run.py's table: each function measures one thing
+--runs times and returns rows {name, value (median), unit, target, ok,
+note, samples}. Ctx (run.py) gives the paths, options and sh()."""
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import time
+
+PY = "/usr/bin/python3"  # Debian's, with python3-zmq and python3-debian
+BENCH = os.path.dirname(os.path.abspath(__file__))
+
+
+def row(name, samples, unit, target=None, cmp=None, note=""):
+    v = statistics.median(samples) if samples else None
+    ok = None if cmp is None or v is None else cmp(v)
+    return {"name": name, "value": v, "unit": unit, "target": target or "", "ok": ok,
+            "note": note, "samples": samples}
+
+
+def at_least(t):
+    return lambda v: v >= t
+
+
+def at_most(t):
+    return lambda v: v <= t
+
+
+def metric(out, bench, unit):
+    """The values of a custom metric (e.g. "msgs/s") of go test -bench output."""
+    vals = []
+    for line in out.splitlines():
+        if line.startswith(bench):
+            m = re.search(r"([0-9.e+]+) %s(\s|$)" % re.escape(unit), line)
+            if m:
+                vals.append(float(m.group(1)))
+    return vals
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def gotest(c, pkg, bench, cpu="1"):
+    return c.sh([os.path.join(c.bin, pkg + ".test"), "-test.run", "^$", "-test.bench", bench,
+                 "-test.cpu", cpu, "-test.count", str(c.a.runs), "-test.benchtime", c.a.benchtime,
+                 "-test.benchmem"], pkg + ".bench.log", cwd=os.path.join(os.path.dirname(BENCH), pkg))
+
+
+def parse(c):
+    out = gotest(c, "parsers", "^BenchmarkClassifyCorpus$")
+    cpu = metric(out, "BenchmarkClassifyCorpus", "mails/cpu-s")
+    wall = metric(out, "BenchmarkClassifyCorpus", "mails/s")
+    allocs = metric(out, "BenchmarkClassifyCorpus", "allocs/op")
+    return [row("parse only, 1 core (ClassifyCorpus)", cpu, "mails/cpu-s", ">= 30,000", at_least(30000),
+                "wall %s mails/s; %.0f allocs/mail" % (f0(wall), statistics.median(allocs) if allocs else 0))]
+
+
+def dry_run(c):
+    mbox, rates = c.mbox(c.a.mails), []
+    for _ in range(c.a.runs):
+        out = c.sh([os.path.join(c.bin, "mailgw"), "replay", "--dry-run", "--no-progress", mbox], "dryrun.log")
+        rates += [float(x) for x in re.findall(r"([0-9.]+) mails/s", out)[-1:]]
+    return [row("replay --dry-run (2 cores, %d mails)" % c.a.mails, rates, "mails/s", ">= 30,000",
+                at_least(30000))]
+
+
+def sign(c):
+    out = gotest(c, "bus", "^BenchmarkSign(Ed25519|RSA3072)_4K$")
+    return [row("sign only, Ed25519, 4 KiB msg, 1 core", metric(out, "BenchmarkSignEd25519_4K", "msgs/s"),
+                "envs/s", ">= 20,000", at_least(20000)),
+            row("sign only, RSA-3072, 4 KiB msg, 1 core", metric(out, "BenchmarkSignRSA3072_4K", "msgs/s"),
+                "envs/s")]
+
+
+def publish(c):
+    out = gotest(c, "bus", "^BenchmarkZMQPublish4K$", cpu="2")
+    zmq4 = metric(out, "BenchmarkZMQPublish4K", "msg/s")
+    out = c.sh([PY, os.path.join(BENCH, "pyzmq_rate.py"), "-n", str(c.a.pyzmq_n), "--runs", str(c.a.runs)],
+               "pyzmq.log")
+    py = [float(x) for x in re.findall(r"^run \d+: ([0-9.]+) msg/s", out, re.M)]
+    r = [row("publish 4 KiB, zmq4 PUB -> SUB", zmq4, "msg/s", ">= 50,000", at_least(50000)),
+         row("publish 4 KiB, libzmq (pyzmq) PUB -> SUB", py, "msg/s")]
+    if zmq4 and py:
+        r[0]["note"] = "%.0f%% of libzmq" % (100 * statistics.median(zmq4) / statistics.median(py))
+    return r
+
+
+def key(c):
+    """An Ed25519 key from mailgw keygen, and a GnuPG home holding it."""
+    k = os.path.join(c.work, "key.asc")
+    if not os.path.exists(k):
+        c.sh([os.path.join(c.bin, "mailgw"), "keygen", "--secret", k, "--public",
+              os.path.join(c.work, "key.pub.asc")], "setup.log")
+    gh = os.path.join(c.work, "gnupg")
+    if not os.path.isdir(gh):
+        os.makedirs(gh, mode=0o700)
+        c.sh(["gpg", "--homedir", gh, "--batch", "--import", k], "setup.log")
+    out = c.sh(["gpg", "--homedir", gh, "--with-colons", "--list-secret-keys"], "setup.log")
+    fpr = [l.split(":")[9] for l in out.splitlines() if l.startswith("fpr:")][0]
+    return k, gh, fpr
+
+
+def counted(c, cmd, log, ep, save=None):
+    """Runs cmd (a publisher that binds ep) with sub_count.py subscribed to
+    ep; returns (subscriber result, seconds from cmd's start to the later
+    of its exit and the last message received, cmd's output)."""
+    sub_cmd = [PY, os.path.join(BENCH, "sub_count.py"), ep, "--idle", "2"]
+    if save:
+        sub_cmd += ["--save", save]
+    sub = subprocess.Popen(sub_cmd, stdout=subprocess.PIPE, text=True)
+    assert sub.stdout.readline().strip() == "ready"
+    try:
+        t0 = time.time()
+        out = c.sh(cmd, log)
+        t1 = time.time()
+        res = json.loads(sub.stdout.readline())
+    finally:
+        sub.kill()
+        sub.wait()
+    return res, max(t1, res["last"] or t1) - t0, out
+
+
+def e2e_config(c, ep):
+    state = os.path.join(c.work, "state")
+    subprocess.run(["rm", "-rf", state], check=True)
+    os.makedirs(state)
+    cfg = os.path.join(c.work, "mailgw.toml")
+    with open(cfg, "w") as f:
+        f.write('state_dir = "%s"\ngpg_signing_key = "%s"\nhigh_water_mark = 10000000\n'
+                '[endpoints]\nmailgw = ["%s"]\n' % (state, key(c)[0], ep))
+    return cfg
+
+
+def e2e(c):
+    mbox = c.mbox(c.a.mails)
+    mails, events, rss, lost = [], [], [], 0
+    frames = os.path.join(c.work, "e2e.frames")
+    for i in range(c.a.runs):
+        cmd = ["/usr/bin/time", "-v", os.path.join(c.bin, "mailgw"), "replay", "--config", "CFG",
+               "--publish", "--no-progress", "--wait-subscribers", "1", mbox]
+        ep = "tcp://127.0.0.1:%d" % free_port()
+        cmd[cmd.index("CFG")] = e2e_config(c, ep)
+        res, secs, out = counted(c, cmd, "e2e.log", ep, save=frames if i == 0 else None)
+        new = int(re.findall(r"events: (\d+) new", out)[-1])
+        if not (res["count"] == res["distinct"] == new and res["bad"] == 0):
+            lost += 1
+        mails.append(c.a.mails / secs)
+        events.append(new / secs)
+        rss.append(int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", out).group(1)) / 1024)
+    c.e2e = {"mails": statistics.median(mails), "events": statistics.median(events), "new": new}
+    note = "every event received, each once" if not lost else "%d runs LOST or duplicated events" % lost
+    r = [row("end to end: replay --publish, Ed25519, pyzmq SUB (%d mails)" % c.a.mails, mails, "mails/s",
+             ">= 15,000", at_least(15000), note),
+         row("end to end: events/s (%d events per run)" % new, events, "events/s"),
+         row("end to end: peak RSS of mailgw replay", rss, "MiB")]
+    if lost:
+        r[0]["ok"] = False
+    out = c.sh([PY, os.path.join(BENCH, "pyzmq_rate.py"), "--frames", frames, "-n",
+                str(min(c.a.pyzmq_n, 4 * new)), "--runs", str(c.a.runs)], "pyzmq.log")
+    py = [float(x) for x in re.findall(r"^run \d+: ([0-9.]+) msg/s", out, re.M)]
+    c.e2e["libzmq"] = statistics.median(py)
+    r.append(row("libzmq (pyzmq) PUB -> SUB of the same envelopes", py, "msg/s"))
+    if c.a.profile:
+        r.append(profile(c, mbox))
+    return r
+
+
+def profile(c, mbox):
+    prof = os.path.join(c.out, "cpu.prof")
+    cmd = [os.path.join(c.bin, "replayprof"), "-config", "CFG", "-cpuprofile", prof, mbox]
+    ep = "tcp://127.0.0.1:%d" % free_port()
+    cmd[cmd.index("CFG")] = e2e_config(c, ep)
+    res, secs, _ = counted(c, cmd, "profile.log", ep)
+    top = c.sh(["go", "tool", "pprof", "-top", "-nodecount", "45", os.path.join(c.bin, "replayprof"), prof],
+               "profile.log")
+    with open(os.path.join(c.out, "profile-top.txt"), "w") as f:
+        f.write(top)
+    return row("profiled run (bench/out/profile-top.txt)", [c.a.mails / secs], "mails/s",
+               note="%d events received" % res["count"])
+
+
+def reference(c):
+    mbox = c.mbox(c.a.ref_mails)
+    _, gh, fpr = key(c)
+    mails, events, lost = [], [], 0
+    for _ in range(c.a.runs):
+        ep = "tcp://127.0.0.1:%d" % free_port()
+        cmd = [PY, os.path.join(BENCH, "reference", "reference.py"), mbox, ep, "--gpg-home", gh, "--key", fpr]
+        res, secs, out = counted(c, cmd, "reference.log", ep)
+        ref = json.loads(out.strip().splitlines()[-1])
+        if not (res["count"] == res["distinct"] == ref["events"] and res["bad"] == 0):
+            lost += 1
+        mails.append(ref["mails"] / secs)
+        events.append(ref["events"] / secs)
+    c.sh(["gpgconf", "--homedir", gh, "--kill", "gpg-agent"], "setup.log", check=False)
+    c.ref = {"mails": statistics.median(mails)}
+    note = "%d events per run, every one received" % ref["events"] if not lost else "%d runs LOST events" % lost
+    return [row("reference: email+python-debian+gpg+pyzmq (%d mails)" % c.a.ref_mails, mails, "mails/s",
+                note=note),
+            row("reference: events/s", events, "events/s")]
+
+
+def ratios(c):
+    e, ref = getattr(c, "e2e", None), getattr(c, "ref", None)
+    r = []
+    if e and ref:
+        r.append(row("ratio: end to end / reference (mails/s)", [e["mails"] / ref["mails"]], "x",
+                     ">= 50x", at_least(50)))
+    if e:
+        r.append(row("ratio: end to end / libzmq, same envelopes", [100 * e["events"] / e["libzmq"]], "%",
+                     ">= 15%", at_least(15)))
+    return r
+
+
+def smtp(c):
+    env = dict(c.env, SMTP_MAILS=str(c.a.smtp_mails), LAT_MAILS=str(c.a.lat_mails))
+    out = c.sh([os.path.join(BENCH, "smtp_ingest.sh"), str(c.a.runs)], "smtp.log", env=env)
+    rates = [float(x) for x in re.findall(r"= (\d+) mails/s", out)]
+    m = re.search(r"p50 (\S+)\s+p99 (\S+)", out)
+    p50, p99 = (dur_ms(m.group(1)), dur_ms(m.group(2))) if m else (None, None)
+    return [row("SMTP ingest, smtp-source, 50 clients, 2 KiB", rates, "mails/s", ">= 2,000", at_least(2000),
+                "acknowledged after fsync; %d mails per run" % c.a.smtp_mails),
+            row("SMTP 250 -> bus at 500 mails/s, p99", [p99] if p99 is not None else [], "ms", "<= 100 ms",
+                at_most(100), "p50 %s ms, %d mails" % (f0(p50), c.a.lat_mails))]
+
+
+def deliver(c):
+    out = c.sh([os.path.join(BENCH, "deliver_latency.sh"), str(c.a.deliver_n)], "deliver.log")
+    med = float(re.search(r"mailgw deliver: \d+ runs, median ([0-9.]+) ms", out).group(1))
+    start = re.search(r"\(process start only\): \d+ runs, median ([0-9.]+) ms", out)
+    return [row("mailgw deliver, process start + fsync", [med], "ms", "<= 10 ms", at_most(10),
+                "median of %d; process start alone %s ms" % (c.a.deliver_n, start.group(1) if start else "?"))]
+
+
+def rss_1g(c):
+    env = dict(c.env, BENCH_DIR=c.work)
+    out = c.sh([os.path.join(BENCH, "replay_rss.sh")], "rss.log", env=env, check=False)
+    m = re.search(r"peak RSS: (\d+) MiB", out)
+    rate = re.findall(r"([0-9.]+) mails/s", out)
+    return [row("replay --dry-run of a 1 GiB xz mbox, peak RSS", [int(m.group(1))] if m else [], "MiB",
+                "<= 100 MiB", at_most(100), "%s mails/s" % (rate[-1] if rate else "?"))]
+
+
+def dur_ms(s):
+    """A Go time.Duration string as milliseconds."""
+    total = 0.0
+    for num, unit in re.findall(r"([0-9.]+)(ns|µs|us|ms|s|m|h)", s):
+        total += float(num) * {"ns": 1e-6, "µs": 1e-3, "us": 1e-3, "ms": 1, "s": 1e3, "m": 6e4, "h": 3.6e6}[unit]
+    return total
+
+
+def f0(xs):
+    if isinstance(xs, list):
+        xs = statistics.median(xs) if xs else None
+    return "-" if xs is None else "{:,.0f}".format(xs)
+
+
+ALL = [parse, dry_run, sign, publish, e2e, reference, ratios, smtp, deliver, rss_1g]
