@@ -20,8 +20,16 @@ type worker struct {
 	o *Options
 }
 
-// prepare fills it.envs, it.dups and it.reason, or it.fatal.
+// prepare fills it.envs, it.dups and it.reason, or it.fatal. A parser
+// panic is recovered and counts as a quarantine reason, as in serve.
 func (w *worker) prepare(it *item) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.o.Logger.Error("replay: parser panic", "mail", it.mail.Index, "offset", it.mail.Offset, "panic", r)
+			it.envs, it.dups, it.fatal = nil, nil, nil
+			it.reason = fmt.Sprintf("parser panic: %v", r)
+		}
+	}()
 	m, err := parsers.ReadMessage(it.mail.Data)
 	if err != nil {
 		it.reason = "unreadable mail: " + err.Error()

@@ -1,0 +1,50 @@
+// Command goconsumer is a minimal Go consumer of mailgw's bus: it
+// subscribes to bug events, checks each signature against a public key,
+// and prints one line per event.
+//
+//	go run ./examples/goconsumer -endpoint tcp://127.0.0.1:9940 -key signing.pub.asc
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+
+	"github.com/debian/mailgw/bus"
+)
+
+func main() {
+	endpoint := flag.String("endpoint", "tcp://127.0.0.1:9940", "mailgw publisher")
+	topic := flag.String("topic", "org.debian.dev.debbugs.bug.", "topic prefix")
+	key := flag.String("key", "", "armored public key of the publisher (empty: no check)")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	var opts bus.SubOptions
+	if *key != "" {
+		ring, err := bus.LoadKeyring(*key)
+		if err != nil {
+			log.Fatal(err)
+		}
+		opts.Verify = func(env *bus.Envelope) (string, error) {
+			return ring.Verify(env, &bus.Policy{})
+		}
+	}
+	sub, err := bus.Subscribe(ctx, []string{*endpoint}, []string{*topic}, opts)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sub.Close()
+	for {
+		m, err := sub.Next(ctx)
+		if err != nil {
+			return // context cancelled
+		}
+		fmt.Println(m.Env.SeqID, m.Topic, m.Env.Msg["bug"], m.Env.Msg["title"])
+	}
+}
