@@ -140,7 +140,7 @@ def e2e_config(c, ep):
 
 def e2e(c):
     mbox = c.mbox(c.a.mails)
-    mails, events, rss, lost = [], [], [], 0
+    mails, events, rss, cpu, lost = [], [], [], [], 0
     frames = os.path.join(c.work, "e2e.frames")
     for i in range(c.a.runs):
         cmd = ["/usr/bin/time", "-v", os.path.join(c.bin, "mailgw"), "replay", "--config", "CFG",
@@ -154,8 +154,10 @@ def e2e(c):
         mails.append(c.a.mails / secs)
         events.append(new / secs)
         rss.append(int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", out).group(1)) / 1024)
+        cpu.append(sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([0-9.]+)", out)))
     c.e2e = {"mails": statistics.median(mails), "events": statistics.median(events), "new": new}
     note = "every event received, each once" if not lost else "%d runs LOST or duplicated events" % lost
+    note += "; mailgw used %.2f CPU-s: %s mails/cpu-s" % (statistics.median(cpu), f0(c.a.mails / statistics.median(cpu)))
     r = [row("end to end: replay --publish, Ed25519, pyzmq SUB (%d mails)" % c.a.mails, mails, "mails/s",
              ">= 15,000", at_least(15000), note),
          row("end to end: events/s (%d events per run)" % new, events, "events/s"),

@@ -27,6 +27,7 @@ def parse_args():
     ap.add_argument("--ref-mails", type=int, help="mails in the reference's mbox (default 1000)")
     ap.add_argument("--profile", action="store_true", help="also write a CPU profile of the end-to-end replay")
     ap.add_argument("--no-rss-1g", action="store_true", help="skip the 1 GiB xz mbox peak-RSS row")
+    ap.add_argument("--only", help="comma-separated row functions of bench/rows.py (e.g. e2e,reference)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out"))
     a = ap.parse_args()
     q = a.quick
@@ -114,7 +115,7 @@ def main():
     build(c)
     results = []
     for fn in rows.ALL:
-        if fn is rows.rss_1g and not a.rss_1g:
+        if (fn is rows.rss_1g and not a.rss_1g) or (a.only and fn.__name__ not in a.only.split(",")):
             continue
         t0 = time.time()
         try:

@@ -132,6 +132,9 @@ func runServe(cfg *config.Config, log *slog.Logger, stopping <-chan struct{}) in
 		}()
 	}
 
+	// Run publishes what the journal holds unpublished (a crash between
+	// journal and publish) before it takes mail from the spool: everything
+	// in new/ at start, then each mail as fsnotify reports it.
 	run("pipeline", func() error {
 		d.m.SetHealthy(true)
 		defer d.m.SetHealthy(false)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/config"
@@ -84,8 +85,8 @@ func readable(key, path string) error {
 	return nil
 }
 
-// dirUsable reports whether path is a directory, or could be created: its
-// nearest existing ancestor is a directory.
+// dirUsable reports whether path is a directory serve may use, or could be
+// created: its nearest existing ancestor is a directory serve may write.
 func dirUsable(key, path string) error {
 	p := filepath.Clean(path)
 	for {
@@ -93,6 +94,10 @@ func dirUsable(key, path string) error {
 		if err == nil {
 			if !fi.IsDir() {
 				return fmt.Errorf("%s %s: %s is not a directory", key, path, p)
+			}
+			// serve reads, writes and creates entries there (or below it).
+			if err := syscall.Access(p, 0o7); err != nil {
+				return fmt.Errorf("%s %s: %s: %v", key, path, p, err)
 			}
 			return nil
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/debian/mailgw/parsers"
 )
 
 // TestPacerCancel: a pacer that has to wait gives up when ctx ends.
@@ -65,5 +67,24 @@ func TestCheckpointKey(t *testing.T) {
 	k3, _ := CheckpointFile(dir, p)
 	if k1 != k2 || k1 == k3 {
 		t.Errorf("keys %s %s %s: want the same for the same file, another after a rewrite", k1, k2, k3)
+	}
+}
+
+type panicParser struct{}
+
+func (panicParser) Name() string { return "panic" }
+func (panicParser) Parse(*parsers.Message) ([]parsers.Event, bool, string) {
+	panic("boom")
+}
+
+// TestParserPanic: a parser panic quarantines the mail and the replay goes
+// on.
+func TestParserPanic(t *testing.T) {
+	_, mails := testMails(t)
+	cfg := testConfig(t)
+	f := writeArchive(t, t.TempDir(), "a.mbox", mails[:5], 5)
+	s := run(t, Options{Mode: ModeDryRun, Config: cfg, Classifier: parsers.NewClassifier(panicParser{}), Logger: slog.New(slog.DiscardHandler)}, f)
+	if s.Mails != 5 || s.Quarantined == 0 || s.Reasons["parser panic"] == 0 {
+		t.Errorf("summary %s, reasons %v", s.String(), s.Reasons)
 	}
 }

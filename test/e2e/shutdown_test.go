@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -56,4 +57,40 @@ func TestGracefulStop(t *testing.T) {
 	}
 	d.start()
 	expectJournaled(t, d, parseIDs(t, file))
+}
+
+// TestForcedStop: a second signal ends serve at once even with a DATA in
+// flight (exit 1); that mail never got a 250, so nothing is lost.
+func TestForcedStop(t *testing.T) {
+	d := newDaemon(t)
+	d.start()
+	c := dialRaw(t, d.smtpAddr(), nil)
+	c.reply()
+	c.cmd("EHLO e2e.test", "250")
+	c.cmd("MAIL FROM:<a@example.org>", "250")
+	c.cmd("RCPT TO:<mailgw@localhost>", "250")
+	c.cmd("DATA", "354")
+	io.WriteString(c.c, "Subject: never finished\r\n\r\n")
+
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	waitFor(t, 10*time.Second, "/healthz to report 503", func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", d.admin))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	})
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve ignored the second signal")
+	}
+	if code := d.cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("forced exit code %d, want 1", code)
+	}
+	if got := c.reply(); strings.HasPrefix(got, "250") {
+		t.Errorf("the unfinished DATA got %q", got)
+	}
 }
