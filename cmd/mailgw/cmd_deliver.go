@@ -19,20 +19,19 @@ fsync); it never parses, signs or publishes, so it is fast and needs no key.
 
 Exit status:
   0   the mail is durably in the spool (fsynced)
-  65  the mail is over smtp.max_message_bytes: it will never be accepted,
-      the MTA bounces it (EX_DATAERR)
   75  try again later (EX_TEMPFAIL): the spool is missing, full (below
-      spool_min_free_bytes) or unwritable, or the config is unreadable;
-      the MTA keeps the mail queued and retries, so fixing the cause
-      delivers it with no other step
+      spool_min_free_bytes) or unwritable, the config is unreadable, or
+      the mail is over smtp.max_message_bytes; the MTA keeps the mail
+      queued (its queue listing shows this reason) and retries, so fixing
+      the cause delivers it with no other step
   64  usage error (bad flags or arguments)
 `
 
 // cmdDeliver runs "mailgw deliver": one mail from stdin into the spool.
-// Exit status: 0 spooled (after fsync); 65 over the size limit (a permanent
-// refusal: retrying cannot help, the MTA bounces); 75 for every problem an
-// operator can fix (spool missing, full or unwritable, config unreadable);
-// 64 for usage errors. The spool is never created here: a missing spool is
+// Exit status: 0 spooled (after fsync); 75 for every problem an operator
+// can fix (spool missing, full or unwritable, config unreadable, mail over
+// the size limit — SPEC §2 keeps other codes for usage errors); 64 for
+// usage errors. The spool is never created here: a missing spool is
 // a misconfiguration to notice, not to paper over.
 func cmdDeliver(args []string) int {
 	fs := flag.NewFlagSet("deliver", flag.ContinueOnError)

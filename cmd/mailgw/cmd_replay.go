@@ -49,6 +49,8 @@ unless --all-records is given (they make no events).
   --checkpoint-every N         write the checkpoint every N mails (1000)
   --all-records                also replay debbugs .log incoming mail
   --workers N                  parser goroutines (default: one per CPU)
+  --spool-max N                spool mode: wait while serve still has N
+                               mails to process (1000; 0: never wait)
   --wait-subscribers N         with --publish, wait up to 10s for N
                                subscribers before publishing
 
@@ -74,6 +76,7 @@ func cmdReplay(args []string) int {
 	workers := fs.Int("workers", 0, "parser goroutines (0: one per CPU)")
 	waitSubs := fs.Int("wait-subscribers", 0, "with --publish, subscribers to wait for")
 	cpEvery := fs.Int("checkpoint-every", 1000, "mails between checkpoint writes")
+	spoolMax := fs.Int("spool-max", 1000, "spool mode: wait while serve has this many mails pending (0: never)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return exitOK
@@ -88,7 +91,7 @@ func cmdReplay(args []string) int {
 		fmt.Fprintf(os.Stderr, "mailgw replay: %v\n", err)
 		return code
 	}
-	o := replay.Options{Rate: *rate, Restart: *restart, AllRecords: *allRecords, Workers: *workers, CheckpointEvery: *cpEvery}
+	o := replay.Options{Rate: *rate, Restart: *restart, AllRecords: *allRecords, Workers: *workers, CheckpointEvery: *cpEvery, SpoolMax: *spoolMax}
 	var err error
 	if o.Since, err = parseDate(*since); err != nil {
 		return fail(exitUsage, fmt.Errorf("--since: %w", err))

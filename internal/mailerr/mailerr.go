@@ -93,20 +93,20 @@ func IsTemporary(err error) bool {
 // Exit codes of "mailgw deliver" (sysexits.h).
 const (
 	ExitOK       = 0
-	ExitDataErr  = 65 // EX_DATAERR: permanent, e.g. over the size limit
-	ExitTempFail = 75 // EX_TEMPFAIL: the MTA retries later
+	ExitTempFail = 75 // EX_TEMPFAIL: the MTA keeps the mail and retries
 )
 
-// ExitCode maps err to deliver's exit code: 0 for nil, 75 for temporary,
-// 65 for permanent.
+// ExitCode maps err to deliver's exit code: 0 for nil, else 75. SPEC §2
+// allows deliver no other failure code (those are for usage errors): every
+// failure is one an operator can fix — even a mail over the size limit,
+// by raising smtp.max_message_bytes — so the MTA keeps the mail queued,
+// shows the reason in its queue listing, and its queue lifetime bounds the
+// retries. Mail is never bounced by mailgw deliver.
 func ExitCode(err error) int {
 	if err == nil {
 		return ExitOK
 	}
-	if IsTemporary(err) {
-		return ExitTempFail
-	}
-	return ExitDataErr
+	return ExitTempFail
 }
 
 // SMTPError maps err to the bare *smtp.SMTPError that go-smtp must get (a

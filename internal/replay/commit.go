@@ -176,7 +176,7 @@ func (c *committer) flush(ctx context.Context) error {
 	case ModePublish:
 		err = c.publish(ctx)
 	case ModeSpool:
-		err = c.spool()
+		err = c.spool(ctx)
 	default:
 		for _, it := range c.batch {
 			c.observe(it, func(int) bool { return false })
@@ -244,8 +244,12 @@ func (c *committer) publish(ctx context.Context) error {
 }
 
 // spool delivers each mail of the batch that has a new event into the
-// spool of serve.
-func (c *committer) spool() error {
+// spool of serve, first waiting while serve has SpoolMax mails or more
+// still to process.
+func (c *committer) spool(ctx context.Context) error {
+	if err := c.waitSpool(ctx); err != nil {
+		return err
+	}
 	for _, it := range c.batch {
 		if it.what != itemMail || len(it.envs) == 0 {
 			continue
@@ -268,4 +272,33 @@ func (c *committer) spool() error {
 		c.s.New += fresh
 	}
 	return nil
+}
+
+// waitSpool blocks while the spool holds SpoolMax or more pending mails,
+// so that a backfill does not bury serve (and live mail) under files.
+func (c *committer) waitSpool(ctx context.Context) error {
+	if c.o.SpoolMax <= 0 {
+		return nil
+	}
+	logged := false
+	for {
+		pending, err := c.o.Spool.Pending()
+		if err != nil {
+			return fmt.Errorf("replay: spool: %w", err)
+		}
+		if len(pending) < c.o.SpoolMax {
+			return nil
+		}
+		if !logged {
+			c.o.Logger.Info("replay: waiting for serve to work off the spool", "pending", len(pending), "spool_max", c.o.SpoolMax)
+			logged = true
+		}
+		t := time.NewTimer(200 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }

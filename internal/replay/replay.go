@@ -61,6 +61,9 @@ type Options struct {
 	Journal   *journal.Journal
 	Publisher bus.Publisher // ModePublish
 	Spool     *spool.Spool  // ModeSpool
+	// SpoolMax: in ModeSpool, wait before each batch while serve has this
+	// many mails or more in the spool (0: never wait).
+	SpoolMax int
 	// Since and Until keep only mails whose Date is in [Since, Until);
 	// zero means unbounded. With either set, mails without a usable Date
 	// are skipped.

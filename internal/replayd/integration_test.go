@@ -40,21 +40,31 @@ func newPublisher(t *testing.T, hwm, pad int) *publisher {
 }
 
 // publish journals and publishes the next envelope; it returns its seq_id.
-func (p *publisher) publish() int64 {
-	n, err := p.j.LastSeq()
+func (p *publisher) publish() int64 { return p.publishBatch(1) }
+
+// publishBatch journals n envelopes in one transaction and publishes
+// them; it returns the last seq_id.
+func (p *publisher) publishBatch(n int) int64 {
+	last, err := p.j.LastSeq()
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	env := bus.NewEnvelope("org.debian.dev.test.a", map[string]any{"n": n + 1, "pad": p.pad},
-		bus.MsgID(2026, fmt.Sprintf("%s-%d", p.t.Name(), n+1)), 1795000000+n, "tester")
-	added, err := p.j.Add([]*bus.Envelope{env})
-	if err != nil || len(added) != 1 {
+	envs := make([]*bus.Envelope, n)
+	for i := range envs {
+		k := last + int64(i) + 1
+		envs[i] = bus.NewEnvelope("org.debian.dev.test.a", map[string]any{"n": k, "pad": p.pad},
+			bus.MsgID(2026, fmt.Sprintf("%s-%d", p.t.Name(), k)), 1795000000+k, "tester")
+	}
+	added, err := p.j.Add(envs)
+	if err != nil || len(added) != n {
 		p.t.Fatalf("journal: %v", err)
 	}
-	if err := p.pub.Publish(context.Background(), env); err != nil {
-		p.t.Fatal(err)
+	for _, env := range added {
+		if err := p.pub.Publish(context.Background(), env); err != nil {
+			p.t.Fatal(err)
+		}
 	}
-	return env.SeqID
+	return added[n-1].SeqID
 }
 
 // subscribe connects a subscriber with a GapFiller for p.
@@ -120,7 +130,7 @@ func TestGapFillSlowSubscriber(t *testing.T) {
 		done <- got
 	}()
 	for last < 400 || p.pub.Dropped() < 20 {
-		last = p.publish()
+		last = p.publishBatch(50)
 		if last > 20000 {
 			t.Fatal("the publisher never dropped a message")
 		}
