@@ -19,6 +19,7 @@ import (
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/metrics"
 	"github.com/debian/mailgw/internal/pipeline"
+	"github.com/debian/mailgw/internal/replayd"
 	"github.com/debian/mailgw/internal/smtpd"
 	"github.com/debian/mailgw/internal/spool"
 )
@@ -93,6 +94,7 @@ type daemon struct {
 	pub     *bus.ZMQPublisher
 	pipe    *pipeline.Pipeline
 	smtp    *smtpd.Server
+	replay  *replayd.Server // nil when replay_endpoints has no entry for name
 }
 
 // runServe starts every part, waits for stopping (or a part failing), and
@@ -149,11 +151,15 @@ func runServe(cfg *config.Config, log *slog.Logger, stopping <-chan struct{}) in
 	if lns.admin != nil {
 		run("metrics", func() error { return d.m.Serve(adminCtx, lns.admin, log) })
 	}
-	// The replay REP endpoint (internal/replayd, SPEC §6) starts here:
-	// bind cfg.ReplayEndpoints[cfg.Name] in d.listen, serve it with
-	// run("replay", …) on d.journal, and stop it after the SMTP listeners.
+	// The replay REP endpoint (SPEC §6), bound in open, answers from the
+	// journal until the pipeline has stopped publishing.
+	replayAddr := ""
+	if d.replay != nil {
+		replayAddr = d.replay.Addr()
+		run("replay", func() error { return d.replay.Serve(context.Background()) })
+	}
 	log.Info("mailgw serve running", "version", version, "state_dir", cfg.StateDir,
-		"bus", d.pub.Addrs(), "spool", cfg.SpoolDir, "journal", cfg.Journal)
+		"bus", d.pub.Addrs(), "replay", replayAddr, "spool", cfg.SpoolDir, "journal", cfg.Journal)
 
 	code = exitOK
 	select {
@@ -172,6 +178,11 @@ func runServe(cfg *config.Config, log *slog.Logger, stopping <-chan struct{}) in
 	cancel()
 	// 2. The pipeline: whatever it has not committed stays in the spool.
 	stopPipe()
+	// The replay endpoint: in-flight replies finish, clients then reconnect
+	// to the next run.
+	if d.replay != nil {
+		d.replay.Close()
+	}
 	// 3. The admin listener last, so the stop can be watched.
 	stopAdmin()
 	wg.Wait()
@@ -211,6 +222,11 @@ func (d *daemon) open() (int, error) {
 	}
 	if d.pub, err = bus.NewZMQPublisher(context.Background(), cfg.Endpoints[cfg.Name], cfg.HighWaterMark); err != nil {
 		return exitTempFail, err
+	}
+	if ep := cfg.ReplayEndpoints[cfg.Name]; ep != "" {
+		if d.replay, err = replayd.NewServer(d.journal, ep, cfg.ReplayMaxReply, d.log.With("component", "replay")); err != nil {
+			return exitTempFail, err
+		}
 	}
 	d.installProbes()
 	tracker := newPickupTracker(d.m)
@@ -255,6 +271,9 @@ func (d *daemon) listen() (*listeners, error) {
 
 // close releases what open opened, in reverse order.
 func (d *daemon) close() {
+	if d.replay != nil {
+		d.replay.Close()
+	}
 	if d.pub != nil {
 		d.pub.Close() // waits up to its linger for subscribers' queues
 	}

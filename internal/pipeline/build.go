@@ -31,7 +31,7 @@ func Build(cfg *config.Config, m *parsers.Message, evs []parsers.Event, now time
 	out := make([]*bus.Envelope, 0, len(evs))
 	for i := range evs {
 		ev := &evs[i]
-		topic := bus.Topic(cfg.TopicPrefix, cfg.Environment, ev.Name())
+		topic := bus.Topic(cfg.TopicPrefix, topicEnv(cfg, ev), ev.Name())
 		// A copy: NewEnvelope writes msg["mailgw"], and the parser's
 		// payload stays as it was. The "mail" object, made afresh by
 		// MailInfo, is shared by the mail's envelopes (never changed).
@@ -42,6 +42,19 @@ func Build(cfg *config.Config, m *parsers.Message, evs []parsers.Event, now time
 		out = append(out, bus.NewEnvelope(topic, msg, bus.MsgID(year, ev.Identity(m)), ts, cfg.Username))
 	}
 	return out
+}
+
+// CompatEnvironment is the environment of debmessenger's compatibility
+// topics whatever the configured one: debmessenger only ever published
+// under "dev", and its consumers (Debian Code Search subscribes to exactly
+// org.debian.dev.debmessenger.package.upload) listen there.
+const CompatEnvironment = "dev"
+
+func topicEnv(cfg *config.Config, ev *parsers.Event) string {
+	if ev.Service == "debmessenger" {
+		return CompatEnvironment
+	}
+	return cfg.Environment
 }
 
 // MsgIDYear is the year part of a mail's msg_ids. It must not depend on

@@ -43,7 +43,6 @@ func addEnvs(t testing.TB, j *journal.Journal, lo, hi int64) {
 	}
 }
 
-
 // startServer serves st on a free loopback port until the test ends.
 func startServer(t testing.TB, st Store, maxReply int) *Server {
 	t.Helper()
