@@ -40,6 +40,8 @@ type Envelope struct {
 	Crypto    string // "gpg" when signed, "" when unsigned
 	Signature string // single-line standard base64 of a binary detached signature
 	SeqID     int64  // journal sequence number; 0 = absent
+
+	sealed []byte // canonical JSON of Msg kept by SignSealed; Marshal reuses it
 }
 
 // Publisher sends envelopes on the bus. The ZeroMQ implementation is in

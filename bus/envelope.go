@@ -66,7 +66,7 @@ func (e *Envelope) Marshal() ([]byte, error) {
 
 // AppendMarshal appends the canonical wire body to dst (see Marshal).
 func (e *Envelope) AppendMarshal(dst []byte) ([]byte, error) {
-	return e.appendBody(dst, nil)
+	return e.appendBody(dst, e.sealed) // nil unless SignSealed
 }
 
 // appendBody writes the wire body; msgJSON, when not nil, is the already

@@ -83,7 +83,7 @@ func (w *worker) sign(env *bus.Envelope) error {
 		_, err := bus.Canonical(env.Msg)
 		return err
 	}
-	return bus.Sign(env, w.o.Signer)
+	return bus.SignSealed(env, w.o.Signer)
 }
 
 // headerDate returns the Date header of raw, zero when absent or
