@@ -23,7 +23,7 @@ def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="1 run of everything, small sizes (smoke test)")
     ap.add_argument("--runs", type=int, help="runs per row (default 5, --quick 1)")
-    ap.add_argument("--mails", type=int, help="mails in the end-to-end mbox (default 100000)")
+    ap.add_argument("--mails", type=int, help="mails in the end-to-end and dry-run mbox (default 50000)")
     ap.add_argument("--ref-mails", type=int, help="mails in the reference's mbox (default 1000)")
     ap.add_argument("--profile", action="store_true", help="also write a CPU profile of the end-to-end replay")
     ap.add_argument("--no-rss-1g", action="store_true", help="skip the 1 GiB xz mbox peak-RSS row")
@@ -32,7 +32,7 @@ def parse_args():
     a = ap.parse_args()
     q = a.quick
     a.runs = a.runs or (1 if q else 5)
-    a.mails = a.mails or (3000 if q else 100000)
+    a.mails = a.mails or (3000 if q else 50000)
     a.ref_mails = a.ref_mails or (60 if q else 1000)
     a.benchtime = "300x" if q else "1s"
     a.pyzmq_n = 5000 if q else 100000
@@ -77,8 +77,10 @@ class Ctx:
 
 
 def build(c):
-    for pkg, name in (("./cmd/mailgw", "mailgw"), ("./cmd/mboxgen", "mboxgen"),
-                      ("./bench/replayprof", "replayprof")):
+    progs = [("./cmd/mailgw", "mailgw"), ("./cmd/mboxgen", "mboxgen")]
+    if c.a.profile:
+        progs.append(("./bench/replayprof", "replayprof"))
+    for pkg, name in progs:
         c.sh(["go", "build", "-o", os.path.join(c.bin, name), pkg], "build.log")
     for pkg in ("parsers", "bus"):
         c.sh(["go", "test", "-c", "-o", os.path.join(c.bin, pkg + ".test"), "./" + pkg], "build.log")

@@ -35,12 +35,14 @@ go build -o "$tmp/mailgw" ./cmd/mailgw
 go build -o "$tmp/smtplatency" ./bench/smtplatency
 
 start_serve() {
-  smtp=$(free_port); busp=$(free_port); admin=$(free_port)
+  smtp=$(free_port); busp=$(free_port); admin=$(free_port); rep=$(free_port)
   rm -rf "$tmp/state"
   cat > "$tmp/mailgw.toml" <<TOML
 state_dir = "$tmp/state"
 [endpoints]
 mailgw = ["tcp://127.0.0.1:$busp"]
+[replay_endpoints]
+mailgw = "tcp://127.0.0.1:$rep"
 [metrics]
 listen = "127.0.0.1:$admin"
 [log]

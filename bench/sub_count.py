@@ -12,9 +12,11 @@ and its msg_id is counted; every 100th body is also parsed as JSON in
 full (parsing all of them would make this subscriber the bottleneck). Once IDLE seconds (default 2) pass with no
 message after the first one, it prints one line of JSON:
 
-  {"count": N, "distinct": D, "bad": B, "first": T0, "last": T1, "bytes": S}
+  {"count": N, "distinct": D, "bad": B, "first": T0, "last": T1,
+   "bytes": S, "cpu": C}
 
-(times are time.time() of the first and last message received). With
+(times are time.time() of the first and last message received, bytes the
+total body size, cpu this process's CPU seconds). With
 --save, the first N (default 20000) messages are written to FILE as
 length-prefixed frames (4-byte big-endian length, topic, 4-byte length,
 body) for bench/pyzmq_rate.py --frames: the very same envelope frames.
@@ -91,8 +93,8 @@ def main():
             saved += 1
     if save:
         save.close()
-    print(json.dumps({"count": count, "distinct": len(ids), "bad": bad,
-                      "first": first, "last": last, "bytes": size}), flush=True)
+    print(json.dumps({"count": count, "distinct": len(ids), "bad": bad, "first": first,
+                      "last": last, "bytes": size, "cpu": time.process_time()}), flush=True)
     sock.close(linger=0)
     ctx.term()
     return 0

@@ -23,7 +23,8 @@ import (
 
 const tailHelp = `usage: mailgw tail [--config FILE] [--endpoint EP]... [--topic PREFIX]...
                    [--keyring FILE]... [--no-validate] [--pretty | --json]
-                   [--count N]
+                   [--count N] [--no-gap-fill] [--replay-endpoint [PUB=]REP]...
+                   [--since-seq N] [--dns-server HOST:PORT]
 
 Subscribe to the bus and print what arrives, like fedmsg-tail. Endpoints
 are every endpoint of every name in the config, or --endpoint (repeatable).
@@ -37,19 +38,13 @@ Output: one line per message, "<time> <topic> <msg_id> <summary>";
 --pretty: the envelope as indented JSON; --json: one canonical envelope per
 line on stdout and nothing else there (logs go to stderr).
 --count N exits after N messages.
-`
+` + tailGapHelp
 
 // tailFilter is the step between receiving and printing: it gets every
-// received message and returns the messages to print, in order. The
-// default passes each one through; gap filling (fetching missed seq_ids
-// from the replay endpoint, dropping duplicates) replaces it by setting
-// newTailFilter.
+// received message and returns the messages to print, in order. It
+// passes each one through, or fills gaps (fetching missed seq_ids from
+// the replay endpoint, dropping duplicates): see tail_gapfill.go.
 type tailFilter func(ctx context.Context, m bus.Message) []bus.Message
-
-// newTailFilter builds the tail's filter for a config and its endpoints.
-var newTailFilter = func(cfg *config.Config, endpoints []string) tailFilter {
-	return func(_ context.Context, m bus.Message) []bus.Message { return []bus.Message{m} }
-}
 
 // cmdTail runs "mailgw tail".
 func cmdTail(args []string) int {
@@ -72,6 +67,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	pretty := fs.Bool("pretty", false, "indented JSON")
 	asJSON := fs.Bool("json", false, "one canonical envelope per line")
 	count := fs.Int("count", 0, "exit after N messages (0: run until interrupted)")
+	gap := addGapFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -90,6 +86,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	log := loggerTo(cfg, stderr)
 	slog.SetDefault(log)
 	if len(endpoints) == 0 {
+		gap.discoverEndpoints(ctx, cfg, log)
 		endpoints = allEndpoints(cfg)
 	}
 	if len(keyrings) == 0 {
@@ -118,22 +115,34 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	log.Debug("tail: subscribed", "endpoints", endpoints, "topics", []string(topics))
 
 	out := bufio.NewWriter(stdout)
-	filter := newTailFilter(cfg, endpoints)
+	filter, pending, err := gap.setup(ctx, cfg, endpoints, topics, opts.Verify, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
+		return exitUsage
+	}
 	for n := 0; *count == 0 || n < *count; {
-		m, err := sub.Next(ctx)
-		if err != nil {
-			break // interrupted
-		}
-		for _, m := range filter(ctx, m) {
-			if err := printEnvelope(out, m, *pretty, *asJSON); err != nil {
-				fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
-				return exitSoftware
+		if len(pending) == 0 {
+			m, err := sub.Next(ctx)
+			if err != nil {
+				break // interrupted
 			}
-			n++
+			pending = filter(ctx, m)
+			continue
 		}
-		if err := out.Flush(); err != nil {
-			return exitSoftware // stdout closed
+		if err := printEnvelope(out, pending[0], *pretty, *asJSON); err != nil {
+			fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
+			return exitSoftware
 		}
+		pending = pending[1:]
+		n++
+		if len(pending) == 0 {
+			if err := out.Flush(); err != nil {
+				return exitSoftware // stdout closed
+			}
+		}
+	}
+	if err := out.Flush(); err != nil {
+		return exitSoftware
 	}
 	return exitOK
 }

@@ -3,6 +3,13 @@
 // bzip2 or xz compressed. Compression and format are detected from the
 // content (magic bytes and first line), never from the file name.
 //
+// Formats: an mbox mail starts at a "From " line at the start of the file
+// or after an empty line; mboxo and mboxrd quoting are told apart as
+// described at FlavourAuto. A debbugs .log yields the mail of its ^G
+// (received), ^B (sent) and ^A (autocheck) records with Mail.Kind saying
+// which; ^F html records are skipped. A directory with cur/ or new/ is a
+// Maildir; a file that starts with a header field is one mail.
+//
 // Readers stream: at most one mail (bounded by Options.MaxMail) and a fixed
 // read buffer are in memory at a time, so a multi-GiB archive replays in
 // constant memory.
@@ -12,7 +19,9 @@
 // returns an *Error with Fatal false; the caller logs it and calls Next
 // again. A damaged stream (a truncated or corrupt gzip/bzip2/xz stream, a
 // .log that ends inside a record) ends the archive: Next returns an *Error
-// with Fatal true, after every mail read before the damage was returned.
+// with Fatal true, after every mail read before the damage was returned;
+// only what the decompressor could not decode is lost (xz decodes LZMA2
+// chunks of up to 2 MiB at once, bzip2 whole blocks of up to 900 kB).
 // Every *Error names the file and the byte offset in the uncompressed
 // stream.
 package archive

@@ -160,7 +160,7 @@ func (p *Pipeline) sign(env *bus.Envelope) error {
 		_, err := bus.Canonical(env.Msg)
 		return err
 	}
-	return bus.Sign(env, p.o.Signer)
+	return bus.SignSealed(env, p.o.Signer)
 }
 
 // Process runs one mail through the pipeline: no spool is involved

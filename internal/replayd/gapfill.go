@@ -157,7 +157,10 @@ func (g *GapFiller) Backfill(ctx context.Context, since int64) []bus.Message {
 		done[src] = true
 		src.last = max(since-1, src.last)
 		for ctx.Err() == nil {
-			msgs, _, n, err := g.chunk(ctx, src, ep, src.last+1, src.last+int64(g.opts.MaxReply))
+			msgs, got, n, err := g.chunk(ctx, src, ep, src.last+1, src.last+int64(g.opts.MaxReply))
+			if g.smaller(err) {
+				continue
+			}
 			out = append(out, msgs...)
 			if err != nil {
 				if !errors.Is(err, ErrNoMatch) {
@@ -165,8 +168,8 @@ func (g *GapFiller) Backfill(ctx context.Context, since int64) []bus.Message {
 				}
 				break
 			}
-			if n < g.opts.MaxReply {
-				break
+			if n < g.opts.MaxReply || got == 0 {
+				break // the newest is reached (or the server makes no progress)
 			}
 		}
 	}
@@ -178,6 +181,10 @@ func (g *GapFiller) Backfill(ctx context.Context, since int64) []bus.Message {
 func (g *GapFiller) fetch(ctx context.Context, src *source, ep string, hi int64) []bus.Message {
 	var out []bus.Message
 	for lo := src.last + 1; lo <= hi; {
+		if ctx.Err() != nil { // interrupted: no outage to report
+			g.lose(src, hi-lo+1)
+			break
+		}
 		end := min(hi, lo+int64(g.opts.MaxReply)-1)
 		if src.down && time.Now().Before(src.retryAt) {
 			g.lose(src, end-lo+1)
@@ -186,6 +193,9 @@ func (g *GapFiller) fetch(ctx context.Context, src *source, ep string, hi int64)
 		}
 		src.last = lo - 1
 		msgs, got, _, err := g.chunk(ctx, src, ep, lo, end)
+		if g.smaller(err) {
+			continue
+		}
 		out = append(out, msgs...)
 		if miss := end - lo + 1 - got; miss > 0 {
 			g.lose(src, miss)
@@ -193,6 +203,7 @@ func (g *GapFiller) fetch(ctx context.Context, src *source, ep string, hi int64)
 		src.last = end
 		switch {
 		case err == nil:
+			g.log.Debug("replay: filled gap", "replay_endpoint", src.replay, "from", lo, "to", end, "got", got)
 			if src.down {
 				g.log.Info("replay: replay endpoint answers again", "replay_endpoint", src.replay, "lost_seq_ids", src.lost)
 				src.down, src.lost = false, 0
@@ -209,6 +220,17 @@ func (g *GapFiller) fetch(ctx context.Context, src *source, ep string, hi int64)
 		lo = end + 1
 	}
 	return out
+}
+
+// smaller halves the chunk size when a server refused a chunk as too
+// large (its replay_max_reply is below ours); the caller then retries.
+func (g *GapFiller) smaller(err error) bool {
+	if !errors.Is(err, ErrTooMany) || g.opts.MaxReply <= 1 {
+		return false
+	}
+	g.opts.MaxReply /= 2
+	g.log.Info("replay: server refused a range as too large; asking for smaller ones", "max", g.opts.MaxReply)
+	return true
 }
 
 func isReply(err error) bool {

@@ -192,3 +192,28 @@ func TestGapFillerBackfillPastEnd(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 }
+
+// TestGapFillerShrinksChunks: a server with a smaller bound than ours
+// refuses big ranges; the filler asks again in smaller chunks.
+func TestGapFillerShrinksChunks(t *testing.T) {
+	st := newFakeStore(100)
+	var asks [][2]int64
+	g := NewGapFiller(map[string]string{pubA: replayA}, GapOptions{
+		MaxReply: 40,
+		Logger:   quiet,
+		query: func(_ context.Context, _ string, req Request, _ time.Duration) ([][]byte, error) {
+			asks = append(asks, *req.SeqIDRange)
+			return Answer(st, &req, 15)
+		},
+	})
+	ctx := context.Background()
+	g.Filter(ctx, live(pubA, 1))
+	got := delivered(g.Filter(ctx, live(pubA, 32)))
+	if len(got) != 31 || got[30] != 32 || g.Stats().Lost != 0 {
+		t.Fatalf("delivered %v, stats %+v, asked %v", got, g.Stats(), asks)
+	}
+	checkExactlyOnce(t, got, 2)
+	if want := [][2]int64{{2, 31}, {2, 21}, {2, 11}, {12, 21}, {22, 31}}; !slices.Equal(asks, want) {
+		t.Fatalf("asked %v, want %v", asks, want)
+	}
+}
