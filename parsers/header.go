@@ -14,7 +14,7 @@ type Header struct {
 // or "".
 func (h Header) Get(key string) string {
 	for _, f := range h.Fields {
-		if strings.EqualFold(f.Key, key) {
+		if len(f.Key) == len(key) && strings.EqualFold(f.Key, key) { // field names are ASCII
 			return f.Value
 		}
 	}
@@ -25,7 +25,7 @@ func (h Header) Get(key string) string {
 func (h Header) Values(key string) []string {
 	var vs []string
 	for _, f := range h.Fields {
-		if strings.EqualFold(f.Key, key) {
+		if len(f.Key) == len(key) && strings.EqualFold(f.Key, key) { // field names are ASCII
 			vs = append(vs, f.Value)
 		}
 	}
@@ -35,7 +35,7 @@ func (h Header) Values(key string) []string {
 // Has reports whether the header has a field named key.
 func (h Header) Has(key string) bool {
 	for _, f := range h.Fields {
-		if strings.EqualFold(f.Key, key) {
+		if len(f.Key) == len(key) && strings.EqualFold(f.Key, key) { // field names are ASCII
 			return true
 		}
 	}
