@@ -121,6 +121,9 @@ func cmdReplay(args []string) int {
 		// spend its time collecting under this limit.
 		debug.SetMemoryLimit(replayMemoryLimit)
 	}
+	if os.Getenv("GOGC") == "" && *publish {
+		debug.SetGCPercent(300) // ~13% less CPU for ~60 MiB more heap
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

@@ -152,8 +152,9 @@ func TestDeliverTooBig(t *testing.T) {
 	}
 	_, err := s.Deliver(strings.NewReader(testMail+"x"), lim)
 	wantCode(t, err, 552)
-	if mailerr.IsTemporary(err) || mailerr.ExitCode(err) != 65 {
-		t.Errorf("too big must be permanent: %v", err)
+	// Permanent for SMTP (552); deliver still exits 75 (SPEC §2).
+	if mailerr.IsTemporary(err) || mailerr.ExitCode(err) != 75 {
+		t.Errorf("too big must be permanent for SMTP, 75 for deliver: %v", err)
 	}
 	if n := dirLen(t, filepath.Join(s.Dir(), "tmp")); n != 0 {
 		t.Errorf("tmp/ keeps %d files after refusing", n)
