@@ -4,7 +4,7 @@
 // journal and the ZeroMQ publisher), waits for the subscribers, replays
 // the archives and writes the CPU profile of the whole run:
 //
-//	replayprof -config mailgw.toml -cpuprofile cpu.prof [-wait-subscribers 1] FILE...
+//	replayprof -config mailgw.toml -cpuprofile cpu.prof [-wait-subscribers 1] [-batch N] FILE...
 //
 // The profile is read with "go tool pprof -top replayprof cpu.prof".
 package main
@@ -32,14 +32,15 @@ func main() {
 	cfgPath := flag.String("config", "", "mailgw config `FILE`")
 	prof := flag.String("cpuprofile", "cpu.prof", "CPU profile output `FILE`")
 	waitSubs := flag.Int("wait-subscribers", 1, "subscribers to wait for (up to 10s)")
+	batch := flag.Int("batch", 0, "mails per journal transaction (0: replay's default)")
 	flag.Parse()
-	if err := run(*cfgPath, *prof, *waitSubs, flag.Args()); err != nil {
+	if err := run(*cfgPath, *prof, *waitSubs, *batch, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "replayprof:", err)
 		os.Exit(1)
 	}
 }
 
-func run(cfgPath, prof string, waitSubs int, files []string) error {
+func run(cfgPath, prof string, waitSubs, batch int, files []string) error {
 	if len(files) == 0 {
 		return fmt.Errorf("no archive given")
 	}
@@ -49,7 +50,7 @@ func run(cfgPath, prof string, waitSubs int, files []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx := context.Background()
-	o := replay.Options{Mode: replay.ModePublish, Config: cfg, Logger: log, Restart: true}
+	o := replay.Options{Mode: replay.ModePublish, Config: cfg, Logger: log, Restart: true, BatchSize: batch}
 	o.Classifier = classifier(cfg)
 	if o.Signer, err = bus.LoadSigner(cfg.GPGSigningKey, cfg.GPGPassphraseFile); err != nil {
 		return err

@@ -81,6 +81,24 @@ func startPostfix(t testing.TB, d *daemon) *postfix {
 		}
 		f.Close()
 	}
+	// The pipe(8) entry is the shipped example, verbatim but for the
+	// binary, config and user, so the README's postfix setup is what runs.
+	example, err := os.ReadFile(filepath.Join(repoRoot, "etc", "mta", "postfix-master.cf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := strings.NewReplacer("/usr/local/bin/mailgw", mailgw, "/etc/mailgw/mailgw.toml", d.config, "user=mailgw", "user=nobody").Replace(string(example))
+	if !strings.Contains(entry, "argv="+mailgw+" deliver") {
+		t.Fatalf("etc/mta/postfix-master.cf has no pipe entry running mailgw deliver:\n%s", example)
+	}
+	f, err := os.OpenFile(filepath.Join(p.etc, "master.cf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(entry); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
 	transport := fmt.Sprintf("pipe.test mailgw:\nsmtp.test smtp:[127.0.0.1]:%d\nlmtp.test lmtp:inet:127.0.0.1:%d\n", d.smtp, d.lmtp)
 	if err := os.WriteFile(filepath.Join(p.etc, "transport"), []byte(transport), 0o644); err != nil {
 		t.Fatal(err)
