@@ -14,10 +14,12 @@ W=${BENCH_DIR:-$(mktemp -d)}
 mkdir -p "$W"
 [ -x /usr/bin/time ] || { echo "/usr/bin/time missing (apt-get install time)" >&2; exit 1; }
 
-go build -o "$W/mailgw" ./cmd/mailgw
+# MAILGW_BIN and MBOXGEN_BIN: binaries to use instead of building them.
+if [ -n "${MAILGW_BIN:-}" ]; then cp "$MAILGW_BIN" "$W/mailgw"; else go build -o "$W/mailgw" ./cmd/mailgw; fi
 XZ="$W/rss-$N.mbox.xz"
 if [ ! -s "$XZ" ]; then
-	go run ./cmd/mboxgen -n "$N" -o "$XZ" -xz
+	if [ -n "${MBOXGEN_BIN:-}" ]; then "$MBOXGEN_BIN" -n "$N" -o "$XZ.tmp" -xz; else go run ./cmd/mboxgen -n "$N" -o "$XZ.tmp" -xz; fi
+	mv "$XZ.tmp" "$XZ"
 fi
 SIZE=$(xz --robot --list "$XZ" | awk '$1 == "totals" { print $5 }')
 echo "archive: $XZ, $(du -m "$XZ" | cut -f1) MiB compressed, $((SIZE / 1048576)) MiB uncompressed"

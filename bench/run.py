@@ -27,6 +27,7 @@ def parse_args():
     ap.add_argument("--ref-mails", type=int, help="mails in the reference's mbox (default 1000)")
     ap.add_argument("--profile", action="store_true", help="also write a CPU profile of the end-to-end replay")
     ap.add_argument("--no-rss-1g", action="store_true", help="skip the 1 GiB xz mbox peak-RSS row")
+    ap.add_argument("--mailgw", help="use this mailgw binary instead of building one (before/after comparisons)")
     ap.add_argument("--only", help="comma-separated row functions of bench/rows.py (e.g. e2e,reference)")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "out"))
     a = ap.parse_args()
@@ -55,6 +56,7 @@ class Ctx:
             os.makedirs(d, exist_ok=True)
         self.env = dict(os.environ)
         self.env["PATH"] = "/usr/local/go/bin:" + self.env.get("PATH", "")
+        self.mailgw = a.mailgw or os.path.join(self.bin, "mailgw")
 
     def sh(self, args, log=None, cwd=ROOT, env=None, check=True):
         """Runs args; stdout+stderr go to logs/LOG (appended) and are returned."""
@@ -77,7 +79,9 @@ class Ctx:
 
 
 def build(c):
-    progs = [("./cmd/mailgw", "mailgw"), ("./cmd/mboxgen", "mboxgen")]
+    progs = [("./cmd/mboxgen", "mboxgen")]
+    if not c.a.mailgw:
+        progs.append(("./cmd/mailgw", "mailgw"))
     if c.a.profile:
         progs.append(("./bench/replayprof", "replayprof"))
     for pkg, name in progs:

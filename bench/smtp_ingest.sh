@@ -31,14 +31,22 @@ trap cleanup EXIT
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-go build -o "$tmp/mailgw" ./cmd/mailgw
+# MAILGW_BIN: a mailgw binary to use instead of building one (bench/run.sh).
+if [ -n "${MAILGW_BIN:-}" ]; then cp "$MAILGW_BIN" "$tmp/mailgw"; else go build -o "$tmp/mailgw" ./cmd/mailgw; fi
 go build -o "$tmp/smtplatency" ./bench/smtplatency
 
+# Each serve gets a fresh state directory, and the old ones are removed
+# only at the end: on an ext4 without a journal (this bench machine's root
+# file system) inode allocation skips inodes deleted in the last minutes one
+# by one, so deleting a run's 40,000 files right before the next run made
+# that run's every file creation scan them (measured: ~40% of serve's CPU in
+# ext4 recently_deleted, and each run slower than the one before).
+state_n=0
 start_serve() {
   smtp=$(free_port); busp=$(free_port); admin=$(free_port); rep=$(free_port)
-  rm -rf "$tmp/state"
+  state_n=$((state_n + 1))
   cat > "$tmp/mailgw.toml" <<TOML
-state_dir = "$tmp/state"
+state_dir = "$tmp/state.$state_n"
 [endpoints]
 mailgw = ["tcp://127.0.0.1:$busp"]
 [replay_endpoints]
@@ -62,6 +70,7 @@ TOML
 
 stop_serve() { kill -TERM "$serve_pid"; wait "$serve_pid" || true; serve_pid=; }
 
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== throughput: smtp-source -l 2048 -m $smtp_mails -s 50 ($runs runs)"
 rates=()
 for r in $(seq "$runs"); do
@@ -83,3 +92,4 @@ start_serve
 "$tmp/smtplatency" -smtp "127.0.0.1:$smtp" -bus "tcp://127.0.0.1:$busp" -rate 500 -n "$lat_mails" -conns 64 \
   -mail testdata/mails/100-report-476920-xulrunner-FTBFS-sparc.eml
 stop_serve
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

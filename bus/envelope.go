@@ -61,7 +61,11 @@ func NewEnvelope(topic string, msg map[string]any, msgID string, ts int64, usern
 // "seq_id" omitted when 0. A nil Msg is written as {}. Errors are
 // *CanonicalError values with paths such as "msg.files[2].size".
 func (e *Envelope) Marshal() ([]byte, error) {
-	return e.AppendMarshal(make([]byte, 0, 1024))
+	n := 1024
+	if e.sealed != nil { // the size is known: one allocation, no regrowth
+		n = len(e.sealed) + len(e.Signature) + len(e.Topic) + len(e.MsgID) + len(e.Username) + len(e.Crypto) + 160
+	}
+	return e.AppendMarshal(make([]byte, 0, n))
 }
 
 // AppendMarshal appends the canonical wire body to dst (see Marshal).

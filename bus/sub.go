@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-zeromq/zmq4"
+	"github.com/debian/mailgw/internal/zmtp"
 )
 
 // SubOptions tunes Subscribe. The zero value is usable.
@@ -72,7 +72,7 @@ func Subscribe(ctx context.Context, endpoints []string, topics []string, opts Su
 		return nil, errors.New("bus: no endpoint to subscribe to")
 	}
 	for _, ep := range endpoints {
-		if _, _, err := splitEndpoint(ep); err != nil {
+		if _, _, err := zmtp.SplitEndpoint(ep); err != nil {
 			return nil, err
 		}
 	}
@@ -138,7 +138,7 @@ func (s *Subscriber) run(ep string) {
 	defer s.wg.Done()
 	wait := s.opts.ReconnectIvl
 	for s.ctx.Err() == nil {
-		conn, err := dialEndpoint(s.ctx, ep)
+		conn, err := zmtp.Dial(s.ctx, ep)
 		if err == nil {
 			s.log.Debug("zmq: connected", "endpoint", ep)
 			if s.serve(ep, conn) {
@@ -162,19 +162,19 @@ func (s *Subscriber) serve(ep string, conn net.Conn) bool {
 	stop := context.AfterFunc(s.ctx, func() { conn.Close() })
 	defer stop()
 	defer conn.Close()
-	if err := handshake(conn, zmq4.Sub, false); err != nil {
+	r, err := handshake(conn, zmtp.Sub, false)
+	if err != nil {
 		s.log.Debug("zmq: handshake failed", "endpoint", ep, "err", err)
 		return false
 	}
 	var subs []byte
 	for _, t := range s.topics {
-		subs = appendFrame(subs, 0, append([]byte{1}, t...))
+		subs = zmtp.AppendFrame(subs, 0, append([]byte{1}, t...))
 	}
 	if _, err := conn.Write(subs); err != nil {
 		return true
 	}
-	fr := frameReader{r: newReader(conn), max: s.opts.MaxMessageBytes}
-	s.pump(ep, &fr)
+	s.pump(ep, r)
 	return true
 }
 

@@ -1,9 +1,12 @@
 package bus
 
 import (
+	"bufio"
 	"errors"
 	"runtime"
 	"sync"
+
+	"github.com/debian/mailgw/internal/zmtp"
 )
 
 // subJob is one received message on its way through the validation
@@ -20,7 +23,7 @@ type subJob struct {
 // costly part, run on GOMAXPROCS workers; an emitter waits for each job
 // in turn, so order is kept and a slow consumer still pushes back on the
 // connection (and from there on the publisher's high-water mark).
-func (s *Subscriber) pump(ep string, fr *frameReader) {
+func (s *Subscriber) pump(ep string, r *bufio.Reader) {
 	const depth = 256
 	jobs := make(chan *subJob, depth)
 	order := make(chan *subJob, depth)
@@ -56,8 +59,8 @@ func (s *Subscriber) pump(ep string, fr *frameReader) {
 		<-emitted
 	}()
 	for {
-		frames, cmd, err := fr.readMessage()
-		if errors.Is(err, errTooBig) {
+		frames, cmd, err := zmtp.ReadMessage(r, s.opts.MaxMessageBytes)
+		if errors.Is(err, zmtp.ErrTooBig) {
 			s.drop(ep, DropSize, "message over the size limit")
 			return
 		}

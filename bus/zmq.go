@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-zeromq/zmq4"
+	"github.com/debian/mailgw/internal/zmtp"
 )
 
 // ErrClosed is returned by a publisher or subscriber used after Close.
@@ -24,8 +24,9 @@ const DefaultLinger = time.Second
 const DefaultMaxQueueBytes = 64 << 20
 
 // ZMQPublisher is a ZeroMQ PUB socket speaking ZMTP 3.0 to libzmq and zmq4
-// subscribers. It uses go-zeromq/zmq4 for the handshake and does its own
-// fan-out, because zmq4's PUB (v0.17.0, pub.go) sends to every peer from
+// subscribers, with the handshake and framing of internal/zmtp (which
+// bounds every length a peer announces), and does its own fan-out,
+// because go-zeromq/zmq4's PUB (v0.17.0, pub.go) sends to every peer from
 // one goroutine under one lock: a subscriber that stops reading blocks all
 // the others, and since accepting and reaping connections take the same
 // lock, new subscribers hang and departed ones are never removed
@@ -77,12 +78,11 @@ func NewZMQPublisher(ctx context.Context, endpoints []string, hwm int) (*ZMQPubl
 	p := &ZMQPublisher{hwm: hwm, log: slog.Default(), Linger: DefaultLinger, MaxQueueBytes: DefaultMaxQueueBytes,
 		peers: map[*pubPeer]struct{}{}, greeting: map[net.Conn]struct{}{}}
 	for _, ep := range endpoints {
-		network, addr, err := splitEndpoint(ep)
-		if err != nil {
+		if _, _, err := zmtp.SplitEndpoint(ep); err != nil {
 			p.Close()
 			return nil, err
 		}
-		ln, err := net.Listen(network, addr)
+		ln, err := zmtp.Listen(ep)
 		if err != nil {
 			p.Close()
 			return nil, fmt.Errorf("bus: bind %s: %w", ep, err)
@@ -103,7 +103,7 @@ func (p *ZMQPublisher) Addrs() []string {
 	defer p.mu.Unlock()
 	out := make([]string, len(p.lns))
 	for i, ln := range p.lns {
-		out[i] = endpointOf(ln.Addr())
+		out[i] = zmtp.EndpointOf(ln.Addr())
 	}
 	return out
 }
@@ -136,7 +136,7 @@ func (p *ZMQPublisher) Publish(ctx context.Context, env *Envelope) error {
 // subscriber whose queue is full (hwm messages or MaxQueueBytes) misses
 // the message, counted in Dropped.
 func (p *ZMQPublisher) PublishRaw(topic string, body []byte) error {
-	wire := encodeMessage(topic, body)
+	wire := zmtp.EncodeMessage([]byte(topic), body)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -151,12 +151,15 @@ func (p *ZMQPublisher) PublishRaw(topic string, body []byte) error {
 			p.dropped.Add(1)
 			continue
 		}
-		select {
-		case peer.q <- wire:
-			peer.pending.Add(1)
-			peer.pendingBytes.Add(size)
+		// Counted before the push, so that the writer never takes a
+		// message whose bytes are not yet pending.
+		peer.pending.Add(1)
+		peer.pendingBytes.Add(size)
+		if peer.q.push(wire) {
 			p.sent.Add(1)
-		default:
+		} else {
+			peer.pending.Add(-1)
+			peer.pendingBytes.Add(-size)
 			p.dropped.Add(1)
 		}
 	}
@@ -273,7 +276,7 @@ func (p *ZMQPublisher) serve(conn net.Conn) {
 	}
 	p.greeting[conn] = struct{}{} // so that Close can cut a slow handshake
 	p.mu.Unlock()
-	err := handshake(conn, zmq4.Pub, true)
+	r, err := handshake(conn, zmtp.Pub, true)
 	p.mu.Lock()
 	delete(p.greeting, conn)
 	if err != nil || p.closed {
@@ -284,7 +287,7 @@ func (p *ZMQPublisher) serve(conn net.Conn) {
 		}
 		return
 	}
-	peer := newPubPeer(conn, p.hwm)
+	peer := newPubPeer(conn, r, p.hwm)
 	p.peers[peer] = struct{}{}
 	p.mu.Unlock()
 	p.log.Debug("zmq: subscriber connected", "peer", conn.RemoteAddr().String())

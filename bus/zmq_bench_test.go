@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zeromq/zmq4"
+	"github.com/debian/mailgw/internal/zmtp"
 )
 
 // bench4KBody returns the canonical body of an envelope with a 4 KiB msg,
@@ -59,7 +59,7 @@ func benchPublish(b *testing.B, p *ZMQPublisher, recv func() error, dropped func
 }
 
 // BenchmarkZMQPublish4K is the transport rate: ZMQPublisher to a Go SUB
-// connection (zmq4 handshake, the Subscriber's frame reader) on TCP
+// connection (internal/zmtp handshake, the Subscriber's frame reader) on TCP
 // loopback, counting two-frame messages, as bench/pyzmq_rate.py does
 // for libzmq.
 func BenchmarkZMQPublish4K(b *testing.B) {
@@ -68,22 +68,22 @@ func BenchmarkZMQPublish4K(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer p.Close()
-	conn, err := dialEndpoint(context.Background(), p.Addrs()[0])
+	conn, err := zmtp.Dial(context.Background(), p.Addrs()[0])
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer conn.Close()
-	if err := handshake(conn, zmq4.Sub, false); err != nil {
+	r, err := handshake(conn, zmtp.Sub, false)
+	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := conn.Write(appendFrame(nil, 0, []byte{1})); err != nil {
+	if _, err := conn.Write(zmtp.AppendFrame(nil, 0, []byte{1})); err != nil {
 		b.Fatal(err)
 	}
 	waitSubs(b, p, 1)
-	fr := frameReader{r: newReader(conn), max: 1 << 20}
 	var bad uint64
 	recv := func() error {
-		frames, _, err := fr.readMessage()
+		frames, _, err := zmtp.ReadMessage(r, 1<<20)
 		if len(frames) != 2 {
 			bad++
 		}

@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,25 +11,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zeromq/zmq4"
+	"github.com/debian/mailgw/internal/zmtp"
 )
 
 // stuckSubscriber connects to ep as a SUB, subscribes to everything and
-// then never reads, like a consumer that hangs.
-func stuckSubscriber(t testing.TB, ep string) net.Conn {
+// then never reads, like a consumer that hangs. It returns the connection
+// and its reader (which may hold bytes read past the handshake).
+func stuckSubscriber(t testing.TB, ep string) (net.Conn, *bufio.Reader) {
 	t.Helper()
-	conn, err := dialEndpoint(context.Background(), ep)
+	conn, err := zmtp.Dial(context.Background(), ep)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	if err := handshake(conn, zmq4.Sub, false); err != nil {
+	r, err := handshake(conn, zmtp.Sub, false)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conn.Write(appendFrame(nil, 0, []byte{1})); err != nil {
+	if _, err := conn.Write(zmtp.AppendFrame(nil, 0, []byte{1})); err != nil {
 		t.Fatal(err)
 	}
-	return conn
+	return conn, r
 }
 
 // waitExactSubs waits until the publisher lists exactly n subscribers

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/go-zeromq/zmq4"
+	"github.com/debian/mailgw/internal/zmtp"
 )
 
 // maxSubscriptionBytes bounds what a subscriber may send the publisher in
@@ -20,8 +20,9 @@ const maxSubscriptions = 1024
 // pubPeer is one connected subscriber of a ZMQPublisher.
 type pubPeer struct {
 	conn         net.Conn
-	q            chan []byte // encoded messages, at most hwm
-	ctl          chan []byte // commands to send (PONG)
+	r            *bufio.Reader // conn's reader, from the handshake on
+	q            *peerQueue    // encoded messages, at most hwm
+	ctl          chan []byte   // commands to send (PONG)
 	subs         atomic.Pointer[[]string]
 	pending      atomic.Int64 // queued or unflushed messages
 	pendingBytes atomic.Int64 // and their wire size
@@ -29,8 +30,8 @@ type pubPeer struct {
 	once         sync.Once
 }
 
-func newPubPeer(conn net.Conn, hwm int) *pubPeer {
-	pp := &pubPeer{conn: conn, q: make(chan []byte, hwm), ctl: make(chan []byte, 4), done: make(chan struct{})}
+func newPubPeer(conn net.Conn, r *bufio.Reader, hwm int) *pubPeer {
+	pp := &pubPeer{conn: conn, r: r, q: newPeerQueue(hwm), ctl: make(chan []byte, 4), done: make(chan struct{})}
 	pp.subs.Store(&[]string{})
 	return pp
 }
@@ -58,30 +59,23 @@ func (pp *pubPeer) close() {
 func (pp *pubPeer) write() {
 	defer pp.close()
 	w := bufio.NewWriterSize(pp.conn, 128<<10)
+	var batch [][]byte
 	for {
 		var k, n int64 // messages from q in this batch, and their bytes
 		select {
 		case <-pp.done:
 			return
-		case m := <-pp.q:
-			k, n = 1, int64(len(m))
-			if _, err := w.Write(m); err != nil {
-				return
-			}
-		case m := <-pp.ctl:
-			if _, err := w.Write(m); err != nil {
-				return
-			}
-		}
-		for more := true; more && k < 256; {
-			select {
-			case m := <-pp.q:
+		case <-pp.q.ready:
+			batch = pp.q.take(batch, 256)
+			for _, m := range batch {
 				k, n = k+1, n+int64(len(m))
 				if _, err := w.Write(m); err != nil {
 					return
 				}
-			default:
-				more = false
+			}
+		case m := <-pp.ctl:
+			if _, err := w.Write(m); err != nil {
+				return
 			}
 		}
 		if err := w.Flush(); err != nil {
@@ -96,26 +90,25 @@ func (pp *pubPeer) write() {
 // (0x01 or 0x00 then the prefix), ZMTP 3.1 SUBSCRIBE/CANCEL commands and
 // PING. It returns when the connection ends.
 func (pp *pubPeer) read() {
-	fr := frameReader{r: bufio.NewReader(pp.conn), max: maxSubscriptionBytes}
 	for {
-		frames, cmd, err := fr.readMessage()
+		frames, cmd, err := zmtp.ReadMessage(pp.r, maxSubscriptionBytes)
 		if err != nil {
 			return
 		}
 		if cmd {
-			name, data, ok := parseCommand(frames[0])
+			name, data, ok := zmtp.ParseCommand(frames[0])
 			if !ok {
 				return
 			}
 			switch name {
-			case zmq4.CmdSubscribe:
+			case zmtp.CmdSubscribe:
 				pp.subscribe(true, string(data))
-			case zmq4.CmdCancel:
+			case zmtp.CmdCancel:
 				pp.subscribe(false, string(data))
-			case zmq4.CmdPing:
-				if len(data) >= 2 {
+			case zmtp.CmdPing:
+				if pong, ok := zmtp.Pong(data); ok {
 					select {
-					case pp.ctl <- encodeCommand(zmq4.CmdPong, data[2:]):
+					case pp.ctl <- pong:
 					default:
 					}
 				}

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/debian/mailgw/internal/zmtp"
 )
 
 // python is Debian's interpreter, the one with python3-zmq.
@@ -170,26 +172,25 @@ func TestZMQPublisherIPCAndPing(t *testing.T) {
 	if got := p.Addrs(); len(got) != 1 || got[0] != ep {
 		t.Fatalf("Addrs() = %v, want [%s]", got, ep)
 	}
-	conn := stuckSubscriber(t, ep) // handshaken and subscribed to ""
+	conn, r := stuckSubscriber(t, ep) // handshaken and subscribed to ""
 	waitSubs(t, p, 1)
 	// ZMTP 3.1 heartbeat: PING with TTL 0x000a and context "ctx".
-	if _, err := conn.Write(encodeCommand("PING", []byte{0, 10, 'c', 't', 'x'})); err != nil {
+	if _, err := conn.Write(zmtp.AppendCommand(nil, zmtp.CmdPing, []byte{0, 10, 'c', 't', 'x'})); err != nil {
 		t.Fatal(err)
 	}
-	fr := frameReader{r: bufio.NewReader(conn), max: 1 << 16}
-	frames, cmd, err := fr.readMessage()
+	frames, cmd, err := zmtp.ReadMessage(r, 1<<16)
 	if err != nil || !cmd {
 		t.Fatalf("want a PONG command, got %q cmd=%v err=%v", frames, cmd, err)
 	}
-	if name, data, _ := parseCommand(frames[0]); name != "PONG" || string(data) != "ctx" {
+	if name, data, _ := zmtp.ParseCommand(frames[0]); name != "PONG" || string(data) != "ctx" {
 		t.Fatalf("got command %q %q", name, data)
 	}
 	// A ZMTP 3.1 CANCEL of the subscription, then a SUBSCRIBE to a prefix.
-	if _, err := conn.Write(encodeCommand("CANCEL", nil)); err != nil {
+	if _, err := conn.Write(zmtp.AppendCommand(nil, zmtp.CmdCancel, nil)); err != nil {
 		t.Fatal(err)
 	}
 	waitExactSubs(t, p, 0)
-	if _, err := conn.Write(encodeCommand("SUBSCRIBE", []byte("a."))); err != nil {
+	if _, err := conn.Write(zmtp.AppendCommand(nil, zmtp.CmdSubscribe, []byte("a."))); err != nil {
 		t.Fatal(err)
 	}
 	waitSubs(t, p, 1)
@@ -199,7 +200,7 @@ func TestZMQPublisherIPCAndPing(t *testing.T) {
 	if err := p.PublishRaw("a.x", []byte("{}")); err != nil {
 		t.Fatal(err)
 	}
-	frames, _, err = fr.readMessage()
+	frames, _, err = zmtp.ReadMessage(r, 1<<16)
 	if err != nil || string(frames[0]) != "a.x" {
 		t.Fatalf("after re-subscribing: %q %v", frames, err)
 	}
@@ -214,7 +215,7 @@ func TestZMQPublisherCloseSilentPeer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := dialEndpoint(context.Background(), p.Addrs()[0])
+	conn, err := zmtp.Dial(context.Background(), p.Addrs()[0])
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"sync"
 	"time"
+
+	"github.com/debian/mailgw/internal/spool"
 )
 
 // batchMax bounds the mails whose envelopes go into one journal
@@ -49,7 +51,9 @@ func (p *Pipeline) prepareSpooled(name string) (*spooled, error) {
 	if err != nil {
 		return nil, err
 	}
-	pr, err := p.prepare(raw, false)
+	// mailgw replay marks the mails it spools in their name, not their
+	// bytes (which a msg_id may hash): spool.DeliverReplayed.
+	pr, err := p.prepare(raw, spool.IsReplayed(name))
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ func (c *committer) spool(ctx context.Context) error {
 		if fresh == 0 {
 			continue
 		}
-		if _, err := c.o.Spool.Deliver(bytes.NewReader(it.mail.Data), 0); err != nil {
+		if _, err := c.o.Spool.DeliverReplayed(bytes.NewReader(it.mail.Data), 0); err != nil {
 			return fmt.Errorf("replay: spool: %w", err)
 		}
 		c.s.Spooled++

@@ -15,9 +15,11 @@ import (
 )
 
 // worker classifies and builds (and in ModePublish signs) one mail; it is
-// shared by the worker goroutines and holds no mutable state.
+// shared by the worker goroutines; its only mutable state is the
+// (locked) dupGate.
 type worker struct {
-	o *Options
+	o    *Options
+	gate dupGate // ModePublish: which envelopes to look up before signing
 }
 
 // prepare fills it.envs, it.dups and it.reason, or it.fatal. A parser
@@ -50,12 +52,16 @@ func (w *worker) prepare(it *item) {
 	}
 	if w.o.Journal != nil {
 		for i, env := range it.envs {
+			if w.o.Mode == ModePublish && !w.gate.want() {
+				continue // Journal.Add drops it if it is a duplicate
+			}
 			has, err := w.o.Journal.Has(env.MsgID)
 			if err != nil {
 				it.fatal = err
 				return
 			}
 			it.dups[i] = has
+			w.gate.record(has)
 		}
 	}
 	if w.o.Mode != ModePublish {

@@ -1,6 +1,7 @@
 package replayd
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,7 +11,7 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
-	"github.com/go-zeromq/zmq4"
+	"github.com/debian/mailgw/internal/zmtp"
 )
 
 // MaxReplyBytes bounds a whole reply the client accepts.
@@ -68,12 +69,10 @@ func Exchange(ctx context.Context, endpoint string, request [][]byte, timeout ti
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	network, addr, err := splitEndpoint(endpoint)
-	if err != nil {
+	if _, _, err := zmtp.SplitEndpoint(endpoint); err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, network, addr)
+	conn, err := zmtp.Dial(ctx, endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("replay %s: %w", endpoint, err)
 	}
@@ -83,19 +82,17 @@ func Exchange(ctx context.Context, endpoint string, request [][]byte, timeout ti
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
-	r, err := handshake(conn, zmq4.Req, false)
-	if err != nil {
+	// The handshake runs under the query's deadline (timeout 0).
+	r := bufio.NewReader(conn)
+	if _, err := zmtp.Handshake(conn, r, zmtp.Req, false, 0); err != nil {
 		return nil, wrapCtx(ctx, endpoint, err)
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl) // handshake cleared it
-	}
 	msg := append([][]byte{{}}, request...)
-	if _, err := conn.Write(encodeMessage(msg)); err != nil {
+	if _, err := conn.Write(zmtp.EncodeMessage(msg...)); err != nil {
 		return nil, wrapCtx(ctx, endpoint, err)
 	}
 	for {
-		frames, cmd, err := readMessage(r, MaxReplyBytes)
+		frames, cmd, err := zmtp.ReadMessage(r, MaxReplyBytes)
 		if err != nil {
 			return nil, wrapCtx(ctx, endpoint, err)
 		}

@@ -1,6 +1,7 @@
 package replayd
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,7 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-zeromq/zmq4"
+	"github.com/debian/mailgw/internal/zmtp"
 )
 
 // Server limits.
@@ -24,6 +25,10 @@ const (
 	// reading.
 	writeTimeout = 60 * time.Second
 )
+
+// handshakeTimeout bounds a client's greeting and READY; a var so that a
+// test can cut stalling peers sooner.
+var handshakeTimeout = zmtp.DefaultHandshakeTimeout
 
 // Server is a replay REP endpoint answering from a Store. Every
 // connection is served on its own goroutine, one request at a time as
@@ -54,11 +59,10 @@ func NewServer(store Store, endpoint string, maxReply int, log *slog.Logger) (*S
 	if log == nil {
 		log = slog.Default()
 	}
-	network, addr, err := splitEndpoint(endpoint)
-	if err != nil {
+	if _, _, err := zmtp.SplitEndpoint(endpoint); err != nil {
 		return nil, fmt.Errorf("replay: %w", err)
 	}
-	ln, err := net.Listen(network, addr)
+	ln, err := zmtp.Listen(endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("replay: bind %s: %w", endpoint, err)
 	}
@@ -68,11 +72,7 @@ func NewServer(store Store, endpoint string, maxReply int, log *slog.Logger) (*S
 
 // Addr returns the bound endpoint, with the real port when 0 was asked.
 func (s *Server) Addr() string {
-	a := s.ln.Addr()
-	if a.Network() == "unix" {
-		return "ipc://" + a.String()
-	}
-	return "tcp://" + a.String()
+	return zmtp.EndpointOf(s.ln.Addr())
 }
 
 // Requests and Errors count the requests answered, and those answered
@@ -154,31 +154,32 @@ func (s *Server) Close() error {
 // serveConn answers one client's requests until it goes away.
 func (s *Server) serveConn(conn net.Conn) {
 	peer := conn.RemoteAddr().String()
-	r, err := handshake(conn, zmq4.Rep, true)
-	if err != nil {
+	r := bufio.NewReader(conn)
+	if _, err := zmtp.Handshake(conn, r, zmtp.Rep, true, handshakeTimeout); err != nil {
 		s.log.Debug("replay: handshake failed", "peer", peer, "err", err)
 		return
 	}
 	for {
-		frames, cmd, err := readMessage(r, MaxRequestBytes)
+		frames, cmd, err := zmtp.ReadMessage(r, MaxRequestBytes)
 		if err != nil {
-			if errors.Is(err, errTooBig) {
+			if errors.Is(err, zmtp.ErrTooBig) {
 				s.log.Warn("replay: request over the size limit, client disconnected", "peer", peer, "max", MaxRequestBytes)
 			}
 			return
 		}
 		if cmd {
-			if name, data, ok := parseCommand(frames[0]); ok && name == "PING" && len(data) >= 2 {
-				pong := appendFrame(nil, flagCmd, append([]byte("\x04PONG"), data[2:]...))
-				if _, err := conn.Write(pong); err != nil {
-					return
+			if name, data, ok := zmtp.ParseCommand(frames[0]); ok && name == zmtp.CmdPing {
+				if pong, ok := zmtp.Pong(data); ok {
+					if _, err := conn.Write(pong); err != nil {
+						return
+					}
 				}
 			}
 			continue
 		}
 		reply := s.handle(peer, frames)
 		conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if _, err := conn.Write(encodeMessage(reply)); err != nil {
+		if _, err := conn.Write(zmtp.EncodeMessage(reply...)); err != nil {
 			s.log.Debug("replay: client gone before its reply", "peer", peer, "err", err)
 			return
 		}

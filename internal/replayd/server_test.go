@@ -1,6 +1,7 @@
 package replayd
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/debian/mailgw/internal/zmtp"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -47,7 +50,7 @@ func TestQueryClient(t *testing.T) {
 // frame and one that leaves before its reply do not stop the endpoint.
 func TestServerSurvivesBadPeers(t *testing.T) {
 	s := startServer(t, newFakeStore(5), 10)
-	_, addr, _ := splitEndpoint(s.Addr())
+	_, addr, _ := zmtp.SplitEndpoint(s.Addr())
 
 	junk, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -61,11 +64,11 @@ func TestServerSurvivesBadPeers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := handshake(huge, "REQ", false)
-	if err != nil {
+	r := bufio.NewReader(huge)
+	if _, err := zmtp.Handshake(huge, r, zmtp.Req, false, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	hdr := binary.BigEndian.AppendUint64([]byte{flagLong}, 1<<62)
+	hdr := binary.BigEndian.AppendUint64([]byte{zmtp.FlagLong}, 1<<62)
 	huge.Write(hdr)
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		t.Fatalf("reading the hang-up: %v", err)
@@ -76,10 +79,10 @@ func TestServerSurvivesBadPeers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := handshake(gone, "REQ", false); err != nil {
+	if _, err := zmtp.Handshake(gone, bufio.NewReader(gone), zmtp.Req, false, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	gone.Write(encodeMessage([][]byte{{}, []byte(`{"seq_id_range":[1,5]}`)}))
+	gone.Write(zmtp.EncodeMessage([]byte{}, []byte(`{"seq_id_range":[1,5]}`)))
 	gone.Close()
 
 	envs, err := Query(context.Background(), s.Addr(), Request{MsgIDs: []string{"2026-m2"}}, 0)

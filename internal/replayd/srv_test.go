@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/debian/mailgw/internal/zmtp"
 	"github.com/miekg/dns"
 )
 
@@ -69,7 +70,7 @@ func TestDiscoverSRV(t *testing.T) {
 		t.Fatalf("NXDOMAIN: %v", err)
 	}
 	// The discovered endpoint form is one the bus can dial.
-	if _, a, err := splitEndpoint(want[0]); err != nil || a != "relay.example.org.:9940" {
+	if _, a, err := zmtp.SplitEndpoint(want[0]); err != nil || a != "relay.example.org.:9940" {
 		t.Fatalf("endpoint %q: %q %v", want[0], a, err)
 	}
 }

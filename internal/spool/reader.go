@@ -43,12 +43,18 @@ func (s *Spool) Read(name string) ([]byte, error) {
 }
 
 // Done removes a mail from new/ once its events are journaled. A mail that
-// is already gone is not an error (two pickups of the same name).
+// is already gone is not an error (two pickups of the same name). The file
+// is kept in tmp/ for a later Deliver to reuse (recycle.go) unless
+// recycling is off or the pool is full.
 func (s *Spool) Done(name string) error {
 	if err := checkName(name); err != nil {
 		return err
 	}
-	err := os.Remove(filepath.Join(s.dir, "new", name))
+	path := filepath.Join(s.dir, "new", name)
+	recycled, err := s.put(path)
+	if !recycled {
+		err = os.Remove(path)
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

@@ -47,6 +47,8 @@ type Spool struct {
 	newSync, fsSync *groupSync
 	// writing counts Deliver calls in progress.
 	writing atomic.Int64
+	// free holds processed mail files for Deliver to reuse (recycle.go).
+	free freeList
 }
 
 // subdirs are the Maildir directories.
@@ -102,7 +104,7 @@ func sanitizeHost() string {
 		return "localhost"
 	}
 	return strings.Map(func(r rune) rune {
-		if r == '/' || r == ':' || r == '\\' || r < ' ' {
+		if r == '/' || r == ':' || r == '\\' || r == ',' || r < ' ' {
 			return '_'
 		}
 		return r
@@ -155,12 +157,35 @@ func classify(err error) error {
 // ENOSPC, EDQUOT) and SpoolFailed (anything else). An error from r that
 // already carries an SMTP reply (go-smtp's data reader) is returned as is.
 func (s *Spool) Deliver(r io.Reader, maxBytes int64) (string, error) {
+	return s.deliver(r, maxBytes, "")
+}
+
+// ReplayedSuffix ends the spool name of a mail that mailgw replay
+// delivered (DeliverReplayed). It is a Maildir-style ",field" of the
+// unique name (sanitizeHost keeps ',' out of the host part), so the mail
+// bytes, and with them the msg_id of a mail without Message-ID, stay as
+// they were in the archive.
+const ReplayedSuffix = ",R"
+
+// DeliverReplayed is Deliver for mailgw replay: the name ends in
+// ReplayedSuffix, and the pipeline marks the mail's events
+// msg.mailgw.replayed = true (IsReplayed).
+func (s *Spool) DeliverReplayed(r io.Reader, maxBytes int64) (string, error) {
+	return s.deliver(r, maxBytes, ReplayedSuffix)
+}
+
+// IsReplayed reports whether the spooled mail called name was delivered
+// by DeliverReplayed.
+func IsReplayed(name string) bool { return strings.HasSuffix(name, ReplayedSuffix) }
+
+func (s *Spool) deliver(r io.Reader, maxBytes int64, suffix string) (string, error) {
 	s.writing.Add(1)
 	defer s.writing.Add(-1)
 	name, tmp, err := s.writeTmp(r, maxBytes)
 	if err != nil {
 		return "", err
 	}
+	name += suffix
 	if err := os.Rename(tmp, filepath.Join(s.dir, "new", name)); err != nil {
 		os.Remove(tmp)
 		return "", classify(err)
@@ -190,10 +215,16 @@ func (s *Spool) writeTmp(r io.Reader, maxBytes int64) (string, string, error) {
 		}
 	}
 	name := newName(time.Now())
-	tmp := filepath.Join(s.dir, "tmp", name)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
-	if err != nil {
-		return "", "", classify(err)
+	// A recycled file (recycle.go) is written where it is, in tmp/, and
+	// renamed into new/ under the fresh name like a new one.
+	f, tmp := s.take()
+	if f == nil {
+		tmp = filepath.Join(s.dir, "tmp", name)
+		var err error
+		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+		if err != nil {
+			return "", "", classify(err)
+		}
 	}
 	fail := func(err error) (string, string, error) {
 		f.Close()

@@ -16,7 +16,6 @@ func reader(raw []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(r
 // allocated returns how many bytes the heap handed out while f ran.
 func allocated(f func()) uint64 {
 	var before, after runtime.MemStats
-	runtime.GC()
 	runtime.ReadMemStats(&before)
 	f()
 	runtime.ReadMemStats(&after)

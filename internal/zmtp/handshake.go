@@ -127,9 +127,22 @@ func Handshake(conn net.Conn, r *bufio.Reader, t SocketType, server bool, timeou
 // greeting and READY) for a socket of type t. It allocates at most
 // MaxCommandBytes whatever the input.
 func ReadHandshake(r *bufio.Reader, t SocketType) (Peer, error) {
+	// The signature (10 bytes) and the version are checked as soon as
+	// they arrive, so that a peer that is no ZMTP 3 peer at all, waiting
+	// for an answer, is turned away at once rather than at the timeout.
 	var g [GreetingSize]byte
-	if _, err := io.ReadFull(r, g[:]); err != nil {
-		return Peer{}, fmt.Errorf("zmtp: read greeting: %w", err)
+	got := 0
+	for _, n := range []int{10, 11, GreetingSize} {
+		if _, err := io.ReadFull(r, g[got:n]); err != nil {
+			return Peer{}, fmt.Errorf("zmtp: read greeting: %w", err)
+		}
+		if g[0] != 0xff || g[9]&0x01 == 0 {
+			return Peer{}, fmt.Errorf("%w: not a ZMTP 3 peer (signature % x)", ErrProtocol, g[:10])
+		}
+		if n > 10 && g[10] < 3 {
+			return Peer{}, fmt.Errorf("%w: peer speaks ZMTP %d.x, want 3.x", ErrProtocol, g[10])
+		}
+		got = n
 	}
 	minor, err := CheckGreeting(g[:])
 	if err != nil {

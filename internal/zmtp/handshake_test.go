@@ -2,6 +2,7 @@ package zmtp
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -44,7 +45,7 @@ func TestReadHandshake(t *testing.T) {
 		want string
 	}{
 		"http":           {[]byte("GET / HTTP/1.0\r\n\r\n" + strings.Repeat("x", 80)), "not a ZMTP 3 peer"},
-		"ZMTP 2":         {peerBytes(v2, ready(pub)), "ZMTP 2.0"},
+		"ZMTP 2":         {peerBytes(v2, ready(pub)), "ZMTP 2.x"},
 		"PLAIN":          {peerBytes(plain, ready(pub)), `"PLAIN"`},
 		"no signature":   {peerBytes(noSig, ready(pub)), "not a ZMTP 3 peer"},
 		"short greeting": {good[:30], "unexpected EOF"},
@@ -166,5 +167,29 @@ func TestHandshakeStall(t *testing.T) {
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("stalled peer: %v", err)
+	}
+}
+
+// TestHandshakeNotZMTP: a peer that sends a few bytes that are no ZMTP
+// signature and waits is turned away at once, not at the timeout.
+func TestHandshakeNotZMTP(t *testing.T) {
+	a, b := pair(t)
+	go io.Copy(io.Discard, b)
+	b.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+	if _, err := Handshake(a, bufio.NewReader(a), Sub, false, time.Hour); !errors.Is(err, ErrProtocol) {
+		t.Fatalf("HTTP peer: %v", err)
+	}
+}
+
+func BenchmarkReadHandshake(b *testing.B) {
+	raw := peerBytes(Greeting(true), ReadyCommand(Pub))
+	br := bufio.NewReader(nil)
+	rd := bytes.NewReader(nil)
+	for b.Loop() {
+		rd.Reset(raw)
+		br.Reset(rd)
+		if _, err := ReadHandshake(br, Sub); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
