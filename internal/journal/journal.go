@@ -76,7 +76,7 @@ func Open(path string) (*Journal, error) {
 	// cache_size(-16384), 16 MiB per connection instead of 2 MiB, keeps
 	// the msg_id index of a large journal in memory, so that dedup
 	// lookups do not read pages from disk (replay of 100k mails).
-	dsn := "file:" + path + "?_txlock=immediate&_pragma=cache_size(-16384)" +
+	dsn := "file:" + path + "?_txlock=immediate&_pragma=cache_size(-16384)&_pragma=wal_autocheckpoint(8192)" +
 		"&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous("
 	db, err := sql.Open("sqlite", dsn+"FULL)")
 	if err != nil {

@@ -53,7 +53,7 @@ func (p *Pipeline) prepareSpooled(name string) (*spooled, error) {
 	}
 	// mailgw replay marks the mails it spools in their name, not their
 	// bytes (which a msg_id may hash): spool.DeliverReplayed.
-	pr, err := p.prepare(raw, false && spool.IsReplayed(name))
+	pr, err := p.prepare(raw, spool.IsReplayed(name))
 	if err != nil {
 		return nil, err
 	}

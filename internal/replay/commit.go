@@ -50,7 +50,10 @@ func (c *committer) startPublisher(ctx context.Context) {
 				}
 				seqs = append(seqs, env.SeqID)
 			}
-			if merr := c.o.Journal.MarkPublished(seqs...); merr != nil {
+			t1 := time.Now()
+			merr := c.o.Journal.MarkPublished(seqs...)
+			dbgMark += time.Since(t1)
+			if merr != nil {
 				c.o.Logger.Warn("replay: journal: mark published", "err", merr)
 			}
 			if err != nil {
@@ -217,7 +220,9 @@ func (c *committer) publish(ctx context.Context) error {
 			}
 		}
 	}
+	t0 := time.Now()
 	added, err := c.o.Journal.Add(envs)
+	dbgAdd += time.Since(t0)
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
@@ -241,3 +246,7 @@ func (c *committer) publish(ctx context.Context) error {
 	}
 	return nil
 }
+
+var dbgAdd, dbgMark time.Duration
+
+func DebugTimes() string { return fmt.Sprint("add ", dbgAdd, " mark ", dbgMark) }

@@ -5,7 +5,8 @@
 //
 //   - ModeSpool (the default of "mailgw replay"): each mail that yields a
 //     new event is delivered into the spool of a running serve, which
-//     journals and publishes it;
+//     journals and publishes it (the spool name, not the mail, carries
+//     the replayed mark: spool.DeliverReplayed);
 //   - ModePublish: envelopes are signed, journaled and published directly,
 //     in batches (one journal transaction per batch);
 //   - ModeDryRun: classify and build only; the summary counts topics and

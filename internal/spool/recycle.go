@@ -28,6 +28,12 @@ import (
 // new/ and new/ fsynced. A crash leaves at worst a .free file in tmp/,
 // which is never in new/ and so never taken for mail; CleanTmp removes it
 // after an hour like any other leftover.
+//
+// One rule comes with it: Done must not run while another reader of the
+// same process still has the file open (its bytes would change under it,
+// where an unlinked file keeps them). Run's in-flight set guarantees that:
+// a name is read by one worker at a time and Done runs before it leaves
+// the set.
 
 // freePrefix starts the name of a recycled file in tmp/. Names starting
 // with a dot are never mail (checkName, listDir).
