@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -24,15 +25,35 @@ import (
 )
 
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// It is drawn from 20000–32767, below Linux's ephemeral range: a port
+// handed out by ":0" there could be taken again by any outgoing
+// connection or by another test binary's ":0" listener between this
+// check and serve's bind. Ports are never handed out twice per process.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portMu.Lock()
+	defer portMu.Unlock()
+	for i := 0; i < 1000; i++ {
+		p := 20000 + rand.IntN(12768)
+		if portsUsed[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		portsUsed[p] = true
+		return p
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port in 20000-32767")
+	return 0
 }
+
+var (
+	portMu    sync.Mutex
+	portsUsed = map[int]bool{}
+)
 
 // daemon is one "mailgw serve" with its own state dir, config and ports.
 type daemon struct {
