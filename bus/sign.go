@@ -137,14 +137,19 @@ func Sign(env *Envelope, s Signer) error {
 // change afterwards; Sign unseals. The pipeline's hot path: one encoding
 // of Msg per event instead of three.
 func SignSealed(env *Envelope, s Signer) error {
-	data, err := canonicalMsg(make([]byte, 0, 4096), env)
+	// Encoded into a pooled buffer, then copied once at its exact size:
+	// growing a fresh buffer cost more allocation than the copy.
+	bp := bufPool.Get().(*[]byte)
+	defer putBuf(bp)
+	data, err := canonicalMsg((*bp)[:0], env)
+	*bp = data[:0]
 	if err != nil {
 		return err
 	}
 	if err := signData(env, s, data); err != nil {
 		return err
 	}
-	env.sealed = data
+	env.sealed = bytes.Clone(data)
 	return nil
 }
 

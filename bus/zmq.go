@@ -119,7 +119,11 @@ func (p *ZMQPublisher) Publish(ctx context.Context, env *Envelope) error {
 	p.pubMu.Lock()
 	defer p.pubMu.Unlock()
 	env.I = p.n + 1
-	body, err := env.Marshal()
+	// A pooled scratch body: PublishRaw copies it into the wire message.
+	bp := bufPool.Get().(*[]byte)
+	defer putBuf(bp)
+	body, err := env.AppendMarshal((*bp)[:0])
+	*bp = body[:0]
 	if err != nil {
 		env.I = 0
 		return fmt.Errorf("bus: publish %s: %w", env.Topic, err)

@@ -31,6 +31,14 @@ type committer struct {
 	pubErr  error
 }
 
+// markEvery is how many published envelopes the publishing goroutine
+// collects before it marks them published in the journal. Marking is one
+// write transaction that takes the journal's lock, which the committer's
+// next Add then waits for; marking per batch had the committer waiting on
+// it for half of a replay. A crash loses at most this many marks, and
+// losing a mark only republishes (consumers drop duplicates by msg_id).
+const markEvery = 8192
+
 // startPublisher starts the publishing goroutine. It sends exactly one
 // value on pubDone: the first publish error as soon as it happens, or nil
 // once pubCh is closed and everything was published.
@@ -39,28 +47,35 @@ func (c *committer) startPublisher(ctx context.Context) {
 	c.pubCh, c.pubDone = in, done
 	go func() {
 		var err error
-		for envs := range in {
-			if err != nil {
-				continue // journaled: the next replay or serve publishes them
-			}
-			seqs := make([]int64, 0, len(envs))
-			for _, env := range envs {
-				if err = c.o.Publisher.Publish(ctx, env); err != nil {
-					break
-				}
-				seqs = append(seqs, env.SeqID)
-			}
+		var seqs []int64 // published, not yet marked in the journal
+		mark := func() {
 			t1 := time.Now()
 			merr := c.o.Journal.MarkPublished(seqs...)
 			dbgMark += time.Since(t1)
 			if merr != nil {
 				c.o.Logger.Warn("replay: journal: mark published", "err", merr)
 			}
+			seqs = seqs[:0]
+		}
+		for envs := range in {
 			if err != nil {
+				continue // journaled: the next replay or serve publishes them
+			}
+			for _, env := range envs {
+				if err = c.o.Publisher.Publish(ctx, env); err != nil {
+					break
+				}
+				seqs = append(seqs, env.SeqID)
+			}
+			if err != nil {
+				mark()
 				done <- fmt.Errorf("replay: publish (the journal keeps the unpublished envelopes): %w", err)
+			} else if len(seqs) >= markEvery {
+				mark()
 			}
 		}
 		if err == nil {
+			mark()
 			done <- nil
 		}
 	}()

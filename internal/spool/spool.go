@@ -6,7 +6,10 @@
 // A mail is acknowledged only once it is durable: it is written to tmp/,
 // the file is fsynced, renamed into new/, and new/ is fsynced (SPEC §2).
 // A file in new/ is therefore always complete. It is removed (Done) only
-// after its events are journaled, or moved to quarantine with a reason.
+// after its events are journaled, or moved to quarantine with a reason;
+// a long-running process keeps removed files as hidden tmp/.free.* files
+// and rewrites them for later mail instead of creating new ones
+// (recycle.go).
 package spool
 
 import (
