@@ -14,6 +14,7 @@ pkgs=(
   xz-utils bzip2 gzip       # compressed archives for replay tests
   python3-debian            # the Python reference in bench/
   procps time               # ps, /usr/bin/time for RSS measurements
+  procmail                  # the procmailrc example is exercised by test/e2e
 )
 missing=()
 for p in "${pkgs[@]}"; do
