@@ -193,7 +193,11 @@ def profile(c, mbox):
                "profile.log")
     with open(os.path.join(c.out, "profile-top.txt"), "w") as f:
         f.write(top)
-    return row("profiled run (bench/out/profile-top.txt)", [c.a.mails / secs], "mails/s",
+    cum = c.sh(["go", "tool", "pprof", "-top", "-cum", "-nodecount", "120", os.path.join(c.bin, "replayprof"), prof],
+               "profile.log")
+    with open(os.path.join(c.out, "profile-cum.txt"), "w") as f:
+        f.write(cum)
+    return row("profiled replay (bench/out/profile-*.txt)", [c.a.mails / secs], "mails/s",
                note="%d events received" % res["count"])
 
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/debian/mailgw/internal/spool"
 )
 
 // publishGrace bounds how long Run keeps publishing after ctx ends.
@@ -66,18 +68,16 @@ func (p *Pipeline) committer(ctx context.Context, ready <-chan *spooled, infligh
 // the mails to retry (journal failure).
 func (p *Pipeline) commitBatch(ctx context.Context, batch []*spooled, inflight *sync.Map) []*spooled {
 	var prs []*prepared
-	var ok []*spooled
+	var ok, quar []*spooled
 	for _, sp := range batch {
 		if sp.pr.res.Quarantine != "" {
-			if err := p.quarantine(sp); err != nil {
-				p.o.Logger.Error("quarantine", "spool", sp.name, "err", err)
-			}
-			inflight.Delete(sp.name)
+			quar = append(quar, sp)
 			continue
 		}
 		prs = append(prs, sp.pr)
 		ok = append(ok, sp)
 	}
+	p.quarantineMany(quar, inflight)
 	if len(prs) == 0 {
 		return nil
 	}
@@ -92,6 +92,28 @@ func (p *Pipeline) commitBatch(ctx context.Context, batch []*spooled, inflight *
 		inflight.Delete(sp.name)
 	}
 	return nil
+}
+
+// quarantineMany moves the mails of a batch that yield no event to
+// quarantine with two syncs in all instead of two per mail
+// (spool.QuarantineMany); a mail that fails stays in new/ for a retry.
+func (p *Pipeline) quarantineMany(quar []*spooled, inflight *sync.Map) {
+	if len(quar) == 0 {
+		return
+	}
+	items := make([]spool.Quarantined, len(quar))
+	for i, sp := range quar {
+		items[i] = spool.Quarantined{Name: sp.name, Reason: sp.pr.res.Quarantine}
+	}
+	errs := p.o.Spool.QuarantineMany(items)
+	for i, sp := range quar {
+		if errs[i] != nil {
+			p.o.Logger.Error("quarantine", "spool", sp.name, "err", errs[i])
+		} else {
+			p.logMail(sp.name, &sp.pr.res)
+		}
+		inflight.Delete(sp.name)
+	}
 }
 
 func (p *Pipeline) republishIfFailed(ctx context.Context) {

@@ -49,10 +49,7 @@ func (c *committer) startPublisher(ctx context.Context) {
 		var err error
 		var seqs []int64 // published, not yet marked in the journal
 		mark := func() {
-			t1 := time.Now()
-			merr := c.o.Journal.MarkPublished(seqs...)
-			dbgMark += time.Since(t1)
-			if merr != nil {
+			if merr := c.o.Journal.MarkPublished(seqs...); merr != nil {
 				c.o.Logger.Warn("replay: journal: mark published", "err", merr)
 			}
 			seqs = seqs[:0]
@@ -235,9 +232,7 @@ func (c *committer) publish(ctx context.Context) error {
 			}
 		}
 	}
-	t0 := time.Now()
 	added, err := c.o.Journal.Add(envs)
-	dbgAdd += time.Since(t0)
 	if err != nil {
 		return fmt.Errorf("replay: %w", err)
 	}
@@ -261,7 +256,3 @@ func (c *committer) publish(ctx context.Context) error {
 	}
 	return nil
 }
-
-var dbgAdd, dbgMark time.Duration
-
-func DebugTimes() string { return fmt.Sprint("add ", dbgAdd, " mark ", dbgMark) }
