@@ -2,6 +2,7 @@ package parsers
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"mime"
 	"strings"
@@ -219,4 +220,41 @@ func orNone(s string) string {
 		return "(none)"
 	}
 	return s
+}
+
+// hasEncodedWord reports whether b contains "=?". It looks for the "?",
+// which is rare in header values, where "=" is common (DKIM, ARC).
+func hasEncodedWord(b []byte) bool {
+	for i := 1; i < len(b); {
+		j := bytes.IndexByte(b[i:], '?')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if b[i-1] == '=' {
+			return true
+		}
+		i++
+	}
+	return false
+}
+
+// plainASCII reports whether b is 7-bit and short enough to keep as is
+// (ascii, eight bytes at a time).
+func plainASCII(b []byte) bool {
+	if len(b) > MaxText {
+		return false
+	}
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b)&0x8080808080808080 != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

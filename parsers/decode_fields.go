@@ -2,7 +2,6 @@ package parsers
 
 import (
 	"bytes"
-	"mime"
 	"net/mail"
 	"strings"
 	"time"
@@ -77,7 +76,7 @@ func parseContentType(v string, inDigest bool) (mt string, params map[string]str
 		}
 		return "text/plain", nil, ""
 	}
-	mt, params, err := mime.ParseMediaType(v)
+	mt, params, err := parseMediaType(v)
 	if err != nil {
 		mt, params = lenientMediaType(v)
 		defect = "malformed Content-Type " + quoteShort(v) + " read leniently"
@@ -121,7 +120,7 @@ func lenientMediaType(v string) (string, map[string]string) {
 func disposition(cd string, ctParams map[string]string) (string, string) {
 	var disp, name string
 	if strings.TrimSpace(cd) != "" {
-		d, p, err := mime.ParseMediaType(cd)
+		d, p, err := parseMediaType(cd)
 		if err != nil {
 			d, p = lenientMediaType(cd)
 		}

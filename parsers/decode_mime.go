@@ -28,12 +28,13 @@ func (st *readState) read(raw []byte, src *source, depth, attachDepth int) (*Mes
 	if isBlank(raw) {
 		return nil, ErrEmpty
 	}
-	if src == nil {
-		src = newSource(raw)
-	}
-	fields, body, defects := splitHeader(raw, MaxFields)
+	var arr [64]rawField
+	fields, body, defects := splitHeader(arr[:0], raw, MaxFields)
 	if len(fields) == 0 {
 		return nil, ErrNoHeader
+	}
+	if src == nil {
+		src = newSource(raw, sourceLen(raw, fields, body))
 	}
 	m := &Message{Raw: raw, Defects: defects}
 	m.Header.Fields = decodeFields(m, src, fields)
@@ -62,11 +63,11 @@ func decodeFields(m *Message, src *source, fs []rawField) []Field {
 	out := make([]Field, len(fs))
 	type pending struct{ i, start, end int }
 	var folded []pending
-	var buf []byte
+	var buf strings.Builder // the unfolded values; String() does not copy
 	for i, f := range fs {
 		out[i].Key = src.str(f.key)
 		v := f.value
-		if bytes.Contains(v, []byte("=?")) || !ascii(v) {
+		if !plainASCII(v) || hasEncodedWord(v) {
 			val, d := decodeHeaderBytes(v)
 			if d != "" {
 				m.Defects = append(m.Defects, out[i].Key+": "+d)
@@ -78,33 +79,30 @@ func decodeFields(m *Message, src *source, fs []rawField) []Field {
 			out[i].Value = src.str(trimBlank(v))
 			continue
 		}
-		if buf == nil {
-			buf = make([]byte, 0, 8192)
+		if folded == nil {
+			// Unfolding never lengthens a value: the folded values from
+			// here on bound the buffer.
+			n, k := 0, 0
+			for _, g := range fs[i:] {
+				if bytes.IndexByte(g.value, '\n') >= 0 {
+					n += len(g.value)
+					k++
+				}
+			}
+			buf.Grow(n)
+			folded = make([]pending, 0, k)
 		}
-		start := len(buf)
-		buf = appendUnfolded(buf, v)
-		folded = append(folded, pending{i, start, len(buf)})
+		start := buf.Len()
+		appendUnfoldedTo(&buf, v)
+		folded = append(folded, pending{i, start, buf.Len()})
 	}
 	if len(folded) > 0 {
-		bs := string(buf)
+		bs := buf.String()
 		for _, p := range folded {
 			out[p.i].Value = bs[p.start:p.end]
 		}
 	}
 	return out
-}
-
-// ascii reports whether b is 7-bit and short enough to keep as is.
-func ascii(b []byte) bool {
-	if len(b) > MaxText {
-		return false
-	}
-	for _, c := range b {
-		if c >= 0x80 {
-			return false
-		}
-	}
-	return true
 }
 
 // walk records one MIME entity (and its children) into m and returns its
@@ -143,19 +141,15 @@ func (st *readState) walk(m *Message, src *source, h mimeHeader, body, entity []
 				}
 				break
 			}
-			fs, pb, _ := splitHeader(p, 100)
+			var arr [8]rawField
+			fs, pb, _ := splitHeader(arr[:0], p, 100)
 			if len(fs) == 0 && !startsBlankLine(p) {
 				pb = p
 			}
-			ph := mimeHeader{}
-			if v, ok := rawGet(fs, "Content-Type"); ok {
-				ph.ctype = string(v)
-			}
-			if v, ok := rawGet(fs, "Content-Transfer-Encoding"); ok {
-				ph.cte = string(trimBlank(v))
-			}
-			if v, ok := rawGet(fs, "Content-Disposition"); ok {
-				ph.cdisp = string(v)
+			ph := mimeHeader{
+				ctype: src.rawGet(fs, "Content-Type"),
+				cte:   src.rawGet(fs, "Content-Transfer-Encoding"),
+				cdisp: src.rawGet(fs, "Content-Disposition"),
 			}
 			st.walk(m, src, ph, pb, p, depth+1, attachDepth, mt == "multipart/digest")
 		}

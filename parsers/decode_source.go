@@ -1,6 +1,7 @@
 package parsers
 
 import (
+	"bytes"
 	"sync"
 	"time"
 )
@@ -9,19 +10,37 @@ import (
 const maxSourceCopy = 4 << 20
 
 // source is the bytes a Message is read from with one string copy of
-// them, so that field names, header values and texts that need no
-// decoding are sub-strings of that copy rather than copies each.
+// (a prefix of) them, so that field names, header values and texts that
+// need no decoding are sub-strings of that copy rather than copies each.
+// Bytes beyond the prefix are copied one by one when asked for.
 type source struct {
 	b []byte
-	s string // string(b), or "" when b is larger than maxSourceCopy
+	s string // string(b[:n]), or "" when n is larger than maxSourceCopy
 }
 
-func newSource(b []byte) *source {
+// newSource copies the first n bytes of b.
+func newSource(b []byte, n int) *source {
 	src := &source{b: b}
-	if len(b) <= maxSourceCopy {
-		src.s = string(b)
+	if n <= maxSourceCopy {
+		src.s = string(b[:n])
 	}
 	return src
+}
+
+// sourceLen is how much of a mail newSource copies: all of it, except
+// that the body of a quoted-printable or base64 mail is left out, as it
+// is decoded (copied) anyway and never taken as it stands.
+func sourceLen(raw []byte, fs []rawField, body []byte) int {
+	for _, f := range fs {
+		if asciiEqualFold(f.key, "Content-Transfer-Encoding") {
+			v := trimBlank(f.value)
+			if asciiEqualFold(v, "quoted-printable") || asciiEqualFold(v, "base64") {
+				return len(raw) - len(body)
+			}
+			break
+		}
+	}
+	return len(raw)
 }
 
 // str returns x, a sub-slice of src.b, as a string.
@@ -34,6 +53,21 @@ func (src *source) str(x []byte) string {
 		return string(x)
 	}
 	return src.s[off : off+len(x)]
+}
+
+// rawGet returns the unfolded value of the first field of fs named key
+// ("" when there is none). fs must be sub-slices of src.b: a one-line
+// value is then a sub-string of the source's copy, not a copy of its own.
+func (src *source) rawGet(fs []rawField, key string) string {
+	for _, f := range fs {
+		if asciiEqualFold(f.key, key) {
+			if bytes.IndexByte(f.value, '\n') < 0 {
+				return src.str(trimBlank(f.value))
+			}
+			return string(unfold(f.value))
+		}
+	}
+	return ""
 }
 
 // fastDate parses the usual RFC 5322 form "[Mon, ]2 Jan 2006 15:04[:05]

@@ -1,9 +1,6 @@
 package parsers
 
-import (
-	"mime"
-	"strings"
-)
+import "strings"
 
 // LoopMarker is mailgw's own loop marker. mailgw treats a mail as its own
 // (and never publishes it) when it carries an X-Mailgw-Loop header (any
@@ -44,7 +41,7 @@ func Guard(m *Message) string {
 // dsnReason recognises RFC 3464 delivery status notifications.
 func dsnReason(m *Message) string {
 	if m.ContentType == "multipart/report" {
-		_, params, _ := mime.ParseMediaType(m.Header.Get("Content-Type"))
+		_, params, _ := parseMediaType(m.Header.Get("Content-Type"))
 		rt := strings.ToLower(params["report-type"])
 		if rt == "delivery-status" || rt == "global-delivery-status" {
 			return "delivery status notification (RFC 3464: multipart/report; report-type=" + rt + ")"

@@ -55,18 +55,17 @@ type rawField struct {
 	key, value []byte
 }
 
-// splitHeader reads the header block at the start of b. It returns the
-// fields, the body (what follows the blank line, or what follows the last
+// splitHeader reads the header block at the start of b, appending its
+// fields to dst (callers pass a stack array's slice, so the usual header
+// costs no allocation). It returns the fields, the body (what follows the blank line, or what follows the last
 // header line when the header is cut short by a line that is no header
 // field), and the defects found. The first line must be a header field for
 // any field to be returned; a block that starts with a blank line has no
 // fields and its body starts after that line.
-func splitHeader(b []byte, maxFields int) (fields []rawField, body []byte, defects []string) {
+func splitHeader(dst []rawField, b []byte, maxFields int) (fields []rawField, body []byte, defects []string) {
 	pos := 0
 	dropped := false // fields beyond maxFields are being skipped
-	if maxFields >= MaxFields {
-		fields = make([]rawField, 0, 48)
-	}
+	fields = dst[:0]
 	for pos < len(b) {
 		end := bytes.IndexByte(b[pos:], '\n')
 		next := len(b)
@@ -98,7 +97,11 @@ func splitHeader(b []byte, maxFields int) (fields []rawField, body []byte, defec
 			continue
 		}
 		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 || colon > maxKey || !validKey(bytes.TrimRight(line[:colon], " \t")) {
+		var key []byte
+		if colon > 0 {
+			key = trimRightBlank(line[:colon])
+		}
+		if colon <= 0 || colon > maxKey || !validKey(key) {
 			if pos == 0 {
 				return nil, b, append(defects, "first line is not a header field")
 			}
@@ -106,7 +109,7 @@ func splitHeader(b []byte, maxFields int) (fields []rawField, body []byte, defec
 		}
 		switch {
 		case len(fields) < maxFields:
-			fields = append(fields, rawField{key: bytes.TrimRight(line[:colon], " \t"), value: line[colon+1:]})
+			fields = append(fields, rawField{key: key, value: line[colon+1:]})
 		case !dropped:
 			dropped = true
 			defects = append(defects, "more than "+itoa(maxFields)+" header fields; the rest dropped")
@@ -114,6 +117,15 @@ func splitHeader(b []byte, maxFields int) (fields []rawField, body []byte, defec
 		pos = next
 	}
 	return fields, nil, defects
+}
+
+// trimRightBlank removes trailing spaces and tabs.
+func trimRightBlank(b []byte) []byte {
+	j := len(b)
+	for j > 0 && (b[j-1] == ' ' || b[j-1] == '\t') {
+		j--
+	}
+	return b[:j]
 }
 
 // validKey reports whether k is a non-empty RFC 5322 field name.
@@ -163,6 +175,29 @@ func appendUnfolded(dst, v []byte) []byte {
 	return dst
 }
 
+// appendUnfoldedTo is appendUnfolded writing into a strings.Builder.
+func appendUnfoldedTo(sb *strings.Builder, v []byte) {
+	first := true
+	for len(v) > 0 {
+		i := bytes.IndexByte(v, '\n')
+		var line []byte
+		if i < 0 {
+			line, v = v, nil
+		} else {
+			line, v = v[:i], v[i+1:]
+		}
+		line = trimBlank(line)
+		if len(line) == 0 {
+			continue
+		}
+		if !first {
+			sb.WriteByte(' ')
+		}
+		first = false
+		sb.Write(line)
+	}
+}
+
 // trimBlank removes spaces, tabs and CR on both ends.
 func trimBlank(b []byte) []byte {
 	i, j := 0, len(b)
@@ -173,16 +208,6 @@ func trimBlank(b []byte) []byte {
 		j--
 	}
 	return b[i:j]
-}
-
-// rawGet returns the unfolded raw value of the first field named key.
-func rawGet(fs []rawField, key string) ([]byte, bool) {
-	for _, f := range fs {
-		if asciiEqualFold(f.key, key) {
-			return unfold(f.value), true
-		}
-	}
-	return nil, false
 }
 
 // itoa formats a small non-negative int without strconv's allocation

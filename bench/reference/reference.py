@@ -33,6 +33,7 @@ first mail read to the last message sent) and mails/s, events/s.
 """
 import argparse
 import base64
+import email.errors
 import email.header
 import getpass
 import json

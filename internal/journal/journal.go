@@ -9,12 +9,16 @@
 // seq_id starts at 1 and grows by one per journaled envelope, without gaps,
 // across restarts: it is assigned inside the insert transaction from the
 // highest stored seq_id, and rows are never deleted.
+//
+// What is published is a watermark, not a flag per row (published.go):
+// publishers go in seq_id order, so marking a batch moves one number
+// instead of rewriting every row, body included. A journal written with
+// the older per-row flag is migrated when it is opened.
 package journal
 
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -33,12 +37,10 @@ CREATE TABLE IF NOT EXISTS envelopes (
 	msg_id    TEXT    NOT NULL,
 	topic     TEXT    NOT NULL,
 	timestamp INTEGER NOT NULL,
-	body      BLOB    NOT NULL,
-	published INTEGER NOT NULL DEFAULT 0
+	body      BLOB    NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS envelopes_msg_id ON envelopes(msg_id);
 CREATE INDEX IF NOT EXISTS envelopes_timestamp ON envelopes(timestamp, seq_id);
-CREATE INDEX IF NOT EXISTS envelopes_unpublished ON envelopes(seq_id) WHERE published = 0;
 `
 
 // Journal is an open journal. It is safe for concurrent use; several
@@ -82,7 +84,7 @@ func Open(path string) (*Journal, error) {
 	// lookups do not read pages from disk (replay of 100k mails), and
 	// wal_autocheckpoint(2048) (32 MiB of WAL with pageSize pages instead
 	// of 16 MiB) copies a page rewritten by several commits (index pages,
-	// a row and its published mark) into the database once, not each time.
+	// the published watermark) into the database once, not each time.
 	dsn := "file:" + path + "?_txlock=immediate&_pragma=cache_size(-16384)&_pragma=wal_autocheckpoint(2048)" +
 		"&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
 	if err := create(path); err != nil {
@@ -93,6 +95,10 @@ func Open(path string) (*Journal, error) {
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
 	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
+	if err := migratePublished(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
@@ -218,57 +224,6 @@ func appendWithSeq(dst []byte, env *bus.Envelope, seq int64) ([]byte, error) {
 	c := *env
 	c.SeqID = seq
 	return c.AppendMarshal(dst)
-}
-
-// Unpublished returns up to limit journaled envelopes that were not marked
-// published, in seq_id order.
-func (j *Journal) Unpublished(limit int) ([]Entry, error) {
-	return j.entries(`SELECT seq_id, msg_id, topic, timestamp, body FROM envelopes
-		WHERE published = 0 ORDER BY seq_id LIMIT ?`, limit)
-}
-
-// MarkPublished records that the envelopes with these seq_ids were handed
-// to the bus, in one transaction.
-//
-// The transaction commits with synchronous(NORMAL), without an fsync:
-// losing a "published" mark in a power cut only republishes (which
-// consumers drop by msg_id), and the next Add's commit makes it durable
-// anyway. It runs on the writer connection w (see Journal) with the
-// pragma switched for this commit only.
-func (j *Journal) MarkPublished(seqIDs ...int64) (err error) {
-	if len(seqIDs) == 0 {
-		return nil
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	ctx := context.Background()
-	if _, err := j.w.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	defer func() {
-		if _, rerr := j.w.ExecContext(ctx, `PRAGMA synchronous = FULL`); rerr != nil {
-			// Never let a later Add commit without its fsync.
-			j.w.Raw(func(any) error { return driver.ErrBadConn })
-			err = errors.Join(err, fmt.Errorf("journal: restoring synchronous(FULL): %w", rerr))
-		}
-	}()
-	tx, err := j.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	defer tx.Rollback()
-	for len(seqIDs) > 0 {
-		n := min(len(seqIDs), maxParams)
-		q, args := inList(`UPDATE envelopes SET published = 1 WHERE seq_id IN `, seqIDs[:n])
-		if _, err := tx.Exec(q, args...); err != nil {
-			return fmt.Errorf("journal: %w", err)
-		}
-		seqIDs = seqIDs[n:]
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	return nil
 }
 
 // Has reports whether an envelope with msgID is journaled.

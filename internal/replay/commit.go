@@ -23,21 +23,27 @@ type committer struct {
 	batch []*item
 	since int // mails since the last checkpoint write
 
-	// ModePublish: journaled batches go to a publishing goroutine, so
-	// that publishing one batch overlaps journaling the next; the order
-	// (seq_id order) is kept.
+	// ModePublish: batches go to a journaling goroutine (journaler.go),
+	// so that journaling one batch overlaps preparing the next, and
+	// journaled batches to a publishing goroutine, so that publishing
+	// one batch overlaps journaling the next; the order (seq_id order)
+	// is kept.
+	jCh     chan journalBatch
+	jDone   chan error
+	jErr    error
 	pubCh   chan []*bus.Envelope
 	pubDone chan error
 	pubErr  error
 }
 
 // markEvery is how many published envelopes the publishing goroutine
-// collects before it marks them published in the journal. Marking is one
-// write transaction that takes the journal's lock, which the committer's
-// next Add then waits for; marking per batch had the committer waiting on
-// it for half of a replay. A crash loses at most this many marks, and
+// collects before it marks them published in the journal. Marking moves
+// the journal's watermark (a one-row write without fsync, whatever the
+// count), but it is a write transaction that takes the journal's lock,
+// which the journaler's next Add then waits for; marking per envelope
+// would have it waiting often. A crash loses at most this many marks, and
 // losing a mark only republishes (consumers drop duplicates by msg_id).
-const markEvery = 8192
+const markEvery = 1024
 
 // startPublisher starts the publishing goroutine. It sends exactly one
 // value on pubDone: the first publish error as soon as it happens, or nil
@@ -95,9 +101,9 @@ func (c *committer) stopPublisher() error {
 func (c *committer) run(ctx context.Context, in <-chan *item) (err error) {
 	c.held = map[int]*item{}
 	if c.o.Mode == ModePublish {
-		c.startPublisher(ctx)
+		c.startJournaler(ctx)
 		defer func() {
-			if perr := c.stopPublisher(); err == nil {
+			if perr := c.stopJournaler(); err == nil {
 				err = perr
 			}
 		}()
@@ -185,10 +191,14 @@ func (c *committer) flush(ctx context.Context) error {
 	if len(c.batch) == 0 {
 		return nil
 	}
+	last := c.batch[len(c.batch)-1]
 	var err error
 	switch c.o.Mode {
 	case ModePublish:
-		err = c.publish(ctx)
+		// The journaler moves the checkpoint once the batch is journaled.
+		err = c.sendJournal(journalBatch{items: c.batch, index: last.mail.Index, offset: last.mail.Offset})
+		c.batch = nil
+		return err
 	case ModeSpool:
 		err = c.spool(ctx)
 	default:
@@ -199,7 +209,6 @@ func (c *committer) flush(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	last := c.batch[len(c.batch)-1]
 	c.cp.Index, c.cp.Offset = last.mail.Index, last.mail.Offset
 	c.since += len(c.batch)
 	c.batch = c.batch[:0]
@@ -217,42 +226,4 @@ func (c *committer) observe(it *item, added func(i int) bool) {
 	for i, env := range it.envs {
 		c.o.Observe(env, added(i))
 	}
-}
-
-// publish journals the new envelopes of the batch in one transaction and
-// hands those the journal added to the publishing goroutine.
-func (c *committer) publish(ctx context.Context) error {
-	var envs []*bus.Envelope
-	for _, it := range c.batch {
-		for i, env := range it.envs {
-			if it.dups[i] {
-				c.s.Duplicates++
-			} else {
-				envs = append(envs, env)
-			}
-		}
-	}
-	added, err := c.o.Journal.Add(envs)
-	if err != nil {
-		return fmt.Errorf("replay: %w", err)
-	}
-	c.s.Duplicates += len(envs) - len(added)
-	isAdded := make(map[*bus.Envelope]bool, len(added))
-	for _, env := range added {
-		isAdded[env] = true
-	}
-	for _, it := range c.batch {
-		c.observe(it, func(i int) bool { return isAdded[it.envs[i]] })
-	}
-	c.s.New += len(added)
-	if len(added) > 0 {
-		select {
-		case c.pubCh <- added:
-		case c.pubErr = <-c.pubDone:
-			close(c.pubCh) // the publisher failed; let it end
-			c.pubCh = nil
-			return c.pubErr
-		}
-	}
-	return nil
 }

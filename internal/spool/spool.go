@@ -189,7 +189,7 @@ func (s *Spool) deliver(r io.Reader, maxBytes int64, suffix string) (string, err
 		return "", err
 	}
 	name += suffix
-	if err := os.Rename(tmp, filepath.Join(s.dir, "new", name)); err != nil {
+	if err := rename(tmp, filepath.Join(s.dir, "new", name)); err != nil {
 		os.Remove(tmp)
 		return "", classify(err)
 	}

@@ -69,7 +69,7 @@ func ParseChanges(text string) *Changes {
 		}
 		colon := strings.IndexByte(line, ':')
 		if colon <= 0 || line[0] == '-' || line[0] == '#' ||
-			strings.ContainsAny(line[:colon], " \t") {
+			indexBlank(line[:colon]) >= 0 {
 			break
 		}
 		vs := pos + colon + 1
@@ -108,7 +108,11 @@ func isBlank(line string) bool {
 }
 
 func trimRight(s string) string {
-	return strings.TrimRight(s, " \t")
+	j := len(s)
+	for j > 0 && (s[j-1] == ' ' || s[j-1] == '\t') {
+		j--
+	}
+	return s[:j]
 }
 
 // Get returns the value of the named field (case-insensitive) and whether
@@ -138,10 +142,6 @@ func (c *Changes) Value(name string) string {
 func (c *Changes) Words(name string) []string {
 	v, _ := c.Get(name)
 	return splitList(v)
-}
-
-func isSep(r rune) bool {
-	return r == ' ' || r == '\t' || r == '\n' || r == ','
 }
 
 // Text returns a multi-line field as readable text: the first line (often
@@ -206,10 +206,10 @@ func splitN(s string, out []string) int {
 			break
 		}
 		if n == len(out)-1 {
-			out[n] = strings.TrimRight(s, " \t")
+			out[n] = trimRight(s)
 			return n + 1
 		}
-		i := strings.IndexAny(s, " \t")
+		i := indexBlank(s)
 		if i < 0 {
 			out[n] = s
 			return n + 1
@@ -254,7 +254,8 @@ func (c *Changes) Checksums(field string) []Checksum {
 // removed, sorted, never nil; words that are not numbers are skipped.
 func BugList(v string) []int {
 	out := []int{}
-	for _, w := range strings.FieldsFunc(v, isSep) {
+	var buf [16]string
+	for _, w := range appendWords(buf[:0], v) {
 		w = strings.TrimPrefix(w, "#")
 		n, err := strconv.Atoi(w)
 		if err != nil || n <= 0 {

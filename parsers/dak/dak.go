@@ -101,10 +101,11 @@ func scanHeaders(h *parsers.Header) hdrs {
 
 // Parse implements parsers.Parser.
 func (p *Parser) Parse(m *parsers.Message) ([]parsers.Event, bool, string) {
-	c := p.newCtx(m)
-	if c.h.debbugs {
-		return nil, false, ""
+	h := scanHeaders(&m.Header)
+	if h.debbugs {
+		return nil, false, "" // checked before the subject is parsed
 	}
+	c := p.newCtx(m, h)
 	if !c.h.dak {
 		return p.fallback(c)
 	}

@@ -133,8 +133,9 @@ type ctx struct {
 	ch      *Changes
 }
 
-func (p *Parser) newCtx(m *parsers.Message) *ctx {
-	c := &ctx{m: m, subj: parseSubject(m.Subject), h: scanHeaders(&m.Header)}
+// newCtx reads the subject of m; h is scanHeaders of its header.
+func (p *Parser) newCtx(m *parsers.Message, h hdrs) *ctx {
+	c := &ctx{m: m, subj: parseSubject(m.Subject), h: h}
 	if x := c.h.xdak; x != "" {
 		f := strings.Fields(x)
 		if len(f) >= 2 && strings.EqualFold(f[0], "dak") {
@@ -201,7 +202,7 @@ func firstNonEmpty(vs ...string) string {
 
 // firstWord returns "foo" for a Source field "foo (1.2-1)".
 func firstWord(s string) string {
-	if i := strings.IndexAny(s, " \t"); i >= 0 {
+	if i := indexBlank(s); i >= 0 {
 		return s[:i]
 	}
 	return s
@@ -209,9 +210,5 @@ func firstWord(s string) string {
 
 // splitList splits "a, b c" into words, never nil.
 func splitList(s string) []string {
-	out := strings.FieldsFunc(s, isSep)
-	if out == nil {
-		out = []string{}
-	}
-	return out
+	return appendWords(make([]string, 0, countWords(s)), s)
 }

@@ -45,9 +45,10 @@ func (p *Parser) uploadPayload(c *ctx) map[string]any {
 		ch = &Changes{}
 	}
 	files := ch.Files()
+	var bx boxes
 	fl := make([]map[string]any, len(files))
 	for i, f := range files {
-		fl[i] = map[string]any{"name": f.Name, "size": f.Size, "section": f.Section, "priority": f.Priority, "md5sum": f.MD5Sum}
+		fl[i] = map[string]any{"name": bx.str(f.Name), "size": bx.size(f.Size), "section": bx.str(f.Section), "priority": bx.str(f.Priority), "md5sum": f.MD5Sum}
 	}
 	version := c.version()
 	dist := splitList(ch.Value("Distribution"))
@@ -71,8 +72,8 @@ func (p *Parser) uploadPayload(c *ctx) map[string]any {
 		"closes":         ch.Closes(),
 		"changes":        bound(ch.Text("Changes"), p.opts.MaxBody),
 		"files":          fl,
-		"sha256":         checksumList(ch.Checksums("Checksums-Sha256"), "sha256"),
-		"checksums_sha1": checksumList(ch.Checksums("Checksums-Sha1"), "sha1"),
+		"sha256":         checksumList(ch.Checksums("Checksums-Sha256"), "sha256", &bx),
+		"checksums_sha1": checksumList(ch.Checksums("Checksums-Sha1"), "sha1", &bx),
 		"format":         ch.Value("Format"),
 		"suite":          nilIfEmpty(c.suite()),
 		"changes_file":   nilIfEmpty(c.changesFile()),
@@ -117,10 +118,12 @@ func firstList(ls ...[]string) []string {
 	return []string{}
 }
 
-func checksumList(cs []Checksum, key string) []map[string]any {
+// checksumList turns checksum entries into payload objects, names and
+// sizes boxed through bx.
+func checksumList(cs []Checksum, key string, bx *boxes) []map[string]any {
 	out := make([]map[string]any, len(cs))
 	for i, c := range cs {
-		out[i] = map[string]any{"name": c.Name, "size": c.Size, key: c.Sum}
+		out[i] = map[string]any{"name": bx.str(c.Name), "size": bx.size(c.Size), key: c.Sum}
 	}
 	return out
 }

@@ -93,20 +93,56 @@ func isErrorLine(l string) bool {
 
 // isStop reports whether a command line ends processing.
 func isStop(cmd string) bool {
-	c := strings.ToLower(strings.TrimRight(cmd, ". \t"))
-	switch c {
-	case "stop", "quit", "--", "thanks", "thank you", "thankyou", "kthxbye", "thanks!":
-		return true
+	c := cmd
+	for len(c) > 0 && (c[len(c)-1] == '.' || c[len(c)-1] == ' ' || c[len(c)-1] == '\t') {
+		c = c[:len(c)-1]
+	}
+	for i := 0; i < len(c); i++ {
+		if c[i] >= 0x80 { // Unicode case mapping: the general path
+			return slices.Contains(stopWords, strings.ToLower(c))
+		}
+	}
+	if len(c) > len("thank you") {
+		return false // longer than every stop word
+	}
+	for _, w := range stopWords {
+		if asciiEqualFold(c, w) {
+			return true
+		}
 	}
 	return false
 }
+
+// asciiEqualFold compares ASCII strings ignoring case.
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// stopWords end a control message (compared ignoring case).
+var stopWords = []string{"stop", "quit", "--", "thanks", "thank you", "thankyou", "kthxbye", "thanks!"}
 
 // ParseTranscript reads a control transcript: each "> command" line that
 // debbugs echoes, and the reply lines up to the next one. Lines before the
 // first command and after the signature ("-- ") are ignored.
 func ParseTranscript(text string) Transcript {
 	t := Transcript{Bugs: []int{}, Actions: []Action{}, Errors: []string{}}
-	var cur *Action
+	var cur *Action // nil, or &slot: the command being read
+	var slot Action // reused: finish copies it out before the next one
 	curLine, replied := "", false
 	finish := func() {
 		if cur != nil {
@@ -132,7 +168,7 @@ func ParseTranscript(text string) Transcript {
 			}
 			continue
 		}
-		l = strings.TrimRight(l, " \t\r")
+		l = trimLineEnd(l)
 		if l == "--" { // the signature ("-- ") ends the transcript
 			break
 		}
@@ -152,7 +188,8 @@ func ParseTranscript(text string) Transcript {
 				break
 			}
 			if a, ok := parseCommand(cmd); ok {
-				cur = &a
+				slot = a
+				cur = &slot
 			}
 			continue
 		}
@@ -176,24 +213,39 @@ func ParseTranscript(text string) Transcript {
 		}
 	}
 	finish()
-	seen := map[int]bool{}
 	for _, a := range t.Actions {
 		for _, b := range a.Bugs {
-			if b > 0 && !seen[b] {
-				seen[b] = true
+			if b > 0 {
 				t.Bugs = append(t.Bugs, b)
 			}
 		}
 	}
 	slices.Sort(t.Bugs)
+	t.Bugs = slices.Compact(t.Bugs)
 	return t
+}
+
+// trimLineEnd removes trailing spaces, tabs and CRs.
+func trimLineEnd(l string) string {
+	j := len(l)
+	for j > 0 && (l[j-1] == ' ' || l[j-1] == '\t' || l[j-1] == '\r') {
+		j--
+	}
+	return l[:j]
 }
 
 // payload turns a Transcript into JSON-ready fields.
 func (t Transcript) payload() (bugs []int, actions []map[string]any, errs []string) {
 	actions = make([]map[string]any, 0, len(t.Actions))
+	// Runs of the same command are common (a transcript closing or
+	// tagging hundreds of bugs): its name is boxed once per run.
+	var cmd string
+	var cmdBox any
 	for _, a := range t.Actions {
-		m := map[string]any{"command": a.Command, "bugs": a.Bugs, "args": a.Args}
+		if cmdBox == nil || a.Command != cmd {
+			cmd, cmdBox = a.Command, a.Command
+		}
+		m := map[string]any{"command": cmdBox, "bugs": a.Bugs, "args": a.Args}
 		if a.Error != "" {
 			m["error"] = a.Error
 		}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/debian/mailgw/parsers"
 )
@@ -45,7 +46,18 @@ func transcriptText(m *parsers.Message) string {
 	var body []byte
 	switch strings.ToLower(strings.TrimSpace(m.Header.Get("Content-Transfer-Encoding"))) {
 	case "quoted-printable":
-		body = decodeQP(raw)
+		// Decoded straight into a string: UTF-8 text, the usual case,
+		// is then used as it is, with no further copy.
+		var sb strings.Builder
+		appendQP(&sb, raw)
+		s := sb.String()
+		if s == "" {
+			return m.Text
+		}
+		if plainUTF8(params["charset"]) && utf8.ValidString(s) {
+			return strings.ReplaceAll(s, "\r\n", "\n")
+		}
+		body = []byte(s)
 	case "base64":
 		var err error
 		body, err = io.ReadAll(base64.NewDecoder(base64.StdEncoding, newlineSkipper{bytes.NewReader(raw)}))
@@ -60,6 +72,16 @@ func transcriptText(m *parsers.Message) string {
 	}
 	text, _ := parsers.DecodeText(body, params["charset"])
 	return strings.ReplaceAll(text, "\r\n", "\n")
+}
+
+// plainUTF8 reports whether parsers.DecodeText takes valid UTF-8 in a
+// charset labelled so as it is.
+func plainUTF8(label string) bool {
+	switch strings.ToLower(strings.TrimSpace(label)) {
+	case "", "utf-8", "utf8", "us-ascii", "ascii", "ansi_x3.4-1968", "7bit", "8bit":
+		return true
+	}
+	return false
 }
 
 // newlineSkipper drops CR and LF so that base64 lines decode as one stream.
@@ -85,26 +107,36 @@ func (n newlineSkipper) Read(p []byte) (int, error) {
 // decodeQP decodes quoted-printable leniently: "=XX" becomes the byte,
 // "=" at a line end joins the lines, anything malformed is kept as is.
 func decodeQP(in []byte) []byte {
-	out := make([]byte, 0, len(in))
-	for i := 0; i < len(in); i++ {
-		c := in[i]
-		if c != '=' {
-			out = append(out, c)
-			continue
+	var sb strings.Builder
+	appendQP(&sb, in)
+	return []byte(sb.String())
+}
+
+// appendQP is decodeQP writing into sb; runs without "=" are copied
+// whole.
+func appendQP(sb *strings.Builder, in []byte) {
+	sb.Grow(len(in))
+	for len(in) > 0 {
+		i := bytes.IndexByte(in, '=')
+		if i < 0 {
+			sb.Write(in)
+			return
 		}
+		sb.Write(in[:i])
+		in = in[i:]
 		switch {
-		case i+1 < len(in) && in[i+1] == '\n':
-			i++
-		case i+2 < len(in) && in[i+1] == '\r' && in[i+2] == '\n':
-			i += 2
-		case i+2 < len(in) && unhex(in[i+1]) >= 0 && unhex(in[i+2]) >= 0:
-			out = append(out, byte(unhex(in[i+1])<<4|unhex(in[i+2])))
-			i += 2
+		case len(in) > 1 && in[1] == '\n':
+			in = in[2:]
+		case len(in) > 2 && in[1] == '\r' && in[2] == '\n':
+			in = in[3:]
+		case len(in) > 2 && unhex(in[1]) >= 0 && unhex(in[2]) >= 0:
+			sb.WriteByte(byte(unhex(in[1])<<4 | unhex(in[2])))
+			in = in[3:]
 		default:
-			out = append(out, c)
+			sb.WriteByte('=')
+			in = in[1:]
 		}
 	}
-	return out
 }
 
 // unhex returns the value of a hex digit, or -1.

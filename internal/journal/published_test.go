@@ -1,0 +1,163 @@
+package journal
+
+import (
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/debian/mailgw/bus"
+)
+
+// unpublishedSeqs returns the seq_ids Unpublished reports.
+func unpublishedSeqs(t *testing.T, j *Journal) string {
+	t.Helper()
+	un, err := j.Unpublished(1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]int64, len(un))
+	for i, e := range un {
+		got[i] = e.SeqID
+	}
+	return fmt.Sprint(got)
+}
+
+func addN(t *testing.T, j *Journal, from, n int) {
+	t.Helper()
+	var envs []*bus.Envelope
+	for i := from; i < from+n; i++ {
+		envs = append(envs, env(fmt.Sprint(i), int64(i)))
+	}
+	if added, err := j.Add(envs); err != nil || len(added) != n {
+		t.Fatalf("Add: %d added, %v", len(added), err)
+	}
+}
+
+func watermark(t *testing.T, j *Journal) int64 {
+	t.Helper()
+	w, err := j.PublishedThrough()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// TestMarkOutOfOrder marks seq_ids out of order: the watermark moves only
+// over a contiguous published prefix, and every mark survives a reopen.
+func TestMarkOutOfOrder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.sqlite")
+	j := open(t, path)
+	addN(t, j, 0, 8)
+	steps := []struct {
+		mark   []int64
+		wm     int64
+		unpubl string
+	}{
+		{[]int64{3, 5, 5, 99, 0, -1}, 0, "[1 2 4 6 7 8]"}, // 99: not journaled, ignored
+		{[]int64{2}, 0, "[1 4 6 7 8]"},
+		{[]int64{1}, 3, "[4 6 7 8]"},
+		{[]int64{8, 4}, 5, "[6 7]"},
+		{[]int64{2, 3}, 5, "[6 7]"}, // marked already
+		{[]int64{6, 7}, 8, "[]"},
+	}
+	for i, s := range steps {
+		if err := j.MarkPublished(s.mark...); err != nil {
+			t.Fatal(err)
+		}
+		if w, got := watermark(t, j), unpublishedSeqs(t, j); w != s.wm || got != s.unpubl {
+			t.Errorf("step %d (mark %v): watermark %d, unpublished %s; want %d, %s", i, s.mark, w, got, s.wm, s.unpubl)
+		}
+	}
+	addN(t, j, 8, 3) // seq 9..11
+	j.MarkPublished(11)
+	j.Close()
+	j = open(t, path)
+	if w, got := watermark(t, j), unpublishedSeqs(t, j); w != 8 || got != "[9 10]" {
+		t.Errorf("after reopen: watermark %d, unpublished %s; want 8, [9 10]", w, got)
+	}
+	j.MarkPublished(9, 10)
+	if w := watermark(t, j); w != 11 {
+		t.Errorf("watermark %d, want 11", w)
+	}
+}
+
+// oldSchema is the journal before the published watermark: a flag per row.
+const oldSchema = `
+CREATE TABLE envelopes (
+	seq_id    INTEGER PRIMARY KEY,
+	msg_id    TEXT    NOT NULL,
+	topic     TEXT    NOT NULL,
+	timestamp INTEGER NOT NULL,
+	body      BLOB    NOT NULL,
+	published INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX envelopes_msg_id ON envelopes(msg_id);
+CREATE INDEX envelopes_timestamp ON envelopes(timestamp, seq_id);
+CREATE INDEX envelopes_unpublished ON envelopes(seq_id) WHERE published = 0;
+`
+
+// TestMigrateOldJournal opens a journal written with the old per-row
+// published flag: the same envelopes stay unpublished, new ones are
+// added and marked, and the old partial index is gone.
+func TestMigrateOldJournal(t *testing.T) {
+	for _, tc := range []struct {
+		published []int // 1-based seq_ids with published = 1, of 6
+		wm        int64
+		unpubl    string
+	}{
+		{nil, 0, "[1 2 3 4 5 6]"},
+		{[]int{1, 2, 3, 4, 5, 6}, 6, "[]"},
+		{[]int{1, 2, 4, 6}, 2, "[3 5]"},
+		{[]int{2, 3}, 0, "[1 4 5 6]"},
+	} {
+		path := filepath.Join(t.TempDir(), "old.sqlite")
+		db, err := sql.Open("sqlite", "file:"+path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(oldSchema); err != nil {
+			t.Fatal(err)
+		}
+		pub := map[int]bool{}
+		for _, s := range tc.published {
+			pub[s] = true
+		}
+		for s := 1; s <= 6; s++ {
+			e := env(fmt.Sprint(s), int64(s))
+			e.SeqID = int64(s)
+			body, _ := e.Marshal()
+			if _, err := db.Exec(`INSERT INTO envelopes VALUES (?, ?, ?, ?, ?, ?)`, s, e.MsgID, e.Topic, e.Timestamp, body, pub[s]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		db.Close()
+
+		j := open(t, path)
+		if w, got := watermark(t, j), unpublishedSeqs(t, j); w != tc.wm || got != tc.unpubl {
+			t.Errorf("published %v: watermark %d, unpublished %s; want %d, %s", tc.published, w, got, tc.wm, tc.unpubl)
+		}
+		var idx int
+		j.db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE name = 'envelopes_unpublished'`).Scan(&idx)
+		if idx != 0 {
+			t.Error("old index envelopes_unpublished still there")
+		}
+		addN(t, j, 100, 2) // seq 7, 8
+		j.Close()
+		j = open(t, path) // a second Open does not migrate again
+		un, _ := j.Unpublished(100)
+		if len(un) == 0 || un[len(un)-1].SeqID != 8 {
+			t.Fatalf("published %v: new envelopes not unpublished: %s", tc.published, unpublishedSeqs(t, j))
+		}
+		seqs := make([]int64, len(un))
+		for i, e := range un {
+			seqs[i] = e.SeqID
+		}
+		if err := j.MarkPublished(seqs...); err != nil {
+			t.Fatal(err)
+		}
+		if w, got := watermark(t, j), unpublishedSeqs(t, j); w != 8 || got != "[]" {
+			t.Errorf("published %v, then the rest: watermark %d, unpublished %s", tc.published, w, got)
+		}
+	}
+}
