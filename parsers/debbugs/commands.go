@@ -44,6 +44,12 @@ var commands = map[string]struct {
 // parseCommand reads one control command line; ok is false for lines that
 // are not bug commands (user, usertags, package, limit, debug, …).
 func parseCommand(line string) (Action, bool) {
+	return parseCommandIn(line, nil)
+}
+
+// parseCommandIn is parseCommand taking the action's slices from sl (nil:
+// allocate each).
+func parseCommandIn(line string, sl *slab) (Action, bool) {
 	var buf [16]string
 	words := appendFields(buf[:0], line)
 	if len(words) < 2 {
@@ -58,11 +64,17 @@ func parseCommand(line string) (Action, bool) {
 		return Action{}, false
 	}
 	rest := words[2:]
-	a := Action{Command: spec.name, Bugs: []int{n}, Args: []string{}}
+	a := Action{Command: spec.name, Bugs: sl.one(n), Args: []string{}}
 	switch spec.style {
 	case argsWords:
-		a.Args = append(make([]string, 0, len(rest)), rest...)
+		a.Args = append(sl.strs(len(rest)), rest...)
 	case argsList:
+		// Each comma piece may split in two (a tag operator).
+		n := 0
+		for _, w := range rest {
+			n += 2 * (1 + strings.Count(w, ","))
+		}
+		a.Args = sl.strs(n)
 		for _, w := range rest {
 			a.Args = appendList(a.Args, w, false)
 		}

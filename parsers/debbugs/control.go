@@ -143,6 +143,7 @@ func ParseTranscript(text string) Transcript {
 	t := Transcript{Bugs: []int{}, Actions: []Action{}, Errors: []string{}}
 	var cur *Action // nil, or &slot: the command being read
 	var slot Action // reused: finish copies it out before the next one
+	var sl slab     // the actions' small slices
 	curLine, replied := "", false
 	finish := func() {
 		if cur != nil {
@@ -187,7 +188,7 @@ func ParseTranscript(text string) Transcript {
 				t.Truncated = true
 				break
 			}
-			if a, ok := parseCommand(cmd); ok {
+			if a, ok := parseCommandIn(cmd, &sl); ok {
 				slot = a
 				cur = &slot
 			}

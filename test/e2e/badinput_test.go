@@ -254,6 +254,9 @@ func quarantined(dir string) (mails []string, reasons int) {
 		switch {
 		case strings.HasSuffix(e.Name(), ".reason"):
 			reasons++
+		case strings.HasSuffix(e.Name(), ".tmp"):
+			// A reason file being written; it is renamed into place
+			// before its mail moves in.
 		case e.Type().IsRegular() && !strings.HasPrefix(e.Name(), "."):
 			mails = append(mails, e.Name())
 		}
