@@ -3,7 +3,7 @@
 #
 #   bench/run.sh [--quick] [--runs N] [--mails N] [--ref-mails N] [--profile] [--no-rss-1g]
 #
-# Medians of 5 runs per row (1 with --quick): parse, sign, publish (zmq4
+# Medians of 5 runs per row (1 with --quick): parse, sign, publish (mailgw
 # next to libzmq), end-to-end signed replay into a python3-zmq subscriber,
 # the fedmsg/debmessenger-style Python reference on the same mails, the
 # ratios between them, SMTP ingest, deliver latency and peak RSS. The

@@ -15,7 +15,7 @@ var wantRows = []string{
 	"replay --dry-run",
 	"sign only, Ed25519",
 	"sign only, RSA-3072",
-	"publish 4 KiB, zmq4",
+	"publish 4 KiB, mailgw PUB",
 	"publish 4 KiB, libzmq (pyzmq)",
 	"end to end: replay --publish",
 	"end to end: events/s",
