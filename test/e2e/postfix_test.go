@@ -25,7 +25,8 @@ type postfix struct {
 	stopped bool
 }
 
-func startPostfix(t testing.TB, d *daemon) *postfix {
+// extra lines go at the end of main.cf.
+func startPostfix(t testing.TB, d *daemon, extra ...string) *postfix {
 	t.Helper()
 	postfixBin := need(t, "postfix")
 	need(t, "postqueue")
@@ -65,7 +66,7 @@ func startPostfix(t testing.TB, d *daemon) *postfix {
 		"ConfigDir": p.etc, "QueueDir": queue, "DataDir": data,
 		"SMTPListen": fmt.Sprintf("127.0.0.1:%d", p.port),
 		"PipeUser":   "nobody", "Mailgw": mailgw, "Config": d.config,
-		"Extra": []string{},
+		"Extra": extra,
 	}
 	for _, name := range []string{"main.cf", "master.cf"} {
 		tmpl, err := template.ParseFiles(filepath.Join(repoRoot, "test", "postfix", name+".tmpl"))
