@@ -27,5 +27,22 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# exim4 cannot be installed beside postfix (each is the system's MTA), so
+# the exim example (etc/mta/exim4.conf) is run by test/e2e with exim's
+# binary unpacked from Debian's package into /opt/mailgw-test/exim.
+exim_root=/opt/mailgw-test/exim
+if [ ! -x "$exim_root/usr/sbin/exim4" ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download exim4-daemon-light libidn12 2>/dev/null) || {
+    apt-get update -qq
+    (cd "$tmp" && apt-get download exim4-daemon-light libidn12)
+  }
+  mkdir -p "$exim_root"
+  for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$exim_root"; done
+  rm -rf "$tmp"
+fi
+# exim looks up its compiled-in user at start.
+id Debian-exim >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent Debian-exim
+
 go mod download
 command -v staticcheck >/dev/null || go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
