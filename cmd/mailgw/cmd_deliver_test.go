@@ -7,44 +7,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/debian/mailgw/internal/spool"
 )
 
-var (
-	spoolBinOnce sync.Once
-	spoolBinPath string
-	spoolBinErr  error
-)
-
-// spoolBin builds the mailgw binary once for the deliver, parse and spool
-// tests.
-func spoolBin(t *testing.T) string {
-	t.Helper()
-	spoolBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "mailgw-deliver-bin")
-		if err != nil {
-			spoolBinErr = err
-			return
-		}
-		spoolBinPath = filepath.Join(dir, "mailgw")
-		if out, err := exec.Command("go", "build", "-o", spoolBinPath, ".").CombinedOutput(); err != nil {
-			spoolBinErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if spoolBinErr != nil {
-		t.Fatal(spoolBinErr)
-	}
-	return spoolBinPath
-}
-
 // run runs the built binary with stdin and returns the exit code, stdout
 // and stderr.
 func run(t *testing.T, stdin []byte, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(spoolBin(t), args...)
+	cmd := exec.Command(testBin(t), args...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
 	var out, errb bytes.Buffer

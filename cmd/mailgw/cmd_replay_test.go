@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,36 +21,10 @@ import (
 	"github.com/debian/mailgw/internal/replay"
 )
 
-var (
-	replayBinOnce sync.Once
-	replayBinPath string
-	replayBinErr  error
-)
-
-// replayBin builds the mailgw binary once for the replay tests.
-func replayBin(t *testing.T) string {
-	t.Helper()
-	replayBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "mailgw-replay-bin")
-		if err != nil {
-			replayBinErr = err
-			return
-		}
-		replayBinPath = filepath.Join(dir, "mailgw")
-		if out, err := exec.Command("go", "build", "-o", replayBinPath, ".").CombinedOutput(); err != nil {
-			replayBinErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if replayBinErr != nil {
-		t.Fatal(replayBinErr)
-	}
-	return replayBinPath
-}
-
 // runReplayCmd runs the binary and returns exit code, stdout and stderr.
 func runReplayCmd(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(replayBin(t), args...)
+	cmd := exec.Command(testBin(t), args...)
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -141,7 +114,7 @@ func TestReplayKilled(t *testing.T) {
 	os.WriteFile(mbox, buf.Bytes(), 0o644)
 	want := expectedEvents(t, cfgPath, mbox)
 
-	cmd := exec.Command(replayBin(t), "replay", "--config", cfgPath, "--publish", "--no-progress", "--rate", "200", "--checkpoint-every", "20", mbox)
+	cmd := exec.Command(testBin(t), "replay", "--config", cfgPath, "--publish", "--no-progress", "--rate", "200", "--checkpoint-every", "20", mbox)
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {

@@ -8,44 +8,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/debian/mailgw/bus"
 )
 
-var (
-	keyBinOnce sync.Once
-	keyBinPath string
-	keyBinErr  error
-)
-
-// keyBin builds the mailgw binary once per test run, into a temp dir.
-func keyBin(t *testing.T) string {
-	t.Helper()
-	keyBinOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "mailgw-bin")
-		if err != nil {
-			keyBinErr = err
-			return
-		}
-		keyBinPath = filepath.Join(dir, "mailgw")
-		out, err := exec.Command("go", "build", "-o", keyBinPath, ".").CombinedOutput()
-		if err != nil {
-			keyBinErr = err
-			keyBinPath = string(out)
-		}
-	})
-	if keyBinErr != nil {
-		t.Fatalf("go build: %v\n%s", keyBinErr, keyBinPath)
-	}
-	return keyBinPath
-}
-
 // runMailgw runs the binary and returns exit code, stdout and stderr.
 func runMailgw(t *testing.T, stdin []byte, args ...string) (int, string, string) {
 	t.Helper()
-	cmd := exec.Command(keyBin(t), args...)
+	cmd := exec.Command(testBin(t), args...)
 	cmd.Stdin = bytes.NewReader(stdin)
 	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
 	var stdout, stderr bytes.Buffer
