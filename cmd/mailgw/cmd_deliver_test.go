@@ -1,47 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/debian/mailgw/internal/spool"
 )
-
-// run runs the built binary with stdin and returns the exit code, stdout
-// and stderr.
-func run(t *testing.T, stdin []byte, args ...string) (int, string, string) {
-	t.Helper()
-	cmd := exec.Command(testBin(t), args...)
-	cmd.Stdin = bytes.NewReader(stdin)
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), out.String(), errb.String()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return 0, out.String(), errb.String()
-}
-
-// writeConfig writes dir/name, a config with state_dir dir/state and the
-// given extra TOML lines.
-func writeConfig(t *testing.T, dir, name string, lines ...string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	body := fmt.Sprintf("state_dir = %q\n", filepath.Join(dir, "state")) + strings.Join(lines, "\n") + "\n"
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 const spoolTestMail = "From: ftpmaster@ftp-master.debian.org\nSubject: Accepted hello 2.10-3 (source) into unstable\nMessage-ID: <x@debian.org>\n\nbody\n"
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -20,34 +19,6 @@ import (
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/replay"
 )
-
-// runReplayCmd runs the binary and returns exit code, stdout and stderr.
-func runReplayCmd(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	cmd := exec.Command(testBin(t), args...)
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), out.String(), errb.String()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return 0, out.String(), errb.String()
-}
-
-// writeReplayConfig writes dir/name: state_dir dir/state plus lines.
-func writeReplayConfig(t *testing.T, dir, name string, lines ...string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	body := fmt.Sprintf("state_dir = %q\n", filepath.Join(dir, "state")) + strings.Join(lines, "\n") + "\n"
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 func TestReplayParseDate(t *testing.T) {
 	for in, want := range map[string]string{
@@ -67,9 +38,9 @@ func TestReplayParseDate(t *testing.T) {
 
 func TestReplayCommandDryRunAndUsage(t *testing.T) {
 	dir := t.TempDir()
-	cfg := writeReplayConfig(t, dir, "mailgw.toml")
+	cfg := writeConfig(t, dir, "mailgw.toml")
 	logs, _ := filepath.Glob("../../internal/archive/testdata/*.log")
-	code, out, errs := runReplayCmd(t, append([]string{"replay", "--config", cfg, "--dry-run", "--no-progress"}, logs...)...)
+	code, out, errs := run(t, nil, append([]string{"replay", "--config", cfg, "--dry-run", "--no-progress"}, logs...)...)
 	if code != exitOK || !strings.Contains(out, "org.debian.dev.debbugs.bug.report") || !strings.Contains(errs, "replay: 4 files, 65 mails") {
 		t.Errorf("dry run: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
 	}
@@ -77,11 +48,11 @@ func TestReplayCommandDryRunAndUsage(t *testing.T) {
 		t.Error("a dry run created the state directory")
 	}
 	// Spool mode needs the state directory of a serve.
-	if code, _, errs := runReplayCmd(t, "replay", "--config", cfg, logs[0]); code != exitConfig || !strings.Contains(errs, "state_dir") {
+	if code, _, errs := run(t, nil, "replay", "--config", cfg, logs[0]); code != exitConfig || !strings.Contains(errs, "state_dir") {
 		t.Errorf("spool mode without state dir: exit %d, %s", code, errs)
 	}
 	for _, args := range [][]string{{"replay"}, {"replay", "--since", "soon", logs[0]}, {"replay", "--publish", "--dry-run", logs[0]}} {
-		if code, _, _ := runReplayCmd(t, args...); code != exitUsage {
+		if code, _, _ := run(t, nil, args...); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
 		}
 	}
@@ -89,7 +60,7 @@ func TestReplayCommandDryRunAndUsage(t *testing.T) {
 	data, _ := os.ReadFile(logs[0])
 	cut := filepath.Join(dir, "cut.log")
 	os.WriteFile(cut, data[:len(data)-10], 0o644)
-	if code, out, errs := runReplayCmd(t, "replay", "--config", cfg, "--dry-run", "--no-progress", cut); code != exitDataErr || !strings.Contains(errs, "byte offset") || !strings.Contains(out, "debbugs.bug") {
+	if code, out, errs := run(t, nil, "replay", "--config", cfg, "--dry-run", "--no-progress", cut); code != exitDataErr || !strings.Contains(errs, "byte offset") || !strings.Contains(out, "debbugs.bug") {
 		t.Errorf("cut .log: exit %d\n%s\n%s", code, out, errs)
 	}
 }
@@ -98,7 +69,7 @@ func TestReplayCommandDryRunAndUsage(t *testing.T) {
 // command again and expects every event in the journal once, published.
 func TestReplayKilled(t *testing.T) {
 	dir := t.TempDir()
-	cfgPath := writeReplayConfig(t, dir, "mailgw.toml", "sign_messages = false", "[endpoints]", `mailgw = ["tcp://127.0.0.1:0"]`)
+	cfgPath := writeConfig(t, dir, "mailgw.toml", "sign_messages = false", "[endpoints]", `mailgw = ["tcp://127.0.0.1:0"]`)
 	os.MkdirAll(filepath.Join(dir, "state"), 0o755)
 	names, _ := filepath.Glob("../../testdata/mails/*.eml")
 	var mails [][]byte
@@ -138,7 +109,7 @@ func TestReplayKilled(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 
-	code, _, errs := runReplayCmd(t, "replay", "--config", cfgPath, "--publish", "--no-progress", mbox)
+	code, _, errs := run(t, nil, "replay", "--config", cfgPath, "--publish", "--no-progress", mbox)
 	if code != exitOK || !strings.Contains(errs, "resuming from checkpoint") {
 		t.Fatalf("second run: exit %d\n%s", code, errs)
 	}
@@ -177,14 +148,14 @@ func expectedEvents(t *testing.T, cfgPath, mbox string) int {
 // only the timestamp and msg.mailgw.replayed differ).
 func TestReplayMatchesParse(t *testing.T) {
 	dir := t.TempDir()
-	cfgPath := writeReplayConfig(t, dir, "mailgw.toml")
+	cfgPath := writeConfig(t, dir, "mailgw.toml")
 	names, _ := filepath.Glob("../../testdata/mails/*.eml")
 	var mails [][]byte
 	for _, n := range names {
 		b, _ := os.ReadFile(n)
 		mails = append(mails, b)
 	}
-	code, out, errs := runReplayCmd(t, append([]string{"parse", "--config", cfgPath, "--json"}, names...)...)
+	code, out, errs := run(t, nil, append([]string{"parse", "--config", cfgPath, "--json"}, names...)...)
 	if code != exitOK {
 		t.Fatalf("parse: exit %d: %s", code, errs)
 	}

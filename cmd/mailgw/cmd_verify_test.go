@@ -13,23 +13,6 @@ import (
 	"github.com/debian/mailgw/bus"
 )
 
-// runMailgw runs the binary and returns exit code, stdout and stderr.
-func runMailgw(t *testing.T, stdin []byte, args ...string) (int, string, string) {
-	t.Helper()
-	cmd := exec.Command(testBin(t), args...)
-	cmd.Stdin = bytes.NewReader(stdin)
-	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+t.TempDir())
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode(), stdout.String(), stderr.String()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return 0, stdout.String(), stderr.String()
-}
-
 // gpgBatch runs gpg in home; it fails the test if gpg is missing or fails.
 func gpgBatch(t *testing.T, home string, stdin []byte, args ...string) []byte {
 	t.Helper()
@@ -63,7 +46,7 @@ func shortGPGHome(t *testing.T) string {
 func TestKeygenCommand(t *testing.T) {
 	dir := t.TempDir()
 	sec, pub := filepath.Join(dir, "keys", "sign.asc"), filepath.Join(dir, "sign.pub.asc")
-	rc, out, errOut := runMailgw(t, nil, "keygen", "--secret", sec, "--public", pub, "--name", "Test", "--email", "t@example.org")
+	rc, out, errOut := run(t, nil, "keygen", "--secret", sec, "--public", pub, "--name", "Test", "--email", "t@example.org")
 	fpr := strings.TrimSpace(out)
 	if rc != 0 || !regexp.MustCompile(`^[0-9A-F]{40}$`).MatchString(fpr) {
 		t.Fatalf("keygen: rc %d stdout %q stderr %q", rc, out, errOut)
@@ -82,17 +65,17 @@ func TestKeygenCommand(t *testing.T) {
 	if listed := gpgBatch(t, home, nil, "--with-colons", "--fingerprint"); !bytes.Contains(listed, []byte(fpr)) {
 		t.Fatalf("gpg does not list %s:\n%s", fpr, listed)
 	}
-	if rc, _, errOut := runMailgw(t, nil, "keygen", "--secret", sec, "--public", pub); rc != 1 || !strings.Contains(errOut, "exists") {
+	if rc, _, errOut := run(t, nil, "keygen", "--secret", sec, "--public", pub); rc != 1 || !strings.Contains(errOut, "exists") {
 		t.Fatalf("overwrite without --force: rc %d %q", rc, errOut)
 	}
-	if rc, _, _ := runMailgw(t, nil, "keygen", "--secret", sec, "--rsa", "1024"); rc != exitUsage {
+	if rc, _, _ := run(t, nil, "keygen", "--secret", sec, "--rsa", "1024"); rc != exitUsage {
 		t.Fatalf("--rsa 1024: rc %d, want %d", rc, exitUsage)
 	}
 	// The default secret path is gpg_signing_key from the config.
 	cfgKey := filepath.Join(dir, "cfg.asc")
 	cfgFile := filepath.Join(dir, "mailgw.toml")
 	os.WriteFile(cfgFile, []byte("gpg_signing_key = \""+cfgKey+"\"\n"), 0o644)
-	if rc, _, errOut := runMailgw(t, nil, "keygen", "--config", cfgFile, "--rsa", "2048"); rc != 0 {
+	if rc, _, errOut := run(t, nil, "keygen", "--config", cfgFile, "--rsa", "2048"); rc != 0 {
 		t.Fatalf("keygen --config: rc %d %s", rc, errOut)
 	}
 	if _, err := bus.LoadSigner(cfgKey, ""); err != nil {
@@ -135,7 +118,7 @@ func TestVerifyCommandGnuPG(t *testing.T) {
 	valid := "valid: signed by " + fpr + "\n"
 	check := func(name string, stdin []byte, wantRC int, want string, args ...string) {
 		t.Helper()
-		rc, out, errOut := runMailgw(t, stdin, append([]string{"verify"}, args...)...)
+		rc, out, errOut := run(t, stdin, append([]string{"verify"}, args...)...)
 		got := out
 		if wantRC != 0 {
 			got = errOut
