@@ -15,34 +15,7 @@ import (
 func BenchmarkSMTPTransaction(b *testing.B) {
 	sp := &FakeSpooler{}
 	ts := startServer(b, sp, false, nil)
-	b.RunParallel(func(pb *testing.PB) {
-		c, err := smtp.Dial(ts.addr)
-		if err != nil {
-			b.Error(err)
-			return
-		}
-		defer c.Close()
-		for pb.Next() {
-			if err := c.Mail("a@example.org"); err != nil {
-				b.Error(err)
-				return
-			}
-			if err := c.Rcpt("mailgw@localhost"); err != nil {
-				b.Error(err)
-				return
-			}
-			w, err := c.Data()
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			io.WriteString(w, testMail)
-			if err := w.Close(); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
+	sendParallel(b, ts.addr)
 }
 
 // BenchmarkSMTPIngestSpool is BenchmarkSMTPTransaction against the real
@@ -59,8 +32,14 @@ func BenchmarkSMTPIngestSpool(b *testing.B) {
 	}
 	ts := startServer(b, sp, false, func(c *config.SMTP) { c.MaxConnections = 1000 })
 	b.SetParallelism(25) // 2 CPUs × 25 = 50 clients
+	sendParallel(b, ts.addr)
+}
+
+// sendParallel runs MAIL/RCPT/DATA transactions from parallel clients,
+// each on one kept-open connection, until b.N are done.
+func sendParallel(b *testing.B, addr string) {
 	b.RunParallel(func(pb *testing.PB) {
-		c, err := smtp.Dial(ts.addr)
+		c, err := smtp.Dial(addr)
 		if err != nil {
 			b.Error(err)
 			return
