@@ -24,13 +24,7 @@ func TestSpoolModeReplayed(t *testing.T) {
 	}
 	mails = append(mails, noID)
 	p := newPublishSetup(t)
-	if err := spool.Create(p.cfg.SpoolDir); err != nil {
-		t.Fatal(err)
-	}
-	sp, err := spool.Open(p.cfg.SpoolDir, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := p.spool(t)
 	f := writeArchive(t, t.TempDir(), "a.mbox", mails, len(mails))
 	o := p.options()
 	o.Mode, o.Spool, o.Publisher = ModeSpool, sp, nil
@@ -75,13 +69,7 @@ func TestSpoolModeReplayed(t *testing.T) {
 func TestDeliverNotReplayed(t *testing.T) {
 	_, mails := testMails(t)
 	p := newPublishSetup(t)
-	if err := spool.Create(p.cfg.SpoolDir); err != nil {
-		t.Fatal(err)
-	}
-	sp, err := spool.Open(p.cfg.SpoolDir, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := p.spool(t)
 	name, err := sp.Deliver(bytes.NewReader(mails[0]), 0)
 	if err != nil {
 		t.Fatal(err)

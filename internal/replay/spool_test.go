@@ -14,13 +14,7 @@ import (
 func TestSpoolMode(t *testing.T) {
 	_, mails := testMails(t)
 	p := newPublishSetup(t)
-	if err := spool.Create(p.cfg.SpoolDir); err != nil {
-		t.Fatal(err)
-	}
-	sp, err := spool.Open(p.cfg.SpoolDir, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := p.spool(t)
 	f := writeArchive(t, t.TempDir(), "a.mbox", mails, len(mails))
 	o := p.options()
 	o.Mode, o.Spool, o.Publisher = ModeSpool, sp, nil
@@ -49,11 +43,7 @@ func TestSpoolMode(t *testing.T) {
 func TestSpoolBackpressure(t *testing.T) {
 	_, mails := testMails(t)
 	p := newPublishSetup(t)
-	spool.Create(p.cfg.SpoolDir)
-	sp, err := spool.Open(p.cfg.SpoolDir, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sp := p.spool(t)
 	f := writeArchive(t, t.TempDir(), "a.mbox", mails, len(mails))
 	o := p.options()
 	o.Mode, o.Spool, o.Publisher, o.Journal = ModeSpool, sp, nil, nil
@@ -100,4 +90,17 @@ func TestSpoolBackpressure(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// spool creates and opens the setup's spool (as serve's first start does).
+func (p *publishSetup) spool(t *testing.T) *spool.Spool {
+	t.Helper()
+	if err := spool.Create(p.cfg.SpoolDir); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := spool.Open(p.cfg.SpoolDir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
 }
