@@ -44,6 +44,7 @@ ctx = zmq.Context()
 s = ctx.socket(zmq.SUB)
 s.setsockopt(zmq.SUBSCRIBE, b"")
 s.setsockopt(zmq.RCVHWM, 0)
+s.setsockopt(zmq.RECONNECT_IVL, 10)  # libzmq's 100 ms would be timed too
 s.connect(sys.argv[1])
 print("ready", flush=True)
 n, ids, last = 0, set(), None

@@ -25,7 +25,8 @@ type Config struct {
 	// Username goes into every envelope's username field.
 	Username string `toml:"username"`
 
-	// StateDir holds spool/, quarantine/, journal.sqlite and keys/.
+	// StateDir holds spool/, quarantine/, journal.sqlite (and its
+	// journal.sqlite-bodies) and keys/.
 	StateDir string `toml:"state_dir"`
 	// SpoolDir, QuarantineDir and Journal default to places in StateDir.
 	SpoolDir      string `toml:"spool_dir"`

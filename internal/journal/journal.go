@@ -1,8 +1,8 @@
 // Package journal is mailgw's record of every envelope it publishes: an
 // embedded SQLite database (modernc.org/sqlite, pure Go, WAL mode) that
 // assigns each envelope its seq_id, drops envelopes whose msg_id it has
-// already seen, keeps the signed canonical body for the replay endpoint,
-// and remembers which envelopes are not yet handed to the bus, so that a
+// already seen, keeps the signed canonical body for the replay endpoint
+// (in an append-only file beside it, bodies.go), and remembers which envelopes are not yet handed to the bus, so that a
 // crash between journal and publish republishes instead of losing
 // (SPEC §1, §6).
 //
@@ -21,6 +21,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -58,6 +59,10 @@ type Journal struct {
 	// has is prepared once: SQLite parsing the statement per call cost
 	// about a third of Has (replay profile).
 	has *sql.Stmt
+	// bfile is the bodies file; buf is Add's buffer for a batch's
+	// bodies, kept between calls (under mu).
+	bfile *bodyFile
+	buf   []byte
 }
 
 // Entry is one journaled envelope.
@@ -98,11 +103,18 @@ func Open(path string) (*Journal, error) {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
-	if err := migratePublished(db); err != nil {
+	if err = migratePublished(db); err == nil {
+		err = migrateBodies(db)
+	}
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
 	j := &Journal{db: db}
+	if j.bfile, err = openBodies(db, path); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("journal %s: %w", path, err)
+	}
 	if j.w, err = db.Conn(context.Background()); err == nil {
 		j.has, err = db.Prepare(`SELECT 1 FROM envelopes WHERE msg_id = ?`)
 	}
@@ -151,6 +163,11 @@ func (j *Journal) Close() error {
 	if err2 := j.db.Close(); err == nil {
 		err = err2
 	}
+	if j.bfile != nil {
+		if err2 := j.bfile.f.Close(); err == nil {
+			err = err2
+		}
+	}
 	return err
 }
 
@@ -170,14 +187,15 @@ func (j *Journal) Add(envs []*bus.Envelope) ([]*bus.Envelope, error) {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	defer tx.Rollback()
-	var last int64
-	if err := tx.QueryRow(`SELECT COALESCE(MAX(seq_id), 0) FROM envelopes`).Scan(&last); err != nil {
+	var last, end int64
+	err = tx.QueryRow(`SELECT COALESCE(MAX(seq_id), 0), (SELECT size FROM bodies_end WHERE id = 1) FROM envelopes`).Scan(&last, &end)
+	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	// ON CONFLICT: a msg_id journaled already is skipped by the insert
 	// itself, without a lookup statement of its own.
-	ins, err := tx.Prepare(`INSERT INTO envelopes (seq_id, msg_id, topic, timestamp, body)
-		VALUES (?, ?, ?, ?, ?) ON CONFLICT(msg_id) DO NOTHING`)
+	ins, err := tx.Prepare(`INSERT INTO envelopes (seq_id, msg_id, topic, timestamp, body, body_at, body_len, body_crc)
+		VALUES (?, ?, ?, ?, x'', ?, ?, ?) ON CONFLICT(msg_id) DO NOTHING`)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
@@ -185,29 +203,48 @@ func (j *Journal) Add(envs []*bus.Envelope) ([]*bus.Envelope, error) {
 	var added []*bus.Envelope
 	seqs := make([]int64, 0, len(envs))
 	inBatch := make(map[string]bool, len(envs))
-	var body []byte
+	// The batch's bodies, each followed by a newline, go to the bodies
+	// file at end in one write before the commit.
+	buf := j.buf[:0]
+	defer func() {
+		if cap(buf) <= maxKeptBuf {
+			j.buf = buf[:0]
+		}
+	}()
 	for _, env := range envs {
 		if inBatch[env.MsgID] {
 			continue
 		}
 		seq := last + int64(len(added)) + 1
-		// The driver copies the bound blob, so one buffer serves the batch.
-		body, err = appendWithSeq(body[:0], env, seq)
+		pos := len(buf)
+		buf, err = appendWithSeq(buf, env, seq)
 		if err != nil {
 			return nil, fmt.Errorf("journal: envelope %s: %w", env.MsgID, err)
 		}
-		res, err := ins.Exec(seq, env.MsgID, env.Topic, env.Timestamp, body)
+		n := len(buf) - pos
+		crc := crc32.Checksum(buf[pos:], castagnoli)
+		buf = append(buf, '\n')
+		res, err := ins.Exec(seq, env.MsgID, env.Topic, env.Timestamp, end+int64(pos), n, crc)
 		if err != nil {
 			return nil, fmt.Errorf("journal: %w", err)
 		}
 		if n, err := res.RowsAffected(); err != nil {
 			return nil, fmt.Errorf("journal: %w", err)
 		} else if n == 0 {
+			buf = buf[:pos]
 			continue // duplicate: the seq_id stays free for the next one
 		}
 		inBatch[env.MsgID] = true
 		added = append(added, env)
 		seqs = append(seqs, seq)
+	}
+	if len(buf) > 0 {
+		if _, err := tx.Exec(`UPDATE bodies_end SET size = ? WHERE id = 1`, end+int64(len(buf))); err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		if err := j.bfile.write(end, buf); err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
@@ -217,6 +254,9 @@ func (j *Journal) Add(envs []*bus.Envelope) ([]*bus.Envelope, error) {
 	}
 	return added, nil
 }
+
+// maxKeptBuf bounds the bodies buffer Add keeps for the next call.
+const maxKeptBuf = 16 << 20
 
 // appendWithSeq appends env's canonical body with seq_id set to dst,
 // leaving env untouched.
@@ -267,8 +307,12 @@ func (j *Journal) entries(q string, args ...any) ([]Entry, error) {
 	var out []Entry
 	for rows.Next() {
 		var e Entry
-		if err := rows.Scan(&e.SeqID, &e.MsgID, &e.Topic, &e.Timestamp, &e.Body); err != nil {
+		var sb storedBody
+		if err := rows.Scan(append([]any{&e.SeqID, &e.MsgID, &e.Topic, &e.Timestamp}, sb.dest()...)...); err != nil {
 			return nil, fmt.Errorf("journal: %w", err)
+		}
+		if e.Body, err = j.bfile.load(&sb); err != nil {
+			return nil, err
 		}
 		out = append(out, e)
 	}

@@ -79,7 +79,7 @@ func migratePublished(db *sql.DB) error {
 // Unpublished returns up to limit journaled envelopes that were not marked
 // published, in seq_id order.
 func (j *Journal) Unpublished(limit int) ([]Entry, error) {
-	return j.entries(`SELECT seq_id, msg_id, topic, timestamp, body FROM envelopes
+	return j.entries(`SELECT seq_id, msg_id, topic, timestamp, `+bodyCols+` FROM envelopes
 		WHERE seq_id > (SELECT seq_id FROM published_mark WHERE id = 1)
 		AND NOT EXISTS (SELECT 1 FROM published_above p WHERE p.seq_id = envelopes.seq_id)
 		ORDER BY seq_id LIMIT ?`, limit)

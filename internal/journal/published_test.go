@@ -23,15 +23,17 @@ func unpublishedSeqs(t *testing.T, j *Journal) string {
 	return fmt.Sprint(got)
 }
 
-func addN(t *testing.T, j *Journal, from, n int) {
+func addN(t *testing.T, j *Journal, from, n int) []*bus.Envelope {
 	t.Helper()
 	var envs []*bus.Envelope
 	for i := from; i < from+n; i++ {
 		envs = append(envs, env(fmt.Sprint(i), int64(i)))
 	}
-	if added, err := j.Add(envs); err != nil || len(added) != n {
+	added, err := j.Add(envs)
+	if err != nil || len(added) != n {
 		t.Fatalf("Add: %d added, %v", len(added), err)
 	}
+	return added
 }
 
 func watermark(t *testing.T, j *Journal) int64 {

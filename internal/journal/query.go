@@ -33,7 +33,7 @@ const maxParams = 500
 // in seq_id order, or a *TooManyError when more than limit match.
 func (j *Journal) BySeqRange(lo, hi int64, limit int) ([][]byte, error) {
 	limit = max(limit, 0)
-	return j.bodies(limit, `SELECT body FROM envelopes WHERE seq_id BETWEEN ? AND ? ORDER BY seq_id LIMIT ?`, lo, hi, limit+1)
+	return j.bodies(limit, `SELECT `+bodyCols+` FROM envelopes WHERE seq_id BETWEEN ? AND ? ORDER BY seq_id LIMIT ?`, lo, hi, limit+1)
 }
 
 // BySeqIDs returns the bodies of the envelopes with these seq_ids, in
@@ -52,7 +52,7 @@ func (j *Journal) ByMsgIDs(ids []string, limit int) ([][]byte, error) {
 // (Unix seconds), in seq_id order.
 func (j *Journal) ByTime(t0, t1 int64, limit int) ([][]byte, error) {
 	limit = max(limit, 0)
-	return j.bodies(limit, `SELECT body FROM envelopes WHERE timestamp BETWEEN ? AND ? ORDER BY seq_id LIMIT ?`, t0, t1, limit+1)
+	return j.bodies(limit, `SELECT `+bodyCols+` FROM envelopes WHERE timestamp BETWEEN ? AND ? ORDER BY seq_id LIMIT ?`, t0, t1, limit+1)
 }
 
 // byList runs one IN query per chunk of ids and merges them in seq_id
@@ -76,16 +76,21 @@ func byList[T int64 | string](j *Journal, col string, ids []T, limit int) ([][]b
 	var rows []row
 	for len(uniq) > 0 {
 		n := min(len(uniq), maxParams)
-		q, args := inList(`SELECT seq_id, body FROM envelopes WHERE `+col+` IN `, uniq[:n])
+		q, args := inList(`SELECT seq_id, `+bodyCols+` FROM envelopes WHERE `+col+` IN `, uniq[:n])
 		rs, err := j.db.Query(q, args...)
 		if err != nil {
 			return nil, fmt.Errorf("journal: %w", err)
 		}
 		for rs.Next() {
 			var r row
-			if err := rs.Scan(&r.seq, &r.body); err != nil {
+			var sb storedBody
+			if err := rs.Scan(append([]any{&r.seq}, sb.dest()...)...); err != nil {
 				rs.Close()
 				return nil, fmt.Errorf("journal: %w", err)
+			}
+			if r.body, err = j.bfile.load(&sb); err != nil {
+				rs.Close()
+				return nil, err
 			}
 			rows = append(rows, r)
 		}
@@ -116,9 +121,13 @@ func (j *Journal) bodies(limit int, q string, args ...any) ([][]byte, error) {
 	defer rows.Close()
 	var out [][]byte
 	for rows.Next() {
-		var b []byte
-		if err := rows.Scan(&b); err != nil {
+		var sb storedBody
+		if err := rows.Scan(sb.dest()...); err != nil {
 			return nil, fmt.Errorf("journal: %w", err)
+		}
+		b, err := j.bfile.load(&sb)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, b)
 		if len(out) > limit {

@@ -1,0 +1,173 @@
+package journal
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// The envelopes' bodies live outside SQLite, in an append-only file next
+// to the database: BodiesPath(journal), one canonical JSON body per line
+// (canonical JSON has no raw newline), so the file is JSON lines that jq
+// reads. Each row of envelopes names its body's offset, length and
+// CRC-32C (body_at, body_len, body_crc). In SQLite every body was written
+// twice, to the WAL and by the checkpoint, page by page with a checksum;
+// in a replay of 50,000 mails that was about half of the journal's CPU
+// time (docs/benchmarks.md). Rows journaled before the file existed keep
+// their body in the body column, and are read from there.
+//
+// Consistency: only a writer holding the SQLite write lock appends (Add
+// runs in an immediate transaction), at the committed end recorded in
+// bodies_end, and the bytes are on disk (fdatasync) before the transaction
+// that names them commits. A crash between the two leaves bytes past the
+// committed end that no row names; the next writer truncates them first.
+// Readers only read what committed rows name.
+const bodiesSchema = `
+CREATE TABLE IF NOT EXISTS bodies_end (
+	id   INTEGER PRIMARY KEY CHECK (id = 1),
+	size INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO bodies_end (id, size) VALUES (1, 0);
+`
+
+// BodiesPath returns the path of the bodies file of the journal at
+// journalPath. Back it up (and restore it) together with the journal.
+func BodiesPath(journalPath string) string { return journalPath + "-bodies" }
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// bodyFile is an open bodies file.
+type bodyFile struct {
+	f    *os.File
+	path string
+}
+
+// openBodies opens (or creates) the bodies file of the journal at
+// journalPath and checks that it holds at least the committed end that
+// db records.
+func openBodies(db *sql.DB, journalPath string) (*bodyFile, error) {
+	path := BodiesPath(journalPath)
+	_, statErr := os.Stat(path)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	var end int64
+	if err := db.QueryRow(`SELECT size FROM bodies_end WHERE id = 1`).Scan(&end); err != nil {
+		f.Close()
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if fi.Size() < end {
+		f.Close()
+		return nil, fmt.Errorf("bodies file %s has %d bytes but the journal names %d: "+
+			"it is damaged or from another copy (back up and restore both files together)", path, fi.Size(), end)
+	}
+	return &bodyFile{f: f, path: path}, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// write puts buf at end, the committed end, after dropping whatever an
+// interrupted writer left past it, and syncs the data to disk.
+func (b *bodyFile) write(end int64, buf []byte) error {
+	if err := b.f.Truncate(end); err != nil {
+		return fmt.Errorf("bodies file: %w", err)
+	}
+	if _, err := b.f.WriteAt(buf, end); err != nil {
+		return fmt.Errorf("bodies file: %w", err)
+	}
+	if err := b.f.Sync(); err != nil {
+		return fmt.Errorf("bodies file: %w", err)
+	}
+	return nil
+}
+
+// storedBody is a row's body as stored: inline (rows from before the
+// bodies file) or a reference into the bodies file.
+type storedBody struct {
+	inline []byte
+	at     sql.NullInt64
+	n      sql.NullInt64
+	crc    sql.NullInt64
+}
+
+// bodyCols are the columns that scan into a storedBody, in dest order.
+const bodyCols = `body, body_at, body_len, body_crc`
+
+func (s *storedBody) dest() []any { return []any{&s.inline, &s.at, &s.n, &s.crc} }
+
+// load returns the body s describes, read from the bodies file and
+// checked against its CRC when it is stored there.
+func (b *bodyFile) load(s *storedBody) ([]byte, error) {
+	if !s.at.Valid {
+		return s.inline, nil
+	}
+	at, n := s.at.Int64, s.n.Int64
+	buf := make([]byte, n)
+	if _, err := b.f.ReadAt(buf, at); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("journal: %s: body at offset %d (%d bytes): %w", b.path, at, n, err)
+	}
+	if int64(crc32.Checksum(buf, castagnoli)) != s.crc.Int64 {
+		return nil, fmt.Errorf("journal: %s: body at offset %d (%d bytes) is damaged (CRC-32C mismatch)", b.path, at, n)
+	}
+	return buf, nil
+}
+
+// migrateBodies adds the bodies-file columns and table to a journal that
+// lacks them (every journal made before the bodies file, and every new
+// one: the envelopes table is created in its first form). It runs in an
+// immediate transaction, so concurrent Opens migrate once.
+func migrateBodies(db *sql.DB) error {
+	const has = `SELECT COUNT(*) FROM pragma_table_info('envelopes') WHERE name = 'body_at'`
+	var n int
+	if err := db.QueryRow(has).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRow(has).Scan(&n); err != nil || n > 0 {
+		return err // migrated meanwhile by another process
+	}
+	for _, q := range []string{
+		`ALTER TABLE envelopes ADD COLUMN body_at INTEGER`,
+		`ALTER TABLE envelopes ADD COLUMN body_len INTEGER`,
+		`ALTER TABLE envelopes ADD COLUMN body_crc INTEGER`,
+		bodiesSchema,
+	} {
+		if _, err := tx.Exec(q); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,161 @@
+package journal
+
+import (
+	"bytes"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/debian/mailgw/bus"
+)
+
+// allBodies returns the bodies of seq_ids 1..last.
+func allBodies(t *testing.T, j *Journal) [][]byte {
+	t.Helper()
+	last, err := j.LastSeq()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodies, err := j.BySeqRange(1, last, int(last))
+	if err != nil || int64(len(bodies)) != last {
+		t.Fatalf("BySeqRange(1, %d): %d bodies, %v", last, len(bodies), err)
+	}
+	return bodies
+}
+
+// TestBodiesFileIsJSONLines: the bodies file holds exactly the journaled
+// bodies, one per line in seq_id order; duplicates leave nothing behind.
+func TestBodiesFileIsJSONLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.sqlite")
+	j := open(t, path)
+	if _, err := j.Add([]*bus.Envelope{env("a", 1), env("b", 2), env("a", 3)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Add([]*bus.Envelope{env("b", 4), env("c", 5)}); err != nil {
+		t.Fatal(err)
+	}
+	bodies := allBodies(t, j)
+	got, err := os.ReadFile(BodiesPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := append(bytes.Join(bodies, []byte("\n")), '\n'); !bytes.Equal(got, want) {
+		t.Fatalf("bodies file\n%s\nwant\n%s", got, want)
+	}
+	for i, b := range bodies {
+		e, err := bus.ParseEnvelope(b)
+		if err != nil || e.SeqID != int64(i+1) {
+			t.Fatalf("line %d: seq_id %d, %v", i+1, e.SeqID, err)
+		}
+	}
+}
+
+// TestBodiesTailOfInterruptedWriter: bytes a writer wrote past the
+// committed end before dying (no row names them) are cut by the next Add,
+// and everything journaled reads back.
+func TestBodiesTailOfInterruptedWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.sqlite")
+	j := open(t, path)
+	addN(t, j, 0, 3)
+	want := allBodies(t, j)
+	j.Close()
+	f, err := os.OpenFile(BodiesPath(path), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(strings.Repeat(`{"crypto":"gpg","i":1,"msg":{"half a bo`, 200))
+	f.Close()
+
+	j = open(t, path)
+	if got := allBodies(t, j); len(got) != 3 || !bytes.Equal(bytes.Join(got, nil), bytes.Join(want, nil)) {
+		t.Fatal("bodies changed by a tail past the committed end")
+	}
+	addN(t, j, 100, 2)
+	bodies := allBodies(t, j)
+	got, _ := os.ReadFile(BodiesPath(path))
+	if want := append(bytes.Join(bodies, []byte("\n")), '\n'); !bytes.Equal(got, want) {
+		t.Fatalf("bodies file after the next Add:\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestBodiesDamaged: a changed byte is reported with the file and offset
+// (CRC-32C), the other bodies still read; a bodies file shorter than the
+// journal says (lost, or restored from another copy) stops Open with
+// both sizes.
+func TestBodiesDamaged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.sqlite")
+	j := open(t, path)
+	addN(t, j, 0, 3)
+	bodies := allBodies(t, j)
+	bp := BodiesPath(path)
+	data, _ := os.ReadFile(bp)
+	off := len(bodies[0]) + 1 + 10 // inside the second body
+	data[off] ^= 0x20
+	if err := os.WriteFile(bp, data, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	_, err := j.BySeqRange(2, 2, 10)
+	wantErr := fmt.Sprintf("%s: body at offset %d (%d bytes) is damaged (CRC-32C mismatch)", bp, len(bodies[0])+1, len(bodies[1]))
+	if err == nil || !strings.Contains(err.Error(), wantErr) {
+		t.Fatalf("damaged body: err %v, want %q", err, wantErr)
+	}
+	if got, err := j.BySeqRange(1, 1, 10); err != nil || !bytes.Equal(got[0], bodies[0]) {
+		t.Fatalf("undamaged body: %v", err)
+	}
+	j.Close()
+
+	if err := os.Truncate(bp, 100); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(path)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("bodies file %s has 100 bytes but the journal names %d", bp, len(data))) {
+		t.Fatalf("Open with a short bodies file: %v", err)
+	}
+	os.Remove(bp)
+	if _, err = Open(path); err == nil || !strings.Contains(err.Error(), "has 0 bytes") {
+		t.Fatalf("Open without the bodies file: %v", err)
+	}
+}
+
+// TestBodiesOfOldJournal: rows written before the bodies file keep their
+// inline bodies and read back next to new rows, in seq_id order.
+func TestBodiesOfOldJournal(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.sqlite")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(oldSchema); err != nil {
+		t.Fatal(err)
+	}
+	var want [][]byte
+	for s := 1; s <= 3; s++ {
+		e := env(fmt.Sprint(s), int64(s))
+		e.SeqID = int64(s)
+		body, _ := e.Marshal()
+		want = append(want, body)
+		if _, err := db.Exec(`INSERT INTO envelopes VALUES (?, ?, ?, ?, ?, 1)`, s, e.MsgID, e.Topic, e.Timestamp, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	j := open(t, path)
+	added := addN(t, j, 100, 2)
+	for _, e := range added {
+		c := *e
+		b, _ := c.Marshal()
+		want = append(want, b)
+	}
+	got := allBodies(t, j)
+	if !bytes.Equal(bytes.Join(got, []byte("\n")), bytes.Join(want, []byte("\n"))) {
+		t.Fatalf("bodies\n%s\nwant\n%s", bytes.Join(got, []byte("\n")), bytes.Join(want, []byte("\n")))
+	}
+	byID, err := j.ByMsgIDs([]string{added[1].MsgID, "2008-1"}, 10)
+	if err != nil || len(byID) != 2 || !bytes.Equal(byID[0], want[0]) || !bytes.Equal(byID[1], want[4]) {
+		t.Fatalf("ByMsgIDs over old and new rows: %d bodies, %v", len(byID), err)
+	}
+}
