@@ -55,14 +55,18 @@ def main():
     count = bad = size = saved = 0
     ids = set()
     first = last = None
+    # A receive timeout instead of a poll before every receive: zmq_poll
+    # per message was about a third of this subscriber's CPU time.
+    sock.setsockopt(zmq.RCVTIMEO, 200)
     while True:
-        if not sock.poll(200):
+        try:
+            frames = sock.recv_multipart()
+        except zmq.Again:
             if last is not None and time.time() - last > args.idle:
                 break
             if last is None and time.time() - started > args.timeout:
                 break
             continue
-        frames = sock.recv_multipart()
         last = time.time()
         if first is None:
             first = last
