@@ -2,8 +2,16 @@ package bus
 
 import (
 	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/debian/mailgw/parsers"
+	"github.com/debian/mailgw/parsers/dak"
+	"github.com/debian/mailgw/parsers/debbugs"
+	"github.com/debian/mailgw/parsers/pts"
 )
 
 // msg4K is a payload like a dak upload event, about 4 KiB of canonical
@@ -88,5 +96,77 @@ func BenchmarkVerifyEd25519_4K(b *testing.B) {
 		if _, err := kr.Verify(e, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// corpusMsgs builds the envelopes' msg objects of the golden corpus the
+// way the pipeline does (parse, classify, payload plus "mail" and
+// "mailgw"): the payloads the publisher encodes in a replay.
+func corpusMsgs(b *testing.B) []map[string]any {
+	files, _ := filepath.Glob("../testdata/mails/*.eml")
+	if len(files) == 0 {
+		b.Fatal("no golden mails")
+	}
+	d := dak.New(dak.Options{Compat: true})
+	bb := debbugs.New(debbugs.Options{Compat: true})
+	c := parsers.NewClassifier(pts.New(d, bb), d, bb)
+	var out []map[string]any
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := parsers.ReadMessage(raw)
+		if err != nil {
+			continue
+		}
+		evs, _ := c.Classify(m)
+		for _, e := range evs {
+			msg := maps.Clone(e.Payload)
+			msg["mail"] = parsers.MailInfo(m)
+			msg["mailgw"] = map[string]any{"rule": e.Rule, "replayed": false}
+			out = append(out, NewEnvelope("org.debian.dev."+e.Name(), msg, MsgID(2026, e.Rule), 1790000000, "mailgw").Msg)
+		}
+	}
+	return out
+}
+
+// BenchmarkCanonicalCorpus encodes the msg of every golden-corpus event
+// round-robin; one op is one msg.
+func BenchmarkCanonicalCorpus(b *testing.B) {
+	msgs := corpusMsgs(b)
+	var size int64
+	for _, m := range msgs {
+		out, err := Canonical(m)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size += int64(len(out))
+	}
+	b.SetBytes(size / int64(len(msgs)))
+	b.ReportAllocs()
+	buf := make([]byte, 0, 64<<10)
+	i := 0
+	for b.Loop() {
+		var err error
+		if buf, err = AppendCanonical(buf[:0], msgs[i%len(msgs)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkCanonicalCorpusAlloc is BenchmarkCanonicalCorpus through
+// Canonical, which returns a buffer of its own (the pipeline's check of a
+// msg when it does not sign).
+func BenchmarkCanonicalCorpusAlloc(b *testing.B) {
+	msgs := corpusMsgs(b)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := Canonical(msgs[i%len(msgs)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -87,7 +88,16 @@ func atIndex(err error, i int) error {
 // with string keys, pointers); json.Marshaler values are encoded from their
 // MarshalJSON output.
 func Canonical(v any) ([]byte, error) {
-	return AppendCanonical(make([]byte, 0, 512), v)
+	// Encoded into a pooled buffer, then copied once at its exact size:
+	// cheaper than growing a fresh buffer from a guess.
+	bp := bufPool.Get().(*[]byte)
+	defer putBuf(bp)
+	b, err := AppendCanonical((*bp)[:0], v)
+	*bp = b[:0]
+	if err != nil {
+		return []byte{}, err
+	}
+	return bytes.Clone(b), nil
 }
 
 // AppendCanonical appends the canonical JSON of v to dst (see Canonical).

@@ -1,6 +1,7 @@
 package bus
 
 import (
+	"math/bits"
 	"strings"
 	"unicode/utf8"
 )
@@ -22,11 +23,18 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
-		c := s[i]
-		if asciiSafe[c] {
+		if i+8 <= len(s) {
+			u := unsafe8(load64(s[i : i+8]))
+			if u == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(u) >> 3 // the first byte to escape
+		} else if asciiSafe[s[i]] {
 			i++
 			continue
 		}
+		c := s[i]
 		b = append(b, s[start:i]...)
 		if c < utf8.RuneSelf {
 			switch c {
@@ -65,6 +73,33 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// Byte-lane constants of unsafe8.
+const (
+	lanes01 = 0x0101010101010101
+	lanes80 = 0x8080808080808080
+)
+
+// load64 reads the eight bytes of s, the first one lowest.
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// unsafe8 tests the eight bytes in x at once: a lane's top bit is set in
+// the result for a byte that is not asciiSafe (below 0x20, 0x7f and above,
+// '"' or '\\'). Borrows and carries only run upwards from such a lane, so
+// the lowest set bit marks the first byte to escape exactly.
+func unsafe8(x uint64) uint64 {
+	low := (x - 0x20*lanes01) &^ x
+	high := (x + lanes01) | x
+	q := x ^ '"'*lanes01
+	bs := x ^ '\\'*lanes01
+	quote := (q - lanes01) &^ q
+	slash := (bs - lanes01) &^ bs
+	return (low | high | quote | slash) & lanes80
 }
 
 // appendU writes \uXXXX with lowercase hex for a BMP code unit.

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"math/bits"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -163,5 +165,47 @@ func TestCanonicalCycle(t *testing.T) {
 	n.Next = n
 	if _, err := Canonical(n); err == nil || !strings.Contains(err.Error(), "nested too deeply") {
 		t.Errorf("pointer cycle: %v", err)
+	}
+}
+
+// TestUnsafe8 checks the eight-byte test of appendString against the
+// byte table, for every byte in every lane next to safe and unsafe bytes:
+// the lowest lane it marks must be the first byte to escape.
+func TestUnsafe8(t *testing.T) {
+	check := func(buf [8]byte) {
+		want := 8
+		for i, x := range buf {
+			if !asciiSafe[x] {
+				want = i
+				break
+			}
+		}
+		got := bits.TrailingZeros64(unsafe8(load64(string(buf[:])))) >> 3
+		if got != want {
+			t.Fatalf("first unsafe byte of %q: got %d, want %d", buf, got, want)
+		}
+	}
+	for _, fill := range []byte{'a', ' ', '~', 0x21, 0x5d, 0x7e, 0x1f, 0x80, 0xff, '"', 0} {
+		for lane := range 8 {
+			for c := range 256 {
+				var buf [8]byte
+				for i := range buf {
+					buf[i] = fill
+				}
+				buf[lane] = byte(c)
+				check(buf)
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		var buf [8]byte
+		for i := range buf {
+			buf[i] = byte(r.Uint32())
+			if r.IntN(2) == 0 {
+				buf[i] = byte(0x20 + r.IntN(0x5f)) // mostly printable ASCII
+			}
+		}
+		check(buf)
 	}
 }
