@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -118,11 +119,32 @@ func ReadMessage(raw []byte) (*Message, error) {
 // Message-ID when the mail has one, else "sha256:" plus the hash of the raw
 // bytes.
 func (m *Message) Identity() string {
+	var b strings.Builder
+	b.Grow(m.identityLen())
+	m.writeIdentity(&b)
+	return b.String()
+}
+
+// identityLen is the length of m.Identity().
+func (m *Message) identityLen() int {
 	if m.MessageID != "" {
-		return "mid:" + m.MessageID
+		return len("mid:") + len(m.MessageID)
+	}
+	return len("sha256:") + hex.EncodedLen(sha256.Size)
+}
+
+// writeIdentity writes m.Identity() to b.
+func (m *Message) writeIdentity(b *strings.Builder) {
+	if m.MessageID != "" {
+		b.WriteString("mid:")
+		b.WriteString(m.MessageID)
+		return
 	}
 	sum := sha256.Sum256(m.Raw)
-	return "sha256:" + hex.EncodeToString(sum[:])
+	var h [2 * sha256.Size]byte
+	hex.Encode(h[:], sum[:])
+	b.WriteString("sha256:")
+	b.Write(h[:])
 }
 
 // stripFromLine drops a leading mbox "From " envelope line.

@@ -42,10 +42,15 @@ func (e *Event) Name() string {
 // is made: the source mail's identity, the event kind and its Key. A
 // redelivered or replayed copy of the same mail yields the same identity.
 func (e *Event) Identity(m *Message) string {
-	var b strings.Builder
-	b.WriteString(m.Identity())
+	var b strings.Builder // sized up front: one allocation
+	b.Grow(m.identityLen() + len(e.Service) + len(e.Object) + len(e.EventType) + len(e.Key) + 4)
+	m.writeIdentity(&b)
 	b.WriteByte(0)
-	b.WriteString(e.Name())
+	b.WriteString(e.Service)
+	b.WriteByte('.')
+	b.WriteString(e.Object)
+	b.WriteByte('.')
+	b.WriteString(e.EventType)
 	if e.Key != "" {
 		b.WriteByte(0)
 		b.WriteString(e.Key)

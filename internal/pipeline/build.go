@@ -11,6 +11,7 @@ import (
 	"maps"
 	"net/mail"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/debian/mailgw/bus"
@@ -35,8 +36,10 @@ func Build(cfg *config.Config, m *parsers.Message, evs []parsers.Event, now time
 		// A copy: NewEnvelope writes msg["mailgw"], and the parser's
 		// payload stays as it was. The "mail" object, made afresh by
 		// MailInfo, is shared by the mail's envelopes (never changed).
-		msg := make(map[string]any, len(ev.Payload)+2)
-		maps.Copy(msg, ev.Payload)
+		msg := maps.Clone(ev.Payload)
+		if msg == nil {
+			msg = make(map[string]any, 2)
+		}
 		msg["mail"] = info
 		msg["mailgw"] = map[string]any{"rule": ev.Rule, "replayed": replayed}
 		out = append(out, bus.NewEnvelope(topic, msg, bus.MsgID(year, ev.Identity(m)), ts, cfg.Username))
@@ -81,4 +84,19 @@ func MsgIDYear(m *parsers.Message) int {
 		return newest.UTC().Year()
 	}
 	return 1970
+}
+
+// checkBufs holds scratch buffers for checkCanonical.
+var checkBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8192); return &b }}
+
+// checkCanonical reports whether msg has a canonical form (the error of
+// bus.Canonical), encoding it into a pooled buffer that is thrown away.
+func checkCanonical(msg map[string]any) error {
+	bp := checkBufs.Get().(*[]byte)
+	b, err := bus.AppendCanonical((*bp)[:0], msg)
+	if cap(b) <= 1<<20 { // a huge msg's buffer is not kept
+		*bp = b[:0]
+		checkBufs.Put(bp)
+	}
+	return err
 }

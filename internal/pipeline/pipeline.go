@@ -157,8 +157,7 @@ func (p *Pipeline) sign(env *bus.Envelope) error {
 		if p.o.Config.SignMessages {
 			return errNoSigner
 		}
-		_, err := bus.Canonical(env.Msg)
-		return err
+		return checkCanonical(env.Msg)
 	}
 	return bus.SignSealed(env, p.o.Signer)
 }

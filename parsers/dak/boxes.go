@@ -4,7 +4,8 @@ package dak
 // boxing each distinct value once. A .changes names every file in Files,
 // Checksums-Sha1 and Checksums-Sha256, so the names and sizes of its file
 // lists would otherwise be boxed (allocated) three times each. Strings
-// and integers are immutable, so sharing the boxes is invisible.
+// and integers are immutable, so sharing the boxes is invisible; the
+// upload payload and the debmessenger payload of one .changes share one.
 // Its tables are arrays, so a boxes on the stack costs no allocation.
 type boxes struct {
 	strs   [maxBoxes]boxedStr

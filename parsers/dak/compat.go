@@ -8,29 +8,36 @@ import "strings"
 // "\n"-joined continuation lines with their leading blank), and Files and
 // Checksums-* as lists of objects whose values are strings.
 func compatPayload(ch *Changes) map[string]any {
-	out := make(map[string]any, len(ch.Fields))
 	var bx boxes
+	var fr fieldRows
+	return compatPayloadIn(ch, &bx, &fr)
+}
+
+// compatPayloadIn is compatPayload boxing its strings through bx and
+// taking the list fields' words from fr, both shared with the upload
+// payload of the same .changes.
+func compatPayloadIn(ch *Changes, bx *boxes, fr *fieldRows) map[string]any {
+	out := make(map[string]any, len(ch.Fields))
 	for _, f := range ch.Fields {
-		switch lowerKind(f.Name) {
+		switch kind := lowerKind(f.Name); kind {
 		case "files":
-			var list []map[string]any
-			var w [5]string
-			ch.lines(f.Name, func(line string) {
-				if splitN(line, w[:]) == 5 {
-					list = append(list, map[string]any{"md5sum": w[0], "size": bx.str(w[1]), "section": bx.str(w[2]), "priority": bx.str(w[3]), "name": bx.str(w[4])})
-				}
-			})
-			out[f.Name] = orEmpty(list)
+			rows := fr.get(ch, f.Name, 5)
+			list := make([]map[string]any, len(rows)/5)
+			for i := range list {
+				w := rows[5*i : 5*i+5]
+				list[i] = map[string]any{"md5sum": w[0], "size": bx.str(w[1]), "section": bx.str(w[2]), "priority": bx.str(w[3]), "name": bx.str(w[4])}
+			}
+			out[f.Name] = list
 		case "checksums-sha1", "checksums-sha256", "checksums-sha512":
-			key := strings.ToLower(strings.TrimPrefix(strings.ToLower(f.Name), "checksums-"))
-			var list []map[string]any
-			var w [3]string
-			ch.lines(f.Name, func(line string) {
-				if splitN(line, w[:]) == 3 {
-					list = append(list, map[string]any{key: w[0], "size": bx.str(w[1]), "name": bx.str(w[2])})
-				}
-			})
-			out[f.Name] = orEmpty(list)
+			// kind is f.Name lower-cased (see lowerKind).
+			key := strings.TrimPrefix(kind, "checksums-")
+			rows := fr.get(ch, f.Name, 3)
+			list := make([]map[string]any, len(rows)/3)
+			for i := range list {
+				w := rows[3*i : 3*i+3]
+				list[i] = map[string]any{key: w[0], "size": bx.str(w[1]), "name": bx.str(w[2])}
+			}
+			out[f.Name] = list
 		default:
 			if _, dup := out[f.Name]; !dup {
 				out[f.Name] = f.Value
@@ -38,13 +45,6 @@ func compatPayload(ch *Changes) map[string]any {
 		}
 	}
 	return out
-}
-
-func orEmpty(l []map[string]any) []map[string]any {
-	if l == nil {
-		return []map[string]any{}
-	}
-	return l
 }
 
 // lowerKind returns name lower-cased when it is one of the fields that

@@ -5,6 +5,7 @@ import (
 	"io"
 	"mime/quotedprintable"
 	"net/mail"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,7 +21,10 @@ func event(typ, rule string, payload map[string]any) parsers.Event {
 // "accepted" when dak process-new sent it, and the debmessenger event when
 // Compat is on).
 func (p *Parser) upload(c *ctx, rule string) []parsers.Event {
-	pl := p.uploadPayload(c)
+	// The two payloads of the same .changes share these.
+	var bx boxes
+	var fr fieldRows
+	pl := p.uploadPayloadIn(c, &bx, &fr)
 	evs := []parsers.Event{event("upload", rule, pl)}
 	if c.program == "process-new" {
 		evs = append(evs, event("new", "dak.process-new.accepted", map[string]any{
@@ -32,7 +36,7 @@ func (p *Parser) upload(c *ctx, rule string) []parsers.Event {
 	if p.opts.Compat {
 		if ch := c.changes(); ch != nil {
 			evs = append(evs, parsers.Event{Service: "debmessenger", Object: "package",
-				EventType: "upload", Rule: "debmessenger.package.upload", Payload: compatPayload(ch)})
+				EventType: "upload", Rule: "debmessenger.package.upload", Payload: compatPayloadIn(ch, &bx, &fr)})
 		}
 	}
 	return evs
@@ -40,15 +44,25 @@ func (p *Parser) upload(c *ctx, rule string) []parsers.Event {
 
 // uploadPayload builds the SPEC §3 dak.package.upload payload.
 func (p *Parser) uploadPayload(c *ctx) map[string]any {
+	var bx boxes
+	var fr fieldRows
+	return p.uploadPayloadIn(c, &bx, &fr)
+}
+
+// uploadPayloadIn is uploadPayload boxing its strings and sizes through bx
+// and taking the list fields' words from fr. The file lists are those of
+// Changes.Files and Changes.Checksums.
+func (p *Parser) uploadPayloadIn(c *ctx, bx *boxes, fr *fieldRows) map[string]any {
 	ch := c.changes()
 	if ch == nil {
 		ch = &Changes{}
 	}
-	files := ch.Files()
-	var bx boxes
-	fl := make([]map[string]any, len(files))
-	for i, f := range files {
-		fl[i] = map[string]any{"name": bx.str(f.Name), "size": bx.size(f.Size), "section": bx.str(f.Section), "priority": bx.str(f.Priority), "md5sum": f.MD5Sum}
+	files := fr.get(ch, "Files", 5)
+	fl := make([]map[string]any, len(files)/5)
+	for i := range fl {
+		w := files[5*i : 5*i+5]
+		size, _ := strconv.ParseInt(w[1], 10, 64)
+		fl[i] = map[string]any{"name": bx.str(w[4]), "size": bx.size(size), "section": bx.str(w[2]), "priority": bx.str(w[3]), "md5sum": w[0]}
 	}
 	version := c.version()
 	dist := splitList(ch.Value("Distribution"))
@@ -72,8 +86,8 @@ func (p *Parser) uploadPayload(c *ctx) map[string]any {
 		"closes":         ch.Closes(),
 		"changes":        bound(ch.Text("Changes"), p.opts.MaxBody),
 		"files":          fl,
-		"sha256":         checksumList(ch.Checksums("Checksums-Sha256"), "sha256", &bx),
-		"checksums_sha1": checksumList(ch.Checksums("Checksums-Sha1"), "sha1", &bx),
+		"sha256":         checksumList(fr.get(ch, "Checksums-Sha256", 3), "sha256", bx),
+		"checksums_sha1": checksumList(fr.get(ch, "Checksums-Sha1", 3), "sha1", bx),
 		"format":         ch.Value("Format"),
 		"suite":          nilIfEmpty(c.suite()),
 		"changes_file":   nilIfEmpty(c.changesFile()),
@@ -118,12 +132,14 @@ func firstList(ls ...[]string) []string {
 	return []string{}
 }
 
-// checksumList turns checksum entries into payload objects, names and
-// sizes boxed through bx.
-func checksumList(cs []Checksum, key string, bx *boxes) []map[string]any {
-	out := make([]map[string]any, len(cs))
-	for i, c := range cs {
-		out[i] = map[string]any{"name": bx.str(c.Name), "size": bx.size(c.Size), key: c.Sum}
+// checksumList turns the rows of a Checksums-* field ("sum size name",
+// see fieldRows) into payload objects, names and sizes boxed through bx.
+func checksumList(rows []string, key string, bx *boxes) []map[string]any {
+	out := make([]map[string]any, len(rows)/3)
+	for i := range out {
+		w := rows[3*i : 3*i+3]
+		size, _ := strconv.ParseInt(w[1], 10, 64)
+		out[i] = map[string]any{"name": bx.str(w[2]), "size": bx.size(size), key: w[0]}
 	}
 	return out
 }

@@ -140,7 +140,11 @@ var stopWords = []string{"stop", "quit", "--", "thanks", "thank you", "thankyou"
 // debbugs echoes, and the reply lines up to the next one. Lines before the
 // first command and after the signature ("-- ") are ignored.
 func ParseTranscript(text string) Transcript {
-	t := Transcript{Bugs: []int{}, Actions: []Action{}, Errors: []string{}}
+	// Every action comes from a line that starts with ">": counting the
+	// ">" (a quick upper bound) sizes Actions once (a long transcript has
+	// thousands).
+	n := min(strings.Count(text, ">"), maxActions)
+	t := Transcript{Bugs: []int{}, Actions: make([]Action, 0, n), Errors: []string{}}
 	var cur *Action // nil, or &slot: the command being read
 	var slot Action // reused: finish copies it out before the next one
 	var sl slab     // the actions' small slices
