@@ -78,14 +78,19 @@ def main():
         size += len(body)
         # Cheap checks on every message, a full JSON parse of every 100th:
         # canonical JSON puts the envelope's own keys in sorted order, so
-        # "crypto" comes first and the last "msg_id" and "topic" keys are
-        # the envelope's (msg.mailgw's copies come before them).
+        # "crypto" comes first, and the last "msg_id" key is the
+        # envelope's (msg.mailgw's copy comes before it), followed by
+        # "seq_id", "signature", "timestamp", "topic" and "username". The
+        # searches start from that last "msg_id", near the end of the
+        # body: scanning the whole body (the msg) for "signature" was a
+        # third of this subscriber's CPU time.
         i = body.rfind(b'"msg_id":"')
-        j = body.rfind(b'"topic":"')
-        ok = body.startswith(b'{"crypto":"gpg"') and b'"signature":"' in body and i > 0 and j > 0
+        e = body.find(b'"', i + 10) if i > 0 else -1
+        j = body.find(b',"signature":"', e) if e > 0 else -1
+        k = body.find(b',"topic":"', j) if j > 0 else -1
+        ok = k > 0 and body.startswith(b'{"crypto":"gpg"') and body[k + 10:k + 11 + len(topic)] == topic + b'"'
         if ok:
-            msg_id = body[i + 10:body.index(b'"', i + 10)]
-            ok = body[j + 9:j + 9 + len(topic) + 1] == topic + b'"'
+            msg_id = body[i + 10:e]
         if ok and count % 100 == 1:
             try:
                 env = json.loads(body)
