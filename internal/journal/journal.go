@@ -21,13 +21,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
 
-	"github.com/debian/mailgw/bus"
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
 
@@ -169,101 +167,6 @@ func (j *Journal) Close() error {
 		}
 	}
 	return err
-}
-
-// Add journals envs in one transaction. Each envelope whose msg_id is not
-// journaled yet (nor earlier in envs) gets the next seq_id, set in
-// env.SeqID, and is stored with its canonical body as unpublished; the
-// others are duplicates and are skipped. Add returns the added envelopes in
-// seq_id order. On error nothing is stored and no SeqID is changed.
-func (j *Journal) Add(envs []*bus.Envelope) ([]*bus.Envelope, error) {
-	if len(envs) == 0 {
-		return nil, nil
-	}
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	tx, err := j.w.BeginTx(context.Background(), nil)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	defer tx.Rollback()
-	var last, end int64
-	err = tx.QueryRow(`SELECT COALESCE(MAX(seq_id), 0), (SELECT size FROM bodies_end WHERE id = 1) FROM envelopes`).Scan(&last, &end)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	// ON CONFLICT: a msg_id journaled already is skipped by the insert
-	// itself, without a lookup statement of its own.
-	ins, err := tx.Prepare(`INSERT INTO envelopes (seq_id, msg_id, topic, timestamp, body, body_at, body_len, body_crc)
-		VALUES (?, ?, ?, ?, x'', ?, ?, ?) ON CONFLICT(msg_id) DO NOTHING`)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	defer ins.Close()
-	var added []*bus.Envelope
-	seqs := make([]int64, 0, len(envs))
-	inBatch := make(map[string]bool, len(envs))
-	// The batch's bodies, each followed by a newline, go to the bodies
-	// file at end in one write before the commit.
-	buf := j.buf[:0]
-	defer func() {
-		if cap(buf) <= maxKeptBuf {
-			j.buf = buf[:0]
-		}
-	}()
-	for _, env := range envs {
-		if inBatch[env.MsgID] {
-			continue
-		}
-		seq := last + int64(len(added)) + 1
-		pos := len(buf)
-		buf, err = appendWithSeq(buf, env, seq)
-		if err != nil {
-			return nil, fmt.Errorf("journal: envelope %s: %w", env.MsgID, err)
-		}
-		n := len(buf) - pos
-		crc := crc32.Checksum(buf[pos:], castagnoli)
-		buf = append(buf, '\n')
-		res, err := ins.Exec(seq, env.MsgID, env.Topic, env.Timestamp, end+int64(pos), n, crc)
-		if err != nil {
-			return nil, fmt.Errorf("journal: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return nil, fmt.Errorf("journal: %w", err)
-		} else if n == 0 {
-			buf = buf[:pos]
-			continue // duplicate: the seq_id stays free for the next one
-		}
-		inBatch[env.MsgID] = true
-		added = append(added, env)
-		seqs = append(seqs, seq)
-	}
-	if len(buf) > 0 {
-		if _, err := tx.Exec(`UPDATE bodies_end SET size = ? WHERE id = 1`, end+int64(len(buf))); err != nil {
-			return nil, fmt.Errorf("journal: %w", err)
-		}
-		if err := j.bfile.write(end, buf); err != nil {
-			return nil, fmt.Errorf("journal: %w", err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	for i, env := range added {
-		env.SeqID = seqs[i]
-	}
-	return added, nil
-}
-
-// maxKeptBuf bounds the bodies buffer Add keeps for the next call.
-const maxKeptBuf = 16 << 20
-
-// appendWithSeq appends env's canonical body with seq_id set to dst,
-// leaving env untouched.
-func appendWithSeq(dst []byte, env *bus.Envelope, seq int64) ([]byte, error) {
-	c := *env
-	c.SeqID = seq
-	return c.AppendMarshal(dst)
 }
 
 // Has reports whether an envelope with msgID is journaled.
