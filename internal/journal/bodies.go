@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/debian/mailgw/internal/dirsync"
 )
 
 // The envelopes' bodies live outside SQLite, in an append-only file next
@@ -57,7 +59,7 @@ func openBodies(db *sql.DB, journalPath string) (*bodyFile, error) {
 		return nil, err
 	}
 	if errors.Is(statErr, os.ErrNotExist) {
-		if err := syncDir(filepath.Dir(path)); err != nil {
+		if err := dirsync.Sync(filepath.Dir(path)); err != nil {
 			f.Close()
 			return nil, err
 		}
@@ -78,18 +80,6 @@ func openBodies(db *sql.DB, journalPath string) (*bodyFile, error) {
 			"it is damaged or from another copy (back up and restore both files together)", path, fi.Size(), end)
 	}
 	return &bodyFile{f: f, path: path}, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // write puts buf at end, the committed end, after dropping whatever an

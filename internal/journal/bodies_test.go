@@ -2,7 +2,6 @@ package journal
 
 import (
 	"bytes"
-	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -123,14 +122,7 @@ func TestBodiesDamaged(t *testing.T) {
 // TestBodiesOfOldJournal: rows written before the bodies file keep their
 // inline bodies and read back next to new rows, in seq_id order.
 func TestBodiesOfOldJournal(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "old.sqlite")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(oldSchema); err != nil {
-		t.Fatal(err)
-	}
+	path, db := oldJournal(t)
 	var want [][]byte
 	for s := 1; s <= 3; s++ {
 		e := env(fmt.Sprint(s), int64(s))

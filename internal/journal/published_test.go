@@ -99,6 +99,22 @@ CREATE INDEX envelopes_timestamp ON envelopes(timestamp, seq_id);
 CREATE INDEX envelopes_unpublished ON envelopes(seq_id) WHERE published = 0;
 `
 
+// oldJournal creates a journal file with the schema of before the
+// published watermark and the bodies file, and returns its path and an
+// open handle for filling it.
+func oldJournal(t *testing.T) (string, *sql.DB) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "old.sqlite")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(oldSchema); err != nil {
+		t.Fatal(err)
+	}
+	return path, db
+}
+
 // TestMigrateOldJournal opens a journal written with the old per-row
 // published flag: the same envelopes stay unpublished, new ones are
 // added and marked, and the old partial index is gone.
@@ -113,14 +129,7 @@ func TestMigrateOldJournal(t *testing.T) {
 		{[]int{1, 2, 4, 6}, 2, "[3 5]"},
 		{[]int{2, 3}, 0, "[1 4 5 6]"},
 	} {
-		path := filepath.Join(t.TempDir(), "old.sqlite")
-		db, err := sql.Open("sqlite", "file:"+path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.Exec(oldSchema); err != nil {
-			t.Fatal(err)
-		}
+		path, db := oldJournal(t)
 		pub := map[int]bool{}
 		for _, s := range tc.published {
 			pub[s] = true

@@ -54,19 +54,6 @@ func (g *groupSync) sync() error {
 	return g.err
 }
 
-// syncDir fsyncs a directory so that a rename into it is durable.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // syncFS flushes every dirty file and the metadata of the file system
 // that holds dir (syncfs(2)): one call makes durable the data and renames
 // of every mail written before it started.

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/debian/mailgw/internal/dirsync"
 )
 
 // ReasonSuffix ends the name of the text file that Quarantine writes
@@ -54,7 +56,7 @@ func (s *Spool) Quarantine(name, reason string) error {
 	if err := moveFile(src, dst); err != nil {
 		return err
 	}
-	return syncDir(s.QuarantineDir)
+	return dirsync.Sync(s.QuarantineDir)
 }
 
 // reasonText renders the reason file.
@@ -206,7 +208,7 @@ func (s *Spool) Requeue(name string) error {
 		return err
 	}
 	os.Remove(filepath.Join(s.QuarantineDir, name+ReasonSuffix))
-	return syncDir(s.QuarantineDir)
+	return dirsync.Sync(s.QuarantineDir)
 }
 
 // RequeueAll requeues every quarantined mail and returns how many.

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/debian/mailgw/internal/dirsync"
 )
 
 // Quarantined names one mail of new/ to quarantine, with the reason.
@@ -92,7 +94,7 @@ func (s *Spool) QuarantineMany(items []Quarantined) []error {
 	}
 	// 4. One fsync of the directory for every rename into it.
 	if len(moved) > 0 {
-		if err := syncDir(s.QuarantineDir); err != nil {
+		if err := dirsync.Sync(s.QuarantineDir); err != nil {
 			setAll(moved, err)
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/debian/mailgw/internal/dirsync"
 	"github.com/debian/mailgw/internal/mailerr"
 	"github.com/emersion/go-smtp"
 )
@@ -88,7 +89,7 @@ func Open(dir string, minFree int64) (*Spool, error) {
 		dir:           dir,
 		minFree:       minFree,
 		QuarantineDir: filepath.Join(filepath.Dir(filepath.Clean(dir)), "quarantine"),
-		newSync:       newGroupSync(func() error { return syncDir(filepath.Join(dir, "new")) }),
+		newSync:       newGroupSync(func() error { return dirsync.Sync(filepath.Join(dir, "new")) }),
 		fsSync:        newGroupSync(func() error { return syncFS(dir) }),
 	}, nil
 }
