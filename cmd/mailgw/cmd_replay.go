@@ -118,11 +118,9 @@ func cmdReplay(args []string) int {
 		// A soft heap limit keeps a long backfill small (the replay holds
 		// only the mails in flight); the GC works harder only near it.
 		// Publishing keeps more live (signing, journal batches) and would
-		// spend its time collecting under this limit.
+		// spend its time collecting under this limit; replay.Run sets its
+		// own.
 		debug.SetMemoryLimit(replayMemoryLimit)
-	}
-	if os.Getenv("GOGC") == "" && *publish {
-		debug.SetGCPercent(300) // ~13% less CPU for ~60 MiB more heap
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
