@@ -213,8 +213,6 @@ func Run(ctx context.Context, o Options, files []string) (Summary, error) {
 	start := o.Now()
 	if o.Mode == ModePublish {
 		defer tuneGC()()
-	}
-	if o.Mode == ModePublish {
 		// Envelopes journaled by an interrupted run but not published.
 		p := pipeline.New(pipeline.Options{Config: o.Config, Journal: o.Journal, Publisher: o.Publisher, Signer: o.Signer, Logger: o.Logger})
 		n, err := p.PublishPending(ctx)
