@@ -6,13 +6,13 @@ import "sync"
 // an envelope is journaled already before signing it. The answer is an
 // optimisation only: Journal.Add drops every duplicate msg_id anyway (and
 // the summary counts it), so asking merely saves signing an envelope that
-// will be dropped. Asking costs a SQLite lookup, about a third of the
-// cost of signing; in a first backfill it never pays. So the gate asks
-// for every envelope while the recent answers find duplicates (at least
-// one in 16, as when an archive is replayed again), and otherwise for one
-// envelope in 32, which notices when duplicates start to come (a
-// lookup costs 9-50 µs in a replay, more right after a commit; 1 in 8 was
-// 2 % of its CPU time).
+// will be dropped. Asking costs a SQLite lookup, 9-50 µs in a replay
+// (more right after a commit, whose pages the reader then reads again),
+// about what signing costs; in a first backfill it never pays. So the gate
+// asks for every envelope while the recent answers find duplicates (at
+// least one in 16, as when an archive is replayed again), and otherwise
+// for one envelope in 32, which notices when duplicates start to come
+// (one in 8 was 2 % of the replay's CPU time).
 //
 // In ModeSpool every envelope is checked: there the answer decides what
 // is spooled.
