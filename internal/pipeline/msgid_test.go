@@ -1,0 +1,62 @@
+package pipeline
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/debian/mailgw/parsers"
+)
+
+var updateMsgIDs = flag.Bool("update-msgids", false, "rewrite testdata/msg_ids.txt (only for a deliberate change of identities)")
+
+// msgIDsFile pins the msg_id of every event of the golden corpus.
+var msgIDsFile = filepath.Join(corpusDir, "..", "msg_ids.txt")
+
+// TestMsgIDsStable: the msg_ids of the corpus's events are those committed
+// in testdata/msg_ids.txt. They must not change from one mailgw version to
+// the next: a replayed or redelivered mail is recognised as already
+// journaled, and consumers drop duplicates, by msg_id alone (SPEC §4), so a
+// changed identity would publish a whole archive again. The topic prefix
+// and environment do not enter the msg_id.
+func TestMsgIDsStable(t *testing.T) {
+	cfg := testConfig()
+	cfg.TopicPrefix, cfg.Environment = "org.example", "stg"
+	c := classifier()
+	var b strings.Builder
+	for _, cm := range loadCorpus(t) {
+		m, err := parsers.ReadMessage(cm.raw)
+		if err != nil {
+			continue
+		}
+		evs, _ := c.Classify(m)
+		for _, env := range Build(cfg, m, evs, fixedNow, false) {
+			fmt.Fprintf(&b, "%s %s %s\n", cm.name, env.MsgID, strings.TrimPrefix(env.Topic, "org.example."))
+		}
+	}
+	if *updateMsgIDs {
+		if err := os.WriteFile(msgIDsFile, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(msgIDsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(b.String(), "\n")
+	for i, w := range strings.Split(string(want), "\n") {
+		if i >= len(got) || got[i] != w {
+			g := "(none)"
+			if i < len(got) {
+				g = got[i]
+			}
+			t.Fatalf("%s line %d:\n got %s\nwant %s\n(msg_ids are the dedup key of replays and consumers: change them only on purpose, with -update-msgids)", msgIDsFile, i+1, g, w)
+		}
+	}
+	if len(got) != len(strings.Split(string(want), "\n")) {
+		t.Fatalf("%d lines, want %d", len(got), len(strings.Split(string(want), "\n")))
+	}
+}
