@@ -11,15 +11,16 @@ import (
 // messages of the test (a JSON list of [topic, body] pairs, and a bare
 // string for a one-frame message) and prints the subscriber's result.
 const pubScript = `
-import json, subprocess, sys, time, zmq
+import json, subprocess, sys, zmq
 msgs = json.loads(sys.argv[1])
 ctx = zmq.Context()
-p = ctx.socket(zmq.PUB)
+p = ctx.socket(zmq.XPUB)  # a PUB that shows the subscription
+p.setsockopt(zmq.RCVTIMEO, 30000)
 port = p.bind_to_random_port("tcp://127.0.0.1")
 sub = subprocess.Popen(["/usr/bin/python3", "bench/sub_count.py", "tcp://127.0.0.1:%d" % port, "--idle", "0.5"],
                        stdout=subprocess.PIPE, text=True)
 assert sub.stdout.readline().strip() == "ready"
-time.sleep(0.5)  # the subscription reaches the publisher
+p.recv()  # the subscription has reached the publisher: nothing sent now is dropped
 for m in msgs:
     if isinstance(m, str):
         p.send(m.encode())
