@@ -56,7 +56,8 @@ def main():
     ids = set()
     first = last = None
     # A receive timeout instead of a poll before every receive: zmq_poll
-    # per message was about a third of this subscriber's CPU time.
+    # per message took a fifth of this subscriber's CPU time (0.76 ->
+    # 0.62 CPU-s for 74,171 messages).
     sock.setsockopt(zmq.RCVTIMEO, 200)
     while True:
         try:
@@ -82,8 +83,8 @@ def main():
         # envelope's (msg.mailgw's copy comes before it), followed by
         # "seq_id", "signature", "timestamp", "topic" and "username". The
         # searches start from that last "msg_id", near the end of the
-        # body: scanning the whole body (the msg) for "signature" was a
-        # third of this subscriber's CPU time.
+        # body: scanning the whole body (the msg) for "signature" took a
+        # sixth of this subscriber's CPU time (0.64 -> 0.53 CPU-s).
         i = body.rfind(b'"msg_id":"')
         e = body.find(b'"', i + 10) if i > 0 else -1
         j = body.find(b',"signature":"', e) if e > 0 else -1
