@@ -30,6 +30,7 @@ type committer struct {
 	// is kept.
 	jCh     chan journalBatch
 	jDone   chan error
+	jExit   chan struct{} // closed when the journaler has returned
 	jErr    error
 	pubCh   chan []*bus.Envelope
 	pubDone chan error

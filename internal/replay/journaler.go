@@ -28,15 +28,17 @@ type journalBatch struct {
 // transaction (in order, so seq_ids follow archive order), then its new
 // envelopes go to the publisher, and the checkpoint moves past it. It
 // sends exactly one value on jDone: the first error as soon as it
-// happens, or nil once jCh is closed and everything was published.
+// happens, or nil once jCh is closed and everything was published; it
+// closes jExit when it has returned, after stopping the publisher.
 //
 // It alone writes s.New and s.Duplicates and the checkpoint while it
-// runs; the committer touches neither until jDone has answered.
+// runs; the committer touches neither until stopJournaler returned.
 func (c *committer) startJournaler(ctx context.Context) {
-	in, done := make(chan journalBatch, journalDepth), make(chan error, 1)
-	c.jCh, c.jDone = in, done
+	in, done, exit := make(chan journalBatch, journalDepth), make(chan error, 1), make(chan struct{})
+	c.jCh, c.jDone, c.jExit = in, done, exit
 	c.startPublisher(ctx)
 	go func() {
+		defer close(exit)
 		var err error
 		since := 0
 		for b := range in {
@@ -89,12 +91,20 @@ func coalesce(b journalBatch, in <-chan journalBatch, limit int) journalBatch {
 }
 
 // stopJournaler waits until every queued batch is journaled and published
-// and returns the first error, if any.
+// and returns the first error, if any. It returns only when the journaler
+// and the publisher have stopped: after an error jDone answers at once,
+// while the publisher may still be marking what it published, and a Run
+// that returned before that lost the marks (the next run published those
+// envelopes again) and raced its checkpoint with the journaler.
 func (c *committer) stopJournaler() error {
 	if c.jCh != nil {
 		close(c.jCh)
 		c.jCh = nil
 		c.jErr = <-c.jDone
+	}
+	if c.jExit != nil {
+		<-c.jExit
+		c.jExit = nil
 	}
 	return c.jErr
 }

@@ -52,8 +52,10 @@ func TestResumeAfterCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("first run: %v, want context.Canceled", err)
 	}
-	if s1.Mails == 0 || s1.Mails >= 3*len(mails) {
-		t.Fatalf("first run handled %d of %d mails", s1.Mails, 3*len(mails))
+	// Half-way is what was journaled: the pipeline reads and prepares
+	// mails ahead of the journal, so the mails counted may be all of them.
+	if n, err := p.j.Count(); err != nil || s1.Mails == 0 || n == 0 || n >= int64(want) {
+		t.Fatalf("first run journaled %d of %d envelopes (%v), %d mails read; the cancel did not land half-way", n, want, err, s1.Mails)
 	}
 	o.Observe = nil
 	s2 := run(t, o, f)
