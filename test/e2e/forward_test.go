@@ -77,7 +77,17 @@ func TestForwardExample(t *testing.T) {
 		es, _ := os.ReadDir(filepath.Join(d.state, "spool", "new"))
 		return len(es) == 1
 	})
-	if log := p.maillog(); !strings.Contains(log, "status=sent (delivered to command:") {
-		t.Errorf("postfix did not log a delivery to the .forward command:\n%s", tail(log, 3000))
+	// The mail is in the spool before mailgw deliver has exited, and
+	// local(8) logs the delivery only after that.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		log := p.maillog()
+		if strings.Contains(log, "status=sent (delivered to command:") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("postfix did not log a delivery to the .forward command:\n%s", tail(log, 3000))
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
