@@ -96,7 +96,10 @@ def publish(c):
 
 
 def key(c):
-    """An Ed25519 key from mailgw keygen, and a GnuPG home holding it."""
+    """An Ed25519 key from mailgw keygen, and a GnuPG home holding it
+    (looked up once per invocation: every e2e and reference run asks)."""
+    if getattr(c, "signing_key", None):
+        return c.signing_key
     k = os.path.join(c.work, "key.asc")
     if not os.path.exists(k):
         c.sh([c.mailgw, "keygen", "--secret", k, "--public",
@@ -107,7 +110,8 @@ def key(c):
         c.sh(["gpg", "--homedir", gh, "--batch", "--import", k], "setup.log")
     out = c.sh(["gpg", "--homedir", gh, "--with-colons", "--list-secret-keys"], "setup.log")
     fpr = [l.split(":")[9] for l in out.splitlines() if l.startswith("fpr:")][0]
-    return k, gh, fpr
+    c.signing_key = (k, gh, fpr)
+    return c.signing_key
 
 
 def counted(c, cmd, log, ep, save=None):

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -61,10 +60,6 @@ records were skipped (the rest was replayed), 1 when the replay stopped
 the config or signing key is unusable.
 `
 
-// replayMemoryLimit is the soft Go heap limit of a dry-run or spool
-// replay (GOMEMLIMIT overrides it).
-const replayMemoryLimit = 64 << 20
-
 // cmdReplay runs "mailgw replay".
 func cmdReplay(args []string) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
@@ -113,14 +108,6 @@ func cmdReplay(args []string) int {
 	o.Config, o.Logger = cfg, log
 	if o.Classifier, err = newClassifier(cfg); err != nil {
 		return fail(exitConfig, err)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" && !*publish {
-		// A soft heap limit keeps a long backfill small (the replay holds
-		// only the mails in flight); the GC works harder only near it.
-		// Publishing keeps more live (signing, journal batches) and would
-		// spend its time collecting under this limit; replay.Run sets its
-		// own.
-		debug.SetMemoryLimit(replayMemoryLimit)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

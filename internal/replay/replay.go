@@ -27,8 +27,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -173,35 +171,6 @@ func (s *Summary) Table() string {
 	return b.String()
 }
 
-// publishMemoryLimit is the soft heap limit of a ModePublish Run, which
-// collects garbage only when its heap reaches it (see tuneGC).
-const publishMemoryLimit = 256 << 20
-
-// tuneGC sets the collector for a ModePublish Run and returns the
-// function that restores it; an operator's GOGC or GOMEMLIMIT wins.
-//
-// Publishing allocates a few times the mail's size per mail (decoded
-// text, payload maps, canonical JSON, bodies) over a live heap of some
-// 30-100 MB (the batches in flight and each subscriber's queue, at most
-// 64 MiB). At the default GOGC=100 the collector took a tenth of the CPU
-// time; GOGC=300 halved that. Collecting only at a 256 MiB heap
-// (GOGC=off and the limit) took 3 % less CPU again in the end-to-end
-// benchmark, with a lower peak RSS (about 290 MB against 300-350). Should
-// several slow subscribers fill their queues, the heap nears the limit
-// and the collector runs often, which the runtime caps at about half the
-// CPU: the replay slows down, it does not fail.
-func tuneGC() (restore func()) {
-	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
-		return func() {}
-	}
-	limit := debug.SetMemoryLimit(publishMemoryLimit)
-	pct := debug.SetGCPercent(-1)
-	return func() {
-		debug.SetGCPercent(pct)
-		debug.SetMemoryLimit(limit)
-	}
-}
-
 // Run replays files in order. It returns the summary and the first error
 // that stopped it (a cancelled ctx, the journal, spool or bus failing);
 // damaged archives are not such errors: they are logged and counted.
@@ -211,8 +180,8 @@ func Run(ctx context.Context, o Options, files []string) (Summary, error) {
 	}
 	s := Summary{Topics: map[string]int{}, Reasons: map[string]int{}}
 	start := o.Now()
+	defer tuneGC(o.Mode)()
 	if o.Mode == ModePublish {
-		defer tuneGC()()
 		// Envelopes journaled by an interrupted run but not published.
 		p := pipeline.New(pipeline.Options{Config: o.Config, Journal: o.Journal, Publisher: o.Publisher, Signer: o.Signer, Logger: o.Logger})
 		n, err := p.PublishPending(ctx)
