@@ -70,7 +70,7 @@ func LoadSigner(secretKeyFile, passphraseFile string) (*OpenPGPSigner, error) {
 func NewSigner(entity *openpgp.Entity, key *packet.PrivateKey) *OpenPGPSigner {
 	return &OpenPGPSigner{
 		entity: entity,
-		key:    key,
+		key:    withFastEd25519(key),
 		fpr:    Fingerprint(entity),
 		config: &packet.Config{DefaultHash: crypto.SHA256},
 		now:    time.Now,

@@ -33,8 +33,13 @@ func main() {
 	prof := flag.String("cpuprofile", "cpu.prof", "CPU profile output `FILE`")
 	waitSubs := flag.Int("wait-subscribers", 1, "subscribers to wait for (up to 10s)")
 	batch := flag.Int("batch", 0, "mails per journal transaction (0: replay's default)")
+	memProf := flag.String("memprofile", "", "also write an allocation profile to `FILE`")
 	flag.Parse()
-	if err := run(*cfgPath, *prof, *waitSubs, *batch, flag.Args()); err != nil {
+	err := run(*cfgPath, *prof, *waitSubs, *batch, flag.Args())
+	if err == nil && *memProf != "" {
+		err = writeHeapProfile(*memProf)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "replayprof:", err)
 		os.Exit(1)
 	}
@@ -84,6 +89,20 @@ func run(cfgPath, prof string, waitSubs, batch int, files []string) error {
 	pprof.StopCPUProfile()
 	fmt.Fprintln(os.Stderr, s.String())
 	return err
+}
+
+// writeHeapProfile writes the allocation profile (alloc_space and
+// alloc_objects cover the whole run) to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // classifier is cmd/mailgw's newClassifier without upload keyrings.
