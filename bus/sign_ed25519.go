@@ -35,7 +35,7 @@ type edCurve interface {
 // original curve's.
 type fastEd25519 struct {
 	edCurve
-	seed []byte          // the key's secret seed, as go-crypto holds it
+	seed []byte         // the key's secret seed, as go-crypto holds it
 	key  voi.PrivateKey // seed and public key, expanded once
 }
 
