@@ -119,16 +119,17 @@ func (p *ZMQPublisher) Publish(ctx context.Context, env *Envelope) error {
 	p.pubMu.Lock()
 	defer p.pubMu.Unlock()
 	env.I = p.n + 1
-	// A pooled scratch body: PublishRaw copies it into the wire message.
-	bp := bufPool.Get().(*[]byte)
-	defer putBuf(bp)
-	body, err := env.AppendMarshal((*bp)[:0])
-	*bp = body[:0]
+	// The wire message is built in place: the topic frame, then the body
+	// encoded straight into its frame, with no scratch copy.
+	wire := make([]byte, 0, 2*len(env.Topic)+len(env.sealed)+len(env.Signature)+len(env.MsgID)+len(env.Username)+len(env.Crypto)+200)
+	wire = zmtp.AppendFrame(wire, zmtp.FlagMore, []byte(env.Topic))
+	wire, at := zmtp.BeginFrame(wire, 0)
+	wire, err := env.AppendMarshal(wire)
 	if err != nil {
 		env.I = 0
 		return fmt.Errorf("bus: publish %s: %w", env.Topic, err)
 	}
-	if err := p.PublishRaw(env.Topic, body); err != nil {
+	if err := p.enqueue(env.Topic, zmtp.EndFrame(wire, at)); err != nil {
 		return err
 	}
 	p.n = env.I
@@ -140,7 +141,12 @@ func (p *ZMQPublisher) Publish(ctx context.Context, env *Envelope) error {
 // subscriber whose queue is full (hwm messages or MaxQueueBytes) misses
 // the message, counted in Dropped.
 func (p *ZMQPublisher) PublishRaw(topic string, body []byte) error {
-	wire := zmtp.EncodeMessage([]byte(topic), body)
+	return p.enqueue(topic, zmtp.EncodeMessage([]byte(topic), body))
+}
+
+// enqueue queues the encoded message wire for every subscriber of topic
+// (see PublishRaw).
+func (p *ZMQPublisher) enqueue(topic string, wire []byte) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {

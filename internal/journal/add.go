@@ -14,8 +14,18 @@ import (
 // others are duplicates and are skipped. Add returns the added envelopes in
 // seq_id order. On error nothing is stored and no SeqID is changed.
 func (j *Journal) Add(envs []*bus.Envelope) ([]*bus.Envelope, error) {
+	return j.AddMarking(envs, nil)
+}
+
+// AddMarking is Add that also marks the envelopes with the seq_ids
+// published as published (see MarkPublished), in the same transaction:
+// a publisher that runs beside the one goroutine adding hands its marks
+// to that goroutine, and never waits for the journal's lock while an Add
+// holds it through its fsyncs. If the transaction fails, the marks are
+// not recorded either.
+func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.Envelope, error) {
 	if len(envs) == 0 {
-		return nil, nil
+		return nil, j.MarkPublished(published...)
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -81,6 +91,11 @@ func (j *Journal) Add(envs []*bus.Envelope) ([]*bus.Envelope, error) {
 		}
 		if err := j.bfile.write(end, buf); err != nil {
 			return nil, fmt.Errorf("journal: %w", err)
+		}
+	}
+	if len(published) > 0 {
+		if err := markTx(tx, published); err != nil {
+			return nil, fmt.Errorf("journal: mark published: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

@@ -84,6 +84,39 @@ func TestMarkOutOfOrder(t *testing.T) {
 	}
 }
 
+// TestAddMarking: marks handed to AddMarking are recorded in its own
+// transaction, may name envelopes of the same call, are ignored when
+// unknown, and are dropped with a transaction that fails; with no
+// envelopes to add, AddMarking only marks.
+func TestAddMarking(t *testing.T) {
+	j := open(t, filepath.Join(t.TempDir(), "j.sqlite"))
+	defer j.Close()
+	addN(t, j, 0, 4) // seq 1..4
+	var envs []*bus.Envelope
+	for i := 4; i < 6; i++ {
+		envs = append(envs, env(fmt.Sprint(i), int64(i)))
+	}
+	if added, err := j.AddMarking(envs, []int64{2, 1, 5, 99}); err != nil || len(added) != 2 {
+		t.Fatalf("AddMarking: %d added, %v", len(added), err)
+	}
+	if w, got := watermark(t, j), unpublishedSeqs(t, j); w != 2 || got != "[3 4 6]" {
+		t.Errorf("watermark %d, unpublished %s; want 2, [3 4 6]", w, got)
+	}
+	bad := []*bus.Envelope{env("7", 7), {Topic: "t", MsgID: "x", Msg: map[string]any{"f": 1.5}}}
+	if _, err := j.AddMarking(bad, []int64{3}); err == nil {
+		t.Fatal("AddMarking with an unencodable envelope succeeded")
+	}
+	if w, got := watermark(t, j), unpublishedSeqs(t, j); w != 2 || got != "[3 4 6]" {
+		t.Errorf("after a failed AddMarking: watermark %d, unpublished %s; want 2, [3 4 6]", w, got)
+	}
+	if added, err := j.AddMarking(nil, []int64{3, 4}); err != nil || len(added) != 0 {
+		t.Fatalf("AddMarking without envelopes: %d added, %v", len(added), err)
+	}
+	if w, got := watermark(t, j), unpublishedSeqs(t, j); w != 5 || got != "[6]" {
+		t.Errorf("watermark %d, unpublished %s; want 5, [6]", w, got)
+	}
+}
+
 // oldSchema is the journal before the published watermark: a flag per row.
 const oldSchema = `
 CREATE TABLE envelopes (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/debian/mailgw/bus"
@@ -35,32 +36,29 @@ type committer struct {
 	pubCh   chan []*bus.Envelope
 	pubDone chan error
 	pubErr  error
+	marksMu sync.Mutex
+	marks   []int64 // published, for the journaler to mark (handMarks)
 }
-
-// markEvery is how many published envelopes the publishing goroutine
-// collects before it marks them published in the journal. Marking moves
-// the journal's watermark (a one-row write without fsync, whatever the
-// count), but it is a write transaction that takes the journal's lock,
-// which the journaler's next Add then waits for; marking per envelope
-// would have it waiting often. A crash loses at most this many marks, and
-// losing a mark only republishes (consumers drop duplicates by msg_id).
-const markEvery = 1024
 
 // startPublisher starts the publishing goroutine. It sends exactly one
 // value on pubDone: the first publish error as soon as it happens, or nil
 // once pubCh is closed and everything was published.
+//
+// It does not mark what it published in the journal itself: a mark is a
+// write transaction, which waited for the journal's lock while the
+// journaler's Add held it through its fsyncs (about a third of the
+// publisher's time), and the publisher then fell behind. It hands its
+// seq_ids to the journaler (handMarks), whose next Add records them in
+// its own transaction; the journaler marks what is left once the
+// publisher has stopped. A crash loses the marks of at most the batches
+// published since the last Add, and losing a mark only republishes
+// (consumers drop duplicates by msg_id).
 func (c *committer) startPublisher(ctx context.Context) {
 	in, done := make(chan []*bus.Envelope, 4), make(chan error, 1)
 	c.pubCh, c.pubDone = in, done
 	go func() {
 		var err error
-		var seqs []int64 // published, not yet marked in the journal
-		mark := func() {
-			if merr := c.o.Journal.MarkPublished(seqs...); merr != nil {
-				c.o.Logger.Warn("replay: journal: mark published", "err", merr)
-			}
-			seqs = seqs[:0]
-		}
+		var seqs []int64 // published, not yet handed to the journaler
 		for envs := range in {
 			if err != nil {
 				continue // journaled: the next replay or serve publishes them
@@ -71,18 +69,43 @@ func (c *committer) startPublisher(ctx context.Context) {
 				}
 				seqs = append(seqs, env.SeqID)
 			}
+			seqs = c.handMarks(seqs)
 			if err != nil {
-				mark()
 				done <- fmt.Errorf("replay: publish (the journal keeps the unpublished envelopes): %w", err)
-			} else if len(seqs) >= markEvery {
-				mark()
 			}
 		}
 		if err == nil {
-			mark()
 			done <- nil
 		}
 	}()
+}
+
+// handMarks adds seqs to the marks the journaler records next, and
+// returns seqs emptied for reuse.
+func (c *committer) handMarks(seqs []int64) []int64 {
+	if len(seqs) > 0 {
+		c.marksMu.Lock()
+		c.marks = append(c.marks, seqs...)
+		c.marksMu.Unlock()
+	}
+	return seqs[:0]
+}
+
+// takeMarks returns the marks handed over so far and forgets them.
+func (c *committer) takeMarks() []int64 {
+	c.marksMu.Lock()
+	defer c.marksMu.Unlock()
+	m := c.marks
+	c.marks = nil
+	return m
+}
+
+// flushMarks marks in the journal what the publisher handed over and no
+// Add recorded; the journaler calls it once the publisher has stopped.
+func (c *committer) flushMarks() {
+	if err := c.o.Journal.MarkPublished(c.takeMarks()...); err != nil {
+		c.o.Logger.Warn("replay: journal: mark published", "err", err)
+	}
 }
 
 // stopPublisher waits until every journaled batch is published and

@@ -58,6 +58,7 @@ func (c *committer) startJournaler(ctx context.Context) {
 			}
 		}
 		perr := c.stopPublisher()
+		c.flushMarks()
 		if err == nil {
 			done <- perr
 		}
@@ -138,8 +139,10 @@ func (c *committer) journal(ctx context.Context, batch []*item) error {
 			}
 		}
 	}
-	added, err := c.o.Journal.Add(envs)
+	marks := c.takeMarks()
+	added, err := c.o.Journal.AddMarking(envs, marks)
 	if err != nil {
+		c.handMarks(marks) // for flushMarks
 		return fmt.Errorf("replay: %w", err)
 	}
 	c.s.Duplicates += len(envs) - len(added)

@@ -23,6 +23,30 @@ func AppendFrame(b []byte, flags byte, body []byte) []byte {
 	return append(b, body...)
 }
 
+// BeginFrame appends the header of a long frame whose body the caller
+// appends next, and returns b and the header's offset for EndFrame.
+func BeginFrame(b []byte, flags byte) ([]byte, int) {
+	at := len(b)
+	b = append(b, flags|FlagLong)
+	return binary.BigEndian.AppendUint64(b, 0), at
+}
+
+// EndFrame completes the frame begun at offset at of b: it sets the
+// length of the body that follows the header, and turns the frame into a
+// short one (moving the body) when the body is at most 255 bytes, so the
+// result is AppendFrame's.
+func EndFrame(b []byte, at int) []byte {
+	body := len(b) - at - 9
+	if body > 255 {
+		binary.BigEndian.PutUint64(b[at+1:], uint64(body))
+		return b
+	}
+	b[at] &^= FlagLong
+	b[at+1] = byte(body)
+	copy(b[at+2:], b[at+9:])
+	return b[:at+2+body]
+}
+
 // AppendMessage appends a message of the given frames to b, FlagMore set
 // on all but the last. A message has at least one frame: no frames
 // append one empty frame.

@@ -127,6 +127,25 @@ func TestAppendFrameClearsLong(t *testing.T) {
 	}
 }
 
+// TestBeginEndFrame: a frame filled in place between BeginFrame and
+// EndFrame is byte for byte AppendFrame's, short and long, after other
+// bytes and with flags.
+func TestBeginEndFrame(t *testing.T) {
+	for _, n := range []int{0, 1, 255, 256, 4096} {
+		body := bytes.Repeat([]byte{'b'}, n)
+		prefix := AppendFrame(nil, FlagMore, []byte("topic"))
+		got, at := BeginFrame(bytes.Clone(prefix), 0)
+		got = EndFrame(append(got, body...), at)
+		if want := AppendFrame(bytes.Clone(prefix), 0, body); !bytes.Equal(got, want) {
+			t.Errorf("%d-byte body: got %x, want %x", n, got[:min(len(got), 24)], want[:min(len(want), 24)])
+		}
+		got, at = BeginFrame(nil, FlagMore)
+		if got = EndFrame(append(got, body...), at); !bytes.Equal(got, AppendFrame(nil, FlagMore, body)) {
+			t.Errorf("%d-byte body with FlagMore differs", n)
+		}
+	}
+}
+
 func BenchmarkReadMessage(b *testing.B) {
 	wire := EncodeMessage([]byte("org.debian.dev.dak.package.upload"), bytes.Repeat([]byte("x"), 4096))
 	b.SetBytes(int64(len(wire)))
