@@ -186,11 +186,19 @@ func wirePublish(ctx context.Context, cfg *config.Config, o *replay.Options, wai
 		}
 	}
 	return func() {
+		// Run has stopped writing the journal: its closing WAL
+		// checkpoint (tens of milliseconds after a large replay)
+		// overlaps the drain instead of following it.
+		jClosed := make(chan struct{})
+		go func() {
+			o.Journal.Close()
+			close(jClosed)
+		}()
 		pub.Close() // waits for subscriber queues to drain
 		if d := pub.Dropped(); d > 0 {
 			o.Logger.Warn("replay: messages dropped for slow subscribers (high_water_mark)", "dropped", d)
 		}
-		o.Journal.Close()
+		<-jClosed
 	}, 0, nil
 }
 

@@ -136,9 +136,8 @@ func (b *bodyFile) load(s *storedBody) ([]byte, error) {
 // one: the envelopes table is created in its first form). It runs in an
 // immediate transaction, so concurrent Opens migrate once.
 func migrateBodies(db *sql.DB) error {
-	const has = `SELECT COUNT(*) FROM pragma_table_info('envelopes') WHERE name = 'body_at'`
 	var n int
-	if err := db.QueryRow(has).Scan(&n); err != nil || n > 0 {
+	if err := db.QueryRow(bodiesColumn).Scan(&n); err != nil || n > 0 {
 		return err
 	}
 	tx, err := db.Begin()
@@ -146,8 +145,20 @@ func migrateBodies(db *sql.DB) error {
 		return err
 	}
 	defer tx.Rollback()
-	if err := tx.QueryRow(has).Scan(&n); err != nil || n > 0 {
-		return err // migrated meanwhile by another process
+	if err := migrateBodiesTx(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+const bodiesColumn = `SELECT COUNT(*) FROM pragma_table_info('envelopes') WHERE name = 'body_at'`
+
+// migrateBodiesTx is migrateBodies' work, in tx; it does nothing when
+// the columns exist (added meanwhile by another process).
+func migrateBodiesTx(tx *sql.Tx) error {
+	var n int
+	if err := tx.QueryRow(bodiesColumn).Scan(&n); err != nil || n > 0 {
+		return err
 	}
 	for _, q := range []string{
 		`ALTER TABLE envelopes ADD COLUMN body_at INTEGER`,
@@ -159,5 +170,5 @@ func migrateBodies(db *sql.DB) error {
 			return err
 		}
 	}
-	return tx.Commit()
+	return nil
 }

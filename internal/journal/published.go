@@ -33,9 +33,8 @@ CREATE TABLE IF NOT EXISTS published_above (seq_id INTEGER PRIMARY KEY);
 // dropped. It runs in an immediate transaction, so concurrent Opens
 // migrate once.
 func migratePublished(db *sql.DB) error {
-	const exists = `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'published_mark'`
 	var n int
-	if err := db.QueryRow(exists).Scan(&n); err != nil || n > 0 {
+	if err := db.QueryRow(publishedExists).Scan(&n); err != nil || n > 0 {
 		return err
 	}
 	tx, err := db.Begin()
@@ -43,8 +42,20 @@ func migratePublished(db *sql.DB) error {
 		return err
 	}
 	defer tx.Rollback()
-	if err := tx.QueryRow(exists).Scan(&n); err != nil || n > 0 {
-		return err // migrated meanwhile by another process
+	if err := migratePublishedTx(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+const publishedExists = `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'published_mark'`
+
+// migratePublishedTx is migratePublished's work, in tx; it does nothing
+// when the tables exist (made meanwhile by another process).
+func migratePublishedTx(tx *sql.Tx) error {
+	var n int
+	if err := tx.QueryRow(publishedExists).Scan(&n); err != nil || n > 0 {
+		return err
 	}
 	if _, err := tx.Exec(publishedSchema); err != nil {
 		return err
@@ -70,10 +81,8 @@ func migratePublished(db *sql.DB) error {
 			}
 		}
 	}
-	if _, err := tx.Exec(`INSERT INTO published_mark (id, seq_id) VALUES (1, ?)`, mark); err != nil {
-		return err
-	}
-	return tx.Commit()
+	_, err := tx.Exec(`INSERT INTO published_mark (id, seq_id) VALUES (1, ?)`, mark)
+	return err
 }
 
 // Unpublished returns up to limit journaled envelopes that were not marked
