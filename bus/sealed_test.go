@@ -2,6 +2,8 @@ package bus
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -55,5 +57,52 @@ func TestSignSealed(t *testing.T) {
 	}
 	if b, _ := sealed.Marshal(); !bytes.Contains(b, []byte(`"source":"other"`)) {
 		t.Fatal("Sign did not unseal: the changed msg is not in the body")
+	}
+}
+
+// TestSealArena seals many envelopes of varied sizes, some larger than an
+// arena chunk, from several goroutines: every seal is the canonical msg
+// of its own envelope afterwards (no seal overwrote another), and a
+// failed encoding (a float) leaves no trace in the next seal.
+func TestSealArena(t *testing.T) {
+	s, _ := keyFiles(t)
+	const workers, each = 4, 150
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			var envs []*Envelope
+			for i := range each {
+				msg := map[string]any{"w": w, "i": i, "pad": strings.Repeat("x", (i*997)%(3*arenaMin))}
+				if i%50 == 49 {
+					msg["big"] = strings.Repeat("y", arenaChunk+i)
+				}
+				env := NewEnvelope("org.debian.dev.t", msg, fmt.Sprint(w, "-", i), 1790000000, "mailgw")
+				if i%40 == 7 {
+					bad := NewEnvelope("org.debian.dev.t", map[string]any{"f": 1.5, "pad": strings.Repeat("z", 5000)}, "bad", 1, "")
+					if SignSealed(bad, s) == nil {
+						errs <- fmt.Errorf("a float was sealed")
+						return
+					}
+				}
+				if err := SignSealed(env, s); err != nil {
+					errs <- err
+					return
+				}
+				envs = append(envs, env)
+			}
+			for _, env := range envs {
+				want, err := Canonical(env.Msg)
+				if err != nil || !bytes.Equal(env.sealed, want) || cap(env.sealed) != len(env.sealed) {
+					errs <- fmt.Errorf("envelope %s: seal of %d bytes (cap %d) is not its canonical msg (%d bytes)", env.MsgID, len(env.sealed), cap(env.sealed), len(want))
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -34,7 +34,7 @@ func (st *readState) read(raw []byte, src *source, depth, attachDepth int) (*Mes
 		return nil, ErrNoHeader
 	}
 	if src == nil {
-		src = newSource(raw, sourceLen(raw, fields, body))
+		src = newSource(raw)
 	}
 	m := &Message{Raw: raw, Defects: defects}
 	m.Header.Fields = decodeFields(m, src, fields)

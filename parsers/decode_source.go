@@ -4,43 +4,26 @@ import (
 	"bytes"
 	"sync"
 	"time"
+	"unsafe"
 )
 
-// maxSourceCopy bounds the mail that is copied into one string whole.
-const maxSourceCopy = 4 << 20
-
-// source is the bytes a Message is read from with one string copy of
-// (a prefix of) them, so that field names, header values and texts that
-// need no decoding are sub-strings of that copy rather than copies each.
-// Bytes beyond the prefix are copied one by one when asked for.
+// source is the bytes a Message is read from, seen also as one string,
+// so that field names, header values and texts that need no decoding are
+// sub-strings of it rather than copies each.
+//
+// The string is not a copy: it shares memory with b, which ReadMessage's
+// callers must not change afterwards (its documented contract; every
+// caller reads a mail into bytes of its own). A copy of every mail was a
+// tenth of what a replay allocated, for strings that keep the mail's
+// bytes alive no longer than the Message does anyway.
 type source struct {
 	b []byte
-	s string // string(b[:n]), or "" when n is larger than maxSourceCopy
+	s string // b as a string, sharing its memory
 }
 
-// newSource copies the first n bytes of b.
-func newSource(b []byte, n int) *source {
-	src := &source{b: b}
-	if n <= maxSourceCopy {
-		src.s = string(b[:n])
-	}
-	return src
-}
-
-// sourceLen is how much of a mail newSource copies: all of it, except
-// that the body of a quoted-printable or base64 mail is left out, as it
-// is decoded (copied) anyway and never taken as it stands.
-func sourceLen(raw []byte, fs []rawField, body []byte) int {
-	for _, f := range fs {
-		if asciiEqualFold(f.key, "Content-Transfer-Encoding") {
-			v := trimBlank(f.value)
-			if asciiEqualFold(v, "quoted-printable") || asciiEqualFold(v, "base64") {
-				return len(raw) - len(body)
-			}
-			break
-		}
-	}
-	return len(raw)
+// newSource makes the source of b.
+func newSource(b []byte) *source {
+	return &source{b: b, s: unsafe.String(unsafe.SliceData(b), len(b))}
 }
 
 // str returns x, a sub-slice of src.b, as a string.

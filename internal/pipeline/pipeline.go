@@ -183,7 +183,8 @@ func (p *Pipeline) Process(ctx context.Context, raw []byte, replayed bool) (Resu
 // ProcessBatch is Process for many mails at once (replay): the mails are
 // prepared one by one and all their envelopes journaled in one
 // transaction, which is much faster than one Process per mail. Results are
-// in the order of raws; on error nothing of the batch is journaled.
+// in the order of raws; on error nothing of the batch is journaled. As
+// with Process, raws must not change afterwards.
 func (p *Pipeline) ProcessBatch(ctx context.Context, raws [][]byte, replayed bool) ([]Result, error) {
 	prs := make([]*prepared, len(raws))
 	var commit []*prepared
