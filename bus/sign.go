@@ -159,8 +159,8 @@ func SignSealed(env *Envelope, s Signer) error {
 type sealArena struct{ chunk []byte } // chunk[len:cap] is free
 
 const (
-	arenaChunk = 256 << 10
-	arenaMin   = 16 << 10 // a new chunk is started when less is free
+	arenaChunk = 1 << 20
+	arenaMin   = 64 << 10 // a new chunk is started when less is free
 )
 
 var arenaPool = sync.Pool{New: func() any { return new(sealArena) }}
