@@ -110,6 +110,15 @@ func AppendCanonical(dst []byte, v any) ([]byte, error) {
 	return out, nil
 }
 
+// selfAppender is a value that encodes itself canonically, given the
+// encoder for its parts: parsers.Object and parsers.Objects, the small
+// objects of fixed shape of the payloads, whose members come in order
+// (bus does not import parsers). An error it returns that is not a
+// *CanonicalError is made one.
+type selfAppender interface {
+	AppendCanonical(b []byte, d int, value func([]byte, any, int) ([]byte, error)) ([]byte, error)
+}
+
 // maxDepth bounds nesting, so that a cyclic Go value is an error rather
 // than a stack overflow (encoding/json's decoder stops at 10000 levels).
 const maxDepth = 10000
@@ -207,6 +216,15 @@ func appendValue(b []byte, v any, d int) ([]byte, error) {
 			return append(b, "null"...), nil
 		}
 		return x.appendBody(b, nil)
+	case selfAppender:
+		out, err := x.AppendCanonical(b, d, appendValue)
+		if err != nil {
+			var ce *CanonicalError
+			if !errors.As(err, &ce) {
+				err = &CanonicalError{Reason: err.Error()}
+			}
+		}
+		return out, err
 	}
 	return appendReflect(b, v, d)
 }

@@ -192,6 +192,12 @@ func walkTypes(v reflect.Value, path string) error {
 				return err
 			}
 		}
+	case reflect.Struct: // the members of a parsers.Object
+		for i := 0; i < v.NumField(); i++ {
+			if err := walkTypes(v.Field(i), path+"."+v.Type().Field(i).Name); err != nil {
+				return err
+			}
+		}
 	case reflect.String:
 		if !utf8.ValidString(v.String()) {
 			return fmt.Errorf("%s: invalid UTF-8", path)

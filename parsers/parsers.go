@@ -24,7 +24,8 @@ type Event struct {
 	// or "debbugs.pr-message.report"; it is copied into msg.mailgw.rule.
 	Rule string
 	// Payload is the JSON-ready body: strings, bools, nil, int/int64,
-	// []any, []string, []int, map[string]any and []map[string]any only.
+	// []any, []string, []int, map[string]any, []map[string]any, Object
+	// and Objects only.
 	// Floats are never allowed (the canonical encoder refuses them).
 	Payload map[string]any
 	// Key tells apart several events of the same kind from one mail (for

@@ -1,6 +1,10 @@
 package dak
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/debian/mailgw/parsers"
+)
 
 // compatPayload returns the .changes as debmessenger published it
 // (python-debian's Changes turned into plain dicts): every field under
@@ -22,20 +26,20 @@ func compatPayloadIn(ch *Changes, bx *boxes, fr *fieldRows) map[string]any {
 		switch kind := lowerKind(f.Name); kind {
 		case "files":
 			rows := fr.get(ch, f.Name, 5)
-			list := make([]map[string]any, len(rows)/5)
+			list := make(parsers.Objects, len(rows)/5)
 			for i := range list {
 				w := rows[5*i : 5*i+5]
-				list[i] = map[string]any{"md5sum": w[0], "size": bx.str(w[1]), "section": bx.str(w[2]), "priority": bx.str(w[3]), "name": bx.str(w[4])}
+				list[i] = parsers.Object{{Key: "md5sum", Value: w[0]}, {Key: "name", Value: bx.str(w[4])}, {Key: "priority", Value: bx.str(w[3])}, {Key: "section", Value: bx.str(w[2])}, {Key: "size", Value: bx.str(w[1])}}
 			}
 			out[f.Name] = list
 		case "checksums-sha1", "checksums-sha256", "checksums-sha512":
 			// kind is f.Name lower-cased (see lowerKind).
 			key := strings.TrimPrefix(kind, "checksums-")
 			rows := fr.get(ch, f.Name, 3)
-			list := make([]map[string]any, len(rows)/3)
+			list := make(parsers.Objects, len(rows)/3)
 			for i := range list {
 				w := rows[3*i : 3*i+3]
-				list[i] = map[string]any{key: w[0], "size": bx.str(w[1]), "name": bx.str(w[2])}
+				list[i] = parsers.Object{{Key: "name", Value: bx.str(w[2])}, {Key: key, Value: w[0]}, {Key: "size", Value: bx.str(w[1])}} // key: sha1, sha256 or sha512
 			}
 			out[f.Name] = list
 		default:

@@ -86,11 +86,11 @@ func TestCompatOff(t *testing.T) {
 	if c["Source"] != "hebcal" || c["Version"] != "4.31-1" || c["Distribution"] != "unstable" {
 		t.Errorf("debmessenger payload: %v", c)
 	}
-	files, ok := c["Files"].([]map[string]any)
-	if !ok || len(files) != 4 || files[0]["size"] != "1914" || files[0]["name"] != "hebcal_4.31-1.dsc" {
+	files, ok := c["Files"].(parsers.Objects)
+	if !ok || len(files) != 4 || files[0].Get("size") != "1914" || files[0].Get("name") != "hebcal_4.31-1.dsc" {
 		t.Errorf("debmessenger Files: %#v", c["Files"])
 	}
-	if sums, _ := c["Checksums-Sha256"].([]map[string]any); len(sums) != 4 || sums[3]["name"] != "hebcal_4.31-1_source.buildinfo" {
+	if sums, _ := c["Checksums-Sha256"].(parsers.Objects); len(sums) != 4 || sums[3].Get("name") != "hebcal_4.31-1_source.buildinfo" {
 		t.Errorf("debmessenger Checksums-Sha256 (QP soft breaks must be joined): %#v", c["Checksums-Sha256"])
 	}
 }

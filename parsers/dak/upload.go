@@ -58,11 +58,11 @@ func (p *Parser) uploadPayloadIn(c *ctx, bx *boxes, fr *fieldRows) map[string]an
 		ch = &Changes{}
 	}
 	files := fr.get(ch, "Files", 5)
-	fl := make([]map[string]any, len(files)/5)
+	fl := make(parsers.Objects, len(files)/5)
 	for i := range fl {
 		w := files[5*i : 5*i+5]
 		size, _ := strconv.ParseInt(w[1], 10, 64)
-		fl[i] = map[string]any{"name": bx.str(w[4]), "size": bx.size(size), "section": bx.str(w[2]), "priority": bx.str(w[3]), "md5sum": w[0]}
+		fl[i] = parsers.Object{{Key: "md5sum", Value: w[0]}, {Key: "name", Value: bx.str(w[4])}, {Key: "priority", Value: bx.str(w[3])}, {Key: "section", Value: bx.str(w[2])}, {Key: "size", Value: bx.size(size)}}
 	}
 	version := c.version()
 	dist := splitList(ch.Value("Distribution"))
@@ -133,13 +133,14 @@ func firstList(ls ...[]string) []string {
 }
 
 // checksumList turns the rows of a Checksums-* field ("sum size name",
-// see fieldRows) into payload objects, names and sizes boxed through bx.
-func checksumList(rows []string, key string, bx *boxes) []map[string]any {
-	out := make([]map[string]any, len(rows)/3)
+// see fieldRows) into payload objects, names and sizes boxed through bx;
+// key (sha1 or sha256) sorts between "name" and "size".
+func checksumList(rows []string, key string, bx *boxes) parsers.Objects {
+	out := make(parsers.Objects, len(rows)/3)
 	for i := range out {
 		w := rows[3*i : 3*i+3]
 		size, _ := strconv.ParseInt(w[1], 10, 64)
-		out[i] = map[string]any{"name": bx.str(w[2]), "size": bx.size(size), key: w[0]}
+		out[i] = parsers.Object{{Key: "name", Value: bx.str(w[2])}, {Key: key, Value: w[0]}, {Key: "size", Value: bx.size(size)}}
 	}
 	return out
 }

@@ -240,8 +240,8 @@ func trimLineEnd(l string) string {
 }
 
 // payload turns a Transcript into JSON-ready fields.
-func (t Transcript) payload() (bugs []int, actions []map[string]any, errs []string) {
-	actions = make([]map[string]any, 0, len(t.Actions))
+func (t Transcript) payload() (bugs []int, actions parsers.Objects, errs []string) {
+	actions = make(parsers.Objects, 0, len(t.Actions))
 	// Runs of the same command are common (a transcript closing or
 	// tagging hundreds of bugs): its name is boxed once per run.
 	var cmd string
@@ -250,9 +250,9 @@ func (t Transcript) payload() (bugs []int, actions []map[string]any, errs []stri
 		if cmdBox == nil || a.Command != cmd {
 			cmd, cmdBox = a.Command, a.Command
 		}
-		m := map[string]any{"command": cmdBox, "bugs": a.Bugs, "args": a.Args}
+		m := parsers.Object{{Key: "args", Value: a.Args}, {Key: "bugs", Value: a.Bugs}, {Key: "command", Value: cmdBox}}
 		if a.Error != "" {
-			m["error"] = a.Error
+			m = append(m, parsers.Member{Key: "error", Value: a.Error})
 		}
 		actions = append(actions, m)
 	}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/debian/mailgw/parsers"
 )
 
 func TestParseCommand(t *testing.T) {
@@ -138,7 +140,7 @@ func TestLongTranscript(t *testing.T) {
 	if len(evs) != 1 || evs[0].Name() != "debbugs.bug.control" {
 		t.Fatalf("events: %v", evs)
 	}
-	acts := evs[0].Payload["actions"].([]map[string]any)
+	acts := evs[0].Payload["actions"].(parsers.Objects)
 	if len(acts) != 3000 {
 		t.Errorf("%d actions, want 3000", len(acts))
 	}

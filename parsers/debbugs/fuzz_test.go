@@ -48,7 +48,7 @@ func checkEvent(t *testing.T, e parsers.Event, maxBody int) {
 	}
 	for k, v := range e.Payload {
 		switch v.(type) {
-		case string, int, bool, []string, []int, []map[string]any:
+		case string, int, bool, []string, []int, []map[string]any, parsers.Objects:
 		default:
 			t.Fatalf("%s: payload %s has type %T", e.Name(), k, v)
 		}

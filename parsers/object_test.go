@@ -1,0 +1,58 @@
+package parsers_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/parsers"
+)
+
+// TestObjectEncodesAsMap: an Object and Objects encode, canonically and
+// with encoding/json, exactly as the maps with the same members; Get
+// finds members; keys out of order are a *bus.CanonicalError (which
+// quarantines the mail), not a wrong encoding.
+func TestObjectEncodesAsMap(t *testing.T) {
+	o := parsers.Object{{Key: "args", Value: []string{"<a&b>", "é"}}, {Key: "bugs", Value: []int{1, 2}}, {Key: "command", Value: "tags"}, {Key: "error", Value: nil}}
+	m := map[string]any{"args": []string{"<a&b>", "é"}, "bugs": []int{1, 2}, "command": "tags", "error": nil}
+	for _, c := range []struct {
+		obj, want any
+	}{
+		{o, m},
+		{parsers.Objects{o, {}}, []map[string]any{m, {}}},
+		{parsers.Objects(nil), []map[string]any(nil)},
+		{map[string]any{"x": parsers.Objects{o}}, map[string]any{"x": []map[string]any{m}}},
+	} {
+		got, err := bus.Canonical(c.obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := bus.Canonical(c.want)
+		if !bytes.Equal(got, want) {
+			t.Errorf("canonical:\n got %s\nwant %s", got, want)
+		}
+		gotJ, err := json.Marshal(c.obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantJ, _ := json.Marshal(c.want)
+		if !bytes.Equal(gotJ, wantJ) {
+			t.Errorf("encoding/json:\n got %s\nwant %s", gotJ, wantJ)
+		}
+	}
+	if o.Get("command") != "tags" || o.Get("nope") != nil {
+		t.Errorf("Get: %v, %v", o.Get("command"), o.Get("nope"))
+	}
+	var ce *bus.CanonicalError
+	for _, bad := range []any{
+		parsers.Object{{Key: "b", Value: 1}, {Key: "a", Value: 2}},
+		parsers.Objects{{{Key: "a", Value: 1}, {Key: "a", Value: 2}}},
+		parsers.Object{{Key: "a", Value: 1.5}},
+	} {
+		if _, err := bus.Canonical(bad); !errors.As(err, &ce) {
+			t.Errorf("%v: error %v, want a *bus.CanonicalError", bad, err)
+		}
+	}
+}
