@@ -2,6 +2,7 @@ package journal
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"hash/crc32"
 
@@ -39,10 +40,11 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	// ON CONFLICT: a msg_id journaled already is skipped by the insert
-	// itself, without a lookup statement of its own.
-	ins, err := tx.Prepare(`INSERT INTO envelopes (seq_id, msg_id, topic, timestamp, body, body_at, body_len, body_crc)
-		VALUES (?, ?, ?, ?, x'', ?, ?, ?) ON CONFLICT(msg_id) DO NOTHING`)
+	// ON CONFLICT: a taken msg_key (a msg_id journaled already, or
+	// rarely another msg_id on the same key, msgkey.go) is found by the
+	// insert itself, without a lookup statement of its own.
+	ins, err := tx.Prepare(`INSERT INTO envelopes (seq_id, msg_id, msg_key, topic, timestamp, body, body_at, body_len, body_crc)
+		VALUES (?, ?, ?, ?, ?, x'', ?, ?, ?) ON CONFLICT(msg_key) DO NOTHING`)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
@@ -71,13 +73,11 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 		n := len(buf) - pos
 		crc := crc32.Checksum(buf[pos:], castagnoli)
 		buf = append(buf, '\n')
-		res, err := ins.Exec(seq, env.MsgID, env.Topic, env.Timestamp, end+int64(pos), n, crc)
+		ok, err := insert(tx, ins, env, seq, end+int64(pos), n, crc)
 		if err != nil {
 			return nil, fmt.Errorf("journal: %w", err)
 		}
-		if n, err := res.RowsAffected(); err != nil {
-			return nil, fmt.Errorf("journal: %w", err)
-		} else if n == 0 {
+		if !ok {
 			buf = buf[:pos]
 			continue // duplicate: the seq_id stays free for the next one
 		}
@@ -105,6 +105,32 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 		env.SeqID = seqs[i]
 	}
 	return added, nil
+}
+
+// insert stores env's row with seq_id seq and its body's place, on the
+// first free key of its msg_id's probe chain; it returns false, storing
+// nothing, when the msg_id is journaled already.
+func insert(tx *sql.Tx, ins *sql.Stmt, env *bus.Envelope, seq, at int64, n int, crc uint32) (bool, error) {
+	key := msgKey(env.MsgID)
+	for range maxProbes {
+		res, err := ins.Exec(seq, env.MsgID, key, env.Topic, env.Timestamp, at, n, crc)
+		if err != nil {
+			return false, err
+		}
+		if k, err := res.RowsAffected(); err != nil || k == 1 {
+			return err == nil, err
+		}
+		var other string
+		var otherSeq int64
+		if err := tx.QueryRow(keyQuery, key).Scan(&otherSeq, &other); err != nil {
+			return false, err
+		}
+		if other == env.MsgID {
+			return false, nil
+		}
+		key++ // another msg_id on this key: the next one in the chain
+	}
+	return false, fmt.Errorf("msg_id %s: %d rows on the keys from its own on", env.MsgID, maxProbes)
 }
 
 // maxKeptBuf bounds the bodies buffer Add keeps for the next call.

@@ -38,7 +38,6 @@ CREATE TABLE IF NOT EXISTS envelopes (
 	timestamp INTEGER NOT NULL,
 	body      BLOB    NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS envelopes_msg_id ON envelopes(msg_id);
 CREATE INDEX IF NOT EXISTS envelopes_timestamp ON envelopes(timestamp, seq_id);
 `
 
@@ -104,6 +103,9 @@ func Open(path string) (*Journal, error) {
 	if err = migratePublished(db); err == nil {
 		err = migrateBodies(db)
 	}
+	if err == nil {
+		err = migrateKeys(db)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
@@ -114,7 +116,7 @@ func Open(path string) (*Journal, error) {
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
 	if j.w, err = db.Conn(context.Background()); err == nil {
-		j.has, err = db.Prepare(`SELECT 1 FROM envelopes WHERE msg_id = ?`)
+		j.has, err = db.Prepare(keyQuery)
 	}
 	if err != nil {
 		j.Close()
@@ -168,6 +170,9 @@ func createTx(db *sql.DB) error {
 	if err := migrateBodiesTx(tx); err != nil {
 		return err
 	}
+	if err := migrateKeysTx(tx); err != nil {
+		return err
+	}
 	return tx.Commit()
 }
 
@@ -193,15 +198,11 @@ func (j *Journal) Close() error {
 
 // Has reports whether an envelope with msgID is journaled.
 func (j *Journal) Has(msgID string) (bool, error) {
-	var one int
-	err := j.has.QueryRow(msgID).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
+	seq, _, err := findMsgID(func(key int64) *sql.Row { return j.has.QueryRow(key) }, msgID)
 	if err != nil {
 		return false, fmt.Errorf("journal: %w", err)
 	}
-	return true, nil
+	return seq != 0, nil
 }
 
 // LastSeq returns the highest seq_id, 0 for an empty journal.

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"cmp"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -45,7 +46,18 @@ func (j *Journal) BySeqIDs(ids []int64, limit int) ([][]byte, error) {
 // ByMsgIDs returns the bodies of the envelopes with these msg_ids, in
 // seq_id order; unknown ids are left out.
 func (j *Journal) ByMsgIDs(ids []string, limit int) ([][]byte, error) {
-	return byList(j, `msg_id`, ids, limit)
+	q := func(key int64) *sql.Row { return j.has.QueryRow(key) }
+	seqs := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		seq, _, err := findMsgID(q, id)
+		if err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		if seq != 0 {
+			seqs = append(seqs, seq)
+		}
+	}
+	return byList(j, `seq_id`, seqs, limit)
 }
 
 // ByTime returns the bodies of the envelopes with t0 <= timestamp <= t1
