@@ -87,16 +87,12 @@ func NoRuleReason(m *Message) string {
 // payload: message_id (without angle brackets, "" if absent), date (the
 // Date header in RFC 3339, converted to UTC, e.g. "2019-09-19T13:50:14Z";
 // "" when absent or unparsable — never the time of processing, so replays
-// give the same payload), from and subject (decoded header values).
-func MailInfo(m *Message) map[string]any {
+// give the same payload), from and subject (decoded header values). It
+// is an Object: one per mail, in every envelope of it.
+func MailInfo(m *Message) Object {
 	date := ""
 	if !m.Date.IsZero() {
 		date = m.Date.UTC().Format(time.RFC3339)
 	}
-	return map[string]any{
-		"message_id": m.MessageID,
-		"date":       date,
-		"from":       m.From,
-		"subject":    m.Subject,
-	}
+	return Object{{Key: "date", Value: date}, {Key: "from", Value: m.From}, {Key: "message_id", Value: m.MessageID}, {Key: "subject", Value: m.Subject}}
 }

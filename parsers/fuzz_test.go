@@ -48,9 +48,9 @@ func FuzzReadMessage(f *testing.F) {
 			}
 		}
 		info := parsers.MailInfo(m)
-		for k, v := range info {
-			if s, _ := v.(string); !utf8.ValidString(s) {
-				t.Fatalf("MailInfo %s not UTF-8: %q", k, s)
+		for _, m := range info {
+			if s, _ := m.Value.(string); !utf8.ValidString(s) {
+				t.Fatalf("MailInfo %s not UTF-8: %q", m.Key, s)
 			}
 		}
 	})

@@ -52,16 +52,16 @@ func TestReadMessageHeader(t *testing.T) {
 		t.Errorf("Text %q, ContentType %q", m.Text, m.ContentType)
 	}
 	info := MailInfo(m)
-	if info["date"] != "2008-04-20T08:02:03Z" || info["message_id"] != "abc@example.org" ||
-		info["from"] != m.From || info["subject"] != m.Subject {
+	if info.Get("date") != "2008-04-20T08:02:03Z" || info.Get("message_id") != "abc@example.org" ||
+		info.Get("from") != m.From || info.Get("subject") != m.Subject {
 		t.Errorf("MailInfo = %v", info)
 	}
 }
 
 func TestMailInfoNoDate(t *testing.T) {
 	m := mustRead(t, "Subject: x\nDate: not a date\n\n")
-	if MailInfo(m)["date"] != "" {
-		t.Errorf("unparsable date gave %q", MailInfo(m)["date"])
+	if MailInfo(m).Get("date") != "" {
+		t.Errorf("unparsable date gave %q", MailInfo(m).Get("date"))
 	}
 	if len(m.Defects) == 0 {
 		t.Errorf("no defect for an unparsable Date")

@@ -43,7 +43,7 @@ func TestCorpus(t *testing.T) {
 			if mg["topic"] != env.Topic || mg["msg_id"] != env.MsgID || mg["replayed"] != false || mg["rule"] != m.want[i].Rule {
 				t.Errorf("%s: msg.mailgw = %v", m.name, mg)
 			}
-			if _, ok := env.Msg["mail"].(map[string]any)["message_id"]; !ok {
+			if mail, _ := env.Msg["mail"].(parsers.Object); mail.Get("message_id") == nil {
 				t.Errorf("%s: msg.mail lacks message_id", m.name)
 			}
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/archive"
+	"github.com/debian/mailgw/parsers"
 )
 
 // distinct counts distinct strings and reports the first duplicate.
@@ -174,7 +175,7 @@ func TestSinceUntil(t *testing.T) {
 	var dates []time.Time
 	s := run(t, Options{Mode: ModeDryRun, Config: cfg, Classifier: newClassifier(cfg), Since: since, Until: until, Rate: 1e6,
 		Logger: slog.New(slog.DiscardHandler), Observe: func(env *bus.Envelope, _ bool) {
-			d, _ := time.Parse(time.RFC3339, env.Msg["mail"].(map[string]any)["date"].(string))
+			d, _ := time.Parse(time.RFC3339, env.Msg["mail"].(parsers.Object).Get("date").(string))
 			dates = append(dates, d)
 		}}, f)
 	if inWindow == 0 || s.Mails-s.Filtered != inWindow {
