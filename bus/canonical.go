@@ -111,12 +111,12 @@ func AppendCanonical(dst []byte, v any) ([]byte, error) {
 }
 
 // selfAppender is a value that encodes itself canonically, given the
-// encoder for its parts: parsers.Object and parsers.Objects, the small
+// encoders for its keys and values: parsers.Object and parsers.Objects, the small
 // objects of fixed shape of the payloads, whose members come in order
 // (bus does not import parsers). An error it returns that is not a
 // *CanonicalError is made one.
 type selfAppender interface {
-	AppendCanonical(b []byte, d int, value func([]byte, any, int) ([]byte, error)) ([]byte, error)
+	AppendCanonical(b []byte, d int, key func([]byte, string) []byte, value func([]byte, any, int) ([]byte, error)) ([]byte, error)
 }
 
 // maxDepth bounds nesting, so that a cyclic Go value is an error rather
@@ -217,7 +217,7 @@ func appendValue(b []byte, v any, d int) ([]byte, error) {
 		}
 		return x.appendBody(b, nil)
 	case selfAppender:
-		out, err := x.AppendCanonical(b, d, appendValue)
+		out, err := x.AppendCanonical(b, d, appendString, appendValue)
 		if err != nil {
 			var ce *CanonicalError
 			if !errors.As(err, &ce) {

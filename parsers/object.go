@@ -37,11 +37,11 @@ func (o Object) Get(key string) any {
 	return nil
 }
 
-// AppendCanonical appends o as a JSON object to b, encoding each key and
-// value with value (bus's canonical encoder, which passes itself; d is the
-// nesting depth it tracks). It fails when the keys are not in canonical
-// order.
-func (o Object) AppendCanonical(b []byte, d int, value func([]byte, any, int) ([]byte, error)) ([]byte, error) {
+// AppendCanonical appends o as a JSON object to b, encoding each key with
+// key and each value with value (bus's canonical encoder passes its own;
+// d is the nesting depth it tracks). It fails when the keys are not in
+// canonical order.
+func (o Object) AppendCanonical(b []byte, d int, key func([]byte, string) []byte, value func([]byte, any, int) ([]byte, error)) ([]byte, error) {
 	b = append(b, '{')
 	var err error
 	for i, m := range o {
@@ -51,10 +51,7 @@ func (o Object) AppendCanonical(b []byte, d int, value func([]byte, any, int) ([
 			}
 			b = append(b, ',')
 		}
-		if b, err = value(b, m.Key, d+1); err != nil {
-			return b, err
-		}
-		b = append(b, ':')
+		b = append(key(b, m.Key), ':')
 		if b, err = value(b, m.Value, d+1); err != nil {
 			return b, fmt.Errorf("%s: %w", m.Key, err)
 		}
@@ -64,7 +61,7 @@ func (o Object) AppendCanonical(b []byte, d int, value func([]byte, any, int) ([
 
 // AppendCanonical appends l as a JSON array of objects (see
 // Object.AppendCanonical).
-func (l Objects) AppendCanonical(b []byte, d int, value func([]byte, any, int) ([]byte, error)) ([]byte, error) {
+func (l Objects) AppendCanonical(b []byte, d int, key func([]byte, string) []byte, value func([]byte, any, int) ([]byte, error)) ([]byte, error) {
 	if l == nil {
 		return append(b, "null"...), nil
 	}
@@ -74,7 +71,7 @@ func (l Objects) AppendCanonical(b []byte, d int, value func([]byte, any, int) (
 		if i > 0 {
 			b = append(b, ',')
 		}
-		if b, err = o.AppendCanonical(b, d+1, value); err != nil {
+		if b, err = o.AppendCanonical(b, d+1, key, value); err != nil {
 			return b, fmt.Errorf("[%d]: %w", i, err)
 		}
 	}
