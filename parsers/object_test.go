@@ -25,21 +25,17 @@ func TestObjectEncodesAsMap(t *testing.T) {
 		{parsers.Objects(nil), []map[string]any(nil)},
 		{map[string]any{"x": parsers.Objects{o}}, map[string]any{"x": []map[string]any{m}}},
 	} {
-		got, err := bus.Canonical(c.obj)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want, _ := bus.Canonical(c.want)
-		if !bytes.Equal(got, want) {
-			t.Errorf("canonical:\n got %s\nwant %s", got, want)
-		}
-		gotJ, err := json.Marshal(c.obj)
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantJ, _ := json.Marshal(c.want)
-		if !bytes.Equal(gotJ, wantJ) {
-			t.Errorf("encoding/json:\n got %s\nwant %s", gotJ, wantJ)
+		for _, enc := range []struct {
+			name string
+			f    func(any) ([]byte, error)
+		}{{"canonical", bus.Canonical}, {"encoding/json", json.Marshal}} {
+			got, err := enc.f(c.obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want, _ := enc.f(c.want); !bytes.Equal(got, want) {
+				t.Errorf("%s:\n got %s\nwant %s", enc.name, got, want)
+			}
 		}
 	}
 	if o.Get("command") != "tags" || o.Get("nope") != nil {

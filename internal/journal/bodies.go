@@ -140,15 +140,7 @@ func migrateBodies(db *sql.DB) error {
 	if err := db.QueryRow(bodiesColumn).Scan(&n); err != nil || n > 0 {
 		return err
 	}
-	tx, err := db.Begin()
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := migrateBodiesTx(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return inTx(db, migrateBodiesTx)
 }
 
 const bodiesColumn = `SELECT COUNT(*) FROM pragma_table_info('envelopes') WHERE name = 'body_at'`

@@ -156,21 +156,28 @@ func create(path string) error {
 // createTx writes the schema of a new journal, with the migrations'
 // tables and columns, in one transaction.
 func createTx(db *sql.DB) error {
+	return inTx(db, func(tx *sql.Tx) error {
+		if _, err := tx.Exec(schema); err != nil {
+			return err
+		}
+		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx} {
+			if err := migrate(tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// inTx runs f in a transaction of db (immediate: the journal's DSN says
+// so), committed when f succeeds.
+func inTx(db *sql.DB, f func(*sql.Tx) error) error {
 	tx, err := db.Begin()
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.Exec(schema); err != nil {
-		return err
-	}
-	if err := migratePublishedTx(tx); err != nil {
-		return err
-	}
-	if err := migrateBodiesTx(tx); err != nil {
-		return err
-	}
-	if err := migrateKeysTx(tx); err != nil {
+	if err := f(tx); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -78,15 +78,10 @@ func migrateKeys(db *sql.DB) error {
 			return nil
 		}
 	}
-	tx, err := db.Begin()
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := migrateKeysTx(tx); err != nil {
+	if err := inTx(db, migrateKeysTx); err != nil {
 		return fmt.Errorf("msg_key: %w", err)
 	}
-	return tx.Commit()
+	return nil
 }
 
 // migrateKeysTx is migrateKeys' work, in tx.

@@ -63,34 +63,33 @@ func TestMsgKeyMigration(t *testing.T) {
 	addN(t, j, 0, 5)
 	// As a journal of before msg_key: no column, the unique index on
 	// msg_id (SQLite drops a column only without an index on it).
-	for _, q := range []string{
+	j = reopenAfter(t, j, path, 5,
 		`DROP INDEX envelopes_msg_key`,
 		`ALTER TABLE envelopes DROP COLUMN msg_key`,
-		`CREATE UNIQUE INDEX envelopes_msg_id ON envelopes(msg_id)`,
-	} {
-		if _, err := j.db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	j.Close()
-	j = open(t, path)
-	checkKeyed(t, j, 5)
+		`CREATE UNIQUE INDEX envelopes_msg_id ON envelopes(msg_id)`)
 	addN(t, j, 5, 2) // seq 6, 7
 	// An older mailgw added rows 6 and 7: no key, its index back.
-	for _, q := range []string{
+	j = reopenAfter(t, j, path, 7,
 		`UPDATE envelopes SET msg_key = NULL WHERE seq_id > 5`,
-		`CREATE UNIQUE INDEX envelopes_msg_id ON envelopes(msg_id)`,
-	} {
-		if _, err := j.db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	j.Close()
-	j = open(t, path)
-	checkKeyed(t, j, 7)
+		`CREATE UNIQUE INDEX envelopes_msg_id ON envelopes(msg_id)`)
 	if added, err := j.Add([]*bus.Envelope{env("1", 0), env("6", 0), env("7", 0)}); err != nil || len(added) != 1 || added[0].SeqID != 8 {
 		t.Fatalf("Add after migration: %v, %v", added, err)
 	}
+}
+
+// reopenAfter runs queries on j's database, reopens the journal at path
+// (which migrates it) and checks that its n rows are keyed.
+func reopenAfter(t *testing.T, j *Journal, path string, n int, queries ...string) *Journal {
+	t.Helper()
+	for _, q := range queries {
+		if _, err := j.db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	j = open(t, path)
+	checkKeyed(t, j, n)
+	return j
 }
 
 // checkKeyed checks that all n rows have their msg_key and that the old

@@ -37,15 +37,7 @@ func migratePublished(db *sql.DB) error {
 	if err := db.QueryRow(publishedExists).Scan(&n); err != nil || n > 0 {
 		return err
 	}
-	tx, err := db.Begin()
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := migratePublishedTx(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return inTx(db, migratePublishedTx)
 }
 
 const publishedExists = `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'published_mark'`
