@@ -40,7 +40,7 @@ func (j *Journal) BySeqRange(lo, hi int64, limit int) ([][]byte, error) {
 // BySeqIDs returns the bodies of the envelopes with these seq_ids, in
 // seq_id order; unknown ids are left out.
 func (j *Journal) BySeqIDs(ids []int64, limit int) ([][]byte, error) {
-	return byList(j, `seq_id`, ids, limit)
+	return bySeqList(j, ids, limit)
 }
 
 // ByMsgIDs returns the bodies of the envelopes with these msg_ids, in
@@ -57,7 +57,7 @@ func (j *Journal) ByMsgIDs(ids []string, limit int) ([][]byte, error) {
 			seqs = append(seqs, seq)
 		}
 	}
-	return byList(j, `seq_id`, seqs, limit)
+	return bySeqList(j, seqs, limit)
 }
 
 // ByTime returns the bodies of the envelopes with t0 <= timestamp <= t1
@@ -67,14 +67,14 @@ func (j *Journal) ByTime(t0, t1 int64, limit int) ([][]byte, error) {
 	return j.bodies(limit, `SELECT `+bodyCols+` FROM envelopes WHERE timestamp BETWEEN ? AND ? ORDER BY seq_id LIMIT ?`, t0, t1, limit+1)
 }
 
-// byList runs one IN query per chunk of ids and merges them in seq_id
-// order.
-func byList[T int64 | string](j *Journal, col string, ids []T, limit int) ([][]byte, error) {
+// bySeqList runs one IN query per chunk of seq_ids and merges them in
+// seq_id order.
+func bySeqList(j *Journal, ids []int64, limit int) ([][]byte, error) {
 	if limit < 0 {
 		limit = 0
 	}
-	seen := make(map[T]bool, len(ids))
-	uniq := make([]T, 0, len(ids))
+	seen := make(map[int64]bool, len(ids))
+	uniq := make([]int64, 0, len(ids))
 	for _, id := range ids {
 		if !seen[id] {
 			seen[id] = true
@@ -88,7 +88,7 @@ func byList[T int64 | string](j *Journal, col string, ids []T, limit int) ([][]b
 	var rows []row
 	for len(uniq) > 0 {
 		n := min(len(uniq), maxParams)
-		q, args := inList(`SELECT seq_id, `+bodyCols+` FROM envelopes WHERE `+col+` IN `, uniq[:n])
+		q, args := inList(`SELECT seq_id, `+bodyCols+` FROM envelopes WHERE seq_id IN `, uniq[:n])
 		rs, err := j.db.Query(q, args...)
 		if err != nil {
 			return nil, fmt.Errorf("journal: %w", err)
@@ -153,7 +153,7 @@ func (j *Journal) bodies(limit int, q string, args ...any) ([][]byte, error) {
 }
 
 // inList appends "(?, ?, …)" for vals to prefix.
-func inList[T any](prefix string, vals []T) (string, []any) {
+func inList(prefix string, vals []int64) (string, []any) {
 	var b strings.Builder
 	b.WriteString(prefix)
 	b.WriteByte('(')
