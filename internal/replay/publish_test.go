@@ -35,11 +35,7 @@ func TestResumeAfterCancel(t *testing.T) {
 	_, mails := testMails(t)
 	p := newPublishSetup(t)
 	f := writeArchive(t, t.TempDir(), "a.mbox", mails, 3*len(mails))
-	var all []string
-	for _, raw := range splitArchive(t, f) {
-		all = append(all, expectedMsgIDs(t, p.cfg, [][]byte{raw})...)
-	}
-	want, _ := distinct(all)
+	want, _ := distinct(expectedMsgIDs(t, p.cfg, splitArchive(t, f)))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	o := p.options()

@@ -8,51 +8,40 @@ package dak
 // upload payload and the debmessenger payload of one .changes share one.
 // Its tables are arrays, so a boxes on the stack costs no allocation.
 type boxes struct {
-	strs   [maxBoxes]boxedStr
-	sizes  [maxBoxes]boxedSize
-	ns, nn int // entries used
-}
-
-type boxedStr struct {
-	s string
-	v any
-}
-
-type boxedSize struct {
-	n int64
-	v any
+	strs  boxTable[string]
+	sizes boxTable[int64]
 }
 
 // maxBoxes bounds the values remembered (the lookup is a linear scan);
 // further values are boxed each time.
 const maxBoxes = 32
 
-// str returns s as an interface value.
-func (b *boxes) str(s string) any {
-	for _, e := range b.strs[:b.ns] {
-		if e.s == s {
+// boxTable remembers up to maxBoxes values of one type with their boxes.
+type boxTable[T comparable] struct {
+	e [maxBoxes]struct {
+		k T
+		v any
+	}
+	n int // entries used
+}
+
+// box returns k as an interface value, the same one for the same k.
+func (t *boxTable[T]) box(k T) any {
+	for _, e := range t.e[:t.n] {
+		if e.k == k {
 			return e.v
 		}
 	}
-	var v any = s
-	if b.ns < maxBoxes {
-		b.strs[b.ns] = boxedStr{s, v}
-		b.ns++
+	var v any = k
+	if t.n < maxBoxes {
+		t.e[t.n].k, t.e[t.n].v = k, v
+		t.n++
 	}
 	return v
 }
 
+// str returns s as an interface value.
+func (b *boxes) str(s string) any { return b.strs.box(s) }
+
 // size returns n as an interface value.
-func (b *boxes) size(n int64) any {
-	for _, e := range b.sizes[:b.nn] {
-		if e.n == n {
-			return e.v
-		}
-	}
-	var v any = n
-	if b.nn < maxBoxes {
-		b.sizes[b.nn] = boxedSize{n, v}
-		b.nn++
-	}
-	return v
-}
+func (b *boxes) size(n int64) any { return b.sizes.box(n) }
