@@ -208,6 +208,7 @@ func (d *daemon) open() (int, error) {
 		return exitTempFail, err
 	}
 	sp.QuarantineDir = cfg.QuarantineDir
+	sp.MaxMessageBytes = cfg.SMTP.MaxMessageBytes
 	d.spool = sp
 	signer, err := loadSigner(cfg, true)
 	if err != nil {
@@ -238,8 +239,9 @@ func (d *daemon) open() (int, error) {
 		Publisher:  countingPublisher{Publisher: d.pub, m: d.m},
 		Spool:      sp,
 		Logger:     slog.New(tracker.handler(d.log.Handler())),
+		Health:     d.m,
 	})
-	d.smtp = smtpd.New(cfg.SMTP, tracker.spooler(sp), d.m, d.log.With("component", "smtp"))
+	d.smtp = smtpd.New(cfg.SMTP, sp, d.m, d.log.With("component", "smtp"))
 	return exitOK, nil
 }
 

@@ -83,11 +83,19 @@ type SMTP struct {
 	AllowedRecipients []string `toml:"allowed_recipients"`
 	MaxMessageBytes   int64    `toml:"max_message_bytes"`
 	MaxConnections    int      `toml:"max_connections"`
-	MaxRecipients     int      `toml:"max_recipients"`
-	ReadTimeout       Duration `toml:"read_timeout"`
-	WriteTimeout      Duration `toml:"write_timeout"`
-	TLSCert           string   `toml:"tls_cert"`
-	TLSKey            string   `toml:"tls_key"`
+	// MaxConnectionsPerAddress bounds the connections of one client
+	// address (0: no bound beyond MaxConnections).
+	MaxConnectionsPerAddress int `toml:"max_connections_per_address"`
+	MaxRecipients            int `toml:"max_recipients"`
+	// ReadTimeout bounds each read; CommandTimeout one whole command
+	// line; DataTimeout one whole DATA (a client dribbling a byte at a
+	// time is dropped when these run out).
+	ReadTimeout    Duration `toml:"read_timeout"`
+	CommandTimeout Duration `toml:"command_timeout"`
+	DataTimeout    Duration `toml:"data_timeout"`
+	WriteTimeout   Duration `toml:"write_timeout"`
+	TLSCert        string   `toml:"tls_cert"`
+	TLSKey         string   `toml:"tls_key"`
 }
 
 // Metrics configures the admin HTTP listener (/metrics, /healthz).
@@ -159,9 +167,17 @@ func Defaults() *Config {
 			AllowedNetworks: []string{"127.0.0.0/8", "::1/128"},
 			MaxMessageBytes: 32 << 20,
 			MaxConnections:  100,
-			MaxRecipients:   100,
-			ReadTimeout:     Duration{60 * time.Second},
-			WriteTimeout:    Duration{60 * time.Second},
+			// Half the slots, as postfix's
+			// smtpd_client_connection_count_limit is half its
+			// default_process_limit.
+			MaxConnectionsPerAddress: 50,
+			MaxRecipients:            100,
+			ReadTimeout:              Duration{60 * time.Second},
+			// postfix's smtpd_timeout for a command; RFC 5321
+			// 4.5.3.2.6's 10 minutes for the whole DATA.
+			CommandTimeout: Duration{5 * time.Minute},
+			DataTimeout:    Duration{10 * time.Minute},
+			WriteTimeout:   Duration{60 * time.Second},
 		},
 		Metrics: Metrics{Listen: "127.0.0.1:9942"},
 		Log:     Log{Format: "text", Level: "info"},

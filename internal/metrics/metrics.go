@@ -44,6 +44,7 @@ type Metrics struct {
 	smtpRejected prometheus.Counter
 
 	healthy atomic.Bool
+	health  health
 	probes  *probes
 }
 
@@ -251,7 +252,19 @@ func (m *Metrics) SetJournalProbe(p JournalProbe) {
 	}
 }
 
+// SetSpoolRefusedProbe installs a function returning how many spool
+// entries were refused and left in place
+// (mailgw_spool_refused_entries_total).
+func (m *Metrics) SetSpoolRefusedProbe(p func() uint64) {
+	if m != nil {
+		m.probes.mu.Lock()
+		m.probes.refused = p
+		m.probes.mu.Unlock()
+	}
+}
+
 type probes struct {
+	refused func() uint64
 	mu      sync.Mutex
 	spool   SpoolProbe
 	journal JournalProbe

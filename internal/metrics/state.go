@@ -11,6 +11,7 @@ import (
 type stateCollector struct {
 	m                                                 *Metrics
 	depth, oldest, rows, lastSeq, up, pe, drops, subs *prometheus.Desc
+	ready, refused                                    *prometheus.Desc
 }
 
 func newStateCollector(m *Metrics) *stateCollector {
@@ -25,7 +26,11 @@ func newStateCollector(m *Metrics) *stateCollector {
 		lastSeq: prometheus.NewDesc("mailgw_journal_last_seq_id",
 			"Highest seq_id assigned by the journal.", nil, nil),
 		up: prometheus.NewDesc("mailgw_pipeline_up",
-			"1 while the pipeline runs (what /healthz reports), else 0.", nil, nil),
+			"1 while the pipeline runs, else 0.", nil, nil),
+		ready: prometheus.NewDesc("mailgw_ready",
+			"1 while /healthz answers 200 (pipeline running, no failing component, spool not too old), else 0.", nil, nil),
+		refused: prometheus.NewDesc("mailgw_spool_refused_entries_total",
+			"Recycled tmp/ files found replaced by a symlink, FIFO, hard link or another user's file and left alone.", nil, nil),
 		drops: prometheus.NewDesc("mailgw_bus_drops_total",
 			"Envelopes the bus dropped (a subscriber's queue was at the high-water mark); replay can fill the gap.", nil, nil),
 		subs: prometheus.NewDesc("mailgw_bus_subscribers",
@@ -37,7 +42,7 @@ func newStateCollector(m *Metrics) *stateCollector {
 
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.depth, c.oldest, c.rows, c.lastSeq, c.up, c.pe, c.drops, c.subs} {
+	for _, d := range []*prometheus.Desc{c.depth, c.oldest, c.rows, c.lastSeq, c.up, c.pe, c.drops, c.subs, c.ready, c.refused} {
 		ch <- d
 	}
 }
@@ -45,8 +50,17 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	c.m.probes.mu.Lock()
-	sp, jp, dp, subs := c.m.probes.spool, c.m.probes.journal, c.m.probes.drops, c.m.probes.subs
+	sp, jp, dp, subs, rp := c.m.probes.spool, c.m.probes.journal, c.m.probes.drops, c.m.probes.subs, c.m.probes.refused
 	c.m.probes.mu.Unlock()
+
+	if rp != nil {
+		ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(rp()))
+	}
+	ready := 0.0
+	if len(c.m.NotReady()) == 0 {
+		ready = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, ready)
 
 	if subs != nil {
 		ch <- prometheus.MustNewConstMetric(c.subs, prometheus.GaugeValue, float64(subs()))

@@ -37,6 +37,9 @@ type Options struct {
 	// is final (published, duplicate, journaled or quarantined), with the
 	// spool name: for metrics. It must not block.
 	OnMail func(name string, r *Result)
+	// Health, if set, is told when journal writes or quarantine moves
+	// start and stop failing (serve's /healthz).
+	Health Health
 }
 
 // Pipeline processes mail. It is safe for concurrent use.
@@ -50,6 +53,8 @@ type Pipeline struct {
 	// envelopes are only journaled until PublishPending catches up, which
 	// keeps the bus in seq_id order.
 	pubFailed bool
+	// retry schedules rescans of the spool after failures (health.go).
+	retry retry
 }
 
 // Outcome of one mail.

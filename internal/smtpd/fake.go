@@ -21,8 +21,8 @@ type FakeSpooler struct {
 	mails [][]byte
 }
 
-// Deliver implements Spooler.
-func (f *FakeSpooler) Deliver(r io.Reader, maxBytes int64) (string, error) {
+// DeliverFrom implements Spooler.
+func (f *FakeSpooler) DeliverFrom(intake string, r io.Reader, maxBytes int64) (string, error) {
 	var buf bytes.Buffer
 	n, err := io.Copy(&buf, io.LimitReader(r, maxBytes+1))
 	if err != nil {
@@ -44,7 +44,7 @@ func (f *FakeSpooler) Deliver(r io.Reader, maxBytes int64) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.mails = append(f.mails, buf.Bytes())
-	return fmt.Sprintf("fake-%d", len(f.mails)), nil
+	return fmt.Sprintf("fake-%d,%s", len(f.mails), intake), nil
 }
 
 // Mails returns copies of the mails delivered so far.
