@@ -230,6 +230,7 @@ func (d *daemon) open() (int, error) {
 		}
 	}
 	d.installProbes()
+	d.m.SetMaxSpoolAge(cfg.Metrics.MaxSpoolAge.Duration)
 	tracker := newPickupTracker(d.m)
 	d.pipe = pipeline.New(pipeline.Options{
 		Config:     cfg,

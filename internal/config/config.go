@@ -98,9 +98,12 @@ type SMTP struct {
 	TLSKey         string   `toml:"tls_key"`
 }
 
-// Metrics configures the admin HTTP listener (/metrics, /healthz).
+// Metrics configures the admin HTTP listener (/metrics, /healthz, /livez).
 type Metrics struct {
 	Listen string `toml:"listen"`
+	// MaxSpoolAge: /healthz answers 503 while the oldest mail waiting in
+	// the spool is older than this (0 turns the check off).
+	MaxSpoolAge Duration `toml:"max_spool_age"`
 }
 
 // Log configures log/slog output on stderr.
@@ -179,7 +182,7 @@ func Defaults() *Config {
 			DataTimeout:    Duration{10 * time.Minute},
 			WriteTimeout:   Duration{60 * time.Second},
 		},
-		Metrics: Metrics{Listen: "127.0.0.1:9942"},
+		Metrics: Metrics{Listen: "127.0.0.1:9942", MaxSpoolAge: Duration{15 * time.Minute}},
 		Log:     Log{Format: "text", Level: "info"},
 	}
 }

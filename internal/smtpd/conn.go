@@ -56,7 +56,14 @@ func (c *trackedConn) Read(b []byte) (int, error) {
 	}
 	c.Conn.SetReadDeadline(d)
 	c.mu.Unlock()
-	return c.Conn.Read(b)
+	n, err := c.Conn.Read(b)
+	if err != nil && isTimeout(err) {
+		// Out of time: the session is over. Without this a partial
+		// line handed up before the error would start a new command,
+		// and with it a new deadline, for ever.
+		c.kick()
+	}
+	return n, err
 }
 
 // SetReadDeadline sets the end of the phase: go-smtp calls it before

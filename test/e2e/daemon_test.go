@@ -63,11 +63,19 @@ type daemon struct {
 	cmd                    *exec.Cmd
 	log                    *syncBuffer
 	exited                 chan struct{}
+	// journalPath is the journal when the config moves it out of state.
+	journalPath string
 }
 
 // newDaemon writes a config (extra TOML lines go in the [smtp] table)
 // into a fresh temp dir; start runs it.
 func newDaemon(t testing.TB, smtpExtra ...string) *daemon {
+	t.Helper()
+	return newDaemonWith(t, "", "", smtpExtra...)
+}
+
+// newDaemonWith is newDaemon with extra top-level and [metrics] lines.
+func newDaemonWith(t testing.TB, top, metricsExtra string, smtpExtra ...string) *daemon {
 	t.Helper()
 	dir := t.TempDir()
 	// pipe(8) runs "mailgw deliver" as nobody: it must reach the config
@@ -78,6 +86,7 @@ func newDaemon(t testing.TB, smtpExtra ...string) *daemon {
 		smtp: freePort(t), lmtp: freePort(t), bus: freePort(t), admin: freePort(t)}
 	cfg := fmt.Sprintf(`state_dir = %q
 username = "e2e"
+%s
 
 [endpoints]
 mailgw = ["tcp://127.0.0.1:%d"]
@@ -87,6 +96,7 @@ mailgw = "tcp://127.0.0.1:%d"
 
 [metrics]
 listen = "127.0.0.1:%d"
+%s
 
 [log]
 level = "debug"
@@ -95,7 +105,7 @@ level = "debug"
 listen = "127.0.0.1:%d"
 lmtp_listen = "127.0.0.1:%d"
 %s
-`, d.state, d.bus, freePort(t), d.admin, d.smtp, d.lmtp, strings.Join(smtpExtra, "\n"))
+`, d.state, top, d.bus, freePort(t), d.admin, metricsExtra, d.smtp, d.lmtp, strings.Join(smtpExtra, "\n"))
 	if err := os.WriteFile(d.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +225,11 @@ func (d *daemon) spoolEmpty() bool {
 // highest seq_id.
 func (d *daemon) journal() (map[string]int, int64, int) {
 	d.t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(d.state, "journal.sqlite")+"?mode=ro&_pragma=busy_timeout(10000)")
+	path := d.journalPath
+	if path == "" {
+		path = filepath.Join(d.state, "journal.sqlite")
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
 	if err != nil {
 		d.t.Fatal(err)
 	}
