@@ -18,6 +18,7 @@ import (
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/metrics"
+	"github.com/debian/mailgw/internal/pidlock"
 	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/debian/mailgw/internal/replayd"
 	"github.com/debian/mailgw/internal/smtpd"
@@ -95,7 +96,12 @@ type daemon struct {
 	pipe    *pipeline.Pipeline
 	smtp    *smtpd.Server
 	replay  *replayd.Server // nil when replay_endpoints has no entry for name
+	lock    *pidlock.Lock   // on <state_dir>/serve.pid
 }
+
+// lockFile is the file in state_dir that serve locks and writes its pid
+// into.
+const lockFile = "serve.pid"
 
 // runServe starts every part, waits for stopping (or a part failing), and
 // stops them in the order that keeps every acknowledged mail: listeners
@@ -195,6 +201,20 @@ func runServe(cfg *config.Config, log *slog.Logger, stopping <-chan struct{}) in
 // code for a failure: 78 for configuration, 75 for the environment.
 func (d *daemon) open() (int, error) {
 	cfg := d.cfg
+	// One serve per state directory: two would split publishing between
+	// them and race on the spool.
+	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		return exitTempFail, err
+	}
+	lock, err := pidlock.Acquire(filepath.Join(cfg.StateDir, lockFile))
+	if err != nil {
+		var he *pidlock.HeldError
+		if errors.As(err, &he) {
+			return exitConfig, fmt.Errorf("mailgw serve (pid %d) is already running on state_dir %s; stop it first, or give this one its own state_dir", he.PID, cfg.StateDir)
+		}
+		return exitTempFail, err
+	}
+	d.lock = lock
 	if err := spool.Create(cfg.SpoolDir); err != nil {
 		return exitTempFail, err
 	}
@@ -210,6 +230,11 @@ func (d *daemon) open() (int, error) {
 	sp.QuarantineDir = cfg.QuarantineDir
 	sp.MaxMessageBytes = cfg.SMTP.MaxMessageBytes
 	d.spool = sp
+	if cfg.SignMessages {
+		if err := checkSecrets(cfg); err != nil {
+			return exitConfig, err
+		}
+	}
 	signer, err := loadSigner(cfg, true)
 	if err != nil {
 		return exitConfig, err
@@ -219,7 +244,14 @@ func (d *daemon) open() (int, error) {
 		return exitConfig, err
 	}
 	if d.journal, err = journal.Open(cfg.Journal); err != nil {
+		var me *journal.MismatchError
+		if errors.As(err, &me) {
+			return exitConfig, err // an operator must decide: docs/recovery.md
+		}
 		return exitTempFail, err
+	}
+	d.journal.OnDamage = func(seq int64, err error) {
+		d.log.Error("journal: damaged body left out of a reply (run mailgw journal check; docs/recovery.md)", "seq_id", seq, "err", err)
 	}
 	if d.pub, err = bus.NewZMQPublisher(context.Background(), cfg.Endpoints[cfg.Name], cfg.HighWaterMark); err != nil {
 		return exitTempFail, err
@@ -283,4 +315,5 @@ func (d *daemon) close() {
 	if d.journal != nil {
 		d.journal.Close()
 	}
+	d.lock.Release()
 }

@@ -43,7 +43,9 @@ func checkServeConfig(cfg *config.Config) error {
 		}
 	}
 	if cfg.SignMessages && cfg.GPGSigningKey != "" {
-		if _, err := bus.LoadSigner(cfg.GPGSigningKey, cfg.GPGPassphraseFile); err != nil {
+		if err := checkSecrets(cfg); err != nil {
+			errs = append(errs, err)
+		} else if _, err := bus.LoadSigner(cfg.GPGSigningKey, cfg.GPGPassphraseFile); err != nil {
 			errs = append(errs, fmt.Errorf("gpg_signing_key: %v", err))
 		}
 	}
@@ -58,6 +60,20 @@ func checkServeConfig(cfg *config.Config) error {
 		{"quarantine_dir", cfg.QuarantineDir}, {"journal", filepath.Dir(cfg.Journal)},
 	} {
 		errs = append(errs, dirUsable(dir.key, dir.path))
+	}
+	return errors.Join(errs...)
+}
+
+// checkSecrets refuses a signing key or passphrase file that others may
+// read, or that sits in a directory others may write (serve and
+// --check-config).
+func checkSecrets(cfg *config.Config) error {
+	var errs []error
+	if cfg.GPGSigningKey != "" {
+		errs = append(errs, config.CheckSecretFile("gpg_signing_key", cfg.GPGSigningKey))
+	}
+	if cfg.GPGPassphraseFile != "" {
+		errs = append(errs, config.CheckSecretFile("gpg_passphrase_file", cfg.GPGPassphraseFile))
 	}
 	return errors.Join(errs...)
 }

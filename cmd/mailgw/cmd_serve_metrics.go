@@ -42,6 +42,7 @@ func (d *daemon) installProbes() {
 	})
 	d.m.SetBusDropProbe(d.pub.Dropped)
 	d.m.SetSpoolRefusedProbe(d.spool.BadEntries)
+	d.m.SetJournalDamageProbe(d.journal.Damaged)
 	d.m.SetBusSubscribersProbe(d.pub.Subscribers)
 }
 

@@ -256,3 +256,28 @@ func (c *Config) Check() error {
 	}
 	return errors.Join(errs...)
 }
+
+// CheckSecretFile refuses a secret file (the signing key, its
+// passphrase) that group or others may read or write, or that sits in a
+// directory others may write (they could replace it); the error says how
+// to fix it. key names the config key in the message.
+func CheckSecretFile(key, path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s %s is open to group or others (mode %04o); make it readable by mailgw's user only: chmod 600 %s",
+			key, path, perm, path)
+	}
+	dir := filepath.Dir(path)
+	di, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	if perm := di.Mode().Perm(); perm&0o002 != 0 {
+		return fmt.Errorf("%s %s is in %s, which others may write (mode %04o) and so replace the key; move it, or: chmod o-w %s",
+			key, path, dir, perm, dir)
+	}
+	return nil
+}

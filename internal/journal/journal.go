@@ -25,6 +25,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
@@ -60,6 +61,10 @@ type Journal struct {
 	// bodies, kept between calls (under mu).
 	bfile *bodyFile
 	buf   []byte
+	// OnDamage, when set, is called for each damaged body a query
+	// skipped (serve logs it); set it before queries run.
+	OnDamage func(seqID int64, err error)
+	damaged  atomic.Uint64
 }
 
 // Entry is one journaled envelope.
@@ -89,6 +94,9 @@ func Open(path string) (*Journal, error) {
 	// the published watermark) into the database once, not each time.
 	dsn := "file:" + path + "?_txlock=immediate&_pragma=cache_size(-16384)&_pragma=wal_autocheckpoint(2048)" +
 		"&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
+	if err := checkHalves(path); err != nil {
+		return nil, err
+	}
 	if err := create(path); err != nil {
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
@@ -106,6 +114,9 @@ func Open(path string) (*Journal, error) {
 	if err == nil {
 		err = migrateKeys(db)
 	}
+	if err == nil {
+		err = migrateIdentity(db, BodiesPath(path))
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
@@ -113,6 +124,10 @@ func Open(path string) (*Journal, error) {
 	j := &Journal{db: db}
 	if j.bfile, err = openBodies(db, path); err != nil {
 		db.Close()
+		var me *MismatchError
+		if errors.As(err, &me) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
 	if j.w, err = db.Conn(context.Background()); err == nil {
@@ -132,14 +147,27 @@ func Open(path string) (*Journal, error) {
 // time. 16 KiB pages hold a few envelopes each.
 const pageSize = 16384
 
-// create makes a missing journal file with pageSize pages and its whole
-// schema, in one transaction: statement by statement, a new journal cost
-// a dozen fsyncs, a sizeable part of a short replay's start. It must
-// happen before WAL mode is set, which fixes the page size: the driver
-// applies the DSN's pragmas in name order, journal_mode before page_size.
-// An existing journal keeps its page size.
+// create makes a missing (or empty) journal file with pageSize pages and
+// its whole schema, in one transaction: statement by statement, a new
+// journal cost a dozen fsyncs, a sizeable part of a short replay's start.
+// It must happen before WAL mode is set, which fixes the page size: the
+// driver applies the DSN's pragmas in name order, journal_mode before
+// page_size. An existing journal keeps its page size. The file is made
+// 0640, like the bodies file (SQLite gives its -wal and -shm files the
+// same mode).
 func create(path string) error {
-	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+		if err == nil {
+			f.Close()
+		} else if !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+	case err != nil:
+		return err
+	case fi.Size() > 0:
 		return nil
 	}
 	db, err := sql.Open("sqlite", fmt.Sprintf("file:%s?_pragma=busy_timeout(10000)&_pragma=page_size(%d)&_txlock=immediate", path, pageSize))
@@ -160,7 +188,7 @@ func createTx(db *sql.DB) error {
 		if _, err := tx.Exec(schema); err != nil {
 			return err
 		}
-		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx} {
+		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx, createIdentityTx} {
 			if err := migrate(tx); err != nil {
 				return err
 			}
@@ -245,6 +273,9 @@ func (j *Journal) entries(q string, args ...any) ([]Entry, error) {
 			return nil, fmt.Errorf("journal: %w", err)
 		}
 		if e.Body, err = j.bfile.load(&sb); err != nil {
+			if j.damagedBody(e.SeqID, err) {
+				continue
+			}
 			return nil, err
 		}
 		out = append(out, e)

@@ -34,7 +34,7 @@ const maxParams = 500
 // in seq_id order, or a *TooManyError when more than limit match.
 func (j *Journal) BySeqRange(lo, hi int64, limit int) ([][]byte, error) {
 	limit = max(limit, 0)
-	return j.bodies(limit, `SELECT `+bodyCols+` FROM envelopes WHERE seq_id BETWEEN ? AND ? ORDER BY seq_id LIMIT ?`, lo, hi, limit+1)
+	return j.bodies(limit, `SELECT seq_id, `+bodyCols+` FROM envelopes WHERE seq_id BETWEEN ? AND ? ORDER BY seq_id LIMIT ?`, lo, hi, limit+1)
 }
 
 // BySeqIDs returns the bodies of the envelopes with these seq_ids, in
@@ -64,7 +64,7 @@ func (j *Journal) ByMsgIDs(ids []string, limit int) ([][]byte, error) {
 // (Unix seconds), in seq_id order.
 func (j *Journal) ByTime(t0, t1 int64, limit int) ([][]byte, error) {
 	limit = max(limit, 0)
-	return j.bodies(limit, `SELECT `+bodyCols+` FROM envelopes WHERE timestamp BETWEEN ? AND ? ORDER BY seq_id LIMIT ?`, t0, t1, limit+1)
+	return j.bodies(limit, `SELECT seq_id, `+bodyCols+` FROM envelopes WHERE timestamp BETWEEN ? AND ? ORDER BY seq_id LIMIT ?`, t0, t1, limit+1)
 }
 
 // bySeqList runs one IN query per chunk of seq_ids and merges them in
@@ -101,6 +101,9 @@ func bySeqList(j *Journal, ids []int64, limit int) ([][]byte, error) {
 				return nil, fmt.Errorf("journal: %w", err)
 			}
 			if r.body, err = j.bfile.load(&sb); err != nil {
+				if j.damagedBody(r.seq, err) {
+					continue
+				}
 				rs.Close()
 				return nil, err
 			}
@@ -133,11 +136,15 @@ func (j *Journal) bodies(limit int, q string, args ...any) ([][]byte, error) {
 	defer rows.Close()
 	var out [][]byte
 	for rows.Next() {
+		var seq int64
 		var sb storedBody
-		if err := rows.Scan(sb.dest()...); err != nil {
+		if err := rows.Scan(append([]any{&seq}, sb.dest()...)...); err != nil {
 			return nil, fmt.Errorf("journal: %w", err)
 		}
 		b, err := j.bfile.load(&sb)
+		if j.damagedBody(seq, err) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -168,3 +175,26 @@ func inList(prefix string, vals []int64) (string, []any) {
 	b.WriteByte(')')
 	return b.String(), args
 }
+
+// ErrDamaged is wrapped by the error of a body that fails its CRC-32C or
+// cannot be read whole from the bodies file.
+var ErrDamaged = errors.New("journal: damaged body")
+
+// damagedBody reports whether err is a damaged body; if so it is counted
+// (Damaged) and passed to OnDamage, and the query goes on without it: the
+// replay endpoint answers with the undamaged envelopes instead of
+// failing every query over the damaged one's range.
+func (j *Journal) damagedBody(seq int64, err error) bool {
+	if !errors.Is(err, ErrDamaged) {
+		return false
+	}
+	j.damaged.Add(1)
+	if j.OnDamage != nil {
+		j.OnDamage(seq, err)
+	}
+	return true
+}
+
+// Damaged counts the damaged bodies queries skipped (each time one was
+// met) since Open.
+func (j *Journal) Damaged() uint64 { return j.damaged.Load() }

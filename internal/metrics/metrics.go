@@ -263,8 +263,19 @@ func (m *Metrics) SetSpoolRefusedProbe(p func() uint64) {
 	}
 }
 
+// SetJournalDamageProbe installs a function returning how many damaged
+// journal bodies queries left out (mailgw_journal_damaged_bodies_total).
+func (m *Metrics) SetJournalDamageProbe(p func() uint64) {
+	if m != nil {
+		m.probes.mu.Lock()
+		m.probes.damaged = p
+		m.probes.mu.Unlock()
+	}
+}
+
 type probes struct {
 	refused func() uint64
+	damaged func() uint64
 	mu      sync.Mutex
 	spool   SpoolProbe
 	journal JournalProbe

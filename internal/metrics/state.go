@@ -11,7 +11,7 @@ import (
 type stateCollector struct {
 	m                                                 *Metrics
 	depth, oldest, rows, lastSeq, up, pe, drops, subs *prometheus.Desc
-	ready, refused                                    *prometheus.Desc
+	ready, refused, damaged                           *prometheus.Desc
 }
 
 func newStateCollector(m *Metrics) *stateCollector {
@@ -29,6 +29,8 @@ func newStateCollector(m *Metrics) *stateCollector {
 			"1 while the pipeline runs, else 0.", nil, nil),
 		ready: prometheus.NewDesc("mailgw_ready",
 			"1 while /healthz answers 200 (pipeline running, no failing component, spool not too old), else 0.", nil, nil),
+		damaged: prometheus.NewDesc("mailgw_journal_damaged_bodies_total",
+			"Journal bodies found damaged (CRC-32C mismatch, cut short) and left out of replay replies or republishing; mailgw journal check lists them.", nil, nil),
 		refused: prometheus.NewDesc("mailgw_spool_refused_entries_total",
 			"Recycled tmp/ files found replaced by a symlink, FIFO, hard link or another user's file and left alone.", nil, nil),
 		drops: prometheus.NewDesc("mailgw_bus_drops_total",
@@ -42,7 +44,7 @@ func newStateCollector(m *Metrics) *stateCollector {
 
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.depth, c.oldest, c.rows, c.lastSeq, c.up, c.pe, c.drops, c.subs, c.ready, c.refused} {
+	for _, d := range []*prometheus.Desc{c.depth, c.oldest, c.rows, c.lastSeq, c.up, c.pe, c.drops, c.subs, c.ready, c.refused, c.damaged} {
 		ch <- d
 	}
 }
@@ -51,8 +53,12 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	c.m.probes.mu.Lock()
 	sp, jp, dp, subs, rp := c.m.probes.spool, c.m.probes.journal, c.m.probes.drops, c.m.probes.subs, c.m.probes.refused
+	dmg := c.m.probes.damaged
 	c.m.probes.mu.Unlock()
 
+	if dmg != nil {
+		ch <- prometheus.MustNewConstMetric(c.damaged, prometheus.CounterValue, float64(dmg()))
+	}
 	if rp != nil {
 		ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(rp()))
 	}
