@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -46,7 +47,10 @@ Exit status: 0 after a clean stop or a valid configuration; 1 when a second
 signal forced the exit; 64 usage error; 70 a part failed while running; 75
 the daemon cannot start for an environment reason (state directory unusable,
 port in use; --check-config: a journal that is busy); 78 configuration error
-(the exact problem on stderr).`
+(the exact problem on stderr), another serve running on the same state_dir
+(its pid is named), a signing key or passphrase file open to group or others
+or in a directory others may write, or a journal whose two files do not
+belong together (docs/recovery.md).`
 
 // newServeCmd is "mailgw serve [--check-config]": the daemon.
 func newServeCmd(g *globals) *cobra.Command {
