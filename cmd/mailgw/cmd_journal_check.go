@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"strings"
 
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
@@ -41,7 +42,9 @@ func newJournalCheckCmd(g *globals) *cobra.Command {
 			out := bufio.NewWriter(c.OutOrStdout())
 			defer out.Flush()
 			for _, m := range r.Integrity {
-				fmt.Fprintf(out, "integrity: %s\n", m)
+				for _, line := range strings.Split(m, "\n") {
+					fmt.Fprintf(out, "integrity: %s\n", line)
+				}
 			}
 			if r.Halves != "" {
 				fmt.Fprintf(out, "bodies file: %s\n", r.Halves)

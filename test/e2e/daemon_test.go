@@ -60,6 +60,7 @@ type daemon struct {
 	t                      testing.TB
 	dir, state, config     string
 	smtp, lmtp, bus, admin int
+	replayPort             int
 	cmd                    *exec.Cmd
 	log                    *syncBuffer
 	exited                 chan struct{}
@@ -83,7 +84,7 @@ func newDaemonWith(t testing.TB, top, metricsExtra string, smtpExtra ...string) 
 	os.Chmod(filepath.Dir(dir), 0o755)
 	os.Chmod(dir, 0o755)
 	d := &daemon{t: t, dir: dir, state: filepath.Join(dir, "state"), config: filepath.Join(dir, "mailgw.toml"),
-		smtp: freePort(t), lmtp: freePort(t), bus: freePort(t), admin: freePort(t)}
+		smtp: freePort(t), lmtp: freePort(t), bus: freePort(t), admin: freePort(t), replayPort: freePort(t)}
 	cfg := fmt.Sprintf(`state_dir = %q
 username = "e2e"
 %s
@@ -105,7 +106,7 @@ level = "debug"
 listen = "127.0.0.1:%d"
 lmtp_listen = "127.0.0.1:%d"
 %s
-`, d.state, top, d.bus, freePort(t), d.admin, metricsExtra, d.smtp, d.lmtp, strings.Join(smtpExtra, "\n"))
+`, d.state, top, d.bus, d.replayPort, d.admin, metricsExtra, d.smtp, d.lmtp, strings.Join(smtpExtra, "\n"))
 	if err := os.WriteFile(d.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
