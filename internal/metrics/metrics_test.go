@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
@@ -33,6 +34,7 @@ var allMetrics = []string{
 	"mailgw_journal_rows",
 	"mailgw_journal_last_seq_id",
 	"mailgw_pipeline_up",
+	"mailgw_ready",
 	"mailgw_bus_subscribers",
 	"mailgw_probe_errors",
 }
@@ -183,5 +185,38 @@ func TestNilSafe(t *testing.T) {
 	m.SetBusSubscribersProbe(nil)
 	if m.Healthy() {
 		t.Error("nil Metrics reports healthy")
+	}
+}
+
+// TestHealthzReasons: /healthz is 503 with one line per reason (pipeline
+// down, a failing component, an old spool) and 200 once they are gone;
+// /livez stays 200.
+func TestHealthzReasons(t *testing.T) {
+	m := New()
+	h := m.Handler()
+	get := func(path string) (int, string) {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		return w.Code, w.Body.String()
+	}
+	if c, body := get("/healthz"); c != 503 || body != "pipeline: not running\n" {
+		t.Errorf("before start: %d %q", c, body)
+	}
+	m.SetHealthy(true)
+	oldest := time.Now().Add(-time.Hour)
+	m.SetSpoolProbe(func() (int, time.Time, error) { return 3, oldest, nil })
+	m.SetMaxSpoolAge(10 * time.Minute)
+	m.SetFailing("journal", errors.New("disk full"))
+	c, body := get("/healthz")
+	if c != 503 || !strings.Contains(body, "journal: disk full\n") || !strings.Contains(body, "spool: oldest of 3 mails waiting for 1h0m0s (max_spool_age 10m0s)") {
+		t.Errorf("failing: %d %q", c, body)
+	}
+	if c, _ := get("/livez"); c != 200 {
+		t.Errorf("/livez = %d", c)
+	}
+	m.SetFailing("journal", nil)
+	oldest = time.Now()
+	if c, body := get("/healthz"); c != 200 || body != "ok\n" {
+		t.Errorf("recovered: %d %q", c, body)
 	}
 }
