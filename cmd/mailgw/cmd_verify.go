@@ -29,10 +29,14 @@ const maxEnvelopeBytes = 64 << 20
 // cmdVerify runs "mailgw verify [FILE|-]": it reads one envelope (canonical
 // or any other JSON form) and checks its signature, its envelope binding
 // and the routing policy (bus.Keyring.Verify). Valid: exit 0 and "valid:
-// signed by FPR" on stdout. Invalid: exit 1 and "invalid: REASON" on
-// stderr. Keyrings come from --keyring, else the config's keyrings; the
-// policy from --policy-prefix (and --nitpicky), else the config's
-// routing_policy and routing_nitpicky.
+// signed by FPR" on stdout, followed by ", unbound: …" for an envelope
+// without msg.mailgw (fedmsg's own, whose topic, msg_id and timestamp are
+// not signed). Invalid: exit 1 and "invalid: REASON" on stderr. Keyrings
+// come from --keyring, else the config's keyrings; the routing policy from
+// --policy-prefix (and --nitpicky), else the config's routing_policy and
+// routing_nitpicky; the binding is required on mailgw's own topics and
+// the config's require_binding; allow_sha1_signatures comes from the
+// config.
 func cmdVerify(args []string) int {
 	fl := flag.NewFlagSet("mailgw verify", flag.ContinueOnError)
 	configPath := fl.String("config", "", "config file (TOML)")
@@ -54,34 +58,33 @@ func cmdVerify(args []string) int {
 		fmt.Fprintln(os.Stderr, "mailgw verify: one envelope at a time (FILE or - for stdin)")
 		return exitUsage
 	}
-	policy := &bus.Policy{Prefixes: map[string][]string{}, Nitpicky: *nitpicky}
+	flagPrefixes := map[string][]string{}
 	for _, p := range prefixes {
 		prefix, fpr, ok := strings.Cut(p, "=")
 		if !ok || prefix == "" || fpr == "" {
 			fmt.Fprintf(os.Stderr, "mailgw verify: --policy-prefix %q: want PREFIX=FINGERPRINT\n", p)
 			return exitUsage
 		}
-		policy.Prefixes[prefix] = append(policy.Prefixes[prefix], fpr)
+		flagPrefixes[prefix] = append(flagPrefixes[prefix], fpr)
 	}
-	if len(keyrings) == 0 || len(prefixes) == 0 || *configPath != "" {
-		cfg, err := loadConfig(*configPath)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "mailgw verify: %v\n", err)
-			return exitConfig
-		}
-		if len(keyrings) == 0 {
-			keyrings = cfg.Keyrings
-		}
-		if len(prefixes) == 0 {
-			policy.Prefixes = cfg.RoutingPolicy
-			policy.Nitpicky = cfg.RoutingNitpicky || *nitpicky
-		}
+	cfg, err := loadConfig(*configPath) // "" is the defaults: mailgw's own topics stay bound
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mailgw verify: %v\n", err)
+		return exitConfig
+	}
+	if len(keyrings) == 0 {
+		keyrings = cfg.Keyrings
+	}
+	policy := verifyPolicy(cfg)
+	policy.Nitpicky = policy.Nitpicky || *nitpicky
+	if len(prefixes) > 0 {
+		policy.Prefixes, policy.Nitpicky = flagPrefixes, *nitpicky
 	}
 	if len(keyrings) == 0 {
 		fmt.Fprintln(os.Stderr, "mailgw verify: no keyring: give --keyring FILE or set keyrings in the config")
 		return exitConfig
 	}
-	kr, err := bus.LoadKeyring(keyrings...)
+	kr, err := loadKeyring(cfg, keyrings)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mailgw verify: %v\n", err)
 		return exitConfig
@@ -101,7 +104,11 @@ func cmdVerify(args []string) int {
 		fmt.Fprintf(os.Stderr, "invalid: %v\n", err)
 		return exitFailure
 	}
-	fmt.Printf("valid: signed by %s\n", fpr)
+	if env.Bound() {
+		fmt.Printf("valid: signed by %s\n", fpr)
+	} else {
+		fmt.Printf("valid: signed by %s, unbound: msg is signed, topic, msg_id and timestamp are not (no msg.mailgw)\n", fpr)
+	}
 	return exitOK
 }
 
