@@ -137,15 +137,7 @@ func verifyPolicy(cfg *config.Config) *bus.Policy {
 // newLogger returns the stderr logger that the log section configures.
 // Commands also make it slog's default.
 func newLogger(cfg *config.Config) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
-		level = slog.LevelInfo
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return loggerTo(cfg, os.Stderr)
 }
 
 // openSpool opens the configured spool with its quarantine directory;
