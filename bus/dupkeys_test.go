@@ -11,10 +11,10 @@ import (
 func TestCheckDuplicateKeys(t *testing.T) {
 	for in, want := range map[string]string{
 		`{"a":1,"b":{"a":2},"c":[{"a":3},{"a":4}]}`: "",
-		`{"msg":{"x":1},"msg":{"x":2}}`:            `duplicate key "msg"`,
-		`{"msg":{"mail":{"from":"a","from":"b"}}}`: `duplicate key "msg.mail.from"`,
-		`{"a":[1,{"k":1,"k":1}]}`:                  `duplicate key "a[1].k"`,
-		`[{"x":1},{"x":2,"y":3,"x":4}]`:            `duplicate key "[1].x"`,
+		`{"msg":{"x":1},"msg":{"x":2}}`:             `duplicate key "msg"`,
+		`{"msg":{"mail":{"from":"a","from":"b"}}}`:  `duplicate key "msg.mail.from"`,
+		`{"a":[1,{"k":1,"k":1}]}`:                   `duplicate key "a[1].k"`,
+		`[{"x":1},{"x":2,"y":3,"x":4}]`:             `duplicate key "[1].x"`,
 	} {
 		err := CheckDuplicateKeys([]byte(in))
 		if (err == nil) != (want == "") || (err != nil && err.Error() != want) {
