@@ -272,6 +272,8 @@ func (d *daemon) open() (int, error) {
 	if d.pub, err = bus.NewZMQPublisher(context.Background(), cfg.Endpoints[cfg.Name], cfg.HighWaterMark); err != nil {
 		return exitTempFail, err
 	}
+	d.pub.MaxQueueBytes = cfg.SubscriberQueueBytes
+	d.pub.MaxSubscribers = cfg.MaxSubscribers
 	if ep := cfg.ReplayEndpoints[cfg.Name]; ep != "" {
 		if d.replay, err = replayd.NewServer(d.journal, ep, cfg.ReplayMaxReply, d.log.With("component", "replay")); err != nil {
 			return exitTempFail, err

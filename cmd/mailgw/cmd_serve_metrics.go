@@ -44,6 +44,7 @@ func (d *daemon) installProbes() {
 	d.m.SetSpoolRefusedProbe(d.spool.BadEntries)
 	d.m.SetJournalDamageProbe(d.journal.Damaged)
 	d.m.SetBusSubscribersProbe(d.pub.Subscribers)
+	d.m.SetBusRefusedProbe(d.pub.Refused)
 }
 
 // countingPublisher counts publishes and their failures.

@@ -45,6 +45,12 @@ type Config struct {
 	SRVEndpoints []string `toml:"srv_endpoints"`
 	// HighWaterMark bounds the messages queued per subscriber.
 	HighWaterMark int `toml:"high_water_mark"`
+	// SubscriberQueueBytes bounds the bytes queued per subscriber of
+	// serve's bus, MaxSubscribers the subscribers served at once: the
+	// bus's memory is at most MaxSubscribers × (SubscriberQueueBytes +
+	// about 32 KiB).
+	SubscriberQueueBytes int64 `toml:"subscriber_queue_bytes"`
+	MaxSubscribers       int   `toml:"max_subscribers"`
 	// ReplayMaxReply bounds how many envelopes one replay reply carries.
 	ReplayMaxReply int `toml:"replay_max_reply"`
 
@@ -159,29 +165,36 @@ func Defaults() *Config {
 		user = "mailgw"
 	}
 	return &Config{
-		TopicPrefix:        "org.debian",
-		Environment:        "dev",
-		Name:               "mailgw",
-		Username:           user,
-		StateDir:           DefaultStateDir(),
-		SpoolMinFreeBytes:  64 << 20,
-		Endpoints:          map[string][]string{"mailgw": {"tcp://127.0.0.1:9940"}},
-		ReplayEndpoints:    map[string]string{"mailgw": "tcp://127.0.0.1:9941"},
-		HighWaterMark:      10000,
-		ReplayMaxReply:     1000,
-		SignMessages:       true,
-		CompatDebmessenger: true,
-		MaxBodyBytes:       64 << 10,
+		TopicPrefix:       "org.debian",
+		Environment:       "dev",
+		Name:              "mailgw",
+		Username:          user,
+		StateDir:          DefaultStateDir(),
+		SpoolMinFreeBytes: 64 << 20,
+		Endpoints:         map[string][]string{"mailgw": {"tcp://127.0.0.1:9940"}},
+		ReplayEndpoints:   map[string]string{"mailgw": "tcp://127.0.0.1:9941"},
+		HighWaterMark:     10000,
+		// A burst of a commit batch (tens of envelopes of a few KiB)
+		// fits. Worst case 1,024 × (1 MiB + 32 KiB): every subscriber
+		// stuck, each on different messages; subscribers stuck
+		// together share their messages' bytes (1,000 of them: 91 MiB
+		// of RSS in TestHostileBusMemory).
+		SubscriberQueueBytes: 1 << 20,
+		MaxSubscribers:       1024,
+		ReplayMaxReply:       1000,
+		SignMessages:         true,
+		CompatDebmessenger:   true,
+		MaxBodyBytes:         64 << 10,
 		SMTP: SMTP{
 			Listen:          "127.0.0.1:2525",
 			Domain:          "localhost",
 			AllowedNetworks: []string{"127.0.0.0/8", "::1/128"},
 			MaxMessageBytes: 32 << 20,
 			MaxConnections:  100,
-			// Half the slots, as postfix's
-			// smtpd_client_connection_count_limit is half its
-			// default_process_limit.
-			MaxConnectionsPerAddress: 50,
+			// Off: the usual client is the local MTA alone, on one
+			// address, and may use every slot (postfix's smtp client
+			// opens up to 20 per destination, smtp-source 50).
+			MaxConnectionsPerAddress: 0,
 			MaxRecipients:            100,
 			ReadTimeout:              Duration{60 * time.Second},
 			// postfix's smtpd_timeout for a command; RFC 5321
@@ -247,6 +260,12 @@ func (c *Config) Check() error {
 	}
 	if c.HighWaterMark <= 0 {
 		errs = append(errs, errors.New("high_water_mark must be positive (0 would mean unbounded memory)"))
+	}
+	if c.SubscriberQueueBytes <= 0 {
+		errs = append(errs, errors.New("subscriber_queue_bytes must be positive (0 would mean unbounded memory)"))
+	}
+	if c.MaxSubscribers <= 0 {
+		errs = append(errs, errors.New("max_subscribers must be positive (0 would mean unbounded memory)"))
 	}
 	if c.ReplayMaxReply <= 0 {
 		errs = append(errs, errors.New("replay_max_reply must be positive"))

@@ -273,12 +273,24 @@ func (m *Metrics) SetJournalDamageProbe(p func() uint64) {
 	}
 }
 
+// SetBusRefusedProbe installs a function returning how many bus
+// connections were closed because max_subscribers were connected
+// (mailgw_bus_subscribers_refused_total).
+func (m *Metrics) SetBusRefusedProbe(p func() uint64) {
+	if m != nil {
+		m.probes.mu.Lock()
+		m.probes.busRefused = p
+		m.probes.mu.Unlock()
+	}
+}
+
 type probes struct {
-	refused func() uint64
-	damaged func() uint64
-	mu      sync.Mutex
-	spool   SpoolProbe
-	journal JournalProbe
-	drops   func() uint64
-	subs    func() int
+	busRefused func() uint64
+	refused    func() uint64
+	damaged    func() uint64
+	mu         sync.Mutex
+	spool      SpoolProbe
+	journal    JournalProbe
+	drops      func() uint64
+	subs       func() int
 }

@@ -11,7 +11,7 @@ import (
 type stateCollector struct {
 	m                                                 *Metrics
 	depth, oldest, rows, lastSeq, up, pe, drops, subs *prometheus.Desc
-	ready, refused, damaged                           *prometheus.Desc
+	ready, refused, damaged, busRefused               *prometheus.Desc
 }
 
 func newStateCollector(m *Metrics) *stateCollector {
@@ -29,6 +29,8 @@ func newStateCollector(m *Metrics) *stateCollector {
 			"1 while the pipeline runs, else 0.", nil, nil),
 		ready: prometheus.NewDesc("mailgw_ready",
 			"1 while /healthz answers 200 (pipeline running, no failing component, spool not too old), else 0.", nil, nil),
+		busRefused: prometheus.NewDesc("mailgw_bus_subscribers_refused_total",
+			"Bus connections closed at once because max_subscribers were connected.", nil, nil),
 		damaged: prometheus.NewDesc("mailgw_journal_damaged_bodies_total",
 			"Journal bodies found damaged (CRC-32C mismatch, cut short) and left out of replay replies or republishing; mailgw journal check lists them.", nil, nil),
 		refused: prometheus.NewDesc("mailgw_spool_refused_entries_total",
@@ -44,7 +46,7 @@ func newStateCollector(m *Metrics) *stateCollector {
 
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.depth, c.oldest, c.rows, c.lastSeq, c.up, c.pe, c.drops, c.subs, c.ready, c.refused, c.damaged} {
+	for _, d := range []*prometheus.Desc{c.depth, c.oldest, c.rows, c.lastSeq, c.up, c.pe, c.drops, c.subs, c.ready, c.refused, c.damaged, c.busRefused} {
 		ch <- d
 	}
 }
@@ -53,9 +55,12 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	c.m.probes.mu.Lock()
 	sp, jp, dp, subs, rp := c.m.probes.spool, c.m.probes.journal, c.m.probes.drops, c.m.probes.subs, c.m.probes.refused
-	dmg := c.m.probes.damaged
+	dmg, br := c.m.probes.damaged, c.m.probes.busRefused
 	c.m.probes.mu.Unlock()
 
+	if br != nil {
+		ch <- prometheus.MustNewConstMetric(c.busRefused, prometheus.CounterValue, float64(br()))
+	}
 	if dmg != nil {
 		ch <- prometheus.MustNewConstMetric(c.damaged, prometheus.CounterValue, float64(dmg()))
 	}
