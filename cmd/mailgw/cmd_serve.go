@@ -167,7 +167,7 @@ func runServe(cfg *config.Config, log *slog.Logger, stopping <-chan struct{}) in
 	if lns.admin != nil {
 		run("metrics", func() error { return d.m.Serve(adminCtx, lns.admin, log) })
 	}
-	// The replay REP endpoint (SPEC §6), bound in open, answers from the
+	// The replay REP endpoint (docs/replay.md), bound in open, answers from the
 	// journal until the pipeline has stopped publishing.
 	replayAddr := ""
 	if d.replay != nil {

@@ -21,7 +21,8 @@ FPR" on stdout. Invalid: "invalid: REASON" on stderr (bad signature, unknown
 or expired key, a field that disagrees with the signed copy, a topic the
 key may not sign).
 
-Keyrings come from --keyring, else the config's keyrings; the policy from
+Keyrings come from --keyring, else the config's keyrings, else (without
+gpg_signing_key) the public half of serve's development key; the policy from
 --policy-prefix (and --nitpicky), else the config's routing_policy and
 routing_nitpicky. docs/wire.md describes envelopes and signatures.
 
@@ -76,7 +77,7 @@ func cmdVerify(configPath string, o verifyOptions, file string, stdin io.Reader,
 			return exitConfig
 		}
 		if len(keyrings) == 0 {
-			keyrings = cfg.Keyrings
+			keyrings = trustedKeyrings(cfg, loggerTo(cfg, stderr))
 		}
 		if len(prefixes) == 0 {
 			policy.Prefixes = cfg.RoutingPolicy

@@ -65,7 +65,6 @@ func TestErrors(t *testing.T) {
 		"tls half":     "[smtp]\ntls_cert = \"c\"\n",
 		"bad duration": "[smtp]\nread_timeout = \"soon\"\n",
 		"syntax":       "topic_prefix = \n",
-
 	}
 	for name, body := range cases {
 		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".toml")
