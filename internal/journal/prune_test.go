@@ -192,7 +192,7 @@ func TestPruneRacingReader(t *testing.T) {
 	j := open(t, filepath.Join(t.TempDir(), "j.sqlite"))
 	fillPublished(t, j, 10)
 	var sb storedBody
-	if err := j.db.QueryRow(`SELECT `+bodyCols+` FROM envelopes WHERE seq_id = 3`).Scan(sb.dest()...); err != nil {
+	if err := j.db.QueryRow(`SELECT ` + bodyCols + ` FROM envelopes WHERE seq_id = 3`).Scan(sb.dest()...); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := j.Prune(time.Unix(6, 0), time.Time{}); err != nil {
