@@ -45,7 +45,8 @@ CREATE INDEX IF NOT EXISTS envelopes_timestamp ON envelopes(timestamp, seq_id);
 // Journal is an open journal. It is safe for concurrent use; several
 // processes (serve and replay) may open the same file.
 type Journal struct {
-	db *sql.DB
+	db   *sql.DB
+	path string
 	// w is the one connection this process writes through (Add and
 	// MarkPublished), under mu. SQLite drops a connection's whole page
 	// cache when another connection has committed since its last
@@ -114,7 +115,7 @@ func Open(path string) (*Journal, error) {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
-	j := &Journal{db: db}
+	j := &Journal{db: db, path: path}
 	if j.bfile, err = openBodies(db, path); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)

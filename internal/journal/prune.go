@@ -131,7 +131,7 @@ func (j *Journal) Prune(bodiesBefore, keysBefore time.Time) (PruneStats, error) 
 	}
 	if !bodiesBefore.IsZero() {
 		for {
-			n, reclaimed, err := j.pruneBodies(bodiesBefore.Unix())
+			n, reclaimed, err := j.pruneBodies(bodiesBefore.Unix(), -1)
 			st.Bodies += n
 			st.Reclaimed += reclaimed
 			if err != nil {
@@ -160,8 +160,9 @@ func (j *Journal) Prune(bodiesBefore, keysBefore time.Time) (PruneStats, error) 
 
 // pruneBodies prunes the bodies of up to pruneBatch published envelopes
 // after the mark, in seq_id order, stopping at the first journaled at or
-// after before. It returns how many it pruned and the bytes it punched.
-func (j *Journal) pruneBodies(before int64) (int64, int64, error) {
+// after before (and after through, when it is not -1). It returns how
+// many it pruned and the bytes it punched.
+func (j *Journal) pruneBodies(before, through int64) (int64, int64, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	var m PruneMark
@@ -173,7 +174,8 @@ func (j *Journal) pruneBodies(before int64) (int64, int64, error) {
 		}
 		rows, err := tx.Query(`SELECT seq_id, timestamp, body_at, body_len FROM envelopes
 			WHERE seq_id > ? AND seq_id <= (SELECT seq_id FROM published_mark WHERE id = 1)
-			ORDER BY seq_id LIMIT ?`, m.Through, pruneBatch)
+			AND (? < 0 OR seq_id <= ?)
+			ORDER BY seq_id LIMIT ?`, m.Through, through, through, pruneBatch)
 		if err != nil {
 			return err
 		}
