@@ -60,6 +60,9 @@ func TestPruneBodies(t *testing.T) {
 		t.Fatalf("Prune: %+v", st)
 	}
 	after := j.bfile.allocated()
+	if u, err := j.DiskUsage(); err != nil || u["bodies"] != after || u["database"] <= 0 {
+		t.Errorf("DiskUsage: %v %v", u, err)
+	}
 	// 20 of 200 bodies are left: the file takes about a tenth (blocks
 	// round up).
 	if after > before/10+8192 || st.Reclaimed < before*8/10 {

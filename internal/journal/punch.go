@@ -3,6 +3,8 @@ package journal
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -40,9 +42,36 @@ func (b *bodyFile) allocated() int64 {
 	if err != nil {
 		return -1
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return -1
+	return blocks(fi)
+}
+
+// DiskUsage returns the bytes on disk (allocated blocks) of the
+// journal's files, by name: "database", "wal" (SQLite's write-ahead log,
+// 0 when absent) and "bodies" (sparse once pruned: its length is more).
+func (j *Journal) DiskUsage() (map[string]int64, error) {
+	out := map[string]int64{"bodies": j.bfile.allocated()}
+	for name, p := range map[string]string{"database": j.path, "wal": j.path + "-wal"} {
+		fi, err := os.Stat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && name == "wal":
+			out[name] = 0
+		case err != nil:
+			return nil, fmt.Errorf("journal: %w", err)
+		default:
+			out[name] = blocks(fi)
+		}
 	}
-	return st.Blocks * 512
+	if out["bodies"] < 0 {
+		return nil, fmt.Errorf("journal: cannot stat %s", j.bfile.path)
+	}
+	return out, nil
+}
+
+// blocks returns the bytes fi's file takes on disk, or its length where
+// the file system does not tell.
+func blocks(fi os.FileInfo) int64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Blocks * 512
+	}
+	return fi.Size()
 }
