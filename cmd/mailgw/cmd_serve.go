@@ -151,6 +151,7 @@ func runServe(cfg *config.Config, log *slog.Logger, stopping <-chan struct{}) in
 	if lns.admin != nil {
 		run("metrics", func() error { return d.m.Serve(adminCtx, lns.admin, log) })
 	}
+	run("prune", func() error { d.pruneLoop(adminCtx); return nil })
 	// The replay REP endpoint (SPEC §6), bound in open, answers from the
 	// journal until the pipeline has stopped publishing.
 	replayAddr := ""

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"path/filepath"
 	"sync"
@@ -22,7 +23,7 @@ func TestBackup(t *testing.T) {
 	if _, err := j.Add([]*bus.Envelope{bigEnv(51, 51), bigEnv(52, 52)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := j.Prune(time.Unix(41, 0), time.Time{}); err != nil {
+	if _, err := j.Prune(context.Background(), time.Unix(41, 0), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	st, err := j.Backup(filepath.Join(dir, "backup"))
@@ -96,7 +97,7 @@ func TestBackupWhileJournaling(t *testing.T) {
 		}
 	}()
 	backupSnapshotHook = func() {
-		if _, err := j.Prune(time.Unix(61, 0), time.Time{}); err != nil {
+		if _, err := j.Prune(context.Background(), time.Unix(61, 0), time.Time{}); err != nil {
 			t.Error(err)
 		}
 	}

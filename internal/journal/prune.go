@@ -117,8 +117,9 @@ const pruneBatch = 5000
 // keysBefore (never further than bodies); a zero time prunes nothing of
 // that kind. It runs in batches of pruneBatch envelopes, each its own
 // transaction, so serve keeps journaling meanwhile, and is safe to run
-// concurrently with other processes using the journal.
-func (j *Journal) Prune(bodiesBefore, keysBefore time.Time) (PruneStats, error) {
+// concurrently with other processes using the journal. It stops between
+// batches when ctx ends, with ctx's error; what it pruned stays pruned.
+func (j *Journal) Prune(ctx context.Context, bodiesBefore, keysBefore time.Time) (PruneStats, error) {
 	var st PruneStats
 	// Bytes of an earlier prune whose process died between its commit and
 	// its hole punch are given back first.
@@ -130,7 +131,7 @@ func (j *Journal) Prune(bodiesBefore, keysBefore time.Time) (PruneStats, error) 
 		return st, err
 	}
 	if !bodiesBefore.IsZero() {
-		for {
+		for ctx.Err() == nil {
 			n, reclaimed, err := j.pruneBodies(bodiesBefore.Unix(), -1)
 			st.Bodies += n
 			st.Reclaimed += reclaimed
@@ -143,7 +144,7 @@ func (j *Journal) Prune(bodiesBefore, keysBefore time.Time) (PruneStats, error) 
 		}
 	}
 	if !keysBefore.IsZero() {
-		for {
+		for ctx.Err() == nil {
 			n, more, err := j.pruneKeys(keysBefore.Unix())
 			st.Keys += n
 			if err != nil {
@@ -154,7 +155,9 @@ func (j *Journal) Prune(bodiesBefore, keysBefore time.Time) (PruneStats, error) 
 			}
 		}
 	}
-	st.Mark, err = j.Pruned()
+	if st.Mark, err = j.Pruned(); err == nil {
+		err = ctx.Err()
+	}
 	return st, err
 }
 

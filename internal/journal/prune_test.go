@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -52,7 +53,7 @@ func TestPruneBodies(t *testing.T) {
 	j := open(t, path)
 	fillPublished(t, j, 200)
 	before := j.bfile.allocated()
-	st, err := j.Prune(time.Unix(181, 0), time.Time{})
+	st, err := j.Prune(context.Background(), time.Unix(181, 0), time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestPruneBodies(t *testing.T) {
 		t.Fatalf("after reopen: %d bodies, %v", len(bodies), err)
 	}
 	// Nothing more to prune: nothing changes.
-	if st, err := j.Prune(time.Unix(181, 0), time.Time{}); err != nil || st.Bodies != 0 || st.Mark.Through != 180 {
+	if st, err := j.Prune(context.Background(), time.Unix(181, 0), time.Time{}); err != nil || st.Bodies != 0 || st.Mark.Through != 180 {
 		t.Fatalf("second Prune: %+v %v", st, err)
 	}
 }
@@ -123,7 +124,7 @@ func TestPruneStopsAtUnpublished(t *testing.T) {
 	if err := j.MarkPublished(7, 8); err != nil {
 		t.Fatal(err)
 	}
-	st, err := j.Prune(time.Unix(1000, 0), time.Time{})
+	st, err := j.Prune(context.Background(), time.Unix(1000, 0), time.Time{})
 	if err != nil || st.Bodies != 4 || st.Mark.Through != 4 {
 		t.Fatalf("Prune: %+v %v", st, err)
 	}
@@ -139,7 +140,7 @@ func TestPruneStopsAtUnpublished(t *testing.T) {
 func TestPruneKeys(t *testing.T) {
 	j := open(t, filepath.Join(t.TempDir(), "j.sqlite"))
 	fillPublished(t, j, 100)
-	st, err := j.Prune(time.Unix(91, 0), time.Unix(1000, 0))
+	st, err := j.Prune(context.Background(), time.Unix(91, 0), time.Unix(1000, 0))
 	if err != nil || st.Bodies != 90 || st.Keys != 90 || st.Mark.KeysThrough != 90 {
 		t.Fatalf("Prune: %+v %v", st, err)
 	}
@@ -153,7 +154,7 @@ func TestPruneKeys(t *testing.T) {
 	_, err = j.BySeqRange(1, 5, 10)
 	wantPruned(t, "BySeqRange of deleted rows", err, 90)
 	// Everything old: all but the newest row go.
-	st, err = j.Prune(time.Unix(1000, 0), time.Unix(1000, 0))
+	st, err = j.Prune(context.Background(), time.Unix(1000, 0), time.Unix(1000, 0))
 	if err != nil || st.Mark.Through != 100 || st.Mark.KeysThrough != 99 {
 		t.Fatalf("Prune all: %+v %v", st, err)
 	}
@@ -174,7 +175,7 @@ func TestPruneKeysKeepsProbeChains(t *testing.T) {
 	msgKey = func(id string) int64 { return int64(len(id) % 2 * 100) }
 	j := open(t, filepath.Join(t.TempDir(), "j.sqlite"))
 	fillPublished(t, j, 30)
-	if _, err := j.Prune(time.Unix(11, 0), time.Unix(11, 0)); err != nil {
+	if _, err := j.Prune(context.Background(), time.Unix(11, 0), time.Unix(11, 0)); err != nil {
 		t.Fatal(err)
 	}
 	for i := 11; i <= 30; i++ {
@@ -198,7 +199,7 @@ func TestPruneRacingReader(t *testing.T) {
 	if err := j.db.QueryRow(`SELECT ` + bodyCols + ` FROM envelopes WHERE seq_id = 3`).Scan(sb.dest()...); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := j.Prune(time.Unix(6, 0), time.Time{}); err != nil {
+	if _, err := j.Prune(context.Background(), time.Unix(6, 0), time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := j.bfile.load(&sb); err == nil {

@@ -38,7 +38,7 @@ func prunedJournal(t *testing.T) *journal.Journal {
 	if err := j.MarkPublished(seqs...); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := j.Prune(time.Unix(1021, 0), time.Time{}); err != nil || st.Mark.Through != 20 {
+	if st, err := j.Prune(context.Background(), time.Unix(1021, 0), time.Time{}); err != nil || st.Mark.Through != 20 {
 		t.Fatalf("Prune: %+v %v", st, err)
 	}
 	return j
