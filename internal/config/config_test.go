@@ -99,9 +99,9 @@ func TestRetention(t *testing.T) {
 	}
 	for body, want := range map[string]string{
 		"retention = \"30d\"\ndedup_retention = \"7d\"\n": "shorter than retention",
-		"dedup_retention = \"7d\"\n":                       "shorter than retention",
-		"retention = \"-1h\"\n":                            "must not be negative",
-		"retention = \"1.5d\"\n":                           "whole days",
+		"dedup_retention = \"7d\"\n":                      "shorter than retention",
+		"retention = \"-1h\"\n":                           "must not be negative",
+		"retention = \"1.5d\"\n":                          "whole days",
 	} {
 		if _, err := load(body); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", body, err, want)
