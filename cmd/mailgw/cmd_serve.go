@@ -98,7 +98,7 @@ func cmdServe(cfgPath string, check bool, stderr io.Writer) int {
 		log.Error("forced exit", "signal", s.String())
 		os.Exit(exitFailure)
 	}()
-	return runServe(cfg, log, stopping, hup, *cfgPath)
+	return runServe(cfg, log, stopping, hup, cfgPath)
 }
 
 // daemon holds what runServe opened, for the orderly stop.
