@@ -86,15 +86,6 @@ func (j *Journal) Pruned() (PruneMark, error) {
 	return m, nil
 }
 
-// prunedErr returns the PrunedError of the current mark.
-func (j *Journal) prunedErr() error {
-	m, err := j.Pruned()
-	if err != nil {
-		return err
-	}
-	return &PrunedError{Through: m.Through, Before: m.Before}
-}
-
 // PruneStats says what one Prune did.
 type PruneStats struct {
 	// Bodies and Keys count the envelopes that lost their body, and
