@@ -70,6 +70,14 @@ type Config struct {
 	// under it; RoutingNitpicky rejects topics no prefix covers.
 	RoutingPolicy   map[string][]string `toml:"routing_policy"`
 	RoutingNitpicky bool                `toml:"routing_nitpicky"`
+	// RequireBinding lists more topics (prefixes; a segment "*" matches any
+	// one) whose envelopes must carry the msg.mailgw binding, besides
+	// mailgw's own topics, which always must. Elsewhere tail and verify
+	// accept unbound envelopes (fedmsg's, which sign msg only).
+	RequireBinding []string `toml:"require_binding"`
+	// AllowSHA1Signatures accepts envelope signatures made with SHA-1
+	// (GnuPG 1.4's default, in 2013-era archives); refused by default.
+	AllowSHA1Signatures bool `toml:"allow_sha1_signatures"`
 	// UploadKeyrings check the uploader's signature on .changes files.
 	UploadKeyrings []string `toml:"upload_keyrings"`
 

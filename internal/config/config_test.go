@@ -18,7 +18,7 @@ func TestExampleIsDefaults(t *testing.T) {
 	want := Defaults()
 	want.fill()
 	// Empty lists in the example decode as empty, not nil.
-	got.SRVEndpoints, got.Keyrings, got.UploadKeyrings, got.SMTP.AllowedRecipients = nil, nil, nil, nil
+	got.SRVEndpoints, got.Keyrings, got.UploadKeyrings, got.SMTP.AllowedRecipients, got.RequireBinding = nil, nil, nil, nil, nil
 	if got.RoutingPolicy != nil && len(got.RoutingPolicy) == 0 {
 		got.RoutingPolicy = nil
 	}
