@@ -10,5 +10,5 @@ file), which keeps every published envelope with its seq_id.`
 // its own file.
 func newJournalCmd(g *globals) *cobra.Command {
 	return newGroupCmd("journal", "check, back up and prune the journal", journalLong,
-		newJournalCheckCmd(g))
+		newJournalCheckCmd(g), newJournalBackupCmd(g), newJournalPruneCmd(g))
 }

@@ -66,6 +66,7 @@ type daemon struct {
 	exited                 chan struct{}
 	// journalPath is the journal when the config moves it out of state.
 	journalPath string
+	env                    []string // extra environment for serve
 }
 
 // newDaemon writes a config (extra TOML lines go in the [smtp] table)
@@ -126,6 +127,7 @@ func (d *daemon) start() {
 	d.cmd = exec.Command(mailgw, "serve", "--config", d.config)
 	d.cmd.Stdout = d.log
 	d.cmd.Stderr = d.log
+	d.cmd.Env = append(os.Environ(), d.env...)
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatal(err)
 	}
