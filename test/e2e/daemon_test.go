@@ -66,7 +66,7 @@ type daemon struct {
 	exited                 chan struct{}
 	// journalPath is the journal when the config moves it out of state.
 	journalPath string
-	env                    []string // extra environment for serve
+	env         []string // extra environment for serve
 }
 
 // newDaemon writes a config (extra TOML lines go in the [smtp] table)
