@@ -307,6 +307,9 @@ func (d *daemon) open() (int, error) {
 		if d.replay, err = replayd.NewServer(d.journal, ep, cfg.ReplayMaxReply, d.log.With("component", "replay")); err != nil {
 			return exitTempFail, err
 		}
+		d.replay.IdleTimeout = cfg.ReplayIdleTimeout.Duration
+		d.replay.MaxClients = cfg.ReplayMaxClients
+		d.replay.MaxPerAddress = cfg.ReplayMaxClientsPerAddress
 	}
 	d.installProbes()
 	d.m.SetMaxSpoolAge(cfg.Metrics.MaxSpoolAge.Duration)

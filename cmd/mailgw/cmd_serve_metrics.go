@@ -54,6 +54,9 @@ func (d *daemon) installProbes() {
 	d.m.SetJournalDamageProbe(d.journal.Damaged)
 	d.m.SetBusSubscribersProbe(d.pub.Subscribers)
 	d.m.SetBusRefusedProbe(d.pub.Refused)
+	if r := d.replay; r != nil {
+		d.m.SetReplayProbe(func() (int, uint64, uint64) { return r.Clients(), r.Evicted(), r.Refused() })
+	}
 }
 
 // countingPublisher counts publishes and their failures.

@@ -65,6 +65,13 @@ type Config struct {
 	MaxSubscribers       int   `toml:"max_subscribers"`
 	// ReplayMaxReply bounds how many envelopes one replay reply carries.
 	ReplayMaxReply int `toml:"replay_max_reply"`
+	// The replay endpoint's peers: one silent for ReplayIdleTimeout is
+	// disconnected; at most ReplayMaxClients connections (the longest
+	// idle one makes room for a new client), at most
+	// ReplayMaxClientsPerAddress from one address.
+	ReplayIdleTimeout          Duration `toml:"replay_idle_timeout"`
+	ReplayMaxClients           int      `toml:"replay_max_clients"`
+	ReplayMaxClientsPerAddress int      `toml:"replay_max_clients_per_address"`
 
 	// SignMessages must stay true unless publishing unsigned on purpose.
 	SignMessages bool `toml:"sign_messages"`
@@ -203,9 +210,14 @@ func Defaults() *Config {
 		SubscriberQueueBytes: 1 << 20,
 		MaxSubscribers:       1024,
 		ReplayMaxReply:       1000,
-		SignMessages:         true,
-		CompatDebmessenger:   true,
-		MaxBodyBytes:         64 << 10,
+		// A fedmsg client holds its REQ socket open between queries;
+		// tail opens one per query.
+		ReplayIdleTimeout:          Duration{60 * time.Second},
+		ReplayMaxClients:           256,
+		ReplayMaxClientsPerAddress: 32,
+		SignMessages:               true,
+		CompatDebmessenger:         true,
+		MaxBodyBytes:               64 << 10,
 		SMTP: SMTP{
 			Listen:          "127.0.0.1:2525",
 			Domain:          "localhost",
@@ -287,6 +299,9 @@ func (c *Config) Check() error {
 	}
 	if c.MaxSubscribers <= 0 {
 		errs = append(errs, errors.New("max_subscribers must be positive (0 would mean unbounded memory)"))
+	}
+	if c.ReplayMaxClients <= 0 {
+		errs = append(errs, errors.New("replay_max_clients must be positive"))
 	}
 	if c.ReplayMaxReply <= 0 {
 		errs = append(errs, errors.New("replay_max_reply must be positive"))

@@ -306,7 +306,19 @@ func (m *Metrics) SetDiskProbe(p DiskProbe) {
 	}
 }
 
+// SetReplayProbe installs a function returning the replay endpoint's
+// connected clients and the connections it evicted and refused
+// (mailgw_replay_clients, mailgw_replay_connections_closed_total).
+func (m *Metrics) SetReplayProbe(p func() (clients int, evicted, refused uint64)) {
+	if m != nil {
+		m.probes.mu.Lock()
+		m.probes.replay = p
+		m.probes.mu.Unlock()
+	}
+}
+
 type probes struct {
+	replay     func() (int, uint64, uint64)
 	busRefused func() uint64
 	refused    func() uint64
 	damaged    func() uint64

@@ -12,6 +12,7 @@ type stateCollector struct {
 	m                                                 *Metrics
 	depth, oldest, rows, lastSeq, up, pe, drops, subs *prometheus.Desc
 	ready, refused, damaged, busRefused               *prometheus.Desc
+	replayClients, replayClosed                       *prometheus.Desc
 	jbytes, qmails, qbytes                            *prometheus.Desc
 }
 
@@ -30,6 +31,10 @@ func newStateCollector(m *Metrics) *stateCollector {
 			"1 while the pipeline runs, else 0.", nil, nil),
 		ready: prometheus.NewDesc("mailgw_ready",
 			"1 while /healthz answers 200 (pipeline running, no failing component, spool not too old), else 0.", nil, nil),
+		replayClients: prometheus.NewDesc("mailgw_replay_clients",
+			"Clients connected to the replay endpoint.", nil, nil),
+		replayClosed: prometheus.NewDesc("mailgw_replay_connections_closed_total",
+			"Replay endpoint connections closed by its limits: evicted (the longest idle, to make room for a new client) or refused (over replay_max_clients_per_address, or every connection busy).", []string{"why"}, nil),
 		busRefused: prometheus.NewDesc("mailgw_bus_subscribers_refused_total",
 			"Bus connections closed at once because max_subscribers were connected.", nil, nil),
 		damaged: prometheus.NewDesc("mailgw_journal_damaged_bodies_total",
@@ -53,7 +58,7 @@ func newStateCollector(m *Metrics) *stateCollector {
 
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.depth, c.oldest, c.rows, c.lastSeq, c.up, c.pe, c.drops, c.subs, c.ready, c.refused, c.damaged, c.busRefused, c.jbytes, c.qmails, c.qbytes} {
+	for _, d := range []*prometheus.Desc{c.depth, c.oldest, c.rows, c.lastSeq, c.up, c.pe, c.drops, c.subs, c.ready, c.refused, c.damaged, c.busRefused, c.replayClients, c.replayClosed, c.jbytes, c.qmails, c.qbytes} {
 		ch <- d
 	}
 }
@@ -62,10 +67,16 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	c.m.probes.mu.Lock()
 	sp, jp, dp, subs, rp := c.m.probes.spool, c.m.probes.journal, c.m.probes.drops, c.m.probes.subs, c.m.probes.refused
-	dmg, br := c.m.probes.damaged, c.m.probes.busRefused
+	dmg, br, rep := c.m.probes.damaged, c.m.probes.busRefused, c.m.probes.replay
 	disk := c.m.probes.disk
 	c.m.probes.mu.Unlock()
 
+	if rep != nil {
+		clients, evicted, refused := rep()
+		ch <- prometheus.MustNewConstMetric(c.replayClients, prometheus.GaugeValue, float64(clients))
+		ch <- prometheus.MustNewConstMetric(c.replayClosed, prometheus.CounterValue, float64(evicted), "evicted")
+		ch <- prometheus.MustNewConstMetric(c.replayClosed, prometheus.CounterValue, float64(refused), "refused")
+	}
 	if br != nil {
 		ch <- prometheus.MustNewConstMetric(c.busRefused, prometheus.CounterValue, float64(br()))
 	}
