@@ -231,15 +231,26 @@ func (s *Spool) deliver(r io.Reader, maxBytes int64, suffix string) (string, err
 	}
 	name += suffix
 	dst := filepath.Join(s.dir, "new", name)
+	// Whoever can write tmp/ could swap the file between the write and
+	// the rename: then what lands in new/ is not this mail (the pipeline
+	// refuses or processes it on its own), and the sender must keep this
+	// one. Checked before the rename and after it; after it, a file
+	// already gone was picked up by the pipeline, which is fine.
+	replaced := func(path string, gone bool) bool {
+		fi, err := os.Lstat(path)
+		if gone && errors.Is(err, os.ErrNotExist) {
+			return false
+		}
+		return err != nil || !os.SameFile(fi, written)
+	}
+	if replaced(tmp, false) {
+		return "", mailerr.SpoolFailed(fmt.Errorf("spool %s: %s was replaced before it reached new/", s.dir, tmp))
+	}
 	if err := rename(tmp, dst); err != nil {
 		os.Remove(tmp)
 		return "", classify(err)
 	}
-	// Whoever can write tmp/ could have swapped the file between the
-	// write and the rename: then what landed in new/ is not this mail
-	// (the pipeline refuses or processes it on its own), and the sender
-	// must keep this one.
-	if fi, err := os.Lstat(dst); err != nil || !os.SameFile(fi, written) {
+	if replaced(dst, true) {
 		return "", mailerr.SpoolFailed(fmt.Errorf("spool %s: %s was replaced before it reached new/", s.dir, tmp))
 	}
 	sync := s.newSync

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -66,4 +67,68 @@ func TestHostileReplayPeers(t *testing.T) {
 		return n == 0
 	})
 	t.Logf("idle peers all gone %.1fs later (replay_idle_timeout 5s); evicted %v, refused %v", time.Since(start).Seconds(), evicted, refused)
+}
+
+// TestHostileTailSinceSeq (issue 14, item 5): "mailgw tail --since-seq 1"
+// started while serve is down retries until the replay endpoint answers,
+// then prints every envelope from seq_id 1 on, exactly once and in order,
+// followed by the live ones.
+func TestHostileTailSinceSeq(t *testing.T) {
+	d := newDaemon(t)
+	d.start()
+	d.sendCorpus(t, "since", 2) // seq_ids 1-4
+	d.stop()
+
+	tail := exec.Command(mailgw, "tail", "--config", d.config, "--since-seq", "1", "--json", "--no-validate", "--count", "6")
+	var stderr syncBuffer
+	tail.Stderr = &stderr
+	out, _ := tail.StdoutPipe()
+	if err := tail.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer tail.Process.Kill()
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(out)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	waitFor(t, 30*time.Second, "tail to retry the replay endpoint", func() bool {
+		return strings.Count(stderr.String(), "replay endpoint unreachable; retrying") >= 2
+	})
+	d.start()
+	started := time.Now()
+	var seqs []int64
+	next := func() {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("tail ended after %v\n%s", seqs, stderr.String())
+			}
+			var env struct {
+				SeqID int64 `json:"seq_id"`
+			}
+			json.Unmarshal([]byte(l), &env)
+			seqs = append(seqs, env.SeqID)
+		case <-time.After(60 * time.Second):
+			t.Fatalf("tail printed %v, then nothing for 60s\n%s", seqs, stderr.String())
+		}
+	}
+	for range 4 {
+		next()
+	}
+	t.Logf("tail filled seq_ids %v %.1fs after serve came back", seqs, time.Since(started).Seconds())
+	waitFor(t, 30*time.Second, "tail to subscribe", func() bool { n, _ := d.metric("mailgw_bus_subscribers"); return n >= 1 })
+	d.sendCorpus(t, "since-live", 1) // seq_ids 5-6, live
+	next()
+	next()
+	if fmt.Sprint(seqs) != "[1 2 3 4 5 6]" {
+		t.Errorf("tail printed seq_ids %v, want [1 2 3 4 5 6]", seqs)
+	}
+	if err := tail.Wait(); err != nil {
+		t.Errorf("tail: %v\n%s", err, stderr.String())
+	}
 }
