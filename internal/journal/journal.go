@@ -60,6 +60,9 @@ type Journal struct {
 	// bodies, kept between calls (under mu).
 	bfile *bodyFile
 	buf   []byte
+	// legacyUntil is the last seq_id journaled before happenings
+	// (legacy.go); 0 when no legacy msg_id needs looking up.
+	legacyUntil int64
 }
 
 // Entry is one journaled envelope.
@@ -106,11 +109,15 @@ func Open(path string) (*Journal, error) {
 	if err == nil {
 		err = migrateKeys(db)
 	}
+	var legacyUntil int64
+	if err == nil {
+		legacyUntil, err = migrateLegacy(db)
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
-	j := &Journal{db: db}
+	j := &Journal{db: db, legacyUntil: legacyUntil}
 	if j.bfile, err = openBodies(db, path); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
@@ -160,7 +167,7 @@ func createTx(db *sql.DB) error {
 		if _, err := tx.Exec(schema); err != nil {
 			return err
 		}
-		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx} {
+		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx, migrateLegacyTx} {
 			if err := migrate(tx); err != nil {
 				return err
 			}

@@ -24,7 +24,10 @@ import (
 // event's payload plus "mail" (the source mail's message_id, date, from,
 // subject) and "mailgw" (rule, topic, msg_id, timestamp, replayed); the
 // timestamp is now; msg_id is bus.MsgID(MsgIDYear(m), ev.Identity(m)), so
-// the same mail always yields the same msg_ids.
+// the same mail always yields the same msg_ids, and every mail announcing
+// the same happening the same msg_id (docs/dedup.md). An event with a
+// happening also gets LegacyMsgID, the msg_id its mail alone gave before
+// happenings, for the journal's dedup.
 func Build(cfg *config.Config, m *parsers.Message, evs []parsers.Event, now time.Time, replayed bool) []*bus.Envelope {
 	year := MsgIDYear(m)
 	info := parsers.MailInfo(m)
@@ -42,7 +45,11 @@ func Build(cfg *config.Config, m *parsers.Message, evs []parsers.Event, now time
 		}
 		msg["mail"] = info
 		msg["mailgw"] = map[string]any{"rule": ev.Rule, "replayed": replayed}
-		out = append(out, bus.NewEnvelope(topic, msg, bus.MsgID(year, ev.Identity(m)), ts, cfg.Username))
+		env := bus.NewEnvelope(topic, msg, bus.MsgID(year, ev.Identity(m)), ts, cfg.Username)
+		if ev.Happening != "" {
+			env.LegacyMsgID = bus.MsgID(year, ev.LegacyIdentity(m))
+		}
+		out = append(out, env)
 	}
 	return out
 }
