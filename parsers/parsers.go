@@ -38,6 +38,11 @@ type Event struct {
 	// from what the mail carries, or leaves it empty when the mail does
 	// not carry it; Identity then falls back to the mail's own identity.
 	Happening string
+	// HappeningYear is the year (UTC) of the happening where the mail
+	// tells it the same way in every copy (a .changes' Date, the time in
+	// a debbugs handler id); 0 otherwise. It is the year part of the
+	// msg_id of an event with a Happening (else the mail's year is).
+	HappeningYear int
 }
 
 // Name returns "service.object.event", the part of the topic the parser

@@ -3,6 +3,7 @@ package dak
 import (
 	"slices"
 	"strings"
+	"time"
 )
 
 // uploadHappening identifies an accepted upload whichever mail announces
@@ -13,7 +14,9 @@ import (
 // (the lists sorted) and the suite dak put it into, where the mail names
 // one. That tells apart a binNMU (another version), another
 // architecture's upload of the same version and the same version in
-// another suite. A mail without the .changes, or whose .changes lacks
+// another suite. The msg_id's year is the .changes' Date's (uploadYear),
+// not the mail's, so copies sent either side of a New Year still agree.
+// A mail without the .changes, or whose .changes lacks
 // one of the fields, gives "": its events keep the mail's identity.
 func uploadHappening(c *ctx, pl map[string]any) string {
 	if c.ch == nil {
@@ -38,6 +41,17 @@ func uploadHappening(c *ctx, pl map[string]any) string {
 	b.WriteByte(0)
 	b.WriteString(c.suite())
 	return b.String()
+}
+
+// uploadYear is the year (UTC) of the .changes' Date in pl, which every
+// copy of the upload's mail carries; 0 when it is not a date.
+func uploadYear(pl map[string]any) int {
+	d, _ := pl["date"].(string)
+	t, err := time.Parse(time.RFC3339, d)
+	if err != nil {
+		return 0
+	}
+	return t.UTC().Year()
 }
 
 // writeSorted writes the words of l in sorted order, space-separated,

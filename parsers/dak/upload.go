@@ -40,8 +40,9 @@ func (p *Parser) upload(c *ctx, rule string) []parsers.Event {
 				EventType: "upload", Rule: "debmessenger.package.upload", Payload: compatPayloadIn(ch, &bx, &fr)})
 		}
 	}
+	year := uploadYear(pl)
 	for i := range evs {
-		evs[i].Happening = happening
+		evs[i].Happening, evs[i].HappeningYear = happening, year
 	}
 	return evs
 }

@@ -47,11 +47,11 @@ func (p *Parser) parseHeader(m *parsers.Message, prMsg string) ([]parsers.Event,
 	default:
 		return nil, true, fmt.Sprintf(ReasonService, bound(prMsg, 80))
 	}
-	ev.Happening = b.happening(ev.EventType)
+	ev.Happening, ev.HappeningYear = b.happening(ev.EventType)
 	evs := []parsers.Event{*ev}
 	if p.compat {
 		c := p.debmessenger(b, words)
-		c.Happening = ev.Happening
+		c.Happening, c.HappeningYear = ev.Happening, ev.HappeningYear
 		evs = append(evs, c)
 	}
 	return evs, true, ""

@@ -3,6 +3,7 @@ package debbugs
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/debian/mailgw/parsers"
 )
@@ -23,24 +24,53 @@ import (
 //     number;
 //   - control: the control message the transcript answers (its
 //     In-Reply-To, else the last References entry).
-func (b *bugMail) happening(kind string) string {
+//
+// year is the year of debbugs' handler id where the happening has one
+// (a notice's copy in a .log has no Date header, the one delivered has
+// the one the MTA added), else 0: a received mail's copies keep its Date.
+func (b *bugMail) happening(kind string) (h string, year int) {
 	m := b.m
 	switch kind {
 	case "control":
 		if id := answered(&m.Header); id != "" {
-			return "debbugs transcript\x00" + id
+			return "debbugs transcript\x00" + id, handlerYear(m.MessageID)
 		}
-		return ""
+		return "", 0
 	case "report", "followup":
 		if b.bug == 0 || m.MessageID == "" {
-			return ""
+			return "", 0
 		}
-		return "debbugs bug " + strconv.Itoa(b.bug) + "\x00mid:" + m.MessageID
+		return "debbugs bug " + strconv.Itoa(b.bug) + "\x00mid:" + m.MessageID, 0
 	}
 	if h := handlerID(m.MessageID, b.bug); h != "" {
-		return "debbugs bug " + strconv.Itoa(b.bug) + "\x00" + h
+		return "debbugs bug " + strconv.Itoa(b.bug) + "\x00" + h, handlerYear(m.MessageID)
 	}
-	return ""
+	return "", 0
+}
+
+// handlerYear returns the year (UTC) of the time in a debbugs handler
+// Message-ID ("handler.N.CODE.TIMEPID.SUFFIX@…" or
+// "handler.s.C.TIMEPID.transcript@…"), 0 for any other. TIMEPID is the
+// Unix time followed by the process id: ten digits of time from
+// September 2001 on, nine before, and a nine-digit time (1973–2001)
+// starts with a digit that makes its first ten digits a time past 2100.
+func handlerYear(mid string) int {
+	local, _, _ := strings.Cut(mid, "@")
+	parts := strings.Split(local, ".")
+	if len(parts) < 4 || parts[0] != "handler" || !allDigits(parts[3]) {
+		return 0
+	}
+	tp := parts[3]
+	for _, n := range []int{10, 9} {
+		if len(tp) < n {
+			continue
+		}
+		sec, err := strconv.ParseInt(tp[:n], 10, 64)
+		if err == nil && sec >= 1e8 && sec < 4102444800 { // 1973 to 2100
+			return time.Unix(sec, 0).UTC().Year()
+		}
+	}
+	return 0
 }
 
 // handlerID returns "handler.N.CODE.TIMEPID" from a Message-ID debbugs
