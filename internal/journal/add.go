@@ -61,7 +61,10 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 			j.buf = buf[:0]
 		}
 	}()
-	keyRow := func(key int64) *sql.Row { return tx.QueryRow(keyQuery, key) }
+	keyRow, err := j.legacyLookup(tx)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
 	for _, env := range envs {
 		if inBatch[env.MsgID] {
 			continue

@@ -58,10 +58,24 @@ func (j *Journal) checksLegacy(env *bus.Envelope) bool {
 	return j.legacyUntil > 0 && env.LegacyMsgID != "" && env.LegacyMsgID != env.MsgID
 }
 
+// legacyLookup returns the msg_key lookup of Add's transaction tx for
+// legacyDup, a statement prepared once per Add; nil in a journal with no
+// rows from before happenings.
+func (j *Journal) legacyLookup(tx *sql.Tx) (func(key int64) *sql.Row, error) {
+	if j.legacyUntil == 0 {
+		return nil, nil
+	}
+	st, err := tx.Prepare(keyQuery) // closed with tx
+	if err != nil {
+		return nil, err
+	}
+	return func(key int64) *sql.Row { return st.QueryRow(key) }, nil
+}
+
 // legacyDup reports, inside Add's transaction, whether env's
-// LegacyMsgID is journaled. q looks up one msg_key.
+// LegacyMsgID is journaled. q is legacyLookup's.
 func (j *Journal) legacyDup(q func(key int64) *sql.Row, env *bus.Envelope) (bool, error) {
-	if !j.checksLegacy(env) {
+	if q == nil || !j.checksLegacy(env) {
 		return false, nil
 	}
 	seq, _, err := findMsgID(q, env.LegacyMsgID)
