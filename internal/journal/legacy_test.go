@@ -1,9 +1,7 @@
 package journal
 
 import (
-	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/debian/mailgw/bus"
@@ -79,15 +77,11 @@ func BenchmarkAddLegacy(b *testing.B) {
 				j.Close()
 				j = open(b, path)
 			}
-			text := strings.Repeat("0123456789abcdef", 190)
 			n := 0
 			for b.Loop() {
-				envs := make([]*bus.Envelope, 256)
-				for i := range envs {
-					msg := map[string]any{"source": "bash", "changes": text}
-					envs[i] = bus.NewEnvelope("org.debian.dev.dak.package.upload", msg, fmt.Sprintf("2008-new-%d", n), int64(n), "mailgw")
-					envs[i].LegacyMsgID = fmt.Sprintf("2008-legacy-%d", n)
-					n++
+				envs := uploadBatch(&n, "2008-new-%d")
+				for _, e := range envs {
+					e.LegacyMsgID = "2008-legacy-" + e.MsgID[len("2008-new-"):]
 				}
 				added, err := j.Add(envs)
 				if err != nil || len(added) != len(envs) {

@@ -15,7 +15,6 @@ import (
 	"github.com/debian/mailgw/internal/archive"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/pipeline"
-	"github.com/debian/mailgw/parsers"
 )
 
 // The .log files holding both of debbugs' notices of one closure
@@ -103,26 +102,16 @@ func TestReplayCopies(t *testing.T) {
 // rows from before happenings", for the test's control run.
 func oldJournal(t *testing.T, path string, mails [][]byte, keepLegacy bool) int {
 	t.Helper()
-	cfg := testConfig(t)
-	c := newClassifier(cfg)
 	j, err := journal.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var envs []*bus.Envelope
-	for _, raw := range mails {
-		m, err := parsers.ReadMessage(raw)
-		if err != nil {
-			continue
-		}
-		evs, _ := c.Classify(m)
-		for _, env := range pipeline.Build(cfg, m, evs, time.Now(), true) {
-			if env.LegacyMsgID != "" {
-				env.MsgID = env.LegacyMsgID
-				env.Msg["mailgw"].(map[string]any)["msg_id"] = env.MsgID
-				env.LegacyMsgID = ""
-			}
-			envs = append(envs, env)
+	envs := buildAll(testConfig(t), mails)
+	for _, env := range envs {
+		if env.LegacyMsgID != "" {
+			env.MsgID = env.LegacyMsgID
+			env.Msg["mailgw"].(map[string]any)["msg_id"] = env.MsgID
+			env.LegacyMsgID = ""
 		}
 	}
 	added, err := j.Add(envs)
@@ -201,4 +190,3 @@ func TestReplayOldJournal(t *testing.T) {
 		}
 	}
 }
-
