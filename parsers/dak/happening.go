@@ -15,9 +15,9 @@ import (
 // one. That tells apart a binNMU (another version), another
 // architecture's upload of the same version and the same version in
 // another suite. The msg_id's year is the .changes' Date's (uploadYear),
-// not the mail's, so copies sent either side of a New Year still agree.
-// A mail without the .changes, or whose .changes lacks
-// one of the fields, gives "": its events keep the mail's identity.
+// not the mail's, so copies sent either side of a New Year still agree. A
+// mail without the .changes, or whose .changes lacks one of the fields,
+// gives "": its events keep the mail's identity.
 func uploadHappening(c *ctx, pl map[string]any) string {
 	if c.ch == nil {
 		return ""
