@@ -224,28 +224,3 @@ func TestLookAlikesDistinct(t *testing.T) {
 		}
 	}
 }
-
-// TestCorpusHappeningsDistinct: every mail of the golden corpus announces
-// its own happenings (many look alike: uploads of xfsprogs, followups to
-// #1000974, a dozen control transcripts), so no two of its events share
-// a msg_id.
-func TestCorpusHappeningsDistinct(t *testing.T) {
-	cfg, c := testConfig(), classifier()
-	seen := map[string]string{}
-	for _, cm := range loadCorpus(t) {
-		m, err := parsers.ReadMessage(cm.raw)
-		if err != nil {
-			continue
-		}
-		evs, _ := c.Classify(m)
-		for _, env := range Build(cfg, m, evs, fixedNow, false) {
-			if other, ok := seen[env.MsgID]; ok {
-				t.Errorf("%s and %s both give %s %s", other, cm.name, env.Topic, env.MsgID)
-			}
-			seen[env.MsgID] = cm.name
-		}
-	}
-	if len(seen) < 100 {
-		t.Fatalf("only %d events in the corpus", len(seen))
-	}
-}
