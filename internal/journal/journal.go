@@ -67,6 +67,9 @@ type Journal struct {
 	// skipped (serve logs it); set it before queries run.
 	OnDamage func(seqID int64, err error)
 	damaged  atomic.Uint64
+	// legacyUntil is the last seq_id journaled before happenings
+	// (legacy.go); 0 when no legacy msg_id needs looking up.
+	legacyUntil int64
 }
 
 // Entry is one journaled envelope.
@@ -119,6 +122,10 @@ func Open(path string) (*Journal, error) {
 	if err == nil {
 		err = migratePruned(db)
 	}
+	var legacyUntil int64
+	if err == nil {
+		legacyUntil, err = migrateLegacy(db)
+	}
 	if err == nil {
 		err = migrateIdentity(db, BodiesPath(path))
 	}
@@ -126,7 +133,7 @@ func Open(path string) (*Journal, error) {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
-	j := &Journal{db: db, path: path}
+	j := &Journal{db: db, path: path, legacyUntil: legacyUntil}
 	if j.bfile, err = openBodies(db, path); err != nil {
 		db.Close()
 		var me *MismatchError
@@ -193,7 +200,7 @@ func createTx(db *sql.DB) error {
 		if _, err := tx.Exec(schema); err != nil {
 			return err
 		}
-		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx, migratePrunedTx, createIdentityTx} {
+		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx, migratePrunedTx, migrateLegacyTx, createIdentityTx} {
 			if err := migrate(tx); err != nil {
 				return err
 			}
