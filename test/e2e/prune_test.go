@@ -102,7 +102,8 @@ func TestPrune100k(t *testing.T) {
 	}
 	// 1.48 events per generated mail: 69,000 mails make over 100,000.
 	all, old, recent := filepath.Join(dir, "all.mbox"), filepath.Join(dir, "old.mbox"), filepath.Join(dir, "recent.mbox")
-	if out, err := exec.Command(gen, "-n", "69000", "-o", all).CombinedOutput(); err != nil {
+	mails := filepath.Join(repoRoot, "testdata", "mails")
+	if out, err := exec.Command(gen, "-n", "69000", "-mails", mails, "-o", all).CombinedOutput(); err != nil {
 		t.Fatalf("mboxgen: %v\n%s", err, out)
 	}
 	splitMbox(t, all, 62100, old, recent)
@@ -173,7 +174,7 @@ func TestPrune100k(t *testing.T) {
 
 	// A backup while a replay feeds serve's spool.
 	more := filepath.Join(dir, "more.mbox")
-	if out, err := exec.Command(gen, "-n", "4000", "-seed", "7", "-o", more).CombinedOutput(); err != nil {
+	if out, err := exec.Command(gen, "-n", "4000", "-seed", "7", "-mails", mails, "-o", more).CombinedOutput(); err != nil {
 		t.Fatalf("mboxgen: %v\n%s", err, out)
 	}
 	replay := exec.Command(mailgw, "replay", "--no-progress", "--config", d.config, more)
