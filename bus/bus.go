@@ -2,7 +2,7 @@
 // canonical JSON, topics and msg_ids, OpenPGP signing and verification in
 // fedmsg's gpg format, and the ZeroMQ publisher and subscriber.
 //
-// The wire format follows fedmsg (SPEC §4): two frames [topic, body], the
+// The wire format follows fedmsg (docs/wire.md): two frames [topic, body], the
 // body being the envelope in Python-compatible canonical JSON.
 //
 // Producing an event:

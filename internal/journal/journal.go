@@ -4,7 +4,7 @@
 // already seen, keeps the signed canonical body for the replay endpoint
 // (in an append-only file beside it, bodies.go), and remembers which envelopes are not yet handed to the bus, so that a
 // crash between journal and publish republishes instead of losing
-// (SPEC §1, §6).
+// (docs/flow.md, docs/replay.md).
 //
 // seq_id starts at 1 and grows by one per journaled envelope, without gaps,
 // across restarts: it is assigned inside the insert transaction from the

@@ -20,7 +20,7 @@ var msgIDsFile = filepath.Join(corpusDir, "..", "msg_ids.txt")
 // TestMsgIDsStable: the msg_ids of the corpus's events are those committed
 // in testdata/msg_ids.txt. They must not change from one mailgw version to
 // the next: a replayed or redelivered mail is recognised as already
-// journaled, and consumers drop duplicates, by msg_id alone (SPEC §4), so a
+// journaled, and consumers drop duplicates, by msg_id alone (docs/wire.md), so a
 // changed identity would publish a whole archive again. The topic prefix
 // and environment do not enter the msg_id.
 func TestMsgIDsStable(t *testing.T) {
