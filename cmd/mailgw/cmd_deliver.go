@@ -5,17 +5,25 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/mailerr"
+	"github.com/debian/mailgw/internal/spool"
 )
 
-const deliverHelp = `usage: mailgw deliver [--config FILE] < MAIL
+const deliverHelp = `usage: mailgw deliver [--config FILE] [-f SENDER] < MAIL
 
 Spool one mail from standard input for 'mailgw serve' to publish: the MTA
 pipe target (postfix pipe(8), exim pipe transport, procmail, .forward).
 It only writes the mail into the spool (tmp/, fsync, rename into new/,
 fsync); it never parses, signs or publishes, so it is fast and needs no key.
+
+  -f SENDER  the envelope sender, as the MTA passes it (postfix pipe(8):
+             -f ${sender}); without -f, $SENDER (set by postfix local(8)
+             and exim for .forward and pipe deliveries) is used. It is kept
+             with the spooled mail, outside the mail, and proves the mail
+             when a [trust.<service>] senders list names it (docs/trust.md).
 
 Exit status:
   0   the mail is durably in the spool (fsynced)
@@ -37,6 +45,7 @@ func cmdDeliver(args []string) int {
 	fs := flag.NewFlagSet("deliver", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, deliverHelp) }
 	cfgPath := fs.String("config", "", "config `FILE` (default: built-in defaults)")
+	sender := fs.String("f", os.Getenv("SENDER"), "envelope `SENDER` from the MTA (default: $SENDER)")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return exitOK
@@ -55,7 +64,8 @@ func cmdDeliver(args []string) int {
 	if err != nil {
 		return deliverFail(err)
 	}
-	if _, err := sp.Deliver(bufio.NewReaderSize(os.Stdin, 64<<10), cfg.SMTP.MaxMessageBytes); err != nil {
+	o := spool.Origin{Sender: strings.Trim(strings.TrimSpace(*sender), "<>")}
+	if _, err := sp.DeliverFrom(bufio.NewReaderSize(os.Stdin, 64<<10), cfg.SMTP.MaxMessageBytes, o); err != nil {
 		return deliverFail(err)
 	}
 	return exitOK

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/debian/mailgw/parsers"
@@ -23,9 +24,10 @@ Print the events each mail would produce; publishes and stores nothing.
 FILE is one mail ("-" reads stdin); a file that starts with an mbox "From "
 line is read as one mail (use 'mailgw replay --dry-run' for mailboxes).
 
-For each event: the topic and the rule that matched, then the envelope as
-pretty JSON. A mail that yields no event gets one line on stderr with the
-reason. Envelopes are unsigned unless --sign is given (which needs
+For each event: the topic, the rule that matched and the mail's trust
+(msg.mail.auth: the [trust] policy is applied, DKIM keys are looked up),
+then the envelope as pretty JSON. A mail that yields no event (the policy's
+quarantine included) gets one line on stderr with the reason. Envelopes are unsigned unless --sign is given (which needs
 gpg_signing_key in the config). msg_id is the one serve would publish;
 timestamp is the current time.
 
@@ -73,12 +75,17 @@ func cmdParse(args []string) int {
 			return exitConfig
 		}
 	}
+	verifier, err := newVerifier(cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mailgw parse: %v\n", err)
+		return exitConfig
+	}
 	out := bufio.NewWriterSize(os.Stdout, 64<<10)
 	defer out.Flush()
 	code := exitOK
 	now := time.Now()
 	for _, name := range fs.Args() {
-		if err := parseOne(out, cfg, cl, signer, name, now, *asJSON); err != nil {
+		if err := parseOne(out, cfg, cl, verifier, signer, name, now, *asJSON); err != nil {
 			out.Flush()
 			fmt.Fprintf(os.Stderr, "mailgw parse: %s: %v\n", name, err)
 			code = exitFailure
@@ -88,7 +95,7 @@ func cmdParse(args []string) int {
 }
 
 // parseOne prints the events of one file.
-func parseOne(out io.Writer, cfg *config.Config, cl *parsers.Classifier, signer bus.Signer, name string, now time.Time, asJSON bool) error {
+func parseOne(out io.Writer, cfg *config.Config, cl *parsers.Classifier, v *auth.Verifier, signer bus.Signer, name string, now time.Time, asJSON bool) error {
 	var raw []byte
 	var err error
 	if name == "-" {
@@ -109,7 +116,16 @@ func parseOne(out io.Writer, cfg *config.Config, cl *parsers.Classifier, signer 
 		fmt.Fprintf(os.Stderr, "%s: no event: %s\n", name, reason)
 		return nil
 	}
-	envs := pipeline.Build(cfg, m, evs, now, false)
+	dec := v.Check(m, auth.Intake{}, evs)
+	switch {
+	case dec.Retry != "":
+		fmt.Fprintf(os.Stderr, "%s: held (serve would retry): %s\n", name, dec.Retry)
+		return nil
+	case dec.Quarantine != "":
+		fmt.Fprintf(os.Stderr, "%s: no event: %s\n", name, dec.Quarantine)
+		return nil
+	}
+	envs := pipeline.Build(cfg, m, evs, now, false, dec.Object())
 	for i, env := range envs {
 		if signer != nil {
 			if err := bus.Sign(env, signer); err != nil {
@@ -129,7 +145,7 @@ func parseOne(out io.Writer, cfg *config.Config, cl *parsers.Classifier, signer 
 		if err := json.Indent(&pretty, body, "", "  "); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "# %s: %s\n# rule: %s\n%s\n\n", name, env.Topic, evs[i].Rule, pretty.Bytes())
+		fmt.Fprintf(out, "# %s: %s\n# rule: %s\n# trust: %s\n%s\n\n", name, env.Topic, evs[i].Rule, trustLine(env.Msg), pretty.Bytes())
 	}
 	return nil
 }

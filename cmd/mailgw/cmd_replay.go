@@ -15,12 +15,14 @@ import (
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
+	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/debian/mailgw/internal/replay"
 	"golang.org/x/term"
 )
 
 const replayHelp = `usage: mailgw replay [--config FILE] [--publish | --dry-run] [--since DATE]
-                    [--until DATE] [--rate N] [--no-progress] [--restart] FILE...
+                    [--until DATE] [--rate N] [--no-progress] [--restart]
+                    [--trust-archive] FILE...
 
 Backfill events from archives: mbox (mboxo or mboxrd), Maildir folders and
 debbugs .log files, each plain or gzip/bzip2/xz compressed (detected from
@@ -40,6 +42,14 @@ published again. An interrupted replay resumes from its checkpoint
 checkpoints. debbugs .log records of mail debbugs received are skipped
 unless --all-records is given (they make no events).
 
+Replayed mail is judged by the [trust] policy like live mail (its DKIM
+keys may be long gone); --trust-archive vouches for the archives instead:
+every event is published with msg.mail.auth {"trusted": true, "by":
+"archive"} (docs/trust.md). With --publish, a DKIM key lookup that fails
+for a while (DNS down) stops the replay at that mail (exit 75); the same
+command resumes there.
+
+  --trust-archive              the operator vouches for these archives
   --since DATE, --until DATE   keep mails whose Date is in [since, until)
                                (2006-01-02 or RFC 3339)
   --rate N                     at most N mails per second
@@ -56,8 +66,9 @@ unless --all-records is given (they make no events).
 
 Exit status: 0 when everything was replayed, 65 when damaged archives or
 records were skipped (the rest was replayed), 1 when the replay stopped
-(journal, spool or bus failure; interrupted), 64 on usage errors, 78 when
-the config or signing key is unusable.
+(journal, spool or bus failure; interrupted), 75 when it stopped at a mail
+whose DKIM key lookup failed temporarily, 64 on usage errors, 78 when the
+config or signing key is unusable.
 `
 
 // cmdReplay runs "mailgw replay".
@@ -77,6 +88,7 @@ func cmdReplay(args []string) int {
 	waitSubs := fs.Int("wait-subscribers", 0, "with --publish, subscribers to wait for")
 	cpEvery := fs.Int("checkpoint-every", 1000, "mails between checkpoint writes")
 	spoolMax := fs.Int("spool-max", 1000, "spool mode: wait while serve has this many mails pending (0: never)")
+	trustArchive := fs.Bool("trust-archive", false, "vouch for the archives: their events are trusted (\"by\": \"archive\")")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return exitOK
@@ -91,7 +103,7 @@ func cmdReplay(args []string) int {
 		fmt.Fprintf(os.Stderr, "mailgw replay: %v\n", err)
 		return code
 	}
-	o := replay.Options{Rate: *rate, Restart: *restart, AllRecords: *allRecords, Workers: *workers, CheckpointEvery: *cpEvery, SpoolMax: *spoolMax}
+	o := replay.Options{Rate: *rate, Restart: *restart, AllRecords: *allRecords, Workers: *workers, CheckpointEvery: *cpEvery, SpoolMax: *spoolMax, TrustArchive: *trustArchive}
 	var err error
 	if o.Since, err = parseDate(*since); err != nil {
 		return fail(exitUsage, fmt.Errorf("--since: %w", err))
@@ -108,6 +120,11 @@ func cmdReplay(args []string) int {
 	o.Config, o.Logger = cfg, log
 	if o.Classifier, err = newClassifier(cfg); err != nil {
 		return fail(exitConfig, err)
+	}
+	if *dryRun || *publish { // into the spool, serve judges the mail
+		if o.Verifier, err = newVerifier(cfg); err != nil {
+			return fail(exitConfig, err)
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -152,6 +169,8 @@ func cmdReplay(args []string) int {
 		fmt.Print(s.Table())
 	}
 	switch {
+	case errors.Is(err, pipeline.ErrHeld):
+		return fail(exitTempFail, err)
 	case err != nil:
 		return fail(exitFailure, err)
 	case s.Errors > 0:

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/metrics"
@@ -62,6 +63,10 @@ func cmdServe(args []string) int {
 		if err := checkServeConfig(cfg); err != nil {
 			fmt.Fprintf(os.Stderr, "mailgw serve: %v\n", err)
 			return exitConfig
+		}
+		// The effective trust policy, for the operator to read.
+		if v, err := auth.New(cfg.Trust, nil); err == nil {
+			fmt.Fprint(os.Stderr, v.Describe())
 		}
 		fmt.Fprintln(os.Stderr, "mailgw serve: configuration OK")
 		return exitOK
@@ -217,6 +222,10 @@ func (d *daemon) open() (int, error) {
 	if err != nil {
 		return exitConfig, err
 	}
+	verifier, err := newVerifier(cfg)
+	if err != nil {
+		return exitConfig, err
+	}
 	if d.journal, err = journal.Open(cfg.Journal); err != nil {
 		return exitTempFail, err
 	}
@@ -238,6 +247,7 @@ func (d *daemon) open() (int, error) {
 		Publisher:  countingPublisher{Publisher: d.pub, m: d.m},
 		Spool:      sp,
 		Logger:     slog.New(tracker.handler(d.log.Handler())),
+		Verifier:   verifier,
 	})
 	d.smtp = smtpd.New(cfg.SMTP, tracker.spooler(sp), d.m, d.log.With("component", "smtp"))
 	return exitOK, nil

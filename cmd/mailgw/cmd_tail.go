@@ -24,7 +24,7 @@ import (
 const tailHelp = `usage: mailgw tail [--config FILE] [--endpoint EP]... [--topic PREFIX]...
                    [--keyring FILE]... [--no-validate] [--pretty | --json]
                    [--count N] [--no-gap-fill] [--replay-endpoint [PUB=]REP]...
-                   [--since-seq N] [--dns-server HOST:PORT]
+                   [--since-seq N] [--dns-server HOST:PORT] [--trusted-only]
 
 Subscribe to the bus and print what arrives, like fedmsg-tail. Endpoints
 are every endpoint of every name in the config, or --endpoint (repeatable).
@@ -35,8 +35,12 @@ keyrings are configured or given with --keyring; invalid ones are dropped
 and logged on stderr. --no-validate prints everything well-formed.
 
 Output: one line per message, "<time> <topic> <msg_id> <summary>";
---pretty: the envelope as indented JSON; --json: one canonical envelope per
-line on stdout and nothing else there (logs go to stderr).
+--pretty: a "# trust: …" line saying what msg.mail.auth says, then the
+envelope as indented JSON; --json: one canonical envelope per line on
+stdout and nothing else there (logs go to stderr).
+--trusted-only keeps messages whose msg.mail.auth.trusted is true (the
+gateway proved the mail came from dak, debbugs or the tracker; see
+docs/trust.md); it means something only when messages are validated.
 --count N exits after N messages.
 ` + tailGapHelp
 
@@ -67,6 +71,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	pretty := fs.Bool("pretty", false, "indented JSON")
 	asJSON := fs.Bool("json", false, "one canonical envelope per line")
 	count := fs.Int("count", 0, "exit after N messages (0: run until interrupted)")
+	trustedOnly := fs.Bool("trusted-only", false, "keep only messages with msg.mail.auth.trusted = true")
 	gap := addGapFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -93,6 +98,9 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		keyrings = cfg.Keyrings
 	}
 	opts := bus.SubOptions{Logger: log}
+	if *trustedOnly && (*noValidate || len(keyrings) == 0) {
+		log.Warn("tail: --trusted-only without validation: anyone who can publish can claim trusted = true")
+	}
 	switch {
 	case *noValidate:
 	case len(keyrings) == 0:
@@ -127,6 +135,10 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 				break // interrupted
 			}
 			pending = filter(ctx, m)
+			continue
+		}
+		if *trustedOnly && !isTrusted(pending[0].Env.Msg) {
+			pending = pending[1:]
 			continue
 		}
 		if err := printEnvelope(out, pending[0], *pretty, *asJSON); err != nil {
@@ -181,6 +193,7 @@ func printEnvelope(w io.Writer, m bus.Message, pretty, asJSON bool) error {
 	}
 	if pretty {
 		var buf bytes.Buffer
+		fmt.Fprintf(&buf, "# trust: %s\n", trustLine(m.Env.Msg))
 		if err := json.Indent(&buf, body, "", "  "); err != nil {
 			return err
 		}

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"os"
 	"syscall"
 	"testing"
@@ -30,12 +29,7 @@ func benchCheck(b *testing.B, key *authtest.Key) {
 		b.Fatal(err)
 	}
 	// One signature, as Debian's mail has: the original one goes.
-	m0, err := parsers.ReadMessage(raw)
-	if err != nil {
-		b.Fatal(err)
-	}
-	raw = stripField(m0.Raw, "DKIM-Signature")
-	signed := authtest.Sign(b, raw, "bugs.example.org", "sel1", key)
+	signed := authtest.Resign(b, raw, "bugs.example.org", "sel1", key)
 	m, err := parsers.ReadMessage(signed)
 	if err != nil {
 		b.Fatal(err)
@@ -64,32 +58,4 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// stripField removes every header field called name (with its
-// continuation lines) from raw.
-func stripField(raw []byte, name string) []byte {
-	var out []byte
-	skip := false
-	for rest := raw; len(rest) > 0; {
-		i := bytes.IndexByte(rest, '\n') + 1
-		if i == 0 {
-			i = len(rest)
-		}
-		line := rest[:i]
-		rest = rest[i:]
-		if len(bytes.TrimRight(line, "\r\n")) == 0 {
-			out = append(out, line...)
-			out = append(out, rest...)
-			break
-		}
-		if line[0] != ' ' && line[0] != '\t' {
-			k, _, _ := bytes.Cut(line, []byte(":"))
-			skip = bytes.EqualFold(bytes.TrimSpace(k), []byte(name))
-		}
-		if !skip {
-			out = append(out, line...)
-		}
-	}
-	return out
 }

@@ -83,6 +83,13 @@ func New(t config.Trust, r Resolver) (*Verifier, error) {
 	return v, nil
 }
 
+// NewOffline is New with DKIM checking off: the policy's relays, senders,
+// archives and Authentication-Results still count, no DNS is asked.
+func NewOffline(t config.Trust) (*Verifier, error) {
+	t.DKIM = false
+	return New(t, nil)
+}
+
 // Check authenticates m, which yields evs and reached the gateway as in
 // says, and judges it by the policy of the mail's service (that of its
 // first event that is not a debmessenger compatibility event). Call it

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"flag"
 	"fmt"
+	"github.com/debian/mailgw/internal/auth"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,7 +34,7 @@ func TestMsgIDsStable(t *testing.T) {
 			continue
 		}
 		evs, _ := c.Classify(m)
-		for _, env := range Build(cfg, m, evs, fixedNow, false) {
+		for _, env := range Build(cfg, m, evs, fixedNow, false, (&auth.Decision{}).Object()) {
 			fmt.Fprintf(&b, "%s %s %s\n", cm.name, env.MsgID, strings.TrimPrefix(env.Topic, "org.example."))
 		}
 	}

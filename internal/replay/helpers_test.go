@@ -82,7 +82,7 @@ func expectedMsgIDs(t testing.TB, cfg *config.Config, mails [][]byte) []string {
 			continue
 		}
 		evs, _ := c.Classify(m)
-		for _, env := range pipeline.Build(cfg, m, evs, time.Now(), true) {
+		for _, env := range pipeline.Build(cfg, m, evs, time.Now(), true, nil) {
 			ids = append(ids, env.MsgID)
 		}
 	}

@@ -25,6 +25,10 @@ func TestCheckConfig(t *testing.T) {
 		{"bad listen", `state_dir = "` + state + `"` + "\n[smtp]\nlisten = \"2525\"", 78, "smtp.listen"},
 		{"missing key", `state_dir = "` + state + `"` + "\ngpg_signing_key = \"" + dir + "/nope.asc\"", 78, "gpg_signing_key"},
 		{"state is a file", `state_dir = "` + filepath.Join(dir, "good.toml") + `"`, 78, "state_dir"},
+		{"trust policy", `state_dir = "` + state + `"` + "\n[trust.debbugs]\ndkim_domains = [\"bugs.debian.org\"]\naction = \"quarantine\"", 0,
+			"trust.debbugs: proven by DKIM from bugs.debian.org, senders none, relays none; otherwise quarantine"},
+		{"no trust policy", `state_dir = "` + state + `"`, 0, "trust: no policy configured"},
+		{"bad trust action", `state_dir = "` + state + `"` + "\n[trust.dak]\naction = \"drop\"", 78, "trust.dak.action"},
 		{"bad endpoint", `state_dir = "` + state + `"` + "\n[endpoints]\nmailgw = [\"udp://x\"]", 78, "endpoints.mailgw"},
 	} {
 		name := strings.ReplaceAll(tc.name, " ", "-")

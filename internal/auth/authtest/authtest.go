@@ -75,6 +75,47 @@ func Sign(t testing.TB, raw []byte, domain, selector string, k *Key) []byte {
 	return out.Bytes()
 }
 
+// Resign returns raw (a real mail) signed afresh: a leading mbox "From "
+// line and every DKIM-Signature field it had are removed, then it is
+// signed as Sign does.
+func Resign(t testing.TB, raw []byte, domain, selector string, k *Key) []byte {
+	t.Helper()
+	if bytes.HasPrefix(raw, []byte("From ")) {
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			raw = raw[i+1:]
+		}
+	}
+	return Sign(t, StripField(raw, "DKIM-Signature"), domain, selector, k)
+}
+
+// StripField removes every header field called name (with its
+// continuation lines) from raw.
+func StripField(raw []byte, name string) []byte {
+	var out []byte
+	skip := false
+	for rest := raw; len(rest) > 0; {
+		i := bytes.IndexByte(rest, '\n') + 1
+		if i == 0 {
+			i = len(rest)
+		}
+		line := rest[:i]
+		rest = rest[i:]
+		if len(bytes.TrimRight(line, "\r\n")) == 0 {
+			out = append(out, line...)
+			out = append(out, rest...)
+			break
+		}
+		if line[0] != ' ' && line[0] != '\t' {
+			k, _, _ := bytes.Cut(line, []byte(":"))
+			skip = bytes.EqualFold(bytes.TrimSpace(k), []byte(name))
+		}
+		if !skip {
+			out = append(out, line...)
+		}
+	}
+	return out
+}
+
 // KeyName is the DNS name of a DKIM key record.
 func KeyName(domain, selector string) string {
 	return selector + "._domainkey." + domain
