@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,30 +17,73 @@ import (
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/config"
+	"github.com/spf13/cobra"
 )
 
-const tailHelp = `usage: mailgw tail [--config FILE] [--endpoint EP]... [--topic PREFIX]...
-                   [--keyring FILE]... [--no-validate] [--pretty | --json]
-                   [--count N] [--no-gap-fill] [--replay-endpoint [PUB=]REP]...
-                   [--since-seq N] [--dns-server HOST:PORT] [--trusted-only]
-
-Subscribe to the bus and print what arrives, like fedmsg-tail. Endpoints
+const tailLong = `Subscribe to the bus and print what arrives, like fedmsg-tail. Endpoints
 are every endpoint of every name in the config, or --endpoint (repeatable).
 --topic PREFIX (repeatable) keeps topics that start with PREFIX.
 
 Messages are validated (signature, envelope binding, routing_policy) when
 keyrings are configured or given with --keyring; invalid ones are dropped
 and logged on stderr. --no-validate prints everything well-formed.
+A validated envelope without msg.mailgw (fedmsg's own: only msg is signed,
+not its topic, msg_id and timestamp) is "unbound"; mailgw's own topics and
+require_binding must be bound.
 
-Output: one line per message, "<time> <topic> <msg_id> <summary>";
---pretty: a "# trust: …" line saying what msg.mail.auth says, then the
-envelope as indented JSON; --json: one canonical envelope per line on
-stdout and nothing else there (logs go to stderr).
---trusted-only keeps messages whose msg.mail.auth.trusted is true (the
-gateway proved the mail came from dak, debbugs or the tracker; see
-docs/trust.md); it means something only when messages are validated.
---count N exits after N messages.
-` + tailGapHelp
+Output: one line per message: time, topic, msg_id, summary, with
+"(unbound)" before the summary of an unbound one. --pretty: a "# trust: …"
+line saying what msg.mail.auth says, then the envelope as indented JSON;
+--json: one canonical envelope per line on stdout and nothing else there
+(logs go to stderr). Validated envelopes get a member
+"validation": {"bound": true|false, "signer": FINGERPRINT} in both.
+--count N exits after N messages. --trusted-only keeps the messages whose
+msg.mail.auth.trusted is true: the gateway proved that the mail came from
+dak, debbugs or the tracker (docs/trust.md); it means something only when
+messages are validated.
+
+` + tailGapHelp + `
+
+Exit status: 0 after --count messages or when interrupted; 64 usage error;
+70 stdout could not be written; 78 the config, a keyring or an endpoint is
+unusable.`
+
+// tailOptions are tail's flags.
+type tailOptions struct {
+	endpoints, topics, keyrings []string
+	noValidate, pretty, json    bool
+	trustedOnly                 bool
+	count                       int
+	gap                         *gapFlags
+}
+
+// newTailCmd is "mailgw tail": subscribe, validate and print.
+func newTailCmd(g *globals) *cobra.Command {
+	var o tailOptions
+	c := &cobra.Command{
+		Use:   "tail",
+		Short: "subscribe to the bus, validate, filter and print messages",
+		Long:  tailLong,
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return exitWith(cmdTail(ctx, g.config, o, c.OutOrStdout(), c.ErrOrStderr()))
+		},
+	}
+	f := c.Flags()
+	f.StringArrayVar(&o.endpoints, "endpoint", nil, "endpoint `EP` to connect to (repeatable; default: every endpoint in the config)")
+	f.StringArrayVar(&o.topics, "topic", nil, "keep topics that start with `PREFIX` (repeatable)")
+	f.StringArrayVar(&o.keyrings, "keyring", nil, "public key `FILE` to validate with (repeatable; default: keyrings from the config)")
+	f.BoolVar(&o.noValidate, "no-validate", false, "do not check signatures")
+	f.BoolVar(&o.pretty, "pretty", false, "print each envelope as indented JSON")
+	f.BoolVar(&o.json, "json", false, "print one canonical envelope per line")
+	f.IntVar(&o.count, "count", 0, "exit after `N` messages (0: run until interrupted)")
+	f.BoolVar(&o.trustedOnly, "trusted-only", false, "keep only messages whose msg.mail.auth.trusted is true")
+	o.gap = addGapFlags(f)
+	c.MarkFlagsMutuallyExclusive("pretty", "json")
+	return c
+}
 
 // tailFilter is the step between receiving and printing: it gets every
 // received message and returns the messages to print, in order. It
@@ -50,40 +91,10 @@ docs/trust.md); it means something only when messages are validated.
 // the replay endpoint, dropping duplicates): see tail_gapfill.go.
 type tailFilter func(ctx context.Context, m bus.Message) []bus.Message
 
-// cmdTail runs "mailgw tail".
-func cmdTail(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return runTail(ctx, args, os.Stdout, os.Stderr)
-}
-
-// runTail is cmdTail with its context and outputs given.
-func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, tailHelp) }
-	cfgPath := fs.String("config", "", "config `FILE`")
-	var endpoints, topics, keyrings listFlag
-	fs.Var(&endpoints, "endpoint", "endpoint to connect to (repeatable)")
-	fs.Var(&topics, "topic", "topic prefix (repeatable)")
-	fs.Var(&keyrings, "keyring", "public key file (repeatable)")
-	noValidate := fs.Bool("no-validate", false, "do not check signatures")
-	pretty := fs.Bool("pretty", false, "indented JSON")
-	asJSON := fs.Bool("json", false, "one canonical envelope per line")
-	count := fs.Int("count", 0, "exit after N messages (0: run until interrupted)")
-	trustedOnly := fs.Bool("trusted-only", false, "keep only messages with msg.mail.auth.trusted = true")
-	gap := addGapFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 || (*pretty && *asJSON) {
-		fmt.Fprint(stderr, tailHelp)
-		return exitUsage
-	}
-	cfg, err := loadConfig(*cfgPath)
+// cmdTail subscribes and prints until ctx ends or o.count messages.
+func cmdTail(ctx context.Context, cfgPath string, o tailOptions, stdout, stderr io.Writer) int {
+	endpoints, topics, keyrings, gap := o.endpoints, o.topics, o.keyrings, o.gap
+	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
 		return exitConfig
@@ -98,20 +109,20 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		keyrings = cfg.Keyrings
 	}
 	opts := bus.SubOptions{Logger: log}
-	if *trustedOnly && (*noValidate || len(keyrings) == 0) {
+	if o.trustedOnly && (o.noValidate || len(keyrings) == 0) {
 		log.Warn("tail: --trusted-only without validation: anyone who can publish can claim trusted = true")
 	}
 	switch {
-	case *noValidate:
+	case o.noValidate:
 	case len(keyrings) == 0:
 		log.Warn("tail: no keyring configured: messages are NOT validated")
 	default:
-		kr, err := bus.LoadKeyring(keyrings...)
+		kr, err := loadKeyring(cfg, keyrings)
 		if err != nil {
 			fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
 			return exitConfig
 		}
-		pol := &bus.Policy{Prefixes: cfg.RoutingPolicy, Nitpicky: cfg.RoutingNitpicky}
+		pol := verifyPolicy(cfg)
 		opts.Verify = func(env *bus.Envelope) (string, error) { return kr.Verify(env, pol) }
 	}
 	sub, err := bus.Subscribe(ctx, endpoints, topics, opts)
@@ -120,7 +131,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	defer sub.Close()
-	log.Debug("tail: subscribed", "endpoints", endpoints, "topics", []string(topics))
+	log.Debug("tail: subscribed", "endpoints", endpoints, "topics", topics)
 
 	out := bufio.NewWriter(stdout)
 	filter, pending, err := gap.setup(ctx, cfg, endpoints, topics, opts.Verify, log)
@@ -128,7 +139,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
 		return exitUsage
 	}
-	for n := 0; *count == 0 || n < *count; {
+	for n := 0; o.count == 0 || n < o.count; {
 		if len(pending) == 0 {
 			m, err := sub.Next(ctx)
 			if err != nil {
@@ -137,11 +148,11 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			pending = filter(ctx, m)
 			continue
 		}
-		if *trustedOnly && !isTrusted(pending[0].Env.Msg) {
+		if o.trustedOnly && !isTrusted(pending[0].Env.Msg) {
 			pending = pending[1:]
 			continue
 		}
-		if err := printEnvelope(out, pending[0], *pretty, *asJSON); err != nil {
+		if err := printEnvelope(out, pending[0], o.pretty, o.json); err != nil {
 			fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
 			return exitSoftware
 		}
@@ -182,14 +193,28 @@ func allEndpoints(cfg *config.Config) []string {
 
 // printEnvelope writes one message in the chosen format.
 func printEnvelope(w io.Writer, m bus.Message, pretty, asJSON bool) error {
+	validated := m.Signer != ""
 	if !pretty && !asJSON {
-		_, err := fmt.Fprintf(w, "%s %s %s %s\n",
-			time.Unix(m.Env.Timestamp, 0).UTC().Format(time.RFC3339), m.Env.Topic, m.Env.MsgID, summary(m.Env))
+		mark := ""
+		if validated && !m.Env.Bound() {
+			mark = "(unbound) "
+		}
+		_, err := fmt.Fprintf(w, "%s %s %s %s%s\n",
+			time.Unix(m.Env.Timestamp, 0).UTC().Format(time.RFC3339), m.Env.Topic, m.Env.MsgID, mark, summary(m.Env))
 		return err
 	}
 	body, err := m.Env.Marshal()
 	if err != nil {
 		return err
+	}
+	if validated {
+		// "validation" sorts after "username", the last member of every
+		// envelope body: the output stays canonical.
+		v, err := bus.Canonical(map[string]any{"bound": m.Env.Bound(), "signer": m.Signer})
+		if err != nil {
+			return err
+		}
+		body = append(append(append(body[:len(body)-1], `,"validation":`...), v...), '}')
 	}
 	if pretty {
 		var buf bytes.Buffer

@@ -11,6 +11,7 @@ import (
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
+	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/debian/mailgw/internal/spool"
 	"github.com/debian/mailgw/parsers"
 	"github.com/debian/mailgw/parsers/dak"
@@ -112,18 +113,32 @@ func writeDevKey(path string) error {
 	return os.Rename(tmp, path)
 }
 
+// loadKeyring loads the public keys that tail and verify trust, with the
+// config's allow_sha1_signatures.
+func loadKeyring(cfg *config.Config, files []string) (*bus.Keyring, error) {
+	kr, err := bus.LoadKeyring(files...)
+	if err != nil {
+		return nil, err
+	}
+	kr.AllowSHA1 = cfg.AllowSHA1Signatures
+	return kr, nil
+}
+
+// verifyPolicy is the config's policy for tail and verify: routing_policy
+// and routing_nitpicky, and the binding required on mailgw's own topics
+// and on require_binding.
+func verifyPolicy(cfg *config.Config) *bus.Policy {
+	return &bus.Policy{
+		Prefixes:       cfg.RoutingPolicy,
+		Nitpicky:       cfg.RoutingNitpicky,
+		RequireBinding: append(pipeline.OwnTopics(cfg), cfg.RequireBinding...),
+	}
+}
+
 // newLogger returns the stderr logger that the log section configures.
 // Commands also make it slog's default.
 func newLogger(cfg *config.Config) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
-		level = slog.LevelInfo
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return loggerTo(cfg, os.Stderr)
 }
 
 // openSpool opens the configured spool with its quarantine directory;

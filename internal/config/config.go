@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -35,6 +37,13 @@ type Config struct {
 	// SpoolMinFreeBytes: below this much free space the spool counts as
 	// full (SMTP 452, deliver exit 75).
 	SpoolMinFreeBytes int64 `toml:"spool_min_free_bytes"`
+	// Retention: envelope bodies journaled longer ago are pruned (the
+	// replay endpoint then answers "pruned" for them); 0 keeps them all.
+	Retention Duration `toml:"retention"`
+	// DedupRetention: the dedup keys (msg_ids) of envelopes journaled
+	// longer ago are pruned too, after which a redelivered mail is
+	// published again; 0 keeps them all. At least Retention.
+	DedupRetention Duration `toml:"dedup_retention"`
 
 	// Endpoints maps a publisher name to ZeroMQ endpoints. serve binds
 	// Endpoints[Name]; tail connects to every endpoint of every key.
@@ -61,6 +70,14 @@ type Config struct {
 	// under it; RoutingNitpicky rejects topics no prefix covers.
 	RoutingPolicy   map[string][]string `toml:"routing_policy"`
 	RoutingNitpicky bool                `toml:"routing_nitpicky"`
+	// RequireBinding lists more topics (prefixes; a segment "*" matches any
+	// one) whose envelopes must carry the msg.mailgw binding, besides
+	// mailgw's own topics, which always must. Elsewhere tail and verify
+	// accept unbound envelopes (fedmsg's, which sign msg only).
+	RequireBinding []string `toml:"require_binding"`
+	// AllowSHA1Signatures accepts envelope signatures made with SHA-1
+	// (GnuPG 1.4's default, in 2013-era archives); refused by default.
+	AllowSHA1Signatures bool `toml:"allow_sha1_signatures"`
 	// UploadKeyrings check the uploader's signature on .changes files.
 	UploadKeyrings []string `toml:"upload_keyrings"`
 
@@ -105,8 +122,17 @@ type Log struct {
 // Duration is a time.Duration written as "30s" in TOML.
 type Duration struct{ time.Duration }
 
-// UnmarshalText parses a Go duration string.
+// UnmarshalText parses a Go duration string ("36h", "90m"), or a whole
+// number of days ("400d"), which retention periods are counted in.
 func (d *Duration) UnmarshalText(b []byte) error {
+	if days, ok := strings.CutSuffix(string(b), "d"); ok {
+		n, err := strconv.ParseUint(days, 10, 31)
+		if err != nil || n > 100*366 {
+			return fmt.Errorf("duration %q: want whole days (\"400d\") or a Go duration (\"36h\")", b)
+		}
+		d.Duration = time.Duration(n) * 24 * time.Hour
+		return nil
+	}
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
 		return err
@@ -246,6 +272,13 @@ func (c *Config) Check() error {
 		errs = append(errs, errors.New("smtp.tls_cert and smtp.tls_key must be set together"))
 	}
 	errs = append(errs, c.Trust.check()...)
+	if c.Retention.Duration < 0 || c.DedupRetention.Duration < 0 {
+		errs = append(errs, errors.New("retention and dedup_retention must not be negative (0 keeps everything)"))
+	}
+	if c.DedupRetention.Duration > 0 && (c.Retention.Duration == 0 || c.DedupRetention.Duration < c.Retention.Duration) {
+		errs = append(errs, fmt.Errorf("dedup_retention %v is shorter than retention %v: a mail redelivered after its "+
+			"dedup key is pruned is published again, so keep keys at least as long as bodies", c.DedupRetention, c.Retention))
+	}
 	switch c.Log.Format {
 	case "text", "json":
 	default:

@@ -18,7 +18,7 @@ func TestExampleIsDefaults(t *testing.T) {
 	want := Defaults()
 	want.fill()
 	// Empty lists in the example decode as empty, not nil.
-	got.SRVEndpoints, got.Keyrings, got.UploadKeyrings, got.SMTP.AllowedRecipients = nil, nil, nil, nil
+	got.SRVEndpoints, got.Keyrings, got.UploadKeyrings, got.SMTP.AllowedRecipients, got.RequireBinding = nil, nil, nil, nil, nil
 	got.Trust.TrustedRelays, got.Trust.TrustedAuthservIDs = nil, nil
 	if got.RoutingPolicy != nil && len(got.RoutingPolicy) == 0 {
 		got.RoutingPolicy = nil
@@ -120,6 +120,33 @@ func TestTrustPolicy(t *testing.T) {
 	for _, want := range []string{"trust.trusted_relays", "trust.dns_resolver", "trust.dak.action", "trust.dak.senders"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v does not name %s", err, want)
+		}
+	}
+}
+
+// Retention periods: days or Go durations; keys kept shorter than
+// bodies, or negative periods, are refused with the reason.
+func TestRetention(t *testing.T) {
+	dir := t.TempDir()
+	load := func(body string) (*Config, error) {
+		p := filepath.Join(dir, "c.toml")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return Load(p)
+	}
+	c, err := load("retention = \"30d\"\ndedup_retention = \"8760h\"\n")
+	if err != nil || c.Retention.Hours() != 720 || c.DedupRetention.Hours() != 8760 {
+		t.Fatalf("%+v %v", c, err)
+	}
+	for body, want := range map[string]string{
+		"retention = \"30d\"\ndedup_retention = \"7d\"\n": "shorter than retention",
+		"dedup_retention = \"7d\"\n":                      "shorter than retention",
+		"retention = \"-1h\"\n":                           "must not be negative",
+		"retention = \"1.5d\"\n":                          "whole days",
+	} {
+		if _, err := load(body); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", body, err, want)
 		}
 	}
 }

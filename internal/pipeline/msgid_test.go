@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/parsers"
 )
 
@@ -59,5 +60,40 @@ func TestMsgIDsStable(t *testing.T) {
 	}
 	if len(got) != len(strings.Split(string(want), "\n")) {
 		t.Fatalf("%d lines, want %d", len(got), len(strings.Split(string(want), "\n")))
+	}
+}
+
+// TestOwnTopicsCoverCorpus: every event the corpus yields has a topic
+// that OwnTopics names, so that consumers require its binding; with
+// compat_debmessenger off, no debmessenger topic is named.
+func TestOwnTopicsCoverCorpus(t *testing.T) {
+	cfg := testConfig()
+	cfg.TopicPrefix, cfg.Environment, cfg.CompatDebmessenger = "org.example", "stg", true
+	pol := &bus.Policy{RequireBinding: OwnTopics(cfg)}
+	c := classifier()
+	n := 0
+	for _, cm := range loadCorpus(t) {
+		m, err := parsers.ReadMessage(cm.raw)
+		if err != nil {
+			continue
+		}
+		evs, _ := c.Classify(m)
+		for _, env := range Build(cfg, m, evs, fixedNow, false, nil) {
+			n++
+			if _, ok := pol.BindingRequired(env.Topic); !ok {
+				t.Errorf("%s: topic %s is not among OwnTopics %v", cm.name, env.Topic, pol.RequireBinding)
+			}
+		}
+	}
+	if n < 100 {
+		t.Fatalf("only %d events", n)
+	}
+	cfg.CompatDebmessenger = false
+	pol.RequireBinding = OwnTopics(cfg)
+	if _, ok := pol.BindingRequired("org.example.dev.debmessenger.package.upload"); ok {
+		t.Error("debmessenger required with compat_debmessenger off")
+	}
+	if _, ok := pol.BindingRequired("org.example.prod.logger.log"); ok {
+		t.Error("logger topics required")
 	}
 }

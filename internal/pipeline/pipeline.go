@@ -50,6 +50,9 @@ type Options struct {
 // Pipeline processes mail. It is safe for concurrent use.
 type Pipeline struct {
 	o Options
+	// classifier is o.Classifier, replaced by SetClassifier (serve's
+	// reload) while workers classify.
+	classifier atomic.Pointer[parsers.Classifier]
 	// pubMu orders journal additions and publication, so that envelopes
 	// reach the bus in seq_id order and PublishPending never races a
 	// fresh publish.
@@ -121,6 +124,7 @@ func New(o Options) *Pipeline {
 		o.Workers = 4
 	}
 	p := &Pipeline{o: o}
+	p.classifier.Store(o.Classifier)
 	v := o.Verifier
 	if v == nil {
 		var err error
@@ -134,8 +138,14 @@ func New(o Options) *Pipeline {
 	return p
 }
 
-// SetVerifier puts a new trust policy in force (a reload): mail prepared
-// from now on is judged by v.
+// SetClassifier replaces the classifier for the mail processed from now
+// on (serve's reload: new upload keyrings, say); mail being classified
+// meanwhile finishes with the old one.
+func (p *Pipeline) SetClassifier(c *parsers.Classifier) { p.classifier.Store(c) }
+
+// SetVerifier puts a new trust policy in force (serve's reload): mail
+// judged from now on is judged by v; mail being judged meanwhile finishes
+// with the old one.
 func (p *Pipeline) SetVerifier(v *auth.Verifier) { p.verifier.Store(v) }
 
 // errNoSigner is returned when signing is on but no key is wired.
@@ -164,7 +174,7 @@ func (p *Pipeline) prepare(raw []byte, o spool.Origin) (pr *prepared, err error)
 	}
 	pr = &prepared{res: Result{MessageID: m.MessageID}}
 	// Classify runs the loop, auto-reply and DSN guards first.
-	evs, reason := p.o.Classifier.Classify(m)
+	evs, reason := p.classifier.Load().Classify(m)
 	if len(evs) == 0 {
 		if reason == "" {
 			reason = "no event"
