@@ -23,7 +23,7 @@ never creates the spool: a missing spool is a misconfiguration to notice.
 -f ${sender}); without -f, $SENDER (set by postfix local(8) and exim for
 .forward and pipe deliveries) is used. It is kept with the spooled mail,
 in the spool file's name, never in the mail, and proves the mail when a
-[trust.<service>] senders list names it (docs/trust.md).
+[trust.SERVICE] senders list names it (docs/trust.md).
 
 Exit status: 0 the mail is durably in the spool (fsynced); 75 try again
 later (EX_TEMPFAIL): the spool is missing, full (below spool_min_free_bytes)
