@@ -32,7 +32,7 @@ not its topic, msg_id and timestamp) is "unbound"; mailgw's own topics and
 require_binding must be bound.
 
 Output: one line per message: time, topic, msg_id, summary, with
-"(unbound)" before the summary of an unbound one. --pretty: a "# trust: …"
+"(unbound)" before the summary of an unbound one. --pretty: a "# trust: ..."
 line saying what msg.mail.auth says, then the envelope as indented JSON;
 --json: one canonical envelope per line on stdout and nothing else there
 (logs go to stderr). Validated envelopes get a member

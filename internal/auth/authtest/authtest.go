@@ -156,12 +156,25 @@ type DNS struct {
 func StartDNS(t testing.TB) *DNS {
 	t.Helper()
 	d := &DNS{records: map[string][]string{}}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// A free UDP port whose TCP twin is free too (another process may
+	// hold it): a few tries.
+	for try := 0; ; try++ {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err != nil {
+			pc.Close()
+			if try < 20 {
+				continue
+			}
+			t.Fatal(err)
+		}
+		d.Addr = pc.LocalAddr().String()
+		d.serve(pc, ln)
+		break
 	}
-	d.Addr = pc.LocalAddr().String()
-	d.serve(t, pc)
 	t.Cleanup(d.Stop)
 	return d
 }
@@ -204,15 +217,15 @@ func (d *DNS) Start(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.serve(t, pc)
-}
-
-func (d *DNS) serve(t testing.TB, pc net.PacketConn) {
 	ln, err := net.Listen("tcp", d.Addr)
 	if err != nil {
 		pc.Close()
 		t.Fatal(err)
 	}
+	d.serve(pc, ln)
+}
+
+func (d *DNS) serve(pc net.PacketConn, ln net.Listener) {
 	h := dns.HandlerFunc(d.answer)
 	for _, s := range []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}} {
 		started := make(chan struct{})
