@@ -2,7 +2,7 @@
 // canonical JSON, topics and msg_ids, OpenPGP signing and verification in
 // fedmsg's gpg format, and the ZeroMQ publisher and subscriber.
 //
-// The wire format follows fedmsg (SPEC §4): two frames [topic, body], the
+// The wire format follows fedmsg (docs/wire.md): two frames [topic, body], the
 // body being the envelope in Python-compatible canonical JSON.
 //
 // Producing an event:
@@ -42,6 +42,12 @@ type Envelope struct {
 	Crypto    string // "gpg" when signed, "" when unsigned
 	Signature string // single-line standard base64 of a binary detached signature
 	SeqID     int64  // journal sequence number; 0 = absent
+	// LegacyMsgID is the msg_id mailgw gave the same event before it
+	// derived msg_ids from happenings (docs/dedup.md), when that differs
+	// from MsgID; "" otherwise. It is never on the wire: the journal
+	// looks it up so that what an older mailgw journaled stays a
+	// duplicate.
+	LegacyMsgID string
 
 	sealed []byte // canonical JSON of Msg kept by SignSealed; Marshal reuses it
 }

@@ -56,7 +56,7 @@ func NewEnvelope(topic string, msg map[string]any, msgID string, ts int64, usern
 	return &Envelope{Topic: topic, Msg: msg, Timestamp: ts, MsgID: msgID, Username: username}
 }
 
-// Marshal returns the envelope's canonical wire body (SPEC §4): keys
+// Marshal returns the envelope's canonical wire body (docs/wire.md): keys
 // sorted, "i" omitted when 0, "crypto" and "signature" omitted when empty,
 // "seq_id" omitted when 0. A nil Msg is written as {}. Errors are
 // *CanonicalError values with paths such as "msg.files[2].size".

@@ -83,7 +83,7 @@ func (k *Keyring) Fingerprints() []string {
 	return out
 }
 
-// Policy is the routing policy of SPEC §5: which keys may sign which
+// Policy is the routing policy of docs/wire.md: which keys may sign which
 // topics.
 type Policy struct {
 	// Prefixes maps a topic prefix to the fingerprints allowed to sign

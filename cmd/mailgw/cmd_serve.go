@@ -36,8 +36,10 @@ start), classification, signing, journal, ZeroMQ publisher, replay endpoint
 docs/monitoring.md). With no configuration it runs on built-in defaults and
 generates a development signing key with a loud warning.
 
---check-config validates the configuration, keys, keyrings, directories,
-listen addresses and the journal, changes nothing, and exits.
+--check-config checks what serve would trip on and exits: the configuration
+values, the keys and keyrings, the directories, every listen address and
+endpoint (each is bound and released at once) and the journal (read-only
+integrity check); it changes nothing and names each problem on its own line.
 
 SIGTERM or SIGINT stops gracefully: new SMTP sessions get 421, mail in DATA
 finishes, the pipeline finishes the mail in hand; a second signal exits at
@@ -46,8 +48,8 @@ once.
 Exit status: 0 after a clean stop or a valid configuration; 1 when a second
 signal forced the exit; 64 usage error; 70 a part failed while running; 75
 the daemon cannot start for an environment reason (state directory unusable,
-port in use; --check-config: a journal that is busy); 78 configuration error
-(the exact problem on stderr).`
+port in use; --check-config: when every problem is an address in use); 78
+configuration error (the exact problem on stderr).`
 
 // newServeCmd is "mailgw serve [--check-config]": the daemon.
 func newServeCmd(g *globals) *cobra.Command {
@@ -61,7 +63,7 @@ func newServeCmd(g *globals) *cobra.Command {
 			return exitWith(cmdServe(g.config, check, c.ErrOrStderr()))
 		},
 	}
-	c.Flags().BoolVar(&check, "check-config", false, "validate the configuration, keys, directories, listen addresses and journal, then exit (0 ok, 75 temporary problem, 78 configuration error)")
+	c.Flags().BoolVar(&check, "check-config", false, "check the configuration, keys, directories, listen addresses and journal, then exit (0 ok, 75 only temporary problems, 78 otherwise)")
 	return c
 }
 
@@ -73,9 +75,11 @@ func cmdServe(cfgPath string, check bool, stderr io.Writer) int {
 		return exitConfig
 	}
 	if check {
-		if err := checkServeConfig(cfg); err != nil {
-			fmt.Fprintf(stderr, "mailgw serve: %v\n", err)
-			return exitConfig
+		if errs := checkServeConfig(cfg); len(errs) > 0 {
+			for _, err := range errs {
+				fmt.Fprintf(stderr, "mailgw serve: %v\n", err)
+			}
+			return checkExitCode(errs)
 		}
 		// The effective trust policy, for the operator to read.
 		if v, err := auth.New(cfg.Trust, nil); err == nil {
@@ -180,7 +184,7 @@ func runServe(cfg *config.Config, log *slog.Logger, stopping <-chan struct{}, hu
 		run("metrics", func() error { return d.m.Serve(adminCtx, lns.admin, log) })
 	}
 	run("prune", func() error { d.pruneLoop(adminCtx); return nil })
-	// The replay REP endpoint (SPEC §6), bound in open, answers from the
+	// The replay REP endpoint (docs/replay.md), bound in open, answers from the
 	// journal until the pipeline has stopped publishing.
 	replayAddr := ""
 	if d.replay != nil {

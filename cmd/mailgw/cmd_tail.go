@@ -26,10 +26,12 @@ are every endpoint of every name in the config, or --endpoint (repeatable).
 
 Messages are validated (signature, envelope binding, routing_policy) when
 keyrings are configured or given with --keyring; invalid ones are dropped
-and logged on stderr. --no-validate prints everything well-formed.
-A validated envelope without msg.mailgw (fedmsg's own: only msg is signed,
-not its topic, msg_id and timestamp) is "unbound"; mailgw's own topics and
-require_binding must be bound.
+and logged on stderr. Without either, and without gpg_signing_key, the
+public half of serve's development key is used when serve has made one
+(STATE_DIR/keys/dev-signing.pub.asc; docs/keys.md). --no-validate prints
+everything well-formed. A validated envelope without msg.mailgw (fedmsg's
+own: only msg is signed, not its topic, msg_id and timestamp) is "unbound";
+mailgw's own topics and require_binding must be bound.
 
 Output: one line per message: time, topic, msg_id, summary, with
 "(unbound)" before the summary of an unbound one. --pretty: a "# trust: ..."
@@ -105,8 +107,8 @@ func cmdTail(ctx context.Context, cfgPath string, o tailOptions, stdout, stderr 
 		gap.discoverEndpoints(ctx, cfg, log)
 		endpoints = allEndpoints(cfg)
 	}
-	if len(keyrings) == 0 {
-		keyrings = cfg.Keyrings
+	if len(keyrings) == 0 && !o.noValidate {
+		keyrings = trustedKeyrings(cfg, log)
 	}
 	opts := bus.SubOptions{Logger: log}
 	if o.trustedOnly && (o.noValidate || len(keyrings) == 0) {

@@ -24,7 +24,8 @@ expired key, a SHA-1 signature without allow_sha1_signatures, a field that
 disagrees with the signed copy, no msg.mailgw on one of mailgw's own topics
 or under require_binding, a topic the key may not sign).
 
-Keyrings come from --keyring, else the config's keyrings; the policy from
+Keyrings come from --keyring, else the config's keyrings, else (without
+gpg_signing_key) the public half of serve's development key; the policy from
 --policy-prefix (and --nitpicky), else the config's routing_policy and
 routing_nitpicky. docs/wire.md describes envelopes and signatures.
 
@@ -78,7 +79,7 @@ func cmdVerify(configPath string, o verifyOptions, file string, stdin io.Reader,
 		return exitConfig
 	}
 	if len(keyrings) == 0 {
-		keyrings = cfg.Keyrings
+		keyrings = trustedKeyrings(cfg, loggerTo(cfg, stderr))
 	}
 	policy := verifyPolicy(cfg)
 	policy.Nitpicky = policy.Nitpicky || *nitpicky

@@ -92,6 +92,31 @@ func loadSigner(cfg *config.Config, devKeyOK bool) (bus.Signer, error) {
 	return s, nil
 }
 
+// trustedKeyrings are the public keys tail and verify check against when
+// no --keyring is given: the config's keyrings; failing those, when no
+// gpg_signing_key is configured and serve has made a development key,
+// that key's public half (so a first try on the defaults validates).
+func trustedKeyrings(cfg *config.Config, log *slog.Logger) []string {
+	if len(cfg.Keyrings) > 0 {
+		return cfg.Keyrings
+	}
+	if cfg.GPGSigningKey != "" {
+		return nil
+	}
+	pub := devPublicKeyPath(cfg.DevKeyPath())
+	if _, err := os.Stat(pub); err != nil {
+		return nil
+	}
+	log.Info("no keyrings configured: validating with the development key's public half (trust it for trying only)", "path", pub)
+	return []string{pub}
+}
+
+// devPublicKeyPath is where writeDevKey puts the public half of the key
+// at path.
+func devPublicKeyPath(path string) string {
+	return strings.TrimSuffix(path, ".asc") + ".pub.asc"
+}
+
 // writeDevKey generates an Ed25519 key: the secret half at path (0600),
 // the public half beside it as .pub.asc.
 func writeDevKey(path string) error {
@@ -102,7 +127,7 @@ func writeDevKey(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("development key: %w", err)
 	}
-	pubPath := strings.TrimSuffix(path, ".asc") + ".pub.asc"
+	pubPath := devPublicKeyPath(path)
 	if err := os.WriteFile(pubPath, pub, 0o644); err != nil {
 		return fmt.Errorf("development key: %w", err)
 	}

@@ -8,8 +8,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -81,7 +84,7 @@ type Config struct {
 	// UploadKeyrings check the uploader's signature on .changes files.
 	UploadKeyrings []string `toml:"upload_keyrings"`
 
-	// CompatDebmessenger also publishes debmessenger's topics (SPEC §3).
+	// CompatDebmessenger also publishes debmessenger's topics (docs/payloads.md).
 	CompatDebmessenger bool `toml:"compat_debmessenger"`
 	// MaxBodyBytes bounds decoded bodies copied into payloads.
 	MaxBodyBytes int `toml:"max_body_bytes"`
@@ -256,8 +259,8 @@ func (c *Config) Check() error {
 	if c.TopicPrefix == "" {
 		errs = append(errs, errors.New("topic_prefix is empty"))
 	}
-	if c.Environment == "" {
-		errs = append(errs, errors.New("environment is empty"))
+	if !slices.Contains(Environments, c.Environment) {
+		errs = append(errs, fmt.Errorf("environment %q: want one of %s", c.Environment, strings.Join(Environments, ", ")))
 	}
 	if c.HighWaterMark <= 0 {
 		errs = append(errs, errors.New("high_water_mark must be positive (0 would mean unbounded memory)"))
@@ -284,5 +287,61 @@ func (c *Config) Check() error {
 	default:
 		errs = append(errs, fmt.Errorf("log.format %q: want text or json", c.Log.Format))
 	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Log.Level)); err != nil {
+		errs = append(errs, fmt.Errorf("log.level %q: want debug, info, warn or error", c.Log.Level))
+	}
+	for _, l := range []struct{ key, addr string }{
+		{"smtp.listen", c.SMTP.Listen}, {"smtp.lmtp_listen", c.SMTP.LMTPListen}, {"metrics.listen", c.Metrics.Listen},
+	} {
+		if l.addr != "" {
+			if err := checkHostPort(l.addr); err != nil {
+				errs = append(errs, fmt.Errorf("%s %q: %v", l.key, l.addr, err))
+			}
+		}
+	}
+	for name, eps := range c.Endpoints {
+		for _, ep := range eps {
+			if err := CheckEndpoint(ep); err != nil {
+				errs = append(errs, fmt.Errorf("endpoints.%s: %v", name, err))
+			}
+		}
+	}
+	for name, ep := range c.ReplayEndpoints {
+		if err := CheckEndpoint(ep); err != nil {
+			errs = append(errs, fmt.Errorf("replay_endpoints.%s: %v", name, err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// Environments are the values environment may take: fedmsg's three.
+var Environments = []string{"dev", "stg", "prod"}
+
+// CheckEndpoint checks the form of a ZeroMQ endpoint: tcp://HOST:PORT
+// (HOST "*" for every interface) or ipc://PATH.
+func CheckEndpoint(ep string) error {
+	if rest, ok := strings.CutPrefix(ep, "tcp://"); ok {
+		if err := checkHostPort(rest); err != nil {
+			return fmt.Errorf("%q: %v", ep, err)
+		}
+		return nil
+	}
+	if p, ok := strings.CutPrefix(ep, "ipc://"); ok && p != "" {
+		return nil
+	}
+	return fmt.Errorf("%q: want tcp://host:port or ipc://path", ep)
+}
+
+// checkHostPort checks HOST:PORT with a numeric port from 0 to 65535 (net
+// alone accepts any port string until the bind).
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("port %q: want a number from 0 to 65535", port)
+	}
+	return nil
 }

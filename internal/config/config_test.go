@@ -78,6 +78,33 @@ func TestErrors(t *testing.T) {
 			t.Errorf("%s: error %q does not name the file", name, err)
 		}
 	}
+	// Values serve would trip on: the error names the key and the value.
+	for _, tc := range []struct{ body, want string }{
+		{"environment = \"porod\"\n", `environment "porod": want one of dev, stg, prod`},
+		{"[log]\nlevel = \"verbose\"\n", `log.level "verbose"`},
+		{"[smtp]\nlisten = \"127.0.0.1:99999\"\n", `smtp.listen "127.0.0.1:99999": port "99999"`},
+		{"[smtp]\nlmtp_listen = \"127.0.0.1:lmtp2\"\n", `smtp.lmtp_listen "127.0.0.1:lmtp2": port "lmtp2"`},
+		{"[metrics]\nlisten = \"9942\"\n", `metrics.listen "9942"`},
+		{"[endpoints]\nmailgw = [\"tcp://127.0.0.1:70000\"]\n", `endpoints.mailgw: "tcp://127.0.0.1:70000": port "70000"`},
+		{"[replay_endpoints]\nmailgw = \"udp://127.0.0.1:9941\"\n", `replay_endpoints.mailgw: "udp://127.0.0.1:9941": want tcp://host:port or ipc://path`},
+	} {
+		p := filepath.Join(dir, "value.toml")
+		if err := os.WriteFile(p, []byte(tc.body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(p); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.body, err, tc.want)
+		}
+	}
+	for _, body := range []string{"environment = \"stg\"\n[log]\nlevel = \"WARN\"\n", "[endpoints]\na = [\"tcp://*:0\", \"ipc:///run/mailgw/bus\"]\n"} {
+		p := filepath.Join(dir, "ok.toml")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(p); err != nil {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
 	if _, err := Load(filepath.Join(dir, "missing.toml")); err == nil {
 		t.Error("missing file accepted")
 	}

@@ -4,7 +4,7 @@
 // publish what the journal added. Mail that yields no event goes to
 // quarantine with a readable reason. A mail leaves the spool only once its
 // events are journaled, and publishing happens from the journal, so
-// nothing acknowledged is lost whatever crashes in between (SPEC §1).
+// nothing acknowledged is lost whatever crashes in between (docs/flow.md).
 package pipeline
 
 import (
@@ -25,11 +25,14 @@ import (
 // subject, and auth: the trust decision, auth.Decision.Object) and
 // "mailgw" (rule, topic, msg_id, timestamp, replayed); the timestamp is
 // now; msg_id is bus.MsgID(MsgIDYear(m), ev.Identity(m)), so the same
-// mail always yields the same msg_ids whatever its trust. The
-// debmessenger compatibility events keep the shape debmessenger's
-// consumers know: their "mail" has no auth. A nil trust adds no auth
-// (a replay into the spool builds envelopes only for their msg_ids, and
-// serve judges the mail).
+// mail always yields the same msg_ids whatever its trust, and every mail
+// announcing the same happening the same msg_id (docs/dedup.md). An event
+// with a happening also gets LegacyMsgID, the msg_id its mail alone gave
+// before happenings, for the journal's dedup. The debmessenger
+// compatibility events keep the shape debmessenger's consumers know:
+// their "mail" has no auth. A nil trust adds no auth (a replay into the
+// spool builds envelopes only for their msg_ids, and serve judges the
+// mail).
 func Build(cfg *config.Config, m *parsers.Message, evs []parsers.Event, now time.Time, replayed bool, trust parsers.Object) []*bus.Envelope {
 	year := MsgIDYear(m)
 	compat := parsers.MailInfo(m)
@@ -54,9 +57,28 @@ func Build(cfg *config.Config, m *parsers.Message, evs []parsers.Event, now time
 			msg["mail"] = compat
 		}
 		msg["mailgw"] = map[string]any{"rule": ev.Rule, "replayed": replayed}
-		out = append(out, bus.NewEnvelope(topic, msg, bus.MsgID(year, ev.Identity(m)), ts, cfg.Username))
+		id, legacy := EventMsgID(year, m, ev)
+		env := bus.NewEnvelope(topic, msg, id, ts, cfg.Username)
+		env.LegacyMsgID = legacy
+		out = append(out, env)
 	}
 	return out
+}
+
+// EventMsgID returns the msg_id of ev, drawn from m whose MsgIDYear is
+// year, and its legacy msg_id: for an event with a Happening, the msg_id
+// is made from the happening (with its HappeningYear when known) and
+// legacy is the msg_id m alone gave before happenings; for any other
+// event the msg_id is made from m and legacy is "".
+func EventMsgID(year int, m *parsers.Message, ev *parsers.Event) (id, legacy string) {
+	if ev.Happening == "" {
+		return bus.MsgID(year, ev.LegacyIdentity(m)), ""
+	}
+	hy := year
+	if ev.HappeningYear > 0 {
+		hy = ev.HappeningYear
+	}
+	return bus.MsgID(hy, ev.Identity(m)), bus.MsgID(year, ev.LegacyIdentity(m))
 }
 
 // CompatEnvironment is the environment of debmessenger's compatibility

@@ -25,6 +25,7 @@ func (p *Parser) upload(c *ctx, rule string) []parsers.Event {
 	var bx boxes
 	var fr fieldRows
 	pl := p.uploadPayloadIn(c, &bx, &fr)
+	happening := uploadHappening(c, pl)
 	evs := []parsers.Event{event("upload", rule, pl)}
 	if c.program == "process-new" {
 		evs = append(evs, event("new", "dak.process-new.accepted", map[string]any{
@@ -39,10 +40,14 @@ func (p *Parser) upload(c *ctx, rule string) []parsers.Event {
 				EventType: "upload", Rule: "debmessenger.package.upload", Payload: compatPayloadIn(ch, &bx, &fr)})
 		}
 	}
+	year := uploadYear(pl)
+	for i := range evs {
+		evs[i].Happening, evs[i].HappeningYear = happening, year
+	}
 	return evs
 }
 
-// uploadPayload builds the SPEC §3 dak.package.upload payload.
+// uploadPayload builds the dak.package.upload payload (docs/payloads.md).
 func (p *Parser) uploadPayload(c *ctx) map[string]any {
 	var bx boxes
 	var fr fieldRows

@@ -47,9 +47,12 @@ func (p *Parser) parseHeader(m *parsers.Message, prMsg string) ([]parsers.Event,
 	default:
 		return nil, true, fmt.Sprintf(ReasonService, bound(prMsg, 80))
 	}
+	ev.Happening, ev.HappeningYear = b.happening(ev.EventType)
 	evs := []parsers.Event{*ev}
 	if p.compat {
-		evs = append(evs, p.debmessenger(b, words))
+		c := p.debmessenger(b, words)
+		c.Happening, c.HappeningYear = ev.Happening, ev.HappeningYear
+		evs = append(evs, c)
 	}
 	return evs, true, ""
 }
