@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/metrics"
@@ -84,6 +85,10 @@ func cmdServe(cfgPath string, check bool, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "mailgw serve: %v\n", err)
 			}
 			return checkExitCode(errs)
+		}
+		// The effective trust policy, for the operator to read.
+		if v, err := auth.New(cfg.Trust, nil); err == nil {
+			fmt.Fprint(stderr, v.Describe())
 		}
 		fmt.Fprintln(stderr, "mailgw serve: configuration OK")
 		return exitOK
@@ -288,6 +293,10 @@ func (d *daemon) open() (int, error) {
 	if err != nil {
 		return exitConfig, err
 	}
+	verifier, err := newVerifier(cfg)
+	if err != nil {
+		return exitConfig, err
+	}
 	if d.journal, err = journal.Open(cfg.Journal); err != nil {
 		var me *journal.MismatchError
 		if errors.As(err, &me) {
@@ -323,6 +332,7 @@ func (d *daemon) open() (int, error) {
 		Spool:      sp,
 		Logger:     slog.New(tracker.handler(d.log.Handler())),
 		Health:     d.m,
+		Verifier:   verifier,
 	})
 	d.smtp = smtpd.New(cfg.SMTP, sp, d.m, d.log.With("component", "smtp"))
 	return exitOK, nil

@@ -80,7 +80,7 @@ func (p countingPublisher) Publish(ctx context.Context, env *bus.Envelope) error
 // line, and counts as received (mode deliver-pickup) the mails that
 // "mailgw deliver" or an MTA's own Maildir delivery put in the spool:
 // mail that came over SMTP/LMTP, counted by smtpd when it was accepted,
-// or through mailgw replay, says so in its spool name (spool.IntakeOf),
+// or through mailgw replay, says so in its spool name (spool.OriginOf),
 // even when the pipeline picks it up before smtpd's Deliver returned, or
 // after a restart.
 type pickupTracker struct {
@@ -141,8 +141,14 @@ func (c mailCounter) count(r slog.Record) {
 		return true
 	})
 	m := c.t.m
-	if name != "" && spool.IntakeOf(name) == spool.IntakeDeliver {
-		m.Received(metrics.ModeDeliver)
+	if name != "" {
+		switch o := spool.OriginOf(name); {
+		case o.Relay.IsValid(): // over SMTP/LMTP: smtpd counted it at the 250
+		case o.Replayed:
+			m.Received(metrics.ModeReplay)
+		default:
+			m.Received(metrics.ModeDeliver)
+		}
 	}
 	switch outcome {
 	case pipeline.OutcomeQuarantined:

@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -39,21 +40,21 @@ func TestMailCounter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	smtpName, err := sp.DeliverFrom(spool.IntakeSMTP, strings.NewReader("Subject: x\r\n\r\n"), 1000)
+	smtpName, err := sp.DeliverFrom(strings.NewReader("Subject: x\r\n\r\n"), 1000, spool.Origin{Relay: netip.MustParseAddr("127.0.0.1")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(tr.handler(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError})))
 	log.Info("mail", "spool", smtpName, "topics", []string{"org.debian.dev.debbugs.bug.report"}, "outcome", "published")
 	log.Info("mail", "spool", "piped-1", "topics", []string{"a", "b"}, "outcome", "duplicate")
-	log.Info("mail", "spool", "1.M1P1Q1R1.host,L", "topics", []string{}, "outcome", "duplicate")
+	log.Info("mail", "spool", "1.M1P1Q1R1.host,C127.0.0.2", "topics", []string{}, "outcome", "duplicate")
 	log.Info("mail", "spool", "1.M1P1Q2R1.host,R", "topics", []string{}, "outcome", "duplicate")
 	log.Info("mail", "spool", "piped-2", "topics", []string{}, "outcome", "quarantined", "reason", "no rule matched (…)")
 	log.Info("something else", "spool", "piped-3", "outcome", "quarantined")
 
 	reg := m.Registry()
 	for name, want := range map[string]float64{
-		"mailgw_mails_received_total":    2, // the two pipe pickups; SMTP counts in smtpd
+		"mailgw_mails_received_total":    3, // the two pipe pickups and the replayed one; SMTP/LMTP count in smtpd
 		"mailgw_events_total":            1,
 		"mailgw_duplicates_total":        2, // 2 topics + the LMTP and replay mails' none
 		"mailgw_mails_quarantined_total": 1,

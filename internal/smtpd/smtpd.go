@@ -40,15 +40,16 @@ import (
 
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/metrics"
+	"github.com/debian/mailgw/internal/spool"
 	"github.com/emersion/go-smtp"
 )
 
 // Spooler is what the listener needs from the spool: DeliverFrom reads
-// one mail that came in through intake ("smtp" or "lmtp"), fsyncs it into
-// the spool and returns its name, or a *mailerr.Error saying why not
-// (temporary: 451/452; too big: 552). *spool.Spool implements it.
+// one mail, fsyncs it into the spool with its origin (the client's
+// address, which trust judges) and returns its name, or a *mailerr.Error
+// saying why not (temporary: 451/452; too big: 552).
 type Spooler interface {
-	DeliverFrom(intake string, r io.Reader, maxBytes int64) (string, error)
+	DeliverFrom(r io.Reader, maxBytes int64, o spool.Origin) (string, error)
 }
 
 // maxLineLength bounds one line of a command or of DATA (RFC 5321 says
@@ -137,16 +138,6 @@ func parse(cfg config.SMTP) ([]netip.Prefix, allowList, *tls.Config, error) {
 		}
 	}
 	return nets, rcpts, tc, errors.Join(errs...)
-}
-
-// addrOf returns the IP address of a TCP peer (invalid for others).
-func addrOf(addr net.Addr) netip.Addr {
-	ta, ok := addr.(*net.TCPAddr)
-	if !ok {
-		return netip.Addr{}
-	}
-	ip, _ := netip.AddrFromSlice(ta.IP)
-	return ip.Unmap()
 }
 
 // allowedClient reports whether addr is in smtp.allowed_networks.

@@ -172,7 +172,7 @@ func classify(err error) error {
 // ENOSPC, EDQUOT) and SpoolFailed (anything else). An error from r that
 // already carries an SMTP reply (go-smtp's data reader) is returned as is.
 func (s *Spool) Deliver(r io.Reader, maxBytes int64) (string, error) {
-	return s.deliver(r, maxBytes, "")
+	return s.deliver(r, maxBytes, Origin{})
 }
 
 // ReplayedSuffix ends the spool name of a mail that mailgw replay
@@ -186,50 +186,21 @@ const ReplayedSuffix = ",R"
 // ReplayedSuffix, and the pipeline marks the mail's events
 // msg.mailgw.replayed = true (IsReplayed).
 func (s *Spool) DeliverReplayed(r io.Reader, maxBytes int64) (string, error) {
-	return s.deliver(r, maxBytes, ReplayedSuffix)
+	return s.deliver(r, maxBytes, Origin{Replayed: true})
 }
 
 // IsReplayed reports whether the spooled mail called name was delivered
-// by DeliverReplayed.
-func IsReplayed(name string) bool { return strings.HasSuffix(name, ReplayedSuffix) }
+// by DeliverReplayed (or DeliverFrom with Origin.Replayed).
+func IsReplayed(name string) bool { return OriginOf(name).Replayed }
 
-// Intakes: how a mail reached the spool, kept in its name (a Maildir
-// ",field" like ReplayedSuffix) so that whoever picks it up, in this
-// process or after a restart, knows it without a shared table.
-const (
-	IntakeDeliver = "deliver" // mailgw deliver, or an MTA writing the Maildir itself
-	IntakeSMTP    = "smtp"
-	IntakeLMTP    = "lmtp"
-	IntakeReplay  = "replay"
-)
-
-// intakeSuffix maps an intake to its name suffix (IntakeDeliver: none).
-var intakeSuffix = map[string]string{IntakeSMTP: ",S", IntakeLMTP: ",L", IntakeReplay: ReplayedSuffix}
-
-// DeliverFrom is Deliver for a mail that came in through intake (one of
-// the Intake constants); IntakeOf tells it from the name.
-func (s *Spool) DeliverFrom(intake string, r io.Reader, maxBytes int64) (string, error) {
-	return s.deliver(r, maxBytes, intakeSuffix[intake])
-}
-
-// IntakeOf returns the intake of the spooled mail called name.
-func IntakeOf(name string) string {
-	for intake, suffix := range intakeSuffix {
-		if strings.HasSuffix(name, suffix) {
-			return intake
-		}
-	}
-	return IntakeDeliver
-}
-
-func (s *Spool) deliver(r io.Reader, maxBytes int64, suffix string) (string, error) {
+func (s *Spool) deliver(r io.Reader, maxBytes int64, o Origin) (string, error) {
 	s.writing.Add(1)
 	defer s.writing.Add(-1)
 	name, tmp, written, err := s.writeTmp(r, maxBytes)
 	if err != nil {
 		return "", err
 	}
-	name += suffix
+	name += o.suffix(len(name))
 	dst := filepath.Join(s.dir, "new", name)
 	// Whoever can write tmp/ could swap the file between the write and
 	// the rename: then what lands in new/ is not this mail (the pipeline
