@@ -79,7 +79,7 @@ func scanMark(r *sql.Row) (PruneMark, error) {
 
 // Pruned returns how far pruning went.
 func (j *Journal) Pruned() (PruneMark, error) {
-	m, err := scanMark(j.db.QueryRow(markQuery))
+	m, err := scanMark(j.mark.QueryRow())
 	if err != nil {
 		return m, fmt.Errorf("journal: %w", err)
 	}
