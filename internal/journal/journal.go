@@ -187,10 +187,15 @@ func createTx(db *sql.DB) error {
 	})
 }
 
+// beginner is *sql.DB or *sql.Conn (the writer connection).
+type beginner interface {
+	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+}
+
 // inTx runs f in a transaction of db (immediate: the journal's DSN says
 // so), committed when f succeeds.
-func inTx(db *sql.DB, f func(*sql.Tx) error) error {
-	tx, err := db.Begin()
+func inTx(db beginner, f func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(context.Background(), nil)
 	if err != nil {
 		return err
 	}
