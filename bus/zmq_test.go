@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/debian/mailgw/internal/zmtp"
+	"github.com/debian/mailgw/bus/zmtp"
 )
 
 // python is Debian's interpreter, the one with python3-zmq.

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
-	"github.com/debian/mailgw/internal/zmtp"
+	"github.com/debian/mailgw/bus/zmtp"
 )
 
 // MaxReplyBytes bounds a whole reply the client accepts.

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/debian/mailgw/internal/zmtp"
-	"github.com/debian/mailgw/internal/zmtp/zmtptest"
+	"github.com/debian/mailgw/bus/zmtp"
+	"github.com/debian/mailgw/bus/zmtp/zmtptest"
 )
 
 // maxGarbageAlloc bounds the heap allocated while one side is fed every

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/debian/mailgw/internal/zmtp"
+	"github.com/debian/mailgw/bus/zmtp"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -15,8 +15,8 @@ import (
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/replayd"
-	"github.com/debian/mailgw/internal/zmtp"
-	"github.com/debian/mailgw/internal/zmtp/zmtptest"
+	"github.com/debian/mailgw/bus/zmtp"
+	"github.com/debian/mailgw/bus/zmtp/zmtptest"
 )
 
 // maxServeRSS bounds serve's peak resident memory through the garbage:

@@ -14,7 +14,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/debian/mailgw/internal/zmtp"
+	"github.com/debian/mailgw/bus/zmtp"
 )
 
 // Case is one hostile peer: the bytes it sends after connecting, and

@@ -6,8 +6,8 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/debian/mailgw/internal/zmtp"
-	"github.com/debian/mailgw/internal/zmtp/zmtptest"
+	"github.com/debian/mailgw/bus/zmtp"
+	"github.com/debian/mailgw/bus/zmtp/zmtptest"
 )
 
 // TestHostileCases reads every hostile peer of zmtptest as a SUB socket
