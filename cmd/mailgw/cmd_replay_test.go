@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
-	"github.com/debian/mailgw/internal/archive"
+	"github.com/debian/mailgw/internal/archive/archivetest"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/replay"
@@ -78,7 +78,7 @@ func TestReplayKilled(t *testing.T) {
 		mails = append(mails, b)
 	}
 	var buf bytes.Buffer
-	if err := archive.Generate(&buf, mails, 10*len(mails), 1); err != nil {
+	if err := archivetest.Generate(&buf, mails, 10*len(mails), 1); err != nil {
 		t.Fatal(err)
 	}
 	mbox := filepath.Join(dir, "a.mbox")
@@ -164,7 +164,7 @@ func TestReplayMatchesParse(t *testing.T) {
 		want = append(want, normalEnvelope(t, []byte(line)))
 	}
 	var buf bytes.Buffer
-	archive.Generate(&buf, mails, len(mails), 1)
+	archivetest.Generate(&buf, mails, len(mails), 1)
 	plain := filepath.Join(dir, "all.mbox")
 	os.WriteFile(plain, buf.Bytes(), 0o644)
 	xzed := filepath.Join(dir, "all.bin")

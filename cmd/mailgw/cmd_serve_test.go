@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/debian/mailgw/internal/metrics"
-	"github.com/debian/mailgw/internal/smtpd"
+	"github.com/debian/mailgw/internal/smtpd/smtpdtest"
 )
 
 func TestReasonClass(t *testing.T) {
@@ -33,7 +33,7 @@ func TestReasonClass(t *testing.T) {
 func TestMailCounter(t *testing.T) {
 	m := metrics.New()
 	tr := newPickupTracker(m)
-	sp := tr.spooler(&smtpd.FakeSpooler{})
+	sp := tr.spooler(&smtpdtest.FakeSpooler{})
 	smtpName, err := sp.Deliver(strings.NewReader("Subject: x\r\n\r\n"), 1000)
 	if err != nil {
 		t.Fatal(err)

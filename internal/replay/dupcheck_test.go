@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/debian/mailgw/internal/archive"
+	"github.com/debian/mailgw/internal/archive/archivetest"
 )
 
 // TestDupGate: lookups for every envelope during the warm-up and while
@@ -45,10 +45,10 @@ func TestReplayNewThenOld(t *testing.T) {
 	p := newPublishSetup(t)
 	dir := t.TempDir()
 	var old, fresh bytes.Buffer
-	if err := archive.Generate(&old, mails, 2*len(mails), 1); err != nil {
+	if err := archivetest.Generate(&old, mails, 2*len(mails), 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := archive.Generate(&fresh, mails, 6*len(mails), 2); err != nil {
+	if err := archivetest.Generate(&fresh, mails, 6*len(mails), 2); err != nil {
 		t.Fatal(err)
 	}
 	f1 := filepath.Join(dir, "old.mbox")
@@ -60,7 +60,7 @@ func TestReplayNewThenOld(t *testing.T) {
 	// journaled by the first run too: skip them.
 	freshOnly := splitArchive(t, writeFile(t, dir, "fresh.mbox", fresh.Bytes()))[len(mails):]
 	var mixed bytes.Buffer
-	if err := archive.Generate(&mixed, freshOnly, len(freshOnly), 1); err != nil {
+	if err := archivetest.Generate(&mixed, freshOnly, len(freshOnly), 1); err != nil {
 		t.Fatal(err)
 	}
 	mixed.Write(old.Bytes())

@@ -39,7 +39,7 @@ const (
 
 // runFile replays one archive.
 func runFile(ctx context.Context, o *Options, path string, s *Summary, prog *progress) error {
-	r, err := archive.OpenWith(path, archive.Options{MaxMail: o.MaxMail})
+	r, err := archive.Open(path, archive.Options{MaxMail: o.MaxMail})
 	if err != nil {
 		s.Errors++
 		o.Logger.Error("replay: cannot open archive", "file", path, "err", err)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/bus/bustest"
-	"github.com/debian/mailgw/internal/archive"
+	"github.com/debian/mailgw/internal/archive/archivetest"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/pipeline"
@@ -61,7 +61,7 @@ func testMails(t testing.TB) (names []string, mails [][]byte) {
 // writeArchive generates an n-mail mbox from mails into dir/name.
 func writeArchive(t testing.TB, dir, name string, mails [][]byte, n int) string {
 	var b bytes.Buffer
-	if err := archive.Generate(&b, mails, n, 1); err != nil {
+	if err := archivetest.Generate(&b, mails, n, 1); err != nil {
 		t.Fatal(err)
 	}
 	p := filepath.Join(dir, name)

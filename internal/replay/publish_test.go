@@ -82,7 +82,7 @@ func splitArchive(t *testing.T, path string) [][]byte { return splitArchiveB(t, 
 
 // splitArchiveB returns the mails of an archive.
 func splitArchiveB(t testing.TB, path string) [][]byte {
-	r, err := archive.Open(path)
+	r, err := archive.Open(path, archive.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,5 @@
-package smtpd
+// Package smtpdtest holds an in-memory smtpd.Spooler for tests.
+package smtpdtest
 
 import (
 	"bytes"
@@ -9,7 +10,7 @@ import (
 	"github.com/debian/mailgw/internal/mailerr"
 )
 
-// FakeSpooler is an in-memory Spooler for tests. It enforces maxBytes the
+// FakeSpooler is an in-memory smtpd.Spooler for tests. It enforces maxBytes the
 // way the real spool does, returns Err when set, and, when Gate is not nil,
 // waits for a value from it before "fsyncing" (to hold a DATA in flight).
 type FakeSpooler struct {
@@ -21,7 +22,7 @@ type FakeSpooler struct {
 	mails [][]byte
 }
 
-// Deliver implements Spooler.
+// Deliver implements smtpd.Spooler.
 func (f *FakeSpooler) Deliver(r io.Reader, maxBytes int64) (string, error) {
 	var buf bytes.Buffer
 	n, err := io.Copy(&buf, io.LimitReader(r, maxBytes+1))

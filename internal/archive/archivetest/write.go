@@ -1,4 +1,4 @@
-package archive
+package archivetest
 
 import (
 	"bufio"
@@ -6,6 +6,9 @@ import (
 	"io"
 	"time"
 )
+
+// fromLine starts an mbox separator line.
+var fromLine = []byte("From ")
 
 // MboxWriter writes mails as an mboxrd file: each mail after a "From "
 // line, every line matching ^>*From  quoted with one more '>', and an

@@ -1,4 +1,7 @@
-package archive
+// Package archivetest writes mbox archives for tests and benchmarks:
+// MboxWriter (mboxrd, read back byte for byte by package archive) and
+// Generate, which makes an archive of any size from a few mails.
+package archivetest
 
 import (
 	"bytes"
@@ -15,7 +18,7 @@ import (
 // events. The output depends only on mails, n and seed.
 func Generate(w io.Writer, mails [][]byte, n int, seed uint64) error {
 	if len(mails) == 0 {
-		return fmt.Errorf("archive: no mails to generate from")
+		return fmt.Errorf("archivetest: no mails to generate from")
 	}
 	rnd := rand.New(rand.NewPCG(seed, seed^0x6d61696c677700))
 	mw := NewMboxWriter(w)
