@@ -1,8 +1,10 @@
 package replayd
 
 import (
+	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/journal"
@@ -86,3 +88,19 @@ func (s *fakeStore) ByTime(t0, t1 int64, limit int) ([][]byte, error) {
 
 var _ Store = (*fakeStore)(nil)
 var _ Store = (*journal.Journal)(nil)
+
+// query is QueryRaw with the reply frames parsed as envelopes; a frame
+// that is not an envelope is an error.
+func query(ctx context.Context, endpoint string, req Request, timeout time.Duration) ([]*bus.Envelope, error) {
+	frames, err := QueryRaw(ctx, endpoint, req, timeout)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*bus.Envelope, len(frames))
+	for i, f := range frames {
+		if out[i], err = bus.ParseEnvelope(f); err != nil {
+			return nil, fmt.Errorf("replay %s: reply frame %d: %w", endpoint, i, err)
+		}
+	}
+	return out, nil
+}

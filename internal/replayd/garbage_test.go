@@ -103,7 +103,7 @@ func TestClientGarbage(t *testing.T) {
 	}()
 	before := totalAlloc()
 	for _, c := range cases {
-		_, err := Query(ctx, ep, SeqRange(1, 2), 300*time.Millisecond)
+		_, err := query(ctx, ep, SeqRange(1, 2), 300*time.Millisecond)
 		if err == nil {
 			t.Errorf("%s: the client accepted a reply", c.Name)
 		}
