@@ -15,7 +15,7 @@ import (
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
-	"github.com/debian/mailgw/internal/replay"
+	"github.com/debian/mailgw/internal/backfill"
 	"golang.org/x/term"
 )
 
@@ -91,7 +91,7 @@ func cmdReplay(args []string) int {
 		fmt.Fprintf(os.Stderr, "mailgw replay: %v\n", err)
 		return code
 	}
-	o := replay.Options{Rate: *rate, Restart: *restart, AllRecords: *allRecords, Workers: *workers, CheckpointEvery: *cpEvery, SpoolMax: *spoolMax}
+	o := backfill.Options{Rate: *rate, Restart: *restart, AllRecords: *allRecords, Workers: *workers, CheckpointEvery: *cpEvery, SpoolMax: *spoolMax}
 	var err error
 	if o.Since, err = parseDate(*since); err != nil {
 		return fail(exitUsage, fmt.Errorf("--since: %w", err))
@@ -114,16 +114,16 @@ func cmdReplay(args []string) int {
 
 	switch {
 	case *dryRun:
-		o.Mode = replay.ModeDryRun
+		o.Mode = backfill.ModeDryRun
 	case *publish:
-		o.Mode = replay.ModePublish
+		o.Mode = backfill.ModePublish
 		closeFn, code, err := wirePublish(ctx, cfg, &o, *waitSubs)
 		if err != nil {
 			return fail(code, err)
 		}
 		defer closeFn()
 	default:
-		o.Mode = replay.ModeSpool
+		o.Mode = backfill.ModeSpool
 		if _, err := os.Stat(cfg.StateDir); err != nil {
 			return fail(exitConfig, fmt.Errorf("state_dir %s: %w (start serve first, or use --publish or --dry-run)", cfg.StateDir, err))
 		}
@@ -137,18 +137,18 @@ func cmdReplay(args []string) int {
 			defer o.Journal.Close()
 		}
 	}
-	if o.Mode != replay.ModeDryRun {
+	if o.Mode != backfill.ModeDryRun {
 		o.CheckpointDir = filepath.Join(cfg.StateDir, "replay")
 	}
 	if !*noProgress {
 		o.Progress = os.Stderr
 		o.Terminal = term.IsTerminal(int(os.Stderr.Fd()))
 	}
-	s, err := replay.Run(ctx, o, fs.Args())
+	s, err := backfill.Run(ctx, o, fs.Args())
 	if *noProgress {
 		fmt.Fprintln(os.Stderr, s.String())
 	}
-	if o.Mode == replay.ModeDryRun {
+	if o.Mode == backfill.ModeDryRun {
 		fmt.Print(s.Table())
 	}
 	switch {
@@ -162,7 +162,7 @@ func cmdReplay(args []string) int {
 
 // wirePublish loads the signing key and opens the journal and the ZeroMQ
 // publisher for --publish. The returned func closes them.
-func wirePublish(ctx context.Context, cfg *config.Config, o *replay.Options, waitSubs int) (func(), int, error) {
+func wirePublish(ctx context.Context, cfg *config.Config, o *backfill.Options, waitSubs int) (func(), int, error) {
 	var err error
 	if o.Signer, err = loadSigner(cfg, true); err != nil {
 		return nil, exitConfig, err

@@ -17,7 +17,7 @@ import (
 	"github.com/debian/mailgw/internal/archive/archivetest"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
-	"github.com/debian/mailgw/internal/replay"
+	"github.com/debian/mailgw/internal/backfill"
 )
 
 func TestReplayParseDate(t *testing.T) {
@@ -133,7 +133,7 @@ func expectedEvents(t *testing.T, cfgPath, mbox string) int {
 	}
 	cl, _ := newClassifier(cfg)
 	ids := map[string]bool{}
-	_, err = replay.Run(context.Background(), replay.Options{Mode: replay.ModeDryRun, Config: cfg, Classifier: cl,
+	_, err = backfill.Run(context.Background(), backfill.Options{Mode: backfill.ModeDryRun, Config: cfg, Classifier: cl,
 		Logger:  slog.New(slog.DiscardHandler),
 		Observe: func(env *bus.Envelope, _ bool) { ids[env.MsgID] = true }}, []string{mbox})
 	if err != nil || len(ids) == 0 {
@@ -175,7 +175,7 @@ func TestReplayMatchesParse(t *testing.T) {
 	cl, _ := newClassifier(cfg)
 	for _, f := range []string{plain, xzed} {
 		var got []string
-		_, err := replay.Run(context.Background(), replay.Options{Mode: replay.ModeDryRun, Config: cfg, Classifier: cl,
+		_, err := backfill.Run(context.Background(), backfill.Options{Mode: backfill.ModeDryRun, Config: cfg, Classifier: cl,
 			Logger: slog.New(slog.DiscardHandler),
 			Observe: func(env *bus.Envelope, _ bool) {
 				body, err := env.Marshal()

@@ -1,4 +1,4 @@
-// Package replay backfills events from mail archives (SPEC §2, §7): it
+// Package backfill backfills events from mail archives (SPEC §2, §7): it
 // streams the mails of mbox, Maildir and debbugs .log archives (package
 // archive), turns them into the same envelopes live mail makes, marked
 // msg.mailgw.replayed = true, and hands them to one of three targets:
@@ -19,7 +19,7 @@
 // A replay is resumable: a checkpoint file per archive (keyed by its path,
 // size and modification time) records the last mail whose events are
 // journaled or spooled; the same command skips the mails up to it.
-package replay
+package backfill
 
 import (
 	"context"
