@@ -31,7 +31,7 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 }
 
 // session is one SMTP/LMTP session. Every error it returns to go-smtp is a
-// bare *smtp.SMTPError made by mailerr.SMTPError: a plain error from Data
+// bare *smtp.SMTPError made by smtpReply: a plain error from Data
 // would become a permanent 554 and bounce the mail.
 type session struct {
 	s      *Server
