@@ -19,9 +19,9 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/backfill"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
-	"github.com/debian/mailgw/internal/backfill"
 	"github.com/debian/mailgw/parsers"
 	"github.com/debian/mailgw/parsers/dak"
 	"github.com/debian/mailgw/parsers/debbugs"

@@ -15,9 +15,9 @@ import (
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/archive/archivetest"
+	"github.com/debian/mailgw/internal/backfill"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
-	"github.com/debian/mailgw/internal/backfill"
 )
 
 func TestReplayParseDate(t *testing.T) {

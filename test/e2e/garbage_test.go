@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
-	"github.com/debian/mailgw/internal/replayd"
 	"github.com/debian/mailgw/bus/zmtp"
 	"github.com/debian/mailgw/bus/zmtp/zmtptest"
+	"github.com/debian/mailgw/internal/replayd"
 )
 
 // maxServeRSS bounds serve's peak resident memory through the garbage:
