@@ -2,18 +2,14 @@ package archive
 
 import (
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ulikunitz/xz"
 
 	"github.com/debian/mailgw/internal/archive/archivetest"
 )
@@ -269,38 +265,6 @@ func TestMaildir(t *testing.T) {
 	if _, err := Open(t.TempDir(), Options{}); err == nil {
 		t.Error("a plain directory opened as a Maildir")
 	}
-}
-
-// compress returns data compressed with kind: gzip and xz in Go, bzip2
-// with the system bzip2 command (Go has no bzip2 writer).
-// bzip2 decodes whole blocks: a cut file yields the blocks before the cut.
-func compress(t *testing.T, kind string, data []byte) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	switch kind {
-	case "gzip":
-		w := gzip.NewWriter(&b)
-		w.Write(data)
-		w.Close()
-	case "xz":
-		w, err := xz.NewWriter(&b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(data)
-		w.Close()
-	case "bzip2":
-		cmd := exec.Command("bzip2", "-1", "-c") // 100k blocks
-		cmd.Stdin = bytes.NewReader(data)
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("bzip2: %v", err)
-		}
-		return out
-	default:
-		return data
-	}
-	return b.Bytes()
 }
 
 // newReader reads an archive from src, compression and format detected as
