@@ -5,9 +5,11 @@ package bus
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -65,5 +67,45 @@ func TestVerifyRelayReencoded(t *testing.T) {
 	}
 	if _, err := kr.Verify(env, nil); err != nil {
 		t.Fatalf("relayed body: %v", err)
+	}
+}
+
+// TestVerifySHA1: a signature real GnuPG made with --digest-algo SHA1 is
+// refused by default and accepted with AllowSHA1; the same key's SHA-256
+// signature is accepted either way.
+func TestVerifySHA1(t *testing.T) {
+	home, fpr, pub := gpgKey(t, "rsa2048")
+	kf := filepath.Join(t.TempDir(), "pub.gpg")
+	os.WriteFile(kf, pub, 0o644)
+	kr, err := LoadKeyring(kf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := NewEnvelope("org.debian.dev.debbugs.bug.report", testMsg(), MsgID(2013, "sha1"), 1370000000, "gpg")
+	data, _ := Canonical(env.Msg)
+	sign := func(args ...string) string {
+		cmd := exec.Command("gpg", append([]string{"--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "",
+			"--local-user", fpr, "--detach-sign"}, args...)...)
+		cmd.Stdin = bytes.NewReader(data)
+		sig, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("gpg --detach-sign %v: %v", args, err)
+		}
+		return base64.StdEncoding.EncodeToString(sig)
+	}
+	env.Crypto = "gpg"
+	env.Signature = sign("--digest-algo", "SHA1")
+	_, err = kr.Verify(reparse(t, env), nil)
+	if !errors.Is(err, ErrWeakHash) || !strings.Contains(err.Error(), "SHA-1") || !strings.Contains(err.Error(), "allow_sha1_signatures") {
+		t.Fatalf("SHA-1 by default: %v", err)
+	}
+	kr.AllowSHA1 = true
+	if got, err := kr.Verify(reparse(t, env), nil); err != nil || got != fpr {
+		t.Fatalf("SHA-1 allowed: %q, %v", got, err)
+	}
+	kr.AllowSHA1 = false
+	env.Signature = sign("--digest-algo", "SHA256")
+	if _, err := kr.Verify(reparse(t, env), nil); err != nil {
+		t.Fatalf("SHA-256: %v", err)
 	}
 }

@@ -53,13 +53,17 @@ func TestPublishLinesSignedToPython(t *testing.T) {
 	}
 }
 
+// TestPublishJSONMessageUnsigned publishes a JSON msg with a big integer
+// and floats, as fedmsg-logger --json-input does: Python's json.dumps
+// gives the same canonical bytes (zmq_sub.py checks), floats included.
 func TestPublishJSONMessageUnsigned(t *testing.T) {
 	cfgPath, _ := busTestKeys(t)
 	ep := freeEndpoint(t)
 	wait := pySubscribe(t, ep, "org.debian.dev.mod.x", 1)
 	var stderr bytes.Buffer
 	code := runPublish(context.Background(), []string{"--config", cfgPath, "--endpoint", ep, "--subscribers", "1", "--wait", "30s",
-		"--unsigned", "--modname", "mod", "--topic", "x", "--json-input", "--message", `{"a":"ü","n":12345678901234567890}`}, nil, &stderr)
+		"--unsigned", "--modname", "mod", "--topic", "x", "--json-input", "--message",
+		`{"a":"ü","n":12345678901234567890,"f":[1.5,1E-5,1e16,1393878837.0,-0.0,0.10]}`}, nil, &stderr)
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
@@ -71,12 +75,11 @@ func TestPublishJSONMessageUnsigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if env.Signature != "" || env.Crypto != "" || env.Msg["a"] != "ü" || fmt.Sprint(env.Msg["n"]) != "12345678901234567890" {
+	if env.Signature != "" || env.Crypto != "" || env.Msg["a"] != "ü" || fmt.Sprint(env.Msg["n"]) != "12345678901234567890" ||
+		!strings.Contains(bodies[0], `"f":[1.5,1e-05,1e+16,1393878837.0,-0.0,0.1]`) {
 		t.Fatalf("got %s", bodies[0])
 	}
 }
-
-var msgIDRe = regexp.MustCompile(`^[0-9]{4}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 // freeEndpoint returns a loopback TCP endpoint on a port free right now.
 func freeEndpoint(t *testing.T) string {
@@ -125,3 +128,5 @@ func pySubscribe(t *testing.T, ep, prefix string, n int) func() []string {
 		return bodies
 	}
 }
+
+var msgIDRe = regexp.MustCompile(`^[0-9]{4}-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)

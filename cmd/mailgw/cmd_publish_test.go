@@ -46,7 +46,7 @@ func TestPublishBadInput(t *testing.T) {
 	}{
 		{[]string{"--json-input"}, "{not json", exitDataErr},
 		{[]string{"--json-input"}, "[1,2]", exitDataErr},
-		{[]string{"--json-input", "--message", `{"f":1.5}`, "--settle", "0s"}, "", exitDataErr},
+		{[]string{"--json-input", "--message", `{"f":1e400}`, "--settle", "0s"}, "", exitDataErr},
 		{[]string{"--bogus"}, "", exitUsage},
 		{[]string{"extra-arg"}, "", exitUsage},
 	} {
