@@ -24,7 +24,7 @@ func unpublishedSeqs(t *testing.T, j *Journal) string {
 	return fmt.Sprint(got)
 }
 
-func addN(t *testing.T, j *Journal, from, n int) []*bus.Envelope {
+func addN(t testing.TB, j *Journal, from, n int) []*bus.Envelope {
 	t.Helper()
 	var envs []*bus.Envelope
 	for i := from; i < from+n; i++ {
