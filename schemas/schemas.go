@@ -247,14 +247,20 @@ func ValidateValue(env any) error {
 	return set.byName[name].validate(env.(map[string]any)["msg"])
 }
 
-// ValidateMsg checks msg (decoded JSON, or any value encoding/json
-// encodes) against the schema of topic.
+// ValidateMsg checks msg (a json.RawMessage, decoded JSON, or any value
+// encoding/json encodes) against the schema of topic.
 func ValidateMsg(topic string, msg any) error {
 	name, ok := Name(topic)
 	if !ok {
 		return fmt.Errorf("%s: %w", topic, ErrNoSchema)
 	}
-	if _, plain := msg.(map[string]any); !plain || hasTyped(msg) {
+	if raw, ok := msg.(json.RawMessage); ok {
+		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+		if err != nil {
+			return fmt.Errorf("not JSON: %w", err)
+		}
+		msg = v
+	} else if _, plain := msg.(map[string]any); !plain || hasTyped(msg) {
 		b, err := json.Marshal(msg)
 		if err != nil {
 			return err
