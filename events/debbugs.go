@@ -13,7 +13,7 @@ type BugReport struct {
 	Common
 	Bug
 	Submitter      string   `json:"submitter"`
-	SubmitterEmail string   `json:"submitter_email,omitempty"`
+	SubmitterEmail *string  `json:"submitter_email,omitempty"`
 	Severity       string   `json:"severity"`
 	Tags           []string `json:"tags"`
 	Version        string   `json:"version,omitempty"`
@@ -25,7 +25,7 @@ type BugFollowup struct {
 	Common
 	Bug
 	From      string   `json:"from"`
-	FromEmail string   `json:"from_email,omitempty"`
+	FromEmail *string  `json:"from_email,omitempty"`
 	Tags      []string `json:"tags,omitempty"`
 	Body      string   `json:"body"`
 }
@@ -34,14 +34,14 @@ type BugFollowup struct {
 type BugClose struct {
 	Common
 	Bug
-	Bugs             []int  `json:"bugs,omitempty"`
-	ClosedBy         string `json:"closed_by,omitempty"`
-	ClosedByEmail    string `json:"closed_by_email,omitempty"`
-	FixedVersion     string `json:"fixed_version,omitempty"`
-	FixedSource      string `json:"fixed_source,omitempty"`
-	ClosingMessageID string `json:"closing_message_id,omitempty"`
-	ClosingSubject   string `json:"closing_subject,omitempty"`
-	Variant          string `json:"variant,omitempty"`
+	Bugs             []int   `json:"bugs,omitempty"`
+	ClosedBy         string  `json:"closed_by,omitempty"`
+	ClosedByEmail    *string `json:"closed_by_email,omitempty"`
+	FixedVersion     string  `json:"fixed_version,omitempty"`
+	FixedSource      string  `json:"fixed_source,omitempty"`
+	ClosingMessageID string  `json:"closing_message_id,omitempty"`
+	ClosingSubject   string  `json:"closing_subject,omitempty"`
+	Variant          string  `json:"variant,omitempty"`
 }
 
 // BugControl is debbugs.bug.control: a control transcript.
@@ -87,10 +87,10 @@ type BugForwarded struct {
 type BugSubmitterChanged struct {
 	Common
 	Bug
-	NewSubmitter      string `json:"new_submitter,omitempty"`
-	NewSubmitterEmail string `json:"new_submitter_email,omitempty"`
-	OldSubmitter      string `json:"old_submitter,omitempty"`
-	OldSubmitterEmail string `json:"old_submitter_email,omitempty"`
+	NewSubmitter      string  `json:"new_submitter,omitempty"`
+	NewSubmitterEmail *string `json:"new_submitter_email,omitempty"`
+	OldSubmitter      string  `json:"old_submitter,omitempty"`
+	OldSubmitterEmail *string `json:"old_submitter_email,omitempty"`
 }
 
 // BugError is debbugs.bug.error: debbugs refused a mail.

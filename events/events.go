@@ -50,11 +50,13 @@ func (c *Common) Base() *Common { return c }
 type Mail struct {
 	MessageID string `json:"message_id"`
 	// Date is RFC 3339; nil when the mail had no usable Date.
-	Date    *string `json:"date"`
-	From    string  `json:"from"`
-	Subject string  `json:"subject"`
-	// Auth is whether mailgw trusts the mail's origin; nil from a
-	// publisher that does not say.
+	Date *string `json:"date"`
+	From string  `json:"from"`
+	// FromEmail is From's bare address, lower-case; nil when none.
+	FromEmail *string `json:"from_email,omitempty"`
+	Subject   string  `json:"subject"`
+	// Auth is whether mailgw trusts the mail's origin (docs/trust.md);
+	// nil on debmessenger's compatibility topics.
 	Auth *Auth `json:"auth,omitempty"`
 }
 

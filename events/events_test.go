@@ -119,6 +119,9 @@ func TestStructsMatchSchemas(t *testing.T) {
 func compare(t *testing.T, where string, typ reflect.Type, f schemas.Fields) {
 	t.Helper()
 	fields := jsonFields(typ)
+	if _, ok := f.Props["auth"]; !ok && typ == reflect.TypeFor[events.Mail]() {
+		delete(fields, "auth") // debmessenger's mail has none: nil there
+	}
 	var names, props []string
 	for k := range fields {
 		names = append(names, k)

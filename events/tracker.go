@@ -15,7 +15,7 @@ type TrackerForward struct {
 	OriginalKeyword string  `json:"original_keyword,omitempty"`
 	Subject         string  `json:"subject"`
 	From            string  `json:"from"`
-	FromEmail       string  `json:"from_email,omitempty"`
+	FromEmail       *string `json:"from_email,omitempty"`
 	Event           *Nested `json:"event,omitempty"`
 }
 
@@ -145,7 +145,7 @@ func jsonNames(typ reflect.Type) map[string]bool {
 type DebmessengerBug struct {
 	Common
 	From      string   `json:"from"`
-	FromEmail string   `json:"from_email,omitempty"`
+	FromEmail *string  `json:"from_email,omitempty"`
 	Source    string   `json:"source"`
 	Package   string   `json:"package"`
 	Tags      []string `json:"tags"`

@@ -16,6 +16,7 @@ pkgs=(
   procps time               # ps, /usr/bin/time for RSS measurements
   procmail                  # the procmailrc example is exercised by test/e2e
   groff-base                # groff checks the generated man pages (cmd/mailgw)
+  bash-completion           # the generated bash completion is run in real bash
   python3-jsonschema        # the schemas in schemas/ checked by a second validator
 )
 missing=()

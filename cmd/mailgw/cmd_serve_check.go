@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/smtpd"
@@ -44,6 +45,9 @@ func checkServeConfig(cfg *config.Config) []error {
 	}
 	if _, err := newClassifier(cfg); err != nil {
 		errs = append(errs, fmt.Errorf("upload_keyrings: %v", err))
+	}
+	if _, err := auth.New(cfg.Trust, nil); err != nil {
+		errs = append(errs, err)
 	}
 	for _, dir := range []struct{ key, path string }{
 		{"state_dir", cfg.StateDir}, {"spool_dir", cfg.SpoolDir},

@@ -90,6 +90,7 @@ type Config struct {
 	MaxBodyBytes int `toml:"max_body_bytes"`
 
 	SMTP    SMTP    `toml:"smtp"`
+	Trust   Trust   `toml:"trust"`
 	Metrics Metrics `toml:"metrics"`
 	Log     Log     `toml:"log"`
 }
@@ -192,6 +193,20 @@ func Defaults() *Config {
 			ReadTimeout:     Duration{60 * time.Second},
 			WriteTimeout:    Duration{60 * time.Second},
 		},
+		// No policy: everything is published untrusted (docs/trust.md).
+		Trust: Trust{
+			DKIM:          true,
+			DNSTimeout:    Duration{5 * time.Second},
+			MaxSignatures: 8,
+			KeyCacheTTL:   Duration{time.Hour},
+			KeyCacheSize:  1024,
+			RetryMin:      Duration{30 * time.Second},
+			RetryMax:      Duration{30 * time.Minute},
+			Dak:           Policy{Action: ActionPublish},
+			Debbugs:       Policy{Action: ActionPublish},
+			PTS:           Policy{Action: ActionPublish},
+			Tracker:       Policy{Action: ActionPublish},
+		},
 		Metrics: Metrics{Listen: "127.0.0.1:9942"},
 		Log:     Log{Format: "text", Level: "info"},
 	}
@@ -259,6 +274,7 @@ func (c *Config) Check() error {
 	if (c.SMTP.TLSCert == "") != (c.SMTP.TLSKey == "") {
 		errs = append(errs, errors.New("smtp.tls_cert and smtp.tls_key must be set together"))
 	}
+	errs = append(errs, c.Trust.check()...)
 	if c.Retention.Duration < 0 || c.DedupRetention.Duration < 0 {
 		errs = append(errs, errors.New("retention and dedup_retention must not be negative (0 keeps everything)"))
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/archive"
+	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/debian/mailgw/parsers"
@@ -167,12 +168,19 @@ func Classifier() *parsers.Classifier {
 	return parsers.NewClassifier(pts.New(d, b), d, b)
 }
 
-// Envelopes builds the envelopes of mails with pipeline.Build, as serve
-// does (unsigned; i and seq_id numbered from 1), and encodes them. A
-// mail that is unreadable or yields no event contributes nothing.
+// Envelopes builds the envelopes of mails as serve does, judged by the
+// default trust policy without DNS (mail.auth) and made by
+// pipeline.Build (unsigned; i and seq_id numbered from 1), and encodes
+// them. A mail that is unreadable, yields no event or that the policy
+// holds back contributes nothing; the .log records of Logs come in as
+// from an archive, the others as from a pipe.
 func Envelopes(tb testing.TB, mails []Mail) []Envelope {
 	tb.Helper()
 	cfg, c := Config(), Classifier()
+	v, err := auth.NewOffline(cfg.Trust)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	var out []Envelope
 	for _, m := range mails {
 		msg, err := parsers.ReadMessage(m.Raw)
@@ -180,7 +188,14 @@ func Envelopes(tb testing.TB, mails []Mail) []Envelope {
 			continue
 		}
 		evs, _ := c.Classify(msg)
-		for _, env := range pipeline.Build(cfg, msg, evs, Now, false) {
+		if len(evs) == 0 {
+			continue
+		}
+		dec := v.Check(msg, auth.Intake{Archive: strings.Contains(m.Name, ".log#")}, evs)
+		if dec.Retry != "" || dec.Quarantine != "" {
+			continue
+		}
+		for _, env := range pipeline.Build(cfg, msg, evs, Now, false, dec.Object()) {
 			env.I = int64(len(out) + 1)
 			env.SeqID = int64(len(out) + 1)
 			body, err := env.Marshal()

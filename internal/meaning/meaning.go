@@ -144,7 +144,9 @@ func (d *desc) addPeople(addrs ...string) {
 	}
 }
 
-func unsafeInAddress(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) || r == '<' || r == '>' }
+func unsafeInAddress(r rune) bool {
+	return unicode.IsSpace(r) || unicode.IsControl(r) || r == '<' || r == '>'
+}
 
 // trackerPage points at the first package's tracker page.
 func (d *desc) trackerPage() {

@@ -52,7 +52,7 @@ func TestMeaningOnCorpus(t *testing.T) {
 			continue
 		}
 		evs, _ := c.Classify(m)
-		for _, env := range Build(cfg, m, evs, fixedNow, false) {
+		for _, env := range Build(cfg, m, evs, fixedNow, false, nil) {
 			n++
 			name := strings.TrimPrefix(env.Topic, cfg.TopicPrefix+"."+cfg.Environment+".")
 			name = strings.TrimPrefix(name, cfg.TopicPrefix+"."+CompatEnvironment+".")

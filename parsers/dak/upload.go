@@ -84,8 +84,6 @@ func (p *Parser) uploadPayloadIn(c *ctx, bx *boxes, fr *fieldRows) map[string]an
 		"distribution":   dist,
 		"architecture":   arch,
 		"binary":         splitList(ch.Value("Binary")),
-		"changed_by":     ch.Value("Changed-By"),
-		"maintainer":     ch.Value("Maintainer"),
 		"urgency":        ch.Value("Urgency"),
 		"date":           normDate(ch.Value("Date")),
 		"closes":         ch.Closes(),
@@ -102,6 +100,8 @@ func (p *Parser) uploadPayloadIn(c *ctx, bx *boxes, fr *fieldRows) map[string]an
 		"has_changes":    c.ch != nil,
 		"signature":      p.signature(c.loc, func() []byte { return signedBytes(c.m) }),
 	}
+	parsers.PutAddress(pl, "changed_by", ch.Value("Changed-By"))
+	parsers.PutAddress(pl, "maintainer", ch.Value("Maintainer"))
 	if c.ch == nil {
 		// katie's INSTALLED mail lists "Closing bugs: N N" instead.
 		if i := strings.Index(c.m.Text, "\nClosing bugs:"); i >= 0 {

@@ -111,8 +111,8 @@ func (p *Parser) Parse(m *parsers.Message) ([]parsers.Event, bool, string) {
 			"package": pkg,
 			"keyword": kw,
 			"subject": m.Subject,
-			"from":    m.From,
 		}
+		parsers.PutAddress(pl, "from", m.From)
 		if raw := strings.ToLower(strings.TrimSpace(kwHdr)); raw != "" && raw != kw {
 			pl["original_keyword"] = raw
 		}

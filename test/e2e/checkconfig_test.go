@@ -49,6 +49,10 @@ func TestCheckConfig(t *testing.T) {
 		{"state is a file", `state_dir = "` + filepath.Join(dir, "good.toml") + `"` + "\n" + free, 78, "state_dir"},
 		{"bad endpoint", base + strings.Replace(free, "tcp://127.0.0.1:0\"]", "udp://x\"]", 1), 78, "endpoints.mailgw"},
 		{"damaged journal", base + "journal = \"" + damaged + "\"\n" + free, 78, "journal " + damaged},
+		{"trust policy", base + free + "[trust.debbugs]\ndkim_domains = [\"bugs.debian.org\"]\naction = \"quarantine\"\n", 0,
+			"trust.debbugs: proven by DKIM from bugs.debian.org, senders none, relays none; otherwise quarantine"},
+		{"no trust policy", base + free, 0, "trust: no policy configured"},
+		{"bad trust action", base + free + "[trust.dak]\naction = \"drop\"\n", 78, "trust.dak.action"},
 	} {
 		name := strings.ReplaceAll(tc.name, " ", "-")
 		cfg := filepath.Join(dir, name+".toml")
