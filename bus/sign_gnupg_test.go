@@ -8,13 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/debian/mailgw/internal/gpgtest"
 )
 
 // TestLoadSignerGnuPGSecretKey: a passphrase-protected secret key exported
 // from GnuPG 2.2 (gpg --export-secret-keys --armor) signs, and GnuPG
 // verifies what it signs.
 func TestLoadSignerGnuPGSecretKey(t *testing.T) {
-	home := gpgHome(t)
+	home := gpgtest.Home(t)
 	// The agent calibrates S2K to ~100 ms of its own hashing, which costs
 	// go-crypto seconds; a fixed count keeps the test fast.
 	os.WriteFile(filepath.Join(home, "gpg-agent.conf"), []byte("s2k-count 65536\n"), 0o600)

@@ -155,6 +155,17 @@ func TestConcurrentSignVerify(t *testing.T) {
 	}
 }
 
+// testMsg is a payload with non-ASCII text, nesting and lists.
+func testMsg() map[string]any {
+	return map[string]any{
+		"source":  "hello",
+		"version": "2.12-1",
+		"changes": "é 😀 <tag> & \"quoted\"\n\ttab",
+		"closes":  []any{123456, 654321},
+		"files":   []any{map[string]any{"name": "hello_2.12-1.dsc", "size": 1234}},
+	}
+}
+
 // writeSigner stores an armored secret key and loads it with LoadSigner.
 func writeSigner(t testing.TB, sec []byte) *OpenPGPSigner {
 	t.Helper()
@@ -167,17 +178,6 @@ func writeSigner(t testing.TB, sec []byte) *OpenPGPSigner {
 		t.Fatal(err)
 	}
 	return s
-}
-
-// testMsg is a payload with non-ASCII text, nesting and lists.
-func testMsg() map[string]any {
-	return map[string]any{
-		"source":  "hello",
-		"version": "2.12-1",
-		"changes": "é 😀 <tag> & \"quoted\"\n\ttab",
-		"closes":  []any{123456, 654321},
-		"files":   []any{map[string]any{"name": "hello_2.12-1.dsc", "size": 1234}},
-	}
 }
 
 // wrap76 is Python 2's str.encode('base64'): lines of 76 characters, each
