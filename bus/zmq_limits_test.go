@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/debian/mailgw/internal/zmtp"
+	"github.com/debian/mailgw/bus/zmtp"
 )
 
 // TestZMQMaxSubscribers: beyond MaxSubscribers a connection is closed at
