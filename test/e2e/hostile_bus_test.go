@@ -11,6 +11,25 @@ import (
 	"time"
 )
 
+// startPeers runs test/python/SCRIPT with args, a process of many
+// python3-zmq peers, and waits for its "connected"; it ends when the test
+// does.
+func startPeers(t *testing.T, script string, args ...string) {
+	t.Helper()
+	py := exec.Command(python, append([]string{filepath.Join(repoRoot, "test", "python", script)}, args...)...)
+	stdin, _ := py.StdinPipe()
+	out, _ := py.StdoutPipe()
+	var pyErr syncBuffer
+	py.Stderr = &pyErr
+	if err := py.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); py.Wait() })
+	if sc := bufio.NewScanner(out); !sc.Scan() || sc.Text() != "connected" {
+		t.Fatalf("%s: %q\n%s", script, sc.Text(), pyErr.String())
+	}
+}
+
 // TestHostileBusMemory (issue 14, item 8): 1,000 stuck python3-zmq
 // subscribers (RCVHWM 1, never reading) and one healthy one on serve's
 // bus, with the default max_subscribers and subscriber_queue_bytes, while
@@ -22,20 +41,7 @@ func TestHostileBusMemory(t *testing.T) {
 	healthy := d.subscribe(t)
 
 	const stuckN = 1000
-	py := exec.Command(python, filepath.Join(repoRoot, "test", "python", "stuck_subs.py"),
-		fmt.Sprint(stuckN), fmt.Sprintf("tcp://127.0.0.1:%d", d.bus))
-	stdin, _ := py.StdinPipe()
-	out, _ := py.StdoutPipe()
-	var pyErr syncBuffer
-	py.Stderr = &pyErr
-	if err := py.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stdin.Close(); py.Wait() })
-	sc := bufio.NewScanner(out)
-	if !sc.Scan() || sc.Text() != "connected" {
-		t.Fatalf("stuck_subs.py: %q\n%s", sc.Text(), pyErr.String())
-	}
+	startPeers(t, "stuck_subs.py", fmt.Sprint(stuckN), fmt.Sprintf("tcp://127.0.0.1:%d", d.bus))
 	waitFor(t, 60*time.Second, "1,001 subscribers", func() bool {
 		n, _ := d.metric("mailgw_bus_subscribers")
 		return n == stuckN+1
