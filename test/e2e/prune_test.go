@@ -253,3 +253,54 @@ func journalQueryAt(t *testing.T, path, q string) int64 {
 	t.Helper()
 	return journalQuery(t, filepath.Dir(path), q)
 }
+
+// TestServePrunesAtStart: serve with retention set prunes the published
+// envelopes older than it when it starts (and logs it), and its metrics
+// show the journal's and the quarantine's disk use.
+func TestServePrunesAtStart(t *testing.T) {
+	d := newDaemon(t)
+	mbox := filepath.Join(d.dir, "few.mbox")
+	gen := filepath.Join(d.dir, "mboxgen")
+	build := exec.Command("go", "build", "-o", gen, "./cmd/mboxgen")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build mboxgen: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(gen, "-n", "300", "-mails", filepath.Join(repoRoot, "testdata", "mails"), "-o", mbox).CombinedOutput(); err != nil {
+		t.Fatalf("mboxgen: %v\n%s", err, out)
+	}
+	runMailgw(t, "replay", "--publish", "--no-progress", "--config", d.config, mbox)
+	last := journalQuery(t, d.state, `SELECT MAX(seq_id) FROM envelopes`)
+	newest := journalQuery(t, d.state, `SELECT MAX(timestamp) FROM envelopes`)
+	for time.Now().Unix() <= newest+1 {
+		time.Sleep(100 * time.Millisecond)
+	}
+	cfg, err := os.ReadFile(d.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(d.config, append([]byte("retention = \"1s\"\n"), cfg...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d.start()
+	want := fmt.Sprintf("msg=\"journal pruned\" component=journal bodies=%d keys=0", last)
+	waitFor(t, 60*time.Second, "serve's prune at start", func() bool { return strings.Contains(d.log.String(), want) })
+	if _, err := replayd.QueryRaw(context.Background(), d.replayEndpoint(t), replayd.SeqRange(1, 1), 30*time.Second); !errors.Is(err, replayd.ErrPruned) {
+		t.Errorf("seq_id 1 after serve's prune: %v", err)
+	}
+	// A mail that makes no event lands in quarantine.
+	deliver := exec.Command(mailgw, "deliver", "--config", d.config)
+	deliver.Stdin = strings.NewReader("Subject: nothing to see\n\nx\n")
+	if out, err := deliver.CombinedOutput(); err != nil {
+		t.Fatalf("deliver: %v\n%s", err, out)
+	}
+	waitFor(t, 60*time.Second, "mailgw_quarantine_mails 1", func() bool {
+		v, ok := d.metric("mailgw_quarantine_mails")
+		return ok && v == 1
+	})
+	for _, m := range []string{`mailgw_journal_bytes{file="bodies"}`, `mailgw_journal_bytes{file="database"}`, "mailgw_quarantine_bytes"} {
+		if v, ok := d.metric(m); !ok || v <= 0 {
+			t.Errorf("/metrics: %s = %v (present: %v)", m, v, ok)
+		}
+	}
+}
