@@ -118,23 +118,24 @@ func TestPrune100k(t *testing.T) {
 	runMailgw(t, "replay", "--publish", "--no-progress", "--config", d.config, old)
 	oldLast := journalQuery(t, d.state, `SELECT MAX(seq_id) FROM envelopes`)
 	oldTS := journalQuery(t, d.state, `SELECT MAX(timestamp) FROM envelopes`)
-	// The recent tenth is journaled at least 3 s later (envelope
+	// The recent tenth is journaled at least 5 s later (envelope
 	// timestamps are whole seconds).
-	for time.Now().Unix() < oldTS+3 {
+	for time.Now().Unix() < oldTS+5 {
 		time.Sleep(100 * time.Millisecond)
 	}
 	runMailgw(t, "replay", "--publish", "--no-progress", "--config", d.config, recent)
 	last := journalQuery(t, d.state, `SELECT MAX(seq_id) FROM envelopes`)
 	split := journalQuery(t, d.state, `SELECT MIN(timestamp) FROM envelopes WHERE seq_id > ?`, oldLast)
 	t.Logf("journaled %d events (%d old, %d recent) in %s", last, oldLast, last-oldLast, time.Since(start).Round(time.Millisecond))
-	if last < 100000 || split < oldTS+3 {
+	if last < 100000 || split < oldTS+5 {
 		t.Fatalf("%d events, recent ones from %d, old ones up to %d", last, split, oldTS)
 	}
 
-	// Prune with the cutoff 1.5 s before the first recent envelope: the
-	// command's own start (well under 1.5 s) cannot move it past it.
+	// Prune with the cutoff 2.5 s before the first recent envelope (and
+	// 2.5 s after the last old one): the time the command takes to
+	// start (well under a second) cannot move it across either.
 	before, length := bodiesBlocks(t, d.state)
-	retention := time.Since(time.Unix(split, 0)) + 1500*time.Millisecond
+	retention := time.Since(time.Unix(split, 0)) + 2500*time.Millisecond
 	start = time.Now()
 	out := runMailgw(t, "journal", "prune", "--config", d.config, "--retention", retention.String())
 	pruneTook := time.Since(start)
