@@ -35,15 +35,7 @@ func runQuery(args ...string) (int, string, string) {
 // unsigned one is refused, no match and an endpoint that does not answer
 // have their exit codes.
 func TestQuery(t *testing.T) {
-	cfgPath, _ := busTestKeys(t)
-	cfg, err := loadConfig(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := loadSigner(cfg, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, signer := busTestSigner(t)
 	const t0 = 1795000000
 	var envs []*bus.Envelope
 	for i, e := range corpustest.Envelopes(t, corpustest.Golden(t))[:20] {

@@ -62,15 +62,7 @@ func unboundEnv(t *testing.T, topic, text string, s bus.Signer) *bus.Envelope {
 // and drops the unsigned, the tampered, and an unbound one on mailgw's
 // own topic.
 func TestTailJSONValidates(t *testing.T) {
-	cfgPath, _ := busTestKeys(t)
-	cfg, err := loadConfig(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := loadSigner(cfg, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, signer := busTestSigner(t)
 	pub, wait := runTailAsync(t, "--config", cfgPath, "--json", "--count", "3", "--topic", "org.debian.")
 	good1 := tailEnv(t, "org.debian.dev.logger.log", "first é", signer)
 	unsigned := tailEnv(t, "org.debian.dev.logger.log", "unsigned", nil)
@@ -134,7 +126,7 @@ func TestTailPrettyAndSummaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf.Reset()
-	if err := printEnvelope(&buf, bus.Message{Env: forged}, false, true); err != nil || strings.Contains(buf.String(), "validation") {
+	if err := printEnvelope(&buf, bus.Message{Env: forged}, false, true, false); err != nil || strings.Contains(buf.String(), "validation") {
 		t.Errorf("unvalidated envelope printed with a validation: %v %s", err, buf.String())
 	}
 	// A validated unbound envelope says so in every format.
