@@ -108,7 +108,7 @@ func cmdQuery(ctx context.Context, cfgPath string, o queryOptions, stdout, stder
 	out := bufio.NewWriter(stdout)
 	code, found := exitOK, false
 	for _, ep := range endpoints {
-		envs, err := replayd.Query(ctx, ep, req, o.timeout)
+		frames, err := replayd.QueryRaw(ctx, ep, req, o.timeout)
 		switch {
 		case errors.Is(err, replayd.ErrNoMatch):
 			continue
@@ -121,7 +121,13 @@ func cmdQuery(ctx context.Context, cfgPath string, o queryOptions, stdout, stder
 			code = max(code, exitTempFail)
 			continue
 		}
-		for _, env := range envs {
+		for i, f := range frames {
+			env, err := bus.ParseEnvelope(f)
+			if err != nil {
+				log.Warn("query: dropped a reply frame that is no envelope", "endpoint", ep, "frame", i, "err", err)
+				code = max(code, exitFailure)
+				continue
+			}
 			m := bus.Message{Topic: env.Topic, Env: env}
 			if verify != nil {
 				if m.Signer, err = verify(env); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -98,7 +99,13 @@ func TestQuery(t *testing.T) {
 	if code, _, errOut = runQuery(append(ep, "--seq", "999")...); code != exitFailure || !strings.Contains(errOut, "no match") {
 		t.Errorf("no match: exit %d\n%s", code, errOut)
 	}
-	if code, _, errOut = runQuery("--config", cfgPath, "--replay-endpoint", freeEndpoint(t), "--seq", "1", "--timeout", "1s"); code != exitTempFail {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "tcp://" + ln.Addr().String()
+	ln.Close()
+	if code, _, errOut = runQuery("--config", cfgPath, "--replay-endpoint", closed, "--seq", "1", "--timeout", "1s"); code != exitTempFail {
 		t.Errorf("no endpoint: exit %d\n%s", code, errOut)
 	}
 	for _, bad := range [][]string{{}, {"--seq", "5-3"}, {"--seq", "x"}, {"--until", "2026-01-01"}, {"--since", "yesterday"}, {"--seq", "1", "--json", "--terse"}, {"--seq", "1-2", "--seq", "4-5"}} {
