@@ -310,6 +310,8 @@ def trust(c):
     finally:
         dns.kill()
         dns.wait()
+    if min(trusted) == 0:
+        raise RuntimeError("no event trusted by DKIM: the signatures did not verify")
     note = "%d events trusted by DKIM per run; DNS %s in all" % (statistics.median(trusted), queries)
     r += [row("replay --publish, DKIM checked, keys cached (%d mails)" % c.a.mails, on, "mails/s", note=note),
           row("replay --publish, DKIM not checked (same mbox)", off, "mails/s"),
