@@ -21,6 +21,7 @@ pkgs=(
   lintian                   # … checks it with lintian
   systemd                   # systemd-analyze security (unit hardening), systemd-sysusers (postinst)
   debian-keyring            # upload signatures checked against Debian's real keyring (parsers/dak)
+  python3-jsonschema        # the schemas in schemas/ checked by a second validator
 )
 missing=()
 for p in "${pkgs[@]}"; do
