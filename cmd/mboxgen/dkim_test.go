@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -24,7 +25,7 @@ func TestDKIMKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	key, out := filepath.Join(dir, "dkim.pem"), filepath.Join(dir, "signed.mbox")
-	if err := run([]string{"-n", itoa(2 * len(src)), "-o", out, "-mails", "../../testdata/mails", "-dkim-key", key}); err != nil {
+	if err := run([]string{"-n", strconv.Itoa(2 * len(src)), "-o", out, "-mails", "../../testdata/mails", "-dkim-key", key}); err != nil {
 		t.Fatal(err)
 	}
 	rec, err := os.ReadFile(key + ".record")
@@ -42,7 +43,7 @@ func TestDKIMKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := archive.Open(out)
+	r, err := archive.Open(out, archive.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

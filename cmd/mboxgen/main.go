@@ -21,7 +21,7 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/debian/mailgw/internal/archive"
+	"github.com/debian/mailgw/internal/archive/archivetest"
 )
 
 func main() {
@@ -78,7 +78,7 @@ func run(args []string) error {
 		tool = []string{"xz", "-T2", "-1", "-c"}
 	}
 	if tool == nil {
-		return archive.GenerateWith(w, mails, *n, *seed, edit)
+		return archivetest.GenerateWith(w, mails, *n, *seed, edit)
 	}
 	cmd := exec.Command(tool[0], tool[1:]...)
 	cmd.Stdout, cmd.Stderr = w, os.Stderr
@@ -89,7 +89,7 @@ func run(args []string) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("%s: %w", tool[0], err)
 	}
-	gerr := archive.GenerateWith(in, mails, *n, *seed, edit)
+	gerr := archivetest.GenerateWith(in, mails, *n, *seed, edit)
 	in.Close()
 	if err := cmd.Wait(); err != nil {
 		return fmt.Errorf("%s: %w", tool[0], err)
