@@ -123,6 +123,7 @@ type daemon struct {
 	replay  *replayd.Server // nil when replay_endpoints has no entry for name
 	// applied is what the last load or reload applied (cmd_serve_reload.go).
 	applied reloadState
+	prune   *pruner
 }
 
 // runServe starts every part, waits for stopping (or a part failing), and
@@ -133,7 +134,7 @@ type daemon struct {
 // READY=1 once every listener is bound and the journal is open, and
 // STOPPING=1 when the drain starts (internal/sdnotify).
 func runServe(cfg *config.Config, log *slog.Logger, stopping <-chan struct{}, hup <-chan os.Signal, cfgPath string) int {
-	d := &daemon{cfg: cfg, log: log, m: metrics.New()}
+	d := &daemon{cfg: cfg, log: log, m: metrics.New(), prune: newPruner(cfg)}
 	code, err := d.open()
 	if err != nil {
 		log.Error("cannot start", "err", err)
@@ -183,7 +184,7 @@ func runServe(cfg *config.Config, log *slog.Logger, stopping <-chan struct{}, hu
 	if lns.admin != nil {
 		run("metrics", func() error { return d.m.Serve(adminCtx, lns.admin, log) })
 	}
-	run("prune", func() error { d.pruneLoop(adminCtx); return nil })
+	run("prune", func() error { d.prune.loop(adminCtx, d.journal, log.With("component", "journal")); return nil })
 	// The replay REP endpoint (docs/replay.md), bound in open, answers from the
 	// journal until the pipeline has stopped publishing.
 	replayAddr := ""
