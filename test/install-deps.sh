@@ -20,6 +20,7 @@ pkgs=(
   dpkg-dev debhelper        # test/deb builds the .deb (dpkg-buildpackage, dh)
   lintian                   # … checks it with lintian
   systemd                   # systemd-analyze security (unit hardening), systemd-sysusers (postinst)
+  debian-keyring            # upload signatures checked against Debian's real keyring (parsers/dak)
   python3-jsonschema        # the schemas in schemas/ checked by a second validator
 )
 missing=()
