@@ -60,6 +60,9 @@ type Journal struct {
 	// bodies, kept between calls (under mu).
 	bfile *bodyFile
 	buf   []byte
+	// added is closed by the next Add that adds envelopes (Added).
+	addedMu sync.Mutex
+	added   chan struct{}
 }
 
 // Entry is one journaled envelope.
@@ -105,6 +108,9 @@ func Open(path string) (*Journal, error) {
 	}
 	if err == nil {
 		err = migrateKeys(db)
+	}
+	if err == nil {
+		err = migrateOutlets(db)
 	}
 	if err != nil {
 		db.Close()
@@ -160,7 +166,7 @@ func createTx(db *sql.DB) error {
 		if _, err := tx.Exec(schema); err != nil {
 			return err
 		}
-		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx} {
+		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx, migrateOutletsTx} {
 			if err := migrate(tx); err != nil {
 				return err
 			}
