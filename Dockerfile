@@ -9,8 +9,10 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
+# The version is the one of debian/changelog's newest entry, else what git
+# describes, else "dev"; the commit is git's (mailgw --version prints both).
 # build:
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/mailgw ./cmd/mailgw
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=$(sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog 2>/dev/null | grep . || git describe --tags --always 2>/dev/null || echo dev) -X main.commit=$(git rev-parse HEAD 2>/dev/null)" -o /out/mailgw ./cmd/mailgw
 
 FROM debian:bookworm-slim
 RUN useradd --system --home-dir /var/lib/mailgw --create-home --uid 10025 mailgw \

@@ -15,6 +15,7 @@ pkgs=(
   python3-debian            # the Python reference in bench/
   procps time               # ps, /usr/bin/time for RSS measurements
   procmail                  # the procmailrc example is exercised by test/e2e
+  groff-base                # groff checks the generated man pages (cmd/mailgw)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -11,6 +11,12 @@ import (
 	"testing"
 )
 
+// The version and commit that testBin's binary is built with.
+const (
+	testVersion = "9.9.9-test"
+	testCommit  = "0123456789abcdef"
+)
+
 var (
 	testBinOnce sync.Once
 	testBinPath string
@@ -28,7 +34,8 @@ func testBin(t *testing.T) string {
 			return
 		}
 		testBinPath = filepath.Join(dir, "mailgw")
-		if out, err := exec.Command("go", "build", "-o", testBinPath, ".").CombinedOutput(); err != nil {
+		ldflags := "-X main.version=" + testVersion + " -X main.commit=" + testCommit
+		if out, err := exec.Command("go", "build", "-ldflags", ldflags, "-o", testBinPath, ".").CombinedOutput(); err != nil {
 			testBinErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})

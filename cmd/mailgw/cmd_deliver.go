@@ -2,69 +2,70 @@ package main
 
 import (
 	"bufio"
-	"flag"
 	"fmt"
-	"os"
+	"io"
 
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/mailerr"
+	"github.com/spf13/cobra"
 )
 
-const deliverHelp = `usage: mailgw deliver [--config FILE] < MAIL
+const deliverLong = `Spool one mail from standard input for 'mailgw serve' to publish: the MTA
+pipe target (postfix pipe(8), exim pipe transport, procmail, .forward). It
+only writes the mail into the spool (tmp/, fsync, rename into new/, fsync);
+it never parses, signs or publishes, so it is fast and needs no key. It
+never creates the spool: a missing spool is a misconfiguration to notice.
 
-Spool one mail from standard input for 'mailgw serve' to publish: the MTA
-pipe target (postfix pipe(8), exim pipe transport, procmail, .forward).
-It only writes the mail into the spool (tmp/, fsync, rename into new/,
-fsync); it never parses, signs or publishes, so it is fast and needs no key.
+Exit status: 0 the mail is durably in the spool (fsynced); 75 try again
+later (EX_TEMPFAIL): the spool is missing, full (below spool_min_free_bytes)
+or unwritable, the config is unreadable, or the mail is over
+smtp.max_message_bytes; the MTA keeps the mail queued (its queue listing
+shows this reason) and retries, so fixing the cause delivers it with no
+other step; 64 usage error. deliver exits with no other code
+(docs/exit-codes.md).`
 
-Exit status:
-  0   the mail is durably in the spool (fsynced)
-  75  try again later (EX_TEMPFAIL): the spool is missing, full (below
-      spool_min_free_bytes) or unwritable, the config is unreadable, or
-      the mail is over smtp.max_message_bytes; the MTA keeps the mail
-      queued (its queue listing shows this reason) and retries, so fixing
-      the cause delivers it with no other step
-  64  usage error (bad flags or arguments)
-`
-
-// cmdDeliver runs "mailgw deliver": one mail from stdin into the spool.
-// Exit status: 0 spooled (after fsync); 75 for every problem an operator
-// can fix (spool missing, full or unwritable, config unreadable, mail over
-// the size limit — SPEC §2 keeps other codes for usage errors); 64 for
-// usage errors. The spool is never created here: a missing spool is
-// a misconfiguration to notice, not to paper over.
-func cmdDeliver(args []string) int {
-	fs := flag.NewFlagSet("deliver", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprint(os.Stderr, deliverHelp) }
-	cfgPath := fs.String("config", "", "config `FILE` (default: built-in defaults)")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return exitOK
-		}
-		return exitUsage
+// newDeliverCmd is "mailgw deliver": one mail from stdin into the spool.
+func newDeliverCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "deliver < MAIL",
+		Short: "MTA pipe target: spool one mail from stdin (exit 0 spooled, 75 retry later)",
+		Long:  deliverLong,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) != 0 {
+				return usageErrorf("takes no arguments (the mail comes on stdin)")
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			return exitWith(cmdDeliver(g.config, c.InOrStdin(), c.ErrOrStderr()))
+		},
 	}
-	if fs.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "mailgw deliver: takes no arguments (the mail comes on stdin)")
-		return exitUsage
-	}
-	cfg, err := config.Load(*cfgPath)
+}
+
+// cmdDeliver spools the mail on stdin. Exit status: 0 spooled (after
+// fsync); 75 for every problem an operator can fix (spool missing, full
+// or unwritable, config unreadable, mail over the size limit — other
+// codes are only for usage errors, docs/exit-codes.md). The spool is
+// never created here.
+func cmdDeliver(cfgPath string, stdin io.Reader, stderr io.Writer) int {
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
-		return deliverFail(mailerr.ConfigUnreadable(err))
+		return deliverFail(stderr, mailerr.ConfigUnreadable(err))
 	}
 	sp, err := openSpool(cfg, false)
 	if err != nil {
-		return deliverFail(err)
+		return deliverFail(stderr, err)
 	}
-	if _, err := sp.Deliver(bufio.NewReaderSize(os.Stdin, 64<<10), cfg.SMTP.MaxMessageBytes); err != nil {
-		return deliverFail(err)
+	if _, err := sp.Deliver(bufio.NewReaderSize(stdin, 64<<10), cfg.SMTP.MaxMessageBytes); err != nil {
+		return deliverFail(stderr, err)
 	}
 	return exitOK
 }
 
 // deliverFail reports err on stderr (the MTA logs it and puts it in its
 // bounce or delay notice) and returns its exit code.
-func deliverFail(err error) int {
+func deliverFail(stderr io.Writer, err error) int {
 	code := mailerr.ExitCode(err)
-	fmt.Fprintf(os.Stderr, "mailgw deliver: %v\n", err)
+	fmt.Fprintf(stderr, "mailgw deliver: %v\n", err)
 	return code
 }

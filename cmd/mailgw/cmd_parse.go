@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,11 +14,10 @@ import (
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/debian/mailgw/parsers"
+	"github.com/spf13/cobra"
 )
 
-const parseHelp = `usage: mailgw parse [--config FILE] [--json] [--sign] FILE...
-
-Print the events each mail would produce; publishes and stores nothing.
+const parseLong = `Print the events each mail would produce; publishes and stores nothing.
 FILE is one mail ("-" reads stdin); a file that starts with an mbox "From "
 line is read as one mail (use 'mailgw replay --dry-run' for mailboxes).
 
@@ -27,60 +25,62 @@ For each event: the topic and the rule that matched, then the envelope as
 pretty JSON. A mail that yields no event gets one line on stderr with the
 reason. Envelopes are unsigned unless --sign is given (which needs
 gpg_signing_key in the config). msg_id is the one serve would publish;
-timestamp is the current time.
+timestamp is the current time. With --json, stdout has one canonical
+envelope per line and nothing else.
 
-  --json   one canonical envelope per line on stdout and nothing else
+Exit status: 0 when every file was read (whether or not it yields events);
+1 when some file could not be read or signed; 64 usage error; 78 the config
+is unusable.`
 
-Exit status: 0 when every file was read (whether or not it yields events),
-1 when some file could not be read or signed, 64 on usage errors, 78 when
-the config is unusable.
-`
+// parseOptions are parse's flags.
+type parseOptions struct{ json, sign bool }
 
-// cmdParse runs "mailgw parse": the events a mail would produce, printed.
-// Exit status 0 when every file was read, 1 when some could not be, 64 for
-// usage errors, 78 for a bad config.
-func cmdParse(args []string) int {
-	fs := flag.NewFlagSet("parse", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprint(os.Stderr, parseHelp) }
-	cfgPath := fs.String("config", "", "config `FILE`")
-	asJSON := fs.Bool("json", false, "one canonical envelope per line")
-	sign := fs.Bool("sign", false, "sign with gpg_signing_key")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return exitOK
-		}
-		return exitUsage
+// newParseCmd is "mailgw parse FILE...": the events a mail would produce.
+func newParseCmd(g *globals) *cobra.Command {
+	var o parseOptions
+	c := &cobra.Command{
+		Use:   "parse FILE...",
+		Short: "print the events a mail would produce; publishes nothing",
+		Long:  parseLong,
+		Args:  minArgs(1, "FILE (a mail, or - for stdin)"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return exitWith(cmdParse(g.config, o, args, c.InOrStdin(), c.OutOrStdout(), c.ErrOrStderr()))
+		},
 	}
-	if fs.NArg() == 0 {
-		fmt.Fprint(os.Stderr, parseHelp)
-		return exitUsage
-	}
-	cfg, err := config.Load(*cfgPath)
+	c.Flags().BoolVar(&o.json, "json", false, "one canonical envelope per line on stdout, nothing else")
+	c.Flags().BoolVar(&o.sign, "sign", false, "sign the envelopes with gpg_signing_key")
+	return c
+}
+
+// cmdParse prints the events of the files. Exit status 0 when every file
+// was read, 1 when some could not be, 78 for a bad config.
+func cmdParse(cfgPath string, o parseOptions, files []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "mailgw parse: %v\n", err)
+		fmt.Fprintf(stderr, "mailgw parse: %v\n", err)
 		return exitConfig
 	}
 	cl, err := newClassifier(cfg)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "mailgw parse: %v\n", err)
+		fmt.Fprintf(stderr, "mailgw parse: %v\n", err)
 		return exitConfig
 	}
 	var signer bus.Signer
-	if *sign {
+	if o.sign {
 		slog.SetDefault(newLogger(cfg))
 		if signer, err = loadSigner(cfg, false); err != nil {
-			fmt.Fprintf(os.Stderr, "mailgw parse: %v\n", err)
+			fmt.Fprintf(stderr, "mailgw parse: %v\n", err)
 			return exitConfig
 		}
 	}
-	out := bufio.NewWriterSize(os.Stdout, 64<<10)
+	out := bufio.NewWriterSize(stdout, 64<<10)
 	defer out.Flush()
 	code := exitOK
 	now := time.Now()
-	for _, name := range fs.Args() {
-		if err := parseOne(out, cfg, cl, signer, name, now, *asJSON); err != nil {
+	for _, name := range files {
+		if err := parseOne(out, stderr, stdin, cfg, cl, signer, name, now, o.json); err != nil {
 			out.Flush()
-			fmt.Fprintf(os.Stderr, "mailgw parse: %s: %v\n", name, err)
+			fmt.Fprintf(stderr, "mailgw parse: %s: %v\n", name, err)
 			code = exitFailure
 		}
 	}
@@ -88,11 +88,11 @@ func cmdParse(args []string) int {
 }
 
 // parseOne prints the events of one file.
-func parseOne(out io.Writer, cfg *config.Config, cl *parsers.Classifier, signer bus.Signer, name string, now time.Time, asJSON bool) error {
+func parseOne(out, stderr io.Writer, stdin io.Reader, cfg *config.Config, cl *parsers.Classifier, signer bus.Signer, name string, now time.Time, asJSON bool) error {
 	var raw []byte
 	var err error
 	if name == "-" {
-		raw, err = io.ReadAll(os.Stdin)
+		raw, err = io.ReadAll(stdin)
 	} else {
 		raw, err = os.ReadFile(name)
 	}
@@ -101,12 +101,12 @@ func parseOne(out io.Writer, cfg *config.Config, cl *parsers.Classifier, signer 
 	}
 	m, err := parsers.ReadMessage(raw)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: no event: %v\n", name, err)
+		fmt.Fprintf(stderr, "%s: no event: %v\n", name, err)
 		return nil
 	}
 	evs, reason := cl.Classify(m)
 	if len(evs) == 0 {
-		fmt.Fprintf(os.Stderr, "%s: no event: %s\n", name, reason)
+		fmt.Fprintf(stderr, "%s: no event: %s\n", name, reason)
 		return nil
 	}
 	envs := pipeline.Build(cfg, m, evs, now, false)

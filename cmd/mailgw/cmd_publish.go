@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,68 +16,70 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/spf13/cobra"
 
 	"github.com/debian/mailgw/bus"
 )
 
-const publishHelp = `usage: mailgw publish [--config FILE] [--endpoint EP]... [--topic TOPIC]
-                      [--modname NAME] [--message TEXT] [--json-input]
-                      [--settle DURATION] [--subscribers N] [--unsigned]
+const publishLong = `Publish messages on the bus, as fedmsg-logger does. The topic is
+TOPIC_PREFIX.ENVIRONMENT.MODNAME.TOPIC (default ...logger.log).
 
-Publish messages on the bus, as fedmsg-logger does. The topic is
-<topic_prefix>.<environment>.<modname>.<topic> (default ...logger.log).
-
-  --message TEXT  publish one message {"log": TEXT}; with --json-input,
-                  TEXT is the msg itself (a JSON object)
-  --json-input    without --message: all of stdin is one JSON object
-  (neither)       every stdin line is one message {"log": LINE}
+--message TEXT publishes one message {"log": TEXT}; with --json-input, TEXT
+is the msg itself (a JSON object). --json-input without --message: all of
+stdin is one JSON object. With neither, every stdin line is one message
+{"log": LINE}.
 
 The PUB socket binds --endpoint (repeatable; default endpoints[name] from
-the config), then waits --settle (default 500ms, fedmsg's post_init_sleep)
-so subscribers can connect, or until N subscribers have subscribed with
---subscribers N (at most --wait). Envelopes are signed with gpg_signing_key
-unless --unsigned is given. Close waits up to 1s for delivery.
+the config), then waits --settle (fedmsg's post_init_sleep) so subscribers
+can connect, or, with --subscribers N, until N subscribers have subscribed
+(at most --wait). Envelopes are signed with gpg_signing_key unless
+--unsigned is given. Close waits up to 1s for delivery.
 
-Exit status: 0 published, 64 usage, 65 bad JSON input, 75 could not bind,
-78 bad config or key.
-`
+Exit status: 0 published; 64 usage error; 65 bad JSON input; 70 publishing
+failed; 75 could not bind; 78 bad config or key.`
 
-// cmdPublish runs "mailgw publish" (fedmsg-logger).
-func cmdPublish(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return runPublish(ctx, args, os.Stdin, os.Stderr)
+// publishOptions are publish's flags.
+type publishOptions struct {
+	endpoints               []string
+	topic, modname, message string
+	jsonInput, unsigned     bool
+	settle, wait            time.Duration
+	subscribers             int
+	msgSet                  bool // --message was given (even empty)
 }
 
-// runPublish is cmdPublish with its input and error output given.
-func runPublish(ctx context.Context, args []string, stdin io.Reader, stderr io.Writer) int {
-	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, publishHelp) }
-	cfgPath := fs.String("config", "", "config `FILE`")
-	var endpoints listFlag
-	fs.Var(&endpoints, "endpoint", "endpoint to bind (repeatable)")
-	topic := fs.String("topic", "log", "topic after the modname")
-	modname := fs.String("modname", "logger", "module name in the topic")
-	message := fs.String("message", "", "the message")
-	jsonInput := fs.Bool("json-input", false, "input is a JSON object")
-	settle := fs.Duration("settle", 500*time.Millisecond, "wait before publishing")
-	subscribers := fs.Int("subscribers", 0, "wait for this many subscribers instead of --settle")
-	wait := fs.Duration("wait", 10*time.Second, "longest wait for --subscribers")
-	unsigned := fs.Bool("unsigned", false, "publish unsigned envelopes")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+// newPublishCmd is "mailgw publish" (fedmsg-logger).
+func newPublishCmd(g *globals) *cobra.Command {
+	var o publishOptions
+	c := &cobra.Command{
+		Use:   "publish",
+		Short: "publish a message from the command line or stdin (fedmsg-logger)",
+		Long:  publishLong,
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			o.msgSet = c.Flags().Changed("message")
+			return exitWith(cmdPublish(ctx, g.config, o, c.InOrStdin(), c.ErrOrStderr()))
+		},
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprint(stderr, publishHelp)
-		return exitUsage
-	}
-	msgSet := false
-	fs.Visit(func(f *flag.Flag) { msgSet = msgSet || f.Name == "message" })
-	cfg, err := loadConfig(*cfgPath)
+	f := c.Flags()
+	f.StringArrayVar(&o.endpoints, "endpoint", nil, "endpoint `EP` to bind (repeatable; default: endpoints[name] from the config)")
+	f.StringVar(&o.topic, "topic", "log", "the topic's last part, after the modname")
+	f.StringVar(&o.modname, "modname", "logger", "module `NAME` in the topic")
+	f.StringVar(&o.message, "message", "", "publish one message {\"log\": `TEXT`} (with --json-input: TEXT is the msg)")
+	f.BoolVar(&o.jsonInput, "json-input", false, "the input is one JSON object, the msg itself")
+	f.DurationVar(&o.settle, "settle", 500*time.Millisecond, "wait this long after binding before publishing")
+	f.IntVar(&o.subscribers, "subscribers", 0, "wait for `N` subscribers instead of --settle")
+	f.DurationVar(&o.wait, "wait", 10*time.Second, "longest wait for --subscribers")
+	f.BoolVar(&o.unsigned, "unsigned", false, "publish unsigned envelopes")
+	return c
+}
+
+// cmdPublish publishes the messages that o and stdin give.
+func cmdPublish(ctx context.Context, cfgPath string, o publishOptions, stdin io.Reader, stderr io.Writer) int {
+	endpoints, msgSet := o.endpoints, o.msgSet
+	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "mailgw publish: %v\n", err)
 		return exitConfig
@@ -86,7 +87,7 @@ func runPublish(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	log := loggerTo(cfg, stderr)
 	slog.SetDefault(log)
 	var signer bus.Signer
-	if !*unsigned {
+	if !o.unsigned {
 		if signer, err = loadSigner(cfg, false); err != nil {
 			fmt.Fprintf(stderr, "mailgw publish: %v (or give --unsigned)\n", err)
 			return exitConfig
@@ -103,11 +104,11 @@ func runPublish(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	// Read a single message before binding, so bad JSON fails early.
 	var one map[string]any
 	switch {
-	case msgSet && *jsonInput:
-		one, err = decodeObject(strings.NewReader(*message))
+	case msgSet && o.jsonInput:
+		one, err = decodeObject(strings.NewReader(o.message))
 	case msgSet:
-		one = map[string]any{"log": *message}
-	case *jsonInput:
+		one = map[string]any{"log": o.message}
+	case o.jsonInput:
 		one, err = decodeObject(stdin)
 	}
 	if err != nil {
@@ -122,21 +123,21 @@ func runPublish(ctx context.Context, args []string, stdin io.Reader, stderr io.W
 	}
 	defer pub.Close()
 	log.Debug("publish: bound", "endpoints", pub.Addrs())
-	if *subscribers > 0 {
-		wctx, cancel := context.WithTimeout(ctx, *wait)
-		err = pub.WaitSubscribers(wctx, *subscribers)
+	if o.subscribers > 0 {
+		wctx, cancel := context.WithTimeout(ctx, o.wait)
+		err = pub.WaitSubscribers(wctx, o.subscribers)
 		cancel()
 		if err != nil {
 			log.Warn("publish: publishing anyway", "err", err)
 		}
 	} else {
 		select {
-		case <-time.After(*settle):
+		case <-time.After(o.settle):
 		case <-ctx.Done():
 		}
 	}
 
-	fullTopic := bus.Topic(cfg.TopicPrefix, cfg.Environment, *modname+"."+*topic)
+	fullTopic := bus.Topic(cfg.TopicPrefix, cfg.Environment, o.modname+"."+o.topic)
 	send := func(msg map[string]any) error {
 		now := time.Now()
 		env := bus.NewEnvelope(fullTopic, msg, bus.MsgID(now.Year(), uuid.NewString()), now.Unix(), cfg.Username)

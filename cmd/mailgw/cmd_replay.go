@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -16,90 +16,86 @@ import (
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/replay"
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
 
-const replayHelp = `usage: mailgw replay [--config FILE] [--publish | --dry-run] [--since DATE]
-                    [--until DATE] [--rate N] [--no-progress] [--restart] FILE...
-
-Backfill events from archives: mbox (mboxo or mboxrd), Maildir folders and
+const replayLong = `Backfill events from archives: mbox (mboxo or mboxrd), Maildir folders and
 debbugs .log files, each plain or gzip/bzip2/xz compressed (detected from
-the content). Options go before the files.
+the content).
 
-Targets:
-  (default)     deliver each mail that has a new event into the spool of
-                serve (state_dir must exist); serve journals and publishes
-  --publish     sign, journal and publish directly on the configured
-                endpoint (endpoints[name]); serve must not be bound to it
-  --dry-run     classify and build only; print a table of topics and of
-                quarantine reasons on stdout; nothing is published or stored
+Targets: by default each mail that has a new event is delivered into the
+spool of serve (state_dir must exist), and serve journals and publishes it.
+--publish signs, journals and publishes directly on the configured endpoint
+(endpoints[name]); serve must not be bound to it. --dry-run classifies and
+builds only, and prints a table of topics and of quarantine reasons on
+stdout; nothing is published or stored.
 
 Events already in the journal (same deterministic msg_id) are never
 published again. An interrupted replay resumes from its checkpoint
 (state_dir/replay/) when run again with the same files; --restart ignores
 checkpoints. debbugs .log records of mail debbugs received are skipped
-unless --all-records is given (they make no events).
+unless --all-records is given (they make no events). Without a terminal,
+progress is a plain line every few seconds. Replayed events carry
+msg.mailgw.replayed = true. See docs/replay.md.
 
-  --since DATE, --until DATE   keep mails whose Date is in [since, until)
-                               (2006-01-02 or RFC 3339)
-  --rate N                     at most N mails per second
-  --no-progress                no progress bar or progress lines
-  --restart                    ignore checkpoints (the journal still drops
-                               events published before)
-  --checkpoint-every N         write the checkpoint every N mails (1000)
-  --all-records                also replay debbugs .log incoming mail
-  --workers N                  parser goroutines (default: one per CPU)
-  --spool-max N                spool mode: wait while serve still has N
-                               mails to process (1000; 0: never wait)
-  --wait-subscribers N         with --publish, wait up to 10s for N
-                               subscribers before publishing
+Exit status: 0 when everything was replayed; 65 when damaged archives or
+records were skipped (the rest was replayed); 1 when the replay stopped
+(journal, spool or bus failure; interrupted); 64 usage error; 78 the config
+or signing key is unusable.`
 
-Exit status: 0 when everything was replayed, 65 when damaged archives or
-records were skipped (the rest was replayed), 1 when the replay stopped
-(journal, spool or bus failure; interrupted), 64 on usage errors, 78 when
-the config or signing key is unusable.
-`
+// replayOptions are replay's flags.
+type replayOptions struct {
+	publish, dryRun, noProgress, restart, allRecords bool
+	since, until                                     string
+	rate                                             float64
+	workers, waitSubs, cpEvery, spoolMax             int
+}
 
-// cmdReplay runs "mailgw replay".
-func cmdReplay(args []string) int {
-	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprint(os.Stderr, replayHelp) }
-	cfgPath := fs.String("config", "", "config `FILE`")
-	publish := fs.Bool("publish", false, "publish directly")
-	dryRun := fs.Bool("dry-run", false, "classify and count only")
-	since := fs.String("since", "", "first `DATE`")
-	until := fs.String("until", "", "end `DATE` (exclusive)")
-	rate := fs.Float64("rate", 0, "mails per second (0: unlimited)")
-	noProgress := fs.Bool("no-progress", false, "no progress output")
-	restart := fs.Bool("restart", false, "ignore checkpoints")
-	allRecords := fs.Bool("all-records", false, "replay every debbugs .log mail record")
-	workers := fs.Int("workers", 0, "parser goroutines (0: one per CPU)")
-	waitSubs := fs.Int("wait-subscribers", 0, "with --publish, subscribers to wait for")
-	cpEvery := fs.Int("checkpoint-every", 1000, "mails between checkpoint writes")
-	spoolMax := fs.Int("spool-max", 1000, "spool mode: wait while serve has this many mails pending (0: never)")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return exitOK
-		}
-		return exitUsage
+// newReplayCmd is "mailgw replay FILE...": backfill from archives.
+func newReplayCmd(g *globals) *cobra.Command {
+	var o replayOptions
+	c := &cobra.Command{
+		Use:   "replay FILE...",
+		Short: "backfill events from mbox, Maildir and debbugs .log archives",
+		Long:  replayLong,
+		Args:  minArgs(1, "FILE (mbox, Maildir or debbugs .log)"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return exitWith(cmdReplay(g.config, o, args, c.OutOrStdout(), c.ErrOrStderr()))
+		},
 	}
-	if fs.NArg() == 0 || (*publish && *dryRun) {
-		fmt.Fprint(os.Stderr, replayHelp)
-		return exitUsage
-	}
+	f := c.Flags()
+	f.BoolVar(&o.publish, "publish", false, "sign, journal and publish directly on endpoints[name] (serve must not be bound to it)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "classify and build only; print a table of topics and quarantine reasons; store nothing")
+	f.StringVar(&o.since, "since", "", "keep mails whose Date is at or after `DATE` (2006-01-02 or RFC 3339)")
+	f.StringVar(&o.until, "until", "", "keep mails whose Date is before `DATE` (2006-01-02 or RFC 3339)")
+	f.Float64Var(&o.rate, "rate", 0, "at most `N` mails per second (0: unlimited)")
+	f.BoolVar(&o.noProgress, "no-progress", false, "no progress bar or progress lines")
+	f.BoolVar(&o.restart, "restart", false, "ignore checkpoints (the journal still drops events published before)")
+	f.BoolVar(&o.allRecords, "all-records", false, "also replay the incoming-mail records of debbugs .log files")
+	f.IntVar(&o.workers, "workers", 0, "parser goroutines (0: one per CPU)")
+	f.IntVar(&o.waitSubs, "wait-subscribers", 0, "with --publish, wait up to 10s for `N` subscribers before publishing")
+	f.IntVar(&o.cpEvery, "checkpoint-every", 1000, "write the checkpoint every `N` mails")
+	f.IntVar(&o.spoolMax, "spool-max", 1000, "spool mode: wait while serve still has `N` mails to process (0: never wait)")
+	c.MarkFlagsMutuallyExclusive("publish", "dry-run")
+	return c
+}
+
+// cmdReplay replays the archives in files.
+func cmdReplay(cfgPath string, ro replayOptions, files []string, stdout, stderr io.Writer) int {
 	fail := func(code int, err error) int {
-		fmt.Fprintf(os.Stderr, "mailgw replay: %v\n", err)
+		fmt.Fprintf(stderr, "mailgw replay: %v\n", err)
 		return code
 	}
-	o := replay.Options{Rate: *rate, Restart: *restart, AllRecords: *allRecords, Workers: *workers, CheckpointEvery: *cpEvery, SpoolMax: *spoolMax}
+	o := replay.Options{Rate: ro.rate, Restart: ro.restart, AllRecords: ro.allRecords, Workers: ro.workers, CheckpointEvery: ro.cpEvery, SpoolMax: ro.spoolMax}
 	var err error
-	if o.Since, err = parseDate(*since); err != nil {
+	if o.Since, err = parseDate(ro.since); err != nil {
 		return fail(exitUsage, fmt.Errorf("--since: %w", err))
 	}
-	if o.Until, err = parseDate(*until); err != nil {
+	if o.Until, err = parseDate(ro.until); err != nil {
 		return fail(exitUsage, fmt.Errorf("--until: %w", err))
 	}
-	cfg, err := config.Load(*cfgPath)
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return fail(exitConfig, err)
 	}
@@ -113,11 +109,11 @@ func cmdReplay(args []string) int {
 	defer stop()
 
 	switch {
-	case *dryRun:
+	case ro.dryRun:
 		o.Mode = replay.ModeDryRun
-	case *publish:
+	case ro.publish:
 		o.Mode = replay.ModePublish
-		closeFn, code, err := wirePublish(ctx, cfg, &o, *waitSubs)
+		closeFn, code, err := wirePublish(ctx, cfg, &o, ro.waitSubs)
 		if err != nil {
 			return fail(code, err)
 		}
@@ -140,16 +136,16 @@ func cmdReplay(args []string) int {
 	if o.Mode != replay.ModeDryRun {
 		o.CheckpointDir = filepath.Join(cfg.StateDir, "replay")
 	}
-	if !*noProgress {
+	if !ro.noProgress {
 		o.Progress = os.Stderr
 		o.Terminal = term.IsTerminal(int(os.Stderr.Fd()))
 	}
-	s, err := replay.Run(ctx, o, fs.Args())
-	if *noProgress {
-		fmt.Fprintln(os.Stderr, s.String())
+	s, err := replay.Run(ctx, o, files)
+	if ro.noProgress {
+		fmt.Fprintln(stderr, s.String())
 	}
 	if o.Mode == replay.ModeDryRun {
-		fmt.Print(s.Table())
+		fmt.Fprint(stdout, s.Table())
 	}
 	switch {
 	case err != nil:

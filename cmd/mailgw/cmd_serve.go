@@ -2,9 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -22,48 +21,61 @@ import (
 	"github.com/debian/mailgw/internal/replayd"
 	"github.com/debian/mailgw/internal/smtpd"
 	"github.com/debian/mailgw/internal/spool"
+	"github.com/spf13/cobra"
 )
 
 // shutdownGrace bounds how long SIGTERM waits for SMTP transactions in
 // DATA to finish before connections are cut (a second signal cuts at once).
 const shutdownGrace = 30 * time.Second
 
-// cmdServe runs "mailgw serve [--config FILE] [--check-config]": the
-// daemon (spool pickup, SMTP/LMTP listeners, publisher, metrics).
-//
-// Exit codes: 0 after a clean stop or a valid --check-config; 64 bad
-// flags; 78 configuration error (the exact problem on stderr); 75 when
-// the daemon cannot start for an environment reason (state directory,
-// port in use); 1 when a second signal forced the exit.
-func cmdServe(args []string) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: mailgw serve [--config FILE] [--check-config]")
-		fs.PrintDefaults()
+const serveLong = `The daemon: SMTP and LMTP listeners, spool pickup (inotify, and a scan at
+start), classification, signing, journal, ZeroMQ publisher, replay endpoint
+(docs/replay.md) and the admin HTTP listener (/metrics, /healthz;
+docs/monitoring.md). With no configuration it runs on built-in defaults and
+generates a development signing key with a loud warning.
+
+--check-config validates the configuration, keys, keyrings, directories,
+listen addresses and the journal, changes nothing, and exits.
+
+SIGTERM or SIGINT stops gracefully: new SMTP sessions get 421, mail in DATA
+finishes, the pipeline finishes the mail in hand; a second signal exits at
+once.
+
+Exit status: 0 after a clean stop or a valid configuration; 1 when a second
+signal forced the exit; 64 usage error; 70 a part failed while running; 75
+the daemon cannot start for an environment reason (state directory unusable,
+port in use; --check-config: a journal that is busy); 78 configuration error
+(the exact problem on stderr).`
+
+// newServeCmd is "mailgw serve [--check-config]": the daemon.
+func newServeCmd(g *globals) *cobra.Command {
+	var check bool
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "the daemon: SMTP/LMTP listener, spool pickup, publisher, replay endpoint, metrics",
+		Long:  serveLong,
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			return exitWith(cmdServe(g.config, check, c.ErrOrStderr()))
+		},
 	}
-	cfgPath := fs.String("config", "", "configuration file (TOML); none means built-in defaults")
-	check := fs.Bool("check-config", false, "validate the configuration, keys and directories, then exit (0 ok, 78 not)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "mailgw serve: unexpected argument %q\n", fs.Arg(0))
-		return exitUsage
-	}
-	cfg, err := loadConfig(*cfgPath)
+	c.Flags().BoolVar(&check, "check-config", false, "validate the configuration, keys, directories, listen addresses and journal, then exit (0 ok, 75 temporary problem, 78 configuration error)")
+	return c
+}
+
+// cmdServe runs serve with the config at cfgPath.
+func cmdServe(cfgPath string, check bool, stderr io.Writer) int {
+	cfg, err := loadConfig(cfgPath)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "mailgw serve: %v\n", err)
+		fmt.Fprintf(stderr, "mailgw serve: %v\n", err)
 		return exitConfig
 	}
-	if *check {
+	if check {
 		if err := checkServeConfig(cfg); err != nil {
-			fmt.Fprintf(os.Stderr, "mailgw serve: %v\n", err)
+			fmt.Fprintf(stderr, "mailgw serve: %v\n", err)
 			return exitConfig
 		}
-		fmt.Fprintln(os.Stderr, "mailgw serve: configuration OK")
+		fmt.Fprintln(stderr, "mailgw serve: configuration OK")
 		return exitOK
 	}
 	log := newLogger(cfg)
@@ -158,7 +170,7 @@ func runServe(cfg *config.Config, log *slog.Logger, stopping <-chan struct{}) in
 		replayAddr = d.replay.Addr()
 		run("replay", func() error { return d.replay.Serve(context.Background()) })
 	}
-	log.Info("mailgw serve running", "version", version, "state_dir", cfg.StateDir,
+	log.Info("mailgw serve running", "version", shortVersion(), "state_dir", cfg.StateDir,
 		"bus", d.pub.Addrs(), "replay", replayAddr, "spool", cfg.SpoolDir, "journal", cfg.Journal)
 
 	code = exitOK

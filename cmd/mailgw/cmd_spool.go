@@ -2,88 +2,114 @@ package main
 
 import (
 	"bufio"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/spool"
+	"github.com/spf13/cobra"
 )
 
-const spoolHelp = `usage: mailgw spool [--config FILE] list
-       mailgw spool [--config FILE] show ID
-       mailgw spool [--config FILE] requeue ID...
-       mailgw spool [--config FILE] requeue --all
+const spoolLong = `The operator's view of the spool (mail waiting for serve) and the quarantine
+(mail that made no event, each with a reason file).
 
-list     the mail waiting in the spool (new/) and the quarantined mail, each
-         quarantined one with its reason
-show     a quarantined (or still spooled) mail: its reason file, a blank
-         line, then the mail as received
-requeue  move quarantined mail back into the spool; a running 'mailgw
-         serve' processes it at once (for example after a parser fix)
+` + spoolExit
 
-Exit status: 0 done, 1 an ID was not found or could not be moved, 64 usage
-error, 75 the spool is missing or unreadable, 78 bad config.
-`
+// newSpoolCmd is "mailgw spool list|show|requeue".
+func newSpoolCmd(g *globals) *cobra.Command {
+	return newGroupCmd("spool", "list, show and re-queue spooled and quarantined mail", spoolLong,
+		newSpoolListCmd(g), newSpoolShowCmd(g), newSpoolRequeueCmd(g))
+}
 
-// cmdSpool runs "mailgw spool list|show|requeue": the operator's view of
-// the spool and the quarantine. Exit status 0 done, 1 an ID failed, 64
-// usage, 75 spool unusable, 78 bad config.
-func cmdSpool(args []string) int {
-	fs := flag.NewFlagSet("spool", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprint(os.Stderr, spoolHelp) }
-	cfgPath := fs.String("config", "", "config `FILE`")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() == 0 {
-		fmt.Fprint(os.Stderr, spoolHelp)
-		return exitUsage
-	}
-	cfg, err := config.Load(*cfgPath)
+// withSpool loads the config and opens the spool for a spool subcommand,
+// then runs f with buffered stdout.
+func withSpool(g *globals, c *cobra.Command, f func(out *bufio.Writer, sp *spool.Spool) int) error {
+	stderr := c.ErrOrStderr()
+	cfg, err := config.Load(g.config)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "mailgw spool: %v\n", err)
-		return exitConfig
+		fmt.Fprintf(stderr, "mailgw spool: %v\n", err)
+		return exitWith(exitConfig)
 	}
 	sp, err := openSpool(cfg, false)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "mailgw spool: %v\n", err)
-		return exitTempFail
+		fmt.Fprintf(stderr, "mailgw spool: %v\n", err)
+		return exitWith(exitTempFail)
 	}
-	out := bufio.NewWriter(os.Stdout)
+	out := bufio.NewWriter(c.OutOrStdout())
 	defer out.Flush()
-	sub, rest := fs.Arg(0), fs.Args()[1:]
-	switch sub {
-	case "list":
-		if len(rest) != 0 {
-			return spoolUsage("list takes no arguments")
-		}
-		return spoolList(out, sp)
-	case "show":
-		if len(rest) != 1 {
-			return spoolUsage("show takes one ID")
-		}
-		return spoolShow(out, sp, rest[0])
-	case "requeue":
-		return spoolRequeue(out, sp, rest)
+	return exitWith(f(out, sp))
+}
+
+func newSpoolListCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "list the spooled mail and the quarantined mail with its reasons",
+		Long: `List the mail waiting in the spool (new/) and the quarantined mail, each
+quarantined one with its time, size and reason.
+
+` + spoolExit,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			return withSpool(g, c, func(out *bufio.Writer, sp *spool.Spool) int {
+				return spoolList(out, c.ErrOrStderr(), sp)
+			})
+		},
 	}
-	return spoolUsage(fmt.Sprintf("unknown subcommand %q", sub))
 }
 
-func spoolUsage(msg string) int {
-	fmt.Fprintf(os.Stderr, "mailgw spool: %s\n\n%s", msg, spoolHelp)
-	return exitUsage
+func newSpoolShowCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "print a quarantined or spooled mail with its reason",
+		Long: `Print a quarantined (or still spooled) mail: its reason file, a blank line,
+then the mail as received.
+
+` + spoolExit,
+		Args: exactArgs(1, "ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return withSpool(g, c, func(out *bufio.Writer, sp *spool.Spool) int {
+				return spoolShow(out, c.ErrOrStderr(), sp, args[0])
+			})
+		},
+	}
 }
 
-func spoolList(out *bufio.Writer, sp *spool.Spool) int {
+func newSpoolRequeueCmd(g *globals) *cobra.Command {
+	var all bool
+	c := &cobra.Command{
+		Use:   "requeue {ID... | --all}",
+		Short: "move quarantined mail back into the spool",
+		Long: `Move quarantined mail back into the spool; a running 'mailgw serve'
+processes it at once (for example after a parser fix).
+
+` + spoolExit,
+		Args: func(c *cobra.Command, args []string) error {
+			if all == (len(args) > 0) {
+				return usageErrorf("requeue takes IDs or --all")
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			return withSpool(g, c, func(out *bufio.Writer, sp *spool.Spool) int {
+				return spoolRequeue(out, c.ErrOrStderr(), sp, all, args)
+			})
+		},
+	}
+	c.Flags().BoolVar(&all, "all", false, "requeue every quarantined mail")
+	return c
+}
+
+// spoolExit is the exit status of every spool subcommand.
+const spoolExit = `Exit status: 0 done; 1 an ID was not found or could not be moved; 64 usage
+error; 75 the spool is missing or unreadable; 78 bad config.`
+
+func spoolList(out *bufio.Writer, stderr io.Writer, sp *spool.Spool) int {
 	pending, err := sp.Pending()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "mailgw spool: %v\n", err)
+		fmt.Fprintf(stderr, "mailgw spool: %v\n", err)
 		return exitTempFail
 	}
 	fmt.Fprintf(out, "spooled (%s): %d\n", filepath.Join(sp.Dir(), "new"), len(pending))
@@ -92,7 +118,7 @@ func spoolList(out *bufio.Writer, sp *spool.Spool) int {
 	}
 	q, err := sp.List()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "mailgw spool: %v\n", err)
+		fmt.Fprintf(stderr, "mailgw spool: %v\n", err)
 		return exitTempFail
 	}
 	fmt.Fprintf(out, "quarantined (%s): %d\n", sp.QuarantineDir, len(q))
@@ -102,7 +128,7 @@ func spoolList(out *bufio.Writer, sp *spool.Spool) int {
 	return exitOK
 }
 
-func spoolShow(out *bufio.Writer, sp *spool.Spool, id string) int {
+func spoolShow(out *bufio.Writer, stderr io.Writer, sp *spool.Spool, id string) int {
 	reason, mail, err := sp.Show(id)
 	if os.IsNotExist(err) {
 		// Not quarantined: perhaps still waiting in the spool.
@@ -113,7 +139,7 @@ func spoolShow(out *bufio.Writer, sp *spool.Spool, id string) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "mailgw spool: show %s: %v\n", id, err)
+		fmt.Fprintf(stderr, "mailgw spool: show %s: %v\n", id, err)
 		return exitFailure
 	}
 	fmt.Fprintf(out, "%s\n", reason)
@@ -121,29 +147,20 @@ func spoolShow(out *bufio.Writer, sp *spool.Spool, id string) int {
 	return exitOK
 }
 
-func spoolRequeue(out *bufio.Writer, sp *spool.Spool, args []string) int {
-	fs := flag.NewFlagSet("spool requeue", flag.ContinueOnError)
-	fs.Usage = func() { fmt.Fprint(os.Stderr, spoolHelp) }
-	all := fs.Bool("all", false, "requeue every quarantined mail")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
-	}
-	if *all == (fs.NArg() > 0) {
-		return spoolUsage("requeue takes IDs or --all")
-	}
-	if *all {
+func spoolRequeue(out *bufio.Writer, stderr io.Writer, sp *spool.Spool, all bool, ids []string) int {
+	if all {
 		n, err := sp.RequeueAll()
 		fmt.Fprintf(out, "requeued %d\n", n)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "mailgw spool: requeue: %v\n", err)
+			fmt.Fprintf(stderr, "mailgw spool: requeue: %v\n", err)
 			return exitFailure
 		}
 		return exitOK
 	}
 	code := exitOK
-	for _, id := range fs.Args() {
+	for _, id := range ids {
 		if err := sp.Requeue(id); err != nil {
-			fmt.Fprintf(os.Stderr, "mailgw spool: requeue %s: %v\n", id, err)
+			fmt.Fprintf(stderr, "mailgw spool: requeue %s: %v\n", id, err)
 			code = exitFailure
 			continue
 		}

@@ -5,8 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,14 +17,10 @@ import (
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/config"
+	"github.com/spf13/cobra"
 )
 
-const tailHelp = `usage: mailgw tail [--config FILE] [--endpoint EP]... [--topic PREFIX]...
-                   [--keyring FILE]... [--no-validate] [--pretty | --json]
-                   [--count N] [--no-gap-fill] [--replay-endpoint [PUB=]REP]...
-                   [--since-seq N] [--dns-server HOST:PORT]
-
-Subscribe to the bus and print what arrives, like fedmsg-tail. Endpoints
+const tailLong = `Subscribe to the bus and print what arrives, like fedmsg-tail. Endpoints
 are every endpoint of every name in the config, or --endpoint (repeatable).
 --topic PREFIX (repeatable) keeps topics that start with PREFIX.
 
@@ -34,11 +28,51 @@ Messages are validated (signature, envelope binding, routing_policy) when
 keyrings are configured or given with --keyring; invalid ones are dropped
 and logged on stderr. --no-validate prints everything well-formed.
 
-Output: one line per message, "<time> <topic> <msg_id> <summary>";
---pretty: the envelope as indented JSON; --json: one canonical envelope per
-line on stdout and nothing else there (logs go to stderr).
---count N exits after N messages.
-` + tailGapHelp
+Output: one line per message: time, topic, msg_id, summary. --pretty: the
+envelope as indented JSON; --json: one canonical envelope per line on
+stdout and nothing else there (logs go to stderr). --count N exits after N
+messages.
+
+` + tailGapHelp + `
+
+Exit status: 0 after --count messages or when interrupted; 64 usage error;
+70 stdout could not be written; 78 the config, a keyring or an endpoint is
+unusable.`
+
+// tailOptions are tail's flags.
+type tailOptions struct {
+	endpoints, topics, keyrings []string
+	noValidate, pretty, json    bool
+	count                       int
+	gap                         *gapFlags
+}
+
+// newTailCmd is "mailgw tail": subscribe, validate and print.
+func newTailCmd(g *globals) *cobra.Command {
+	var o tailOptions
+	c := &cobra.Command{
+		Use:   "tail",
+		Short: "subscribe to the bus, validate, filter and print messages",
+		Long:  tailLong,
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(c.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return exitWith(cmdTail(ctx, g.config, o, c.OutOrStdout(), c.ErrOrStderr()))
+		},
+	}
+	f := c.Flags()
+	f.StringArrayVar(&o.endpoints, "endpoint", nil, "endpoint `EP` to connect to (repeatable; default: every endpoint in the config)")
+	f.StringArrayVar(&o.topics, "topic", nil, "keep topics that start with `PREFIX` (repeatable)")
+	f.StringArrayVar(&o.keyrings, "keyring", nil, "public key `FILE` to validate with (repeatable; default: keyrings from the config)")
+	f.BoolVar(&o.noValidate, "no-validate", false, "do not check signatures")
+	f.BoolVar(&o.pretty, "pretty", false, "print each envelope as indented JSON")
+	f.BoolVar(&o.json, "json", false, "print one canonical envelope per line")
+	f.IntVar(&o.count, "count", 0, "exit after `N` messages (0: run until interrupted)")
+	o.gap = addGapFlags(f)
+	c.MarkFlagsMutuallyExclusive("pretty", "json")
+	return c
+}
 
 // tailFilter is the step between receiving and printing: it gets every
 // received message and returns the messages to print, in order. It
@@ -46,39 +80,10 @@ line on stdout and nothing else there (logs go to stderr).
 // the replay endpoint, dropping duplicates): see tail_gapfill.go.
 type tailFilter func(ctx context.Context, m bus.Message) []bus.Message
 
-// cmdTail runs "mailgw tail".
-func cmdTail(args []string) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	return runTail(ctx, args, os.Stdout, os.Stderr)
-}
-
-// runTail is cmdTail with its context and outputs given.
-func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, tailHelp) }
-	cfgPath := fs.String("config", "", "config `FILE`")
-	var endpoints, topics, keyrings listFlag
-	fs.Var(&endpoints, "endpoint", "endpoint to connect to (repeatable)")
-	fs.Var(&topics, "topic", "topic prefix (repeatable)")
-	fs.Var(&keyrings, "keyring", "public key file (repeatable)")
-	noValidate := fs.Bool("no-validate", false, "do not check signatures")
-	pretty := fs.Bool("pretty", false, "indented JSON")
-	asJSON := fs.Bool("json", false, "one canonical envelope per line")
-	count := fs.Int("count", 0, "exit after N messages (0: run until interrupted)")
-	gap := addGapFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 || (*pretty && *asJSON) {
-		fmt.Fprint(stderr, tailHelp)
-		return exitUsage
-	}
-	cfg, err := loadConfig(*cfgPath)
+// cmdTail subscribes and prints until ctx ends or o.count messages.
+func cmdTail(ctx context.Context, cfgPath string, o tailOptions, stdout, stderr io.Writer) int {
+	endpoints, topics, keyrings, gap := o.endpoints, o.topics, o.keyrings, o.gap
+	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
 		return exitConfig
@@ -94,7 +99,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	opts := bus.SubOptions{Logger: log}
 	switch {
-	case *noValidate:
+	case o.noValidate:
 	case len(keyrings) == 0:
 		log.Warn("tail: no keyring configured: messages are NOT validated")
 	default:
@@ -112,7 +117,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	defer sub.Close()
-	log.Debug("tail: subscribed", "endpoints", endpoints, "topics", []string(topics))
+	log.Debug("tail: subscribed", "endpoints", endpoints, "topics", topics)
 
 	out := bufio.NewWriter(stdout)
 	filter, pending, err := gap.setup(ctx, cfg, endpoints, topics, opts.Verify, log)
@@ -120,7 +125,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
 		return exitUsage
 	}
-	for n := 0; *count == 0 || n < *count; {
+	for n := 0; o.count == 0 || n < o.count; {
 		if len(pending) == 0 {
 			m, err := sub.Next(ctx)
 			if err != nil {
@@ -129,7 +134,7 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			pending = filter(ctx, m)
 			continue
 		}
-		if err := printEnvelope(out, pending[0], *pretty, *asJSON); err != nil {
+		if err := printEnvelope(out, pending[0], o.pretty, o.json); err != nil {
 			fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
 			return exitSoftware
 		}

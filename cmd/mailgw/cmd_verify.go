@@ -1,72 +1,78 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/spf13/cobra"
 )
-
-// listFlag is a repeatable string flag.
-type listFlag []string
-
-// String joins the values with commas (flag.Value).
-func (l *listFlag) String() string { return strings.Join(*l, ",") }
-
-// Set adds one value (flag.Value).
-func (l *listFlag) Set(s string) error {
-	*l = append(*l, s)
-	return nil
-}
 
 // maxEnvelopeBytes bounds what verify reads: far above any real envelope.
 const maxEnvelopeBytes = 64 << 20
 
-// cmdVerify runs "mailgw verify [FILE|-]": it reads one envelope (canonical
-// or any other JSON form) and checks its signature, its envelope binding
-// and the routing policy (bus.Keyring.Verify). Valid: exit 0 and "valid:
-// signed by FPR" on stdout. Invalid: exit 1 and "invalid: REASON" on
-// stderr. Keyrings come from --keyring, else the config's keyrings; the
-// policy from --policy-prefix (and --nitpicky), else the config's
-// routing_policy and routing_nitpicky.
-func cmdVerify(args []string) int {
-	fl := flag.NewFlagSet("mailgw verify", flag.ContinueOnError)
-	configPath := fl.String("config", "", "config file (TOML)")
-	var keyrings, prefixes listFlag
-	fl.Var(&keyrings, "keyring", "public key file, armored or binary (repeatable; default: keyrings from the config)")
-	fl.Var(&prefixes, "policy-prefix", "PREFIX=FPR: FPR may sign topics under PREFIX (repeatable; default: routing_policy from the config)")
-	nitpicky := fl.Bool("nitpicky", false, "reject topics that no policy prefix covers")
-	fl.Usage = func() {
-		fmt.Fprintln(fl.Output(), "usage: mailgw verify [--config FILE] [--keyring FILE]... [--policy-prefix PREFIX=FPR]... [--nitpicky] [FILE|-]")
-		fl.PrintDefaults()
+const verifyLong = `Read one envelope (canonical or any other JSON form) from FILE or stdin
+("-" or no FILE) and check its signature, its envelope binding (topic,
+msg_id and timestamp must agree with the signed copy in msg.mailgw) and the
+routing policy (which keys may sign which topics). Valid: "valid: signed by
+FPR" on stdout. Invalid: "invalid: REASON" on stderr (bad signature, unknown
+or expired key, a field that disagrees with the signed copy, a topic the
+key may not sign).
+
+Keyrings come from --keyring, else the config's keyrings; the policy from
+--policy-prefix (and --nitpicky), else the config's routing_policy and
+routing_nitpicky. docs/wire.md describes envelopes and signatures.
+
+Exit status: 0 valid; 1 invalid, or FILE could not be read; 64 usage error;
+78 no keyring, or the config or a keyring is unusable.`
+
+// verifyOptions are verify's flags.
+type verifyOptions struct {
+	keyrings, prefixes []string
+	nitpicky           bool
+}
+
+// newVerifyCmd is "mailgw verify [FILE|-]".
+func newVerifyCmd(g *globals) *cobra.Command {
+	var o verifyOptions
+	c := &cobra.Command{
+		Use:   "verify [FILE|-]",
+		Short: "verify a signed envelope against a keyring and policy",
+		Long:  verifyLong,
+		Args:  maxArgs(1, "envelope (FILE, or - for stdin)"),
+		RunE: func(c *cobra.Command, args []string) error {
+			file := ""
+			if len(args) > 0 {
+				file = args[0]
+			}
+			return exitWith(cmdVerify(g.config, o, file, c.InOrStdin(), c.OutOrStdout(), c.ErrOrStderr()))
+		},
 	}
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if fl.NArg() > 1 {
-		fmt.Fprintln(os.Stderr, "mailgw verify: one envelope at a time (FILE or - for stdin)")
-		return exitUsage
-	}
+	f := c.Flags()
+	f.StringArrayVar(&o.keyrings, "keyring", nil, "public key `FILE`, armored or binary (repeatable; default: keyrings from the config)")
+	f.StringArrayVar(&o.prefixes, "policy-prefix", nil, "`PREFIX=FPR`: FPR may sign topics under PREFIX (repeatable; default: routing_policy from the config)")
+	f.BoolVar(&o.nitpicky, "nitpicky", false, "reject topics that no policy prefix covers")
+	return c
+}
+
+// cmdVerify verifies the envelope in file ("" or "-": stdin).
+func cmdVerify(configPath string, o verifyOptions, file string, stdin io.Reader, stdout, stderr io.Writer) int {
+	keyrings, prefixes, nitpicky := o.keyrings, o.prefixes, &o.nitpicky
 	policy := &bus.Policy{Prefixes: map[string][]string{}, Nitpicky: *nitpicky}
 	for _, p := range prefixes {
 		prefix, fpr, ok := strings.Cut(p, "=")
 		if !ok || prefix == "" || fpr == "" {
-			fmt.Fprintf(os.Stderr, "mailgw verify: --policy-prefix %q: want PREFIX=FINGERPRINT\n", p)
+			fmt.Fprintf(stderr, "mailgw verify: --policy-prefix %q: want PREFIX=FINGERPRINT\n", p)
 			return exitUsage
 		}
 		policy.Prefixes[prefix] = append(policy.Prefixes[prefix], fpr)
 	}
-	if len(keyrings) == 0 || len(prefixes) == 0 || *configPath != "" {
-		cfg, err := loadConfig(*configPath)
+	if len(keyrings) == 0 || len(prefixes) == 0 || configPath != "" {
+		cfg, err := loadConfig(configPath)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "mailgw verify: %v\n", err)
+			fmt.Fprintf(stderr, "mailgw verify: %v\n", err)
 			return exitConfig
 		}
 		if len(keyrings) == 0 {
@@ -78,37 +84,37 @@ func cmdVerify(args []string) int {
 		}
 	}
 	if len(keyrings) == 0 {
-		fmt.Fprintln(os.Stderr, "mailgw verify: no keyring: give --keyring FILE or set keyrings in the config")
+		fmt.Fprintln(stderr, "mailgw verify: no keyring: give --keyring FILE or set keyrings in the config")
 		return exitConfig
 	}
 	kr, err := bus.LoadKeyring(keyrings...)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "mailgw verify: %v\n", err)
+		fmt.Fprintf(stderr, "mailgw verify: %v\n", err)
 		return exitConfig
 	}
-	body, err := readEnvelopeInput(fl.Arg(0))
+	body, err := readEnvelopeInput(file, stdin)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "mailgw verify: %v\n", err)
+		fmt.Fprintf(stderr, "mailgw verify: %v\n", err)
 		return exitFailure
 	}
 	env, err := bus.ParseEnvelope(body)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "invalid: %v\n", err)
+		fmt.Fprintf(stderr, "invalid: %v\n", err)
 		return exitFailure
 	}
 	fpr, err := kr.Verify(env, policy)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "invalid: %v\n", err)
+		fmt.Fprintf(stderr, "invalid: %v\n", err)
 		return exitFailure
 	}
-	fmt.Printf("valid: signed by %s\n", fpr)
+	fmt.Fprintf(stdout, "valid: signed by %s\n", fpr)
 	return exitOK
 }
 
 // readEnvelopeInput reads FILE, or stdin for "" and "-", up to
 // maxEnvelopeBytes.
-func readEnvelopeInput(name string) ([]byte, error) {
-	var r io.Reader = os.Stdin
+func readEnvelopeInput(name string, stdin io.Reader) ([]byte, error) {
+	r := stdin
 	if name != "" && name != "-" {
 		f, err := os.Open(name)
 		if err != nil {

@@ -1,6 +1,7 @@
 package main
 
-// Exit codes shared by every subcommand; mailgw(8) documents them.
+// Exit codes shared by every subcommand; docs/man/mailgw.8 (EXIT STATUS)
+// and docs/exit-codes.md document them.
 const (
 	exitOK       = 0  // success
 	exitFailure  = 1  // the command ran and the answer is "no" (verify: invalid)
@@ -10,6 +11,3 @@ const (
 	exitTempFail = 75 // EX_TEMPFAIL: try again later (MTA retries)
 	exitConfig   = 78 // EX_CONFIG: configuration error (serve, tail, …; deliver uses 75)
 )
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"

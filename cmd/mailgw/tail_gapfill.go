@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -12,40 +11,36 @@ import (
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/replayd"
+	"github.com/spf13/pflag"
 )
 
-// tailGapHelp documents tail's gap-filling and discovery flags.
-const tailGapHelp = `
-Gap filling (SPEC §6): when a publisher's replay endpoint is known (the
-same name in endpoints and replay_endpoints, or --replay-endpoint), tail
-tracks its seq_id, fetches missed messages from the replay endpoint and
-prints every message exactly once and in order; duplicates and late
-arrivals are dropped. A replay endpoint that does not answer is reported
-on stderr and live messages go on. --no-gap-fill turns this off.
-  --replay-endpoint [PUB=]REP   replay endpoint of PUB (bare REP: of the
-                                only --endpoint); repeatable
-  --since-seq N                 first print the messages from seq_id N on
-  --dns-server HOST:PORT        name server for srv_endpoints (default:
-                                those in /etc/resolv.conf)
+// tailGapHelp documents tail's gap filling and discovery (part of tail's
+// help and man page).
+const tailGapHelp = `Gap filling (docs/replay.md): when a publisher's replay endpoint is known
+(the same name in endpoints and replay_endpoints, or --replay-endpoint),
+tail tracks its seq_id, fetches missed messages from the replay endpoint
+and prints every message exactly once and in order; duplicates and late
+arrivals are dropped. A replay endpoint that does not answer is reported on
+stderr and live messages go on. --no-gap-fill turns this off.
+
 srv_endpoints domains add their _fedmsg._tcp SRV records as endpoints,
-under the domain's name (unreachable or unknown domains are skipped).
-`
+under the domain's name (unreachable or unknown domains are skipped).`
 
 // gapFlags are tail's gap-filling flags.
 type gapFlags struct {
 	off       bool
-	replay    listFlag
+	replay    []string
 	since     int64
 	dnsServer string
 }
 
 // addGapFlags registers the gap-filling flags on fs.
-func addGapFlags(fs *flag.FlagSet) *gapFlags {
+func addGapFlags(fs *pflag.FlagSet) *gapFlags {
 	g := &gapFlags{}
 	fs.BoolVar(&g.off, "no-gap-fill", false, "do not fill gaps from replay endpoints")
-	fs.Var(&g.replay, "replay-endpoint", "`[PUB=]REP` replay endpoint (repeatable)")
-	fs.Int64Var(&g.since, "since-seq", 0, "first print messages from seq_id `N` on")
-	fs.StringVar(&g.dnsServer, "dns-server", "", "name server `HOST:PORT` for srv_endpoints")
+	fs.StringArrayVar(&g.replay, "replay-endpoint", nil, "replay endpoint `[PUB=]REP` of publisher PUB (bare REP: of the only --endpoint); repeatable")
+	fs.Int64Var(&g.since, "since-seq", 0, "first print the messages from seq_id `N` on")
+	fs.StringVar(&g.dnsServer, "dns-server", "", "name server `HOST:PORT` for srv_endpoints (default: those in /etc/resolv.conf)")
 	return g
 }
 

@@ -114,15 +114,7 @@ func writeDevKey(path string) error {
 // newLogger returns the stderr logger that the log section configures.
 // Commands also make it slog's default.
 func newLogger(cfg *config.Config) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
-		level = slog.LevelInfo
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.Log.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	return loggerTo(cfg, os.Stderr)
 }
 
 // openSpool opens the configured spool with its quarantine directory;

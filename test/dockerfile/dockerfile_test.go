@@ -76,6 +76,15 @@ func TestDockerfile(t *testing.T) {
 	if b, err := c.CombinedOutput(); err != nil {
 		t.Fatalf("build command %q: %v\n%s", build, err, b)
 	}
+	// The build sets the version (debian/changelog, else git describe)
+	// and the commit: both are known in a git checkout.
+	v, err := exec.Command(bin, "--version").Output()
+	if err != nil {
+		t.Fatalf("--version: %v", err)
+	}
+	if lines := strings.Split(string(v), "\n"); len(lines) < 3 || lines[0] == "mailgw dev" || lines[1] == "commit unknown" {
+		t.Errorf("the Dockerfile's build sets no version or commit: --version says %q", v)
+	}
 	if entry[0] != "/usr/local/bin/mailgw" {
 		t.Fatalf("entrypoint %q is not the binary the image installs", entry[0])
 	}

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/cobra/doc"
+)
+
+// Generated documentation: the man pages (docs/man/) and the bash and
+// zsh completions (etc/completion/) are written from the command tree by
+// cobra's generators, so that they cannot drift from it. gendocs_test.go
+// fails when the committed files differ from what genDocs writes now;
+// "go test ./cmd/mailgw -run TestGeneratedDocs -update" rewrites them.
+//
+// mailgw.8 is cobra's page of the root command with the hand-written
+// sections of docs/man/mailgw.8.in (exit status, SMTP replies,
+// configuration, files, examples) put before its SEE ALSO, and a
+// COMMANDS section listing each subcommand's page.
+
+// manSection is the manual section of every page: mailgw is a daemon
+// and an administrator's tool.
+const manSection = "8"
+
+// genDocs writes the man pages into manDir (hand-written part read from
+// manDir/mailgw.8.in) and the completions into complDir. The pages'
+// date is that of the newest NEWS.md entry in newsPath.
+func genDocs(manDir, complDir, newsPath string) error {
+	date, err := newsDate(newsPath)
+	if err != nil {
+		return err
+	}
+	root := newRootCmd()
+	hdr := &doc.GenManHeader{Section: manSection, Date: &date, Source: "mailgw", Manual: "System Administration"}
+	if err := doc.GenManTree(root, hdr, manDir); err != nil {
+		return err
+	}
+	handWritten, err := os.ReadFile(filepath.Join(manDir, "mailgw.8.in"))
+	if err != nil {
+		return err
+	}
+	rootPage := filepath.Join(manDir, "mailgw.8")
+	page, err := os.ReadFile(rootPage)
+	if err != nil {
+		return err
+	}
+	page, err = spliceRootPage(page, commandsSection(root), handWritten)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(rootPage, page, 0o644); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(complDir, 0o755); err != nil {
+		return err
+	}
+	var bash, zsh bytes.Buffer
+	if err := root.GenBashCompletionV2(&bash, true); err != nil {
+		return err
+	}
+	if err := root.GenZshCompletion(&zsh); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(complDir, "mailgw.bash"), bash.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(complDir, "_mailgw"), zsh.Bytes(), 0o644)
+}
+
+// newsDateRE finds the date of a NEWS.md entry heading: "## 0.2.0 (2026-12-02)".
+var newsDateRE = regexp.MustCompile(`^## .*\((\d{4}-\d{2}-\d{2})\)`)
+
+// newsDate is the date of the first (newest) entry of NEWS.md.
+func newsDate(path string) (time.Time, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if m := newsDateRE.FindStringSubmatch(sc.Text()); m != nil {
+			return time.Parse("2006-01-02", m[1])
+		}
+	}
+	return time.Time{}, fmt.Errorf("%s: no entry heading like \"## 0.2.0 (2026-12-02)\"", path)
+}
+
+// commandsSection lists the visible subcommands with their pages.
+func commandsSection(root *cobra.Command) []byte {
+	var b bytes.Buffer
+	b.WriteString(".SH COMMANDS\n")
+	for _, c := range root.Commands() {
+		if !c.IsAvailableCommand() || c.IsAdditionalHelpTopicCommand() {
+			continue
+		}
+		fmt.Fprintf(&b, ".TP\n.BR mailgw\\-%s (%s)\n%s\n", c.Name(), manSection, roffEscape(c.Short))
+	}
+	return b.Bytes()
+}
+
+// roffEscape makes text safe as roff body text.
+func roffEscape(s string) string {
+	s = strings.ReplaceAll(s, `\`, `\e`)
+	s = strings.ReplaceAll(s, "-", `\-`)
+	if strings.HasPrefix(s, ".") || strings.HasPrefix(s, "'") {
+		s = `\&` + s
+	}
+	return s
+}
+
+// seeAlsoMark splits mailgw.8.in: what follows it is added to the end
+// of the generated SEE ALSO section.
+const seeAlsoMark = ".\\\" SEE ALSO continues:\n"
+
+// spliceRootPage puts the commands section and the hand-written sections
+// before the SEE ALSO section of page, and the hand-written SEE ALSO
+// entries at its end.
+func spliceRootPage(page, commands, handWritten []byte) ([]byte, error) {
+	i := bytes.Index(page, []byte(".SH SEE ALSO\n"))
+	if i < 0 {
+		return nil, fmt.Errorf("mailgw.8 as generated has no SEE ALSO section")
+	}
+	sections, seeAlso, ok := bytes.Cut(handWritten, []byte(seeAlsoMark))
+	if !ok {
+		return nil, fmt.Errorf("mailgw.8.in has no line %q", seeAlsoMark)
+	}
+	var b bytes.Buffer
+	b.Write(page[:i])
+	b.Write(commands)
+	b.Write(sections)
+	b.Write(bytes.TrimRight(page[i:], "\n"))
+	b.WriteString(",\n")
+	b.Write(seeAlso)
+	return b.Bytes(), nil
+}
+
+var updateDocs = flag.Bool("update", false, "rewrite docs/man/*.8 and etc/completion/* from the command tree")
+
+// TestGeneratedDocs: the committed man pages and shell completions are
+// exactly what the command tree generates now (so a new command, flag or
+// help text fails here until the pages are regenerated with -update),
+// and no page is left for a command that is gone.
+func TestGeneratedDocs(t *testing.T) {
+	const manDir, complDir, news = "../../docs/man", "../../etc/completion", "../../NEWS.md"
+	if *updateDocs {
+		old, _ := filepath.Glob(filepath.Join(manDir, "*.8"))
+		for _, p := range old {
+			os.Remove(p)
+		}
+		if err := genDocs(manDir, complDir, news); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tmp := t.TempDir()
+	tmpMan, tmpCompl := filepath.Join(tmp, "man"), filepath.Join(tmp, "completion")
+	if err := os.MkdirAll(tmpMan, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.ReadFile(filepath.Join(manDir, "mailgw.8.in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tmpMan, "mailgw.8.in"), in, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := genDocs(tmpMan, tmpCompl, news); err != nil {
+		t.Fatal(err)
+	}
+	const hint = "; run: go test ./cmd/mailgw -run TestGeneratedDocs -update"
+	for _, pair := range [][2]string{{tmpMan, manDir}, {tmpCompl, complDir}} {
+		want, _ := os.ReadDir(pair[0])
+		for _, e := range want {
+			w, _ := os.ReadFile(filepath.Join(pair[0], e.Name()))
+			got, err := os.ReadFile(filepath.Join(pair[1], e.Name()))
+			if err != nil {
+				t.Errorf("%s is missing%s", filepath.Join(pair[1], e.Name()), hint)
+			} else if !bytes.Equal(got, w) {
+				t.Errorf("%s is stale%s", filepath.Join(pair[1], e.Name()), hint)
+			}
+		}
+		have, _ := os.ReadDir(pair[1])
+		for _, e := range have {
+			if _, err := os.Stat(filepath.Join(pair[0], e.Name())); err != nil {
+				t.Errorf("%s is not generated from any command (remove it)", filepath.Join(pair[1], e.Name()))
+			}
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	// The root page keeps the exit codes that exit.go defines.
+	page, _ := os.ReadFile(filepath.Join(manDir, "mailgw.8"))
+	for _, code := range []int{exitOK, exitFailure, exitUsage, exitDataErr, exitSoftware, exitTempFail, exitConfig} {
+		if !bytes.Contains(page, fmt.Appendf(nil, ".B %d\n", code)) {
+			t.Errorf("mailgw.8 EXIT STATUS lacks %d", code)
+		}
+	}
+}
+
+// TestManPagesRender: man(1) formats every generated page without a
+// warning (groff's -ww), so a roff mistake in a help text shows here.
+func TestManPagesRender(t *testing.T) {
+	pages, _ := filepath.Glob("../../docs/man/*.8")
+	if len(pages) < 10 {
+		t.Fatalf("only %d man pages", len(pages))
+	}
+	for _, p := range pages {
+		cmd := exec.Command("groff", "-man", "-Tutf8", "-ww", "-z", p)
+		out, err := cmd.CombinedOutput()
+		if err != nil || len(out) > 0 {
+			t.Errorf("groff %s: %v\n%s", p, err, out)
+		}
+	}
+}
