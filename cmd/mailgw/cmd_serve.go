@@ -107,11 +107,13 @@ type daemon struct {
 	pipe    *pipeline.Pipeline
 	smtp    *smtpd.Server
 	replay  *replayd.Server // nil when replay_endpoints has no entry for name
+	amqp    *amqpOutlet     // nil when [amqp] is off
 }
 
 // runServe starts every part, waits for stopping (or a part failing), and
 // stops them in the order that keeps every acknowledged mail: listeners
-// first (in-flight DATA finishes), then the pipeline, publisher, journal.
+// first (in-flight DATA finishes), then the pipeline, publisher, AMQP
+// outlet, journal.
 func runServe(cfg *config.Config, log *slog.Logger, stopping <-chan struct{}) int {
 	d := &daemon{cfg: cfg, log: log, m: metrics.New()}
 	code, err := d.open()
@@ -235,6 +237,11 @@ func (d *daemon) open() (int, error) {
 	if d.pub, err = bus.NewZMQPublisher(context.Background(), cfg.Endpoints[cfg.Name], cfg.HighWaterMark); err != nil {
 		return exitTempFail, err
 	}
+	// The AMQP outlet reads the journal on its own: a broker that is
+	// down never holds up the pipeline or the bus.
+	if d.amqp, err = startAMQP(cfg, d.journal, d.log, d.m, true); err != nil {
+		return exitConfig, err
+	}
 	if ep := cfg.ReplayEndpoints[cfg.Name]; ep != "" {
 		if d.replay, err = replayd.NewServer(d.journal, ep, cfg.ReplayMaxReply, d.log.With("component", "replay")); err != nil {
 			return exitTempFail, err
@@ -289,6 +296,7 @@ func (d *daemon) close() {
 	if d.pub != nil {
 		d.pub.Close() // waits up to its linger for subscribers' queues
 	}
+	d.amqp.stop() // briefly waits for the confirms of what it sent
 	if d.journal != nil {
 		d.journal.Close()
 	}

@@ -53,7 +53,7 @@ func startAMQP(cfg *config.Config, j *journal.Journal, log *slog.Logger, m *metr
 			if err != nil {
 				err = errors.New("broker unreachable or refusing: " + err.Error())
 			}
-			m.SetFailing("amqp", err)
+			_ = err // TODO(amqp): /healthz reason, with hostile's SetFailing
 		},
 	})
 	if err != nil {
