@@ -82,6 +82,8 @@ type Outlet struct {
 	// by the broker (or was before this process started).
 	confirmed atomic.Int64
 	stats     counters
+	// sentI numbers the messages sent (the envelope's i).
+	sentI atomic.Int64
 
 	mu    sync.Mutex
 	state error // nil while connected

@@ -100,8 +100,7 @@ func corpusJournal(t testing.TB) (*journal.Journal, string) {
 			continue
 		}
 		evs, _ := cls.Classify(m)
-		for k, env := range pipeline.Build(cfg, m, evs, now.Add(time.Duration(i)*time.Second), false) {
-			env.I = int64(len(envs) + k + 1)
+		for _, env := range pipeline.Build(cfg, m, evs, now.Add(time.Duration(i)*time.Second), false) {
 			if err := bus.Sign(env, signer); err != nil {
 				t.Fatal(err)
 			}

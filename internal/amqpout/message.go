@@ -38,7 +38,9 @@ const (
 
 	// mailgw's own headers carry the rest of the signed fedmsg envelope,
 	// so that a consumer can rebuild it and verify end to end: topic is
-	// the routing key, msg the body, msg_id the message_id.
+	// the routing key, msg the body, msg_id the message_id. i is, as on
+	// the ZeroMQ bus, the publisher's own count of what it sent (from 1
+	// per process); it is not signed.
 	hdrCrypto    = "mailgw_crypto"
 	hdrSignature = "mailgw_signature"
 	hdrI         = "mailgw_i"
@@ -63,10 +65,10 @@ const SchemaPackage = "mailgw_messages"
 // microseconds, which fedora-messaging writes in sent-at.
 const sentAtLayout = "2006-01-02T15:04:05+00:00"
 
-// envFields are the envelope's fields other than msg.
+// envFields are the envelope's fields other than msg (and i, which the
+// journal does not keep: each publisher numbers what it sends).
 type envFields struct {
 	Crypto    string `json:"crypto"`
-	I         int64  `json:"i"`
 	MsgID     string `json:"msg_id"`
 	SeqID     int64  `json:"seq_id"`
 	Signature string `json:"signature"`
@@ -102,7 +104,7 @@ func split(e *journal.Entry) ([]byte, envFields, error) {
 	if err != nil {
 		return nil, f, err
 	}
-	f = envFields{Crypto: env.Crypto, I: env.I, MsgID: env.MsgID, SeqID: env.SeqID, Signature: env.Signature,
+	f = envFields{Crypto: env.Crypto, MsgID: env.MsgID, SeqID: env.SeqID, Signature: env.Signature,
 		Timestamp: env.Timestamp, Topic: env.Topic, Username: env.Username}
 	return msg, f, nil
 }
@@ -124,11 +126,11 @@ type Format struct {
 	TopicPrefix string
 }
 
-// Message builds the AMQP message of a journaled envelope: routing key
-// the topic, body the canonical msg (the signed bytes), properties and
-// headers as fedora-messaging writes them, plus mailgw's envelope
-// headers.
-func (fm Format) Message(e *journal.Entry) (*Message, error) {
+// Message builds the AMQP message of a journaled envelope, the outlet's
+// i-th: routing key the topic, body the canonical msg (the signed
+// bytes), properties and headers as fedora-messaging writes them, plus
+// mailgw's envelope headers.
+func (fm Format) Message(e *journal.Entry, i int64) (*Message, error) {
 	msg, f, err := split(e)
 	if err != nil {
 		return nil, fmt.Errorf("seq_id %d: %w", e.SeqID, err)
@@ -151,7 +153,7 @@ func (fm Format) Message(e *journal.Entry) (*Message, error) {
 		// this copy left: a message delivered again is the same message.
 		hdrSentAt:    time.Unix(e.Timestamp, 0).UTC().Format(sentAtLayout),
 		hdrPriority:  int64(0),
-		hdrI:         f.I,
+		hdrI:         i,
 		hdrTimestamp: f.Timestamp,
 		hdrSeqID:     e.SeqID,
 		hdrUsername:  f.Username,

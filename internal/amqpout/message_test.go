@@ -56,7 +56,7 @@ func TestMessageWireFormat(t *testing.T) {
 	var users, pkgs int
 	for i := range es {
 		e := &es[i]
-		m, err := fm.Message(e)
+		m, err := fm.Message(e, int64(i+1))
 		if err != nil {
 			t.Fatalf("seq_id %d: %v", e.SeqID, err)
 		}
@@ -84,6 +84,10 @@ func TestMessageWireFormat(t *testing.T) {
 		if _, err := kr.Verify(back, nil); err != nil {
 			t.Fatalf("seq_id %d: rebuilt envelope: %v", e.SeqID, err)
 		}
+		if back.I != int64(i+1) {
+			t.Fatalf("seq_id %d: i %d, want %d", e.SeqID, back.I, i+1)
+		}
+		back.I = 0 // the journal keeps no i
 		if b, _ := back.Marshal(); !bytes.Equal(b, e.Body) {
 			t.Fatalf("seq_id %d: rebuilt envelope differs from the journal's\n%s\n%s", e.SeqID, b, e.Body)
 		}
@@ -186,7 +190,7 @@ func TestSubjectHeaders(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := fm.Message(&journal.Entry{MsgID: env.MsgID, Topic: env.Topic, Timestamp: 1, Body: body})
+		m, err := fm.Message(&journal.Entry{MsgID: env.MsgID, Topic: env.Topic, Timestamp: 1, Body: body}, 1)
 		if err != nil {
 			t.Fatalf("case %d: %v", i, err)
 		}

@@ -140,7 +140,7 @@ func (s *sender) fill(ctx context.Context) (more bool, err error) {
 	}
 	for i := range entries {
 		e := &entries[i]
-		m, err := s.out.format.Message(e)
+		m, err := s.out.format.Message(e, s.out.sentI.Load()+1)
 		if err != nil {
 			// Damage or a bug: the envelope cannot be sent in any form,
 			// and must not stop those after it.
@@ -154,6 +154,7 @@ func (s *sender) fill(ctx context.Context) (more bool, err error) {
 		}
 		s.pending = append(s.pending, e.SeqID)
 		s.sent = e.SeqID
+		s.out.sentI.Add(1)
 		s.out.stats.published.Add(1)
 		s.worked = true
 	}
