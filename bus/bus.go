@@ -2,7 +2,7 @@
 // canonical JSON, topics and msg_ids, OpenPGP signing and verification in
 // fedmsg's gpg format, and the ZeroMQ publisher and subscriber.
 //
-// The wire format follows fedmsg (SPEC §4): two frames [topic, body], the
+// The wire format follows fedmsg (docs/wire.md): two frames [topic, body], the
 // body being the envelope in Python-compatible canonical JSON.
 //
 // Producing an event:
@@ -12,8 +12,8 @@
 //	body, err := bus.SignMarshal(env, signer) // or bus.Sign, then env.Marshal
 //
 // Canonical JSON is byte-for-byte Python's json.dumps(v, sort_keys=True,
-// separators=(',', ':')); floats are refused everywhere, invalid UTF-8 is
-// replaced by U+FFFD. msg_ids are version-5 UUIDs in the fixed Namespace,
+// separators=(',', ':')), floats included (Python's repr digits); NaN and
+// infinities are refused, invalid UTF-8 is replaced by U+FFFD. msg_ids are version-5 UUIDs in the fixed Namespace,
 // so a redelivered mail yields the same msg_id.
 //
 // Signatures follow fedmsg's gpg backend (a detached OpenPGP signature over
@@ -22,7 +22,9 @@
 // msg only, NewEnvelope copies topic, msg_id and timestamp into
 // msg["mailgw"], and Keyring.Verify rejects an envelope whose fields
 // disagree with that signed copy or whose topic the routing Policy does not
-// allow for the signing key.
+// allow for the signing key. Envelopes from fedmsg itself carry no such
+// copy: they verify on their signature over msg and are unbound
+// (Envelope.Bound), except on the topics Policy.RequireBinding names.
 package bus
 
 import "context"
@@ -32,7 +34,7 @@ import "context"
 // timestamp inside Msg["mailgw"] and its verifier checks they agree.
 type Envelope struct {
 	Topic     string         // full topic, equal to ZeroMQ frame 0
-	Msg       map[string]any // the payload; no floats anywhere
+	Msg       map[string]any // the payload (mailgw's own parsers put no floats in it)
 	Timestamp int64          // Unix seconds
 	MsgID     string         // "<year>-<uuid>"
 	I         int64          // per-publisher-process counter from 1; 0 = unset

@@ -9,7 +9,7 @@ import (
 )
 
 // CanonicalError is returned by Canonical for a value that has no canonical
-// form (a float, an unsupported type, a non-string map key). Path locates
+// form (a NaN or an infinity, an unsupported type, a non-string map key). Path locates
 // the value, e.g. "msg.files[2].size"; it is empty for the top-level value.
 type CanonicalError struct {
 	Path   string
@@ -23,9 +23,6 @@ func (e *CanonicalError) Error() string {
 	}
 	return e.Path + ": " + e.Reason
 }
-
-// ErrFloat is the Reason of a CanonicalError for a floating-point value.
-const ErrFloat = "float not allowed"
 
 // atKey prefixes err's path with the object key k.
 func atKey(err error, k string) error {
@@ -79,8 +76,12 @@ func atIndex(err error, i int) error {
 // control characters and DEL are \u00XX, and '/', '<', '>' and '&' are left
 // alone. The output is pure ASCII.
 //
-// Floats (float32, float64, and json.Number values that are not integers)
-// are refused with a *CanonicalError naming their path. Invalid UTF-8 in
+// Floats (float32, float64, and json.Number values with a fraction or an
+// exponent) are written as Python's repr writes the double (appendFloat:
+// 0.1, 1e-05, 1e+16, 100000000.0, -0.0); NaN and infinities, which have no
+// JSON form, are refused with a *CanonicalError naming their path. Integer
+// json.Numbers of any size are written as Python writes the int it reads
+// from them. Invalid UTF-8 in
 // strings and keys is replaced by U+FFFD (written \ufffd), as Go's
 // encoding/json does; keys that collide after that replacement are an
 // error. Besides the common map, slice and scalar types, values are
@@ -209,8 +210,10 @@ func appendValue(b []byte, v any, d int) ([]byte, error) {
 		return strconv.AppendUint(b, uint64(x), 10), nil
 	case json.Number:
 		return appendNumber(b, x)
-	case float64, float32:
-		return b, &CanonicalError{Reason: ErrFloat}
+	case float64:
+		return appendFloat(b, x)
+	case float32:
+		return appendFloat(b, float64(x))
 	case *Envelope:
 		if x == nil {
 			return append(b, "null"...), nil
@@ -243,8 +246,10 @@ func appendInts[T int | int64](b []byte, x []T) []byte {
 	return append(b, ']')
 }
 
-// appendNumber writes an integer json.Number the way Python writes the int
-// it parses to (so "-0" becomes "0"); anything else is refused.
+// appendNumber writes a json.Number the way Python writes what its
+// json.loads makes of it: an integer as the int (so "-0" becomes "0"), a
+// number with a fraction or an exponent as the float (appendFloatNumber);
+// anything that is not a JSON number is refused.
 func appendNumber(b []byte, n json.Number) ([]byte, error) {
 	s := string(n)
 	digits := strings.TrimPrefix(s, "-")
@@ -254,7 +259,7 @@ func appendNumber(b []byte, n json.Number) ([]byte, error) {
 	for i := 0; i < len(digits); i++ {
 		c := digits[i]
 		if c == '.' || c == 'e' || c == 'E' {
-			return b, &CanonicalError{Reason: ErrFloat}
+			return appendFloatNumber(b, s)
 		}
 		if c < '0' || c > '9' {
 			return b, &CanonicalError{Reason: "invalid number " + strconv.Quote(s)}

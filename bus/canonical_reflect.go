@@ -51,7 +51,7 @@ func appendRV(b []byte, rv reflect.Value, d int) ([]byte, error) {
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
 		return strconv.AppendUint(b, rv.Uint(), 10), nil
 	case reflect.Float32, reflect.Float64:
-		return b, &CanonicalError{Reason: ErrFloat}
+		return appendFloat(b, rv.Float())
 	case reflect.Slice:
 		if rv.IsNil() {
 			return append(b, "null"...), nil

@@ -56,7 +56,7 @@ func NewEnvelope(topic string, msg map[string]any, msgID string, ts int64, usern
 	return &Envelope{Topic: topic, Msg: msg, Timestamp: ts, MsgID: msgID, Username: username}
 }
 
-// Marshal returns the envelope's canonical wire body (SPEC §4): keys
+// Marshal returns the envelope's canonical wire body (docs/wire.md): keys
 // sorted, "i" omitted when 0, "crypto" and "signature" omitted when empty,
 // "seq_id" omitted when 0. A nil Msg is written as {}. Errors are
 // *CanonicalError values with paths such as "msg.files[2].size".
@@ -151,11 +151,12 @@ func envErr(format string, a ...any) error {
 }
 
 // ParseEnvelope parses a fedmsg envelope in any JSON form (canonical or
-// re-encoded by a relay). Numbers are kept exact (json.Number in Msg);
-// a float anywhere is refused, as are a missing or ill-typed topic, msg
-// (must be an object), timestamp (integer) or msg_id (string), and
-// ill-typed i, seq_id (integers), username, crypto or signature (strings).
-// Unknown fields such as "headers" are ignored. Errors wrap ErrEnvelope.
+// re-encoded by a relay). Numbers are kept exact (json.Number in Msg;
+// floats are encoded back as Python writes them); a number too large for
+// a double is refused, as are a missing or ill-typed topic, msg (must be
+// an object), timestamp (integer) or msg_id (string), and ill-typed i,
+// seq_id (integers), username, crypto or signature (strings). Unknown
+// fields such as "headers" are ignored. Errors wrap ErrEnvelope.
 func ParseEnvelope(body []byte) (*Envelope, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -208,8 +209,9 @@ func ParseEnvelope(body []byte) (*Envelope, error) {
 	return e, nil
 }
 
-// checkNumbers refuses floats (and malformed numbers) in a decoded JSON
-// value, with the same errors and paths as Canonical, without encoding.
+// checkNumbers refuses the numbers of a decoded JSON value that have no
+// canonical form (out of a double's range, malformed), with the same
+// errors and paths as Canonical, without encoding the rest.
 func checkNumbers(v any) error {
 	switch x := v.(type) {
 	case json.Number:
@@ -256,7 +258,7 @@ func intField(raw map[string]any, name string, required bool) (int64, error) {
 		return 0, nil
 	}
 	n, ok := v.(json.Number)
-	if !ok {
+	if !ok || strings.ContainsAny(string(n), ".eE") {
 		return 0, envErr("field %s is %s, want an integer", name, jsonKind(v))
 	}
 	i, err := n.Int64()

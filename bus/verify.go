@@ -2,6 +2,7 @@ package bus
 
 import (
 	"bytes"
+	"crypto"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -29,6 +30,7 @@ var (
 	ErrFutureSignature = errors.New("signature from the future")
 	ErrBindingMismatch = errors.New("envelope binding mismatch")
 	ErrPolicy          = errors.New("routing policy violation")
+	ErrWeakHash        = errors.New("weak signature hash")
 )
 
 // ClockSkew is how far in the future a signature's creation time may be
@@ -41,6 +43,11 @@ type Keyring struct {
 	entities openpgp.EntityList
 	// Now is the clock for expiry checks; nil means time.Now.
 	Now func() time.Time
+	// AllowSHA1 accepts signatures made with SHA-1 (GnuPG 1.4's default
+	// of 2013, so in archives of that time); they are refused otherwise,
+	// as chosen-prefix collisions make SHA-1 signatures forgeable. MD5 and
+	// RIPEMD-160 signatures are always refused.
+	AllowSHA1 bool
 }
 
 // LoadKeyring reads public keys (ASCII-armored or binary; a file may
@@ -76,7 +83,7 @@ func (k *Keyring) Fingerprints() []string {
 	return out
 }
 
-// Policy is the routing policy of SPEC §5: which keys may sign which
+// Policy is the routing policy of docs/wire.md: which keys may sign which
 // topics.
 type Policy struct {
 	// Prefixes maps a topic prefix to the fingerprints allowed to sign
@@ -88,6 +95,12 @@ type Policy struct {
 	Prefixes map[string][]string
 	// Nitpicky rejects topics that no prefix covers.
 	Nitpicky bool
+	// RequireBinding lists the topics whose envelopes must carry the
+	// msg.mailgw binding: a topic equal to an entry or continuing it with
+	// a dot, where an entry's segment "*" stands for any one segment
+	// ("org.debian.*.dak" covers org.debian.prod.dak.package.upload).
+	// Other topics may be unbound (see Verify).
+	RequireBinding []string
 }
 
 // decodeSignature decodes fedmsg's base64 leniently: whitespace anywhere
@@ -109,10 +122,17 @@ func decodeSignature(s string) ([]byte, error) {
 }
 
 // Verify checks env's gpg signature over the canonical JSON of env.Msg
-// against the keyring, rejecting expired and revoked keys; then that
-// msg.mailgw's topic, msg_id and timestamp equal the envelope's; then the
-// routing policy p (nil: no policy). It returns the signer's primary
+// against the keyring, rejecting expired and revoked keys and weak hashes
+// (AllowSHA1); then the binding: when msg carries "mailgw", its topic,
+// msg_id and timestamp must equal the envelope's, and when it does not
+// (a foreign fedmsg envelope, which signs msg only) the topic must not be
+// one that p.RequireBinding covers; then the routing policy p (nil: no
+// policy, no binding required). It returns the signer's primary
 // fingerprint (also with a binding or policy error).
+//
+// An envelope that verifies without msg.mailgw is unbound (env.Bound()
+// is false): its msg is proven, its topic, msg_id and timestamp are not,
+// exactly as with fedmsg's own validator.
 func (k *Keyring) Verify(env *Envelope, p *Policy) (fingerprint string, err error) {
 	if env.Signature == "" {
 		return "", fmt.Errorf("%w: no signature", ErrUnsigned)
@@ -144,12 +164,12 @@ func (k *Keyring) Verify(env *Envelope, p *Policy) (fingerprint string, err erro
 		now = k.Now
 	}
 	cfg := &packet.Config{Time: now}
-	_, signer, err := openpgp.VerifyDetachedSignature(k.entities, bytes.NewReader(data), bytes.NewReader(sigBytes), cfg)
+	sig, signer, err := openpgp.VerifyDetachedSignature(k.entities, bytes.NewReader(data), bytes.NewReader(sigBytes), cfg)
 	if ahead := sigPkt.CreationTime.Sub(now()); errors.Is(err, pgperrors.ErrSignatureExpired) && ahead > 0 && ahead <= ClockSkew {
 		// go-crypto counts a signature from the future as expired; a
 		// publisher whose clock is slightly ahead is not an attack.
 		cfg.Time = func() time.Time { return sigPkt.CreationTime }
-		_, signer, err = openpgp.VerifyDetachedSignature(k.entities, bytes.NewReader(data), bytes.NewReader(sigBytes), cfg)
+		sig, signer, err = openpgp.VerifyDetachedSignature(k.entities, bytes.NewReader(data), bytes.NewReader(sigBytes), cfg)
 	}
 	if signer != nil {
 		fingerprint = Fingerprint(signer)
@@ -160,7 +180,12 @@ func (k *Keyring) Verify(env *Envelope, p *Policy) (fingerprint string, err erro
 	if err != nil {
 		return fingerprint, verifyErr(err, sigPkt, fingerprint)
 	}
-	if err := checkBinding(env); err != nil {
+	// go-crypto's v1 API applies its message hash policy only when
+	// reading signed messages, not to detached signatures: checked here.
+	if err := k.checkHash(sig, fingerprint); err != nil {
+		return fingerprint, err
+	}
+	if err := checkBinding(env, p); err != nil {
 		return fingerprint, err
 	}
 	if p != nil {
@@ -169,6 +194,20 @@ func (k *Keyring) Verify(env *Envelope, p *Policy) (fingerprint string, err erro
 		}
 	}
 	return fingerprint, nil
+}
+
+// checkHash refuses a signature made with a broken hash function.
+func (k *Keyring) checkHash(sig *packet.Signature, fpr string) error {
+	switch sig.Hash {
+	case crypto.SHA1:
+		if k.AllowSHA1 {
+			return nil
+		}
+		return fmt.Errorf("%w: key %s signed with SHA-1, which is refused (allow_sha1_signatures = true accepts it, for 2013-era archives)", ErrWeakHash, fpr)
+	case crypto.MD5, crypto.RIPEMD160:
+		return fmt.Errorf("%w: key %s signed with %v, which is refused", ErrWeakHash, fpr, sig.Hash)
+	}
+	return nil
 }
 
 // verifyErr turns go-crypto's verification errors into one-line errors
@@ -203,12 +242,28 @@ func issuer(sig *packet.Signature) string {
 	return fmt.Sprintf("key with ID %016X", *sig.IssuerKeyId)
 }
 
+// Bound reports whether msg carries mailgw's binding, msg.mailgw. Once
+// Keyring.Verify has accepted e, true means that topic, msg_id and
+// timestamp are signed along with msg; false means e is unbound: only msg
+// is signed, as in every fedmsg envelope.
+func (e *Envelope) Bound() bool {
+	_, ok := e.Msg["mailgw"]
+	return ok
+}
+
 // checkBinding compares msg.mailgw's signed copy of topic, msg_id and
-// timestamp with the envelope's unsigned fields.
-func checkBinding(env *Envelope) error {
+// timestamp with the envelope's unsigned fields. An envelope without
+// msg.mailgw passes unless p requires a binding for its topic.
+func checkBinding(env *Envelope, p *Policy) error {
+	if !env.Bound() {
+		if pattern, ok := p.BindingRequired(env.Topic); ok {
+			return fmt.Errorf("%w: msg.mailgw is missing, but topics under %q must be bound (topic, msg_id and timestamp signed)", ErrBindingMismatch, pattern)
+		}
+		return nil
+	}
 	mg, ok := env.Msg["mailgw"].(map[string]any)
 	if !ok {
-		return fmt.Errorf("%w: msg.mailgw is missing, so topic, msg_id and timestamp are not signed", ErrBindingMismatch)
+		return fmt.Errorf("%w: msg.mailgw is %s, want an object", ErrBindingMismatch, jsonKind(env.Msg["mailgw"]))
 	}
 	if t, _ := mg["topic"].(string); t != env.Topic {
 		return fmt.Errorf("%w: topic %q differs from the signed msg.mailgw.topic %q", ErrBindingMismatch, env.Topic, t)
@@ -270,6 +325,41 @@ func (p *Policy) check(topic, fpr string) error {
 		}
 	}
 	return fmt.Errorf("%w: key %s may not sign topic %q (prefix %q)", ErrPolicy, fpr, topic, best)
+}
+
+// BindingRequired reports whether p requires the msg.mailgw binding on
+// topic, and the RequireBinding entry that covers it. A nil Policy
+// requires none.
+func (p *Policy) BindingRequired(topic string) (string, bool) {
+	if p == nil {
+		return "", false
+	}
+	for _, pattern := range p.RequireBinding {
+		if patternMatches(pattern, topic) {
+			return pattern, true
+		}
+	}
+	return "", false
+}
+
+// patternMatches is prefixMatches segment by segment, where a pattern
+// segment "*" matches any one topic segment.
+func patternMatches(pattern, topic string) bool {
+	pattern = strings.TrimSuffix(pattern, ".")
+	if pattern == "" {
+		return true
+	}
+	ps := strings.Split(pattern, ".")
+	ts := strings.SplitN(topic, ".", len(ps)+1)
+	if len(ts) < len(ps) {
+		return false
+	}
+	for i, seg := range ps {
+		if seg != "*" && seg != ts[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func prefixMatches(prefix, topic string) bool {

@@ -3,7 +3,9 @@ package bus
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -156,7 +158,10 @@ func TestVerifyRejects(t *testing.T) {
 		{"topic", kr, func(e *Envelope) { e.Topic = "org.debian.prod.dak.package.upload" }, nil, ErrBindingMismatch, "topic"},
 		{"msg_id", kr, func(e *Envelope) { e.MsgID = "2026-0" }, nil, ErrBindingMismatch, "msg_id"},
 		{"timestamp", kr, func(e *Envelope) { e.Timestamp++ }, nil, ErrBindingMismatch, "timestamp"},
-		{"unbound", kr, func(e *Envelope) { delete(e.Msg, "mailgw"); Sign(e, s) }, nil, ErrBindingMismatch, "msg.mailgw is missing"},
+		{"stripped binding", kr, func(e *Envelope) { delete(e.Msg, "mailgw") }, nil, ErrBadSignature, "does not match"},
+		{"unbound own topic", kr, func(e *Envelope) { delete(e.Msg, "mailgw"); Sign(e, s) }, &Policy{RequireBinding: []string{"org.debian.*.dak"}},
+			ErrBindingMismatch, `msg.mailgw is missing, but topics under "org.debian.*.dak" must be bound`},
+		{"binding not an object", kr, func(e *Envelope) { e.Msg["mailgw"] = "x"; Sign(e, s) }, nil, ErrBindingMismatch, "msg.mailgw is a string, want an object"},
 		{"policy", kr, nil, &Policy{Prefixes: map[string][]string{
 			"org.debian":         {s.Fingerprint()},
 			"org.debian.dev.dak": {other.Fingerprint()},
@@ -255,9 +260,9 @@ func TestSignMarshal(t *testing.T) {
 	if _, err := kr.Verify(reparse(t, env), nil); err != nil {
 		t.Fatal(err)
 	}
-	env.Msg["bad"] = 0.5
-	if _, err := SignMarshal(env, s); err == nil || err.Error() != "msg.bad: float not allowed" {
-		t.Fatalf("float: %v", err)
+	env.Msg["bad"] = math.NaN()
+	if _, err := SignMarshal(env, s); err == nil || err.Error() != "msg.bad: "+ErrNonFinite {
+		t.Fatalf("NaN: %v", err)
 	}
 }
 
@@ -273,5 +278,107 @@ func TestVerifyClockSkew(t *testing.T) {
 	s.now = func() time.Time { return time.Now().Add(time.Hour) }
 	if _, err := kr.Verify(reparse(t, signedEnv(t, s)), nil); !errors.Is(err, ErrFutureSignature) || !strings.Contains(err.Error(), "clock skew") {
 		t.Fatalf("1 hour ahead: %v", err)
+	}
+}
+
+// TestVerifyUnbound: an envelope without msg.mailgw (as fedmsg publishes
+// them) verifies when its signature over msg does, whether or not a
+// policy requires binding elsewhere; it is reported unbound, and its
+// unsigned topic may change (as in fedmsg) while its msg may not.
+func TestVerifyUnbound(t *testing.T) {
+	s, pubFile := keyFiles(t)
+	kr, _ := LoadKeyring(pubFile)
+	env := NewEnvelope("org.fedoraproject.prod.bodhi.update.request", map[string]any{"update": "x", "karma": 1.5}, "2026-foreign", 1790000002, "fedmsg")
+	delete(env.Msg, "mailgw")
+	if err := Sign(env, s); err != nil {
+		t.Fatal(err)
+	}
+	pol := &Policy{RequireBinding: []string{"org.debian.*.dak", "org.fedoraproject.prod.fas"}}
+	for _, p := range []*Policy{nil, pol} {
+		got := reparse(t, env)
+		if fpr, err := kr.Verify(got, p); err != nil || fpr != s.Fingerprint() {
+			t.Fatalf("policy %v: %q, %v", p, fpr, err)
+		}
+		if got.Bound() {
+			t.Fatal("reported bound")
+		}
+	}
+	moved := reparse(t, env)
+	moved.Topic, moved.MsgID, moved.Timestamp = "org.fedoraproject.prod.other", "2026-other", 1
+	if _, err := kr.Verify(moved, pol); err != nil {
+		t.Fatalf("unsigned fields of an unbound envelope: %v", err)
+	}
+	moved.Topic = "org.fedoraproject.prod.fas.user.create"
+	if _, err := kr.Verify(moved, pol); !errors.Is(err, ErrBindingMismatch) {
+		t.Fatalf("moved under a prefix that must be bound: %v", err)
+	}
+	changed := reparse(t, env)
+	changed.Msg["karma"] = json.Number("2.5")
+	if _, err := kr.Verify(changed, pol); !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("changed msg: %v", err)
+	}
+	if !reparse(t, signedEnv(t, s)).Bound() {
+		t.Fatal("mailgw's own envelope reported unbound")
+	}
+}
+
+func TestPatternMatches(t *testing.T) {
+	for _, c := range []struct {
+		pattern, topic string
+		ok             bool
+	}{
+		{"org.debian.*.dak", "org.debian.prod.dak.package.upload", true},
+		{"org.debian.*.dak", "org.debian.dev.dak", true},
+		{"org.debian.*.dak", "org.debian.dev.dakx.package", false},
+		{"org.debian.*.dak", "org.debian.dev", false},
+		{"org.debian.*.dak.", "org.debian.stg.dak.x", true},
+		{"org.debian.prod", "org.debian.prod.x", true},
+		{"org.debian.prod", "org.debian.production", false},
+		{"*", "anything.at.all", true},
+		{"", "x", true},
+	} {
+		if got := patternMatches(c.pattern, c.topic); got != c.ok {
+			t.Errorf("patternMatches(%q, %q) = %v, want %v", c.pattern, c.topic, got, c.ok)
+		}
+	}
+}
+
+// TestVerifySHA1: a signature real GnuPG made with --digest-algo SHA1 is
+// refused by default and accepted with AllowSHA1; the same key's SHA-256
+// signature is accepted either way.
+func TestVerifySHA1(t *testing.T) {
+	home, fpr, pub := gpgKey(t, "rsa2048")
+	kf := filepath.Join(t.TempDir(), "pub.gpg")
+	os.WriteFile(kf, pub, 0o644)
+	kr, err := LoadKeyring(kf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := NewEnvelope("org.debian.dev.debbugs.bug.report", testMsg(), MsgID(2013, "sha1"), 1370000000, "gpg")
+	data, _ := Canonical(env.Msg)
+	sign := func(args ...string) string {
+		cmd := exec.Command("gpg", append([]string{"--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "",
+			"--local-user", fpr, "--detach-sign"}, args...)...)
+		cmd.Stdin = bytes.NewReader(data)
+		sig, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("gpg --detach-sign %v: %v", args, err)
+		}
+		return base64.StdEncoding.EncodeToString(sig)
+	}
+	env.Crypto = "gpg"
+	env.Signature = sign("--digest-algo", "SHA1")
+	_, err = kr.Verify(reparse(t, env), nil)
+	if !errors.Is(err, ErrWeakHash) || !strings.Contains(err.Error(), "SHA-1") || !strings.Contains(err.Error(), "allow_sha1_signatures") {
+		t.Fatalf("SHA-1 by default: %v", err)
+	}
+	kr.AllowSHA1 = true
+	if got, err := kr.Verify(reparse(t, env), nil); err != nil || got != fpr {
+		t.Fatalf("SHA-1 allowed: %q, %v", got, err)
+	}
+	kr.AllowSHA1 = false
+	env.Signature = sign("--digest-algo", "SHA256")
+	if _, err := kr.Verify(reparse(t, env), nil); err != nil {
+		t.Fatalf("SHA-256: %v", err)
 	}
 }

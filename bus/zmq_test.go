@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -146,9 +147,9 @@ func TestZMQPublisherCounterAndClose(t *testing.T) {
 		}
 	}
 	bad := testEnv("org.debian.dev.x.y", 9, "t")
-	bad.Msg["f"] = 1.5
+	bad.Msg["f"] = math.NaN()
 	if err := p.Publish(context.Background(), bad); err == nil || bad.I != 0 {
-		t.Fatalf("float payload: err=%v i=%d, want an error and i unset", err, bad.I)
+		t.Fatalf("NaN payload: err=%v i=%d, want an error and i unset", err, bad.I)
 	}
 	p.Close()
 	if err := p.PublishRaw("t", []byte("{}")); err != ErrClosed {

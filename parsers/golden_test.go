@@ -161,7 +161,7 @@ func TestGoldenSources(t *testing.T) {
 }
 
 // checkPayloadTypes walks a golden result and refuses floats anywhere in
-// a payload (SPEC §4: no floats) and values JSON cannot carry.
+// a payload (docs/wire.md: no floats) and values JSON cannot carry.
 func checkPayloadTypes(v any) error {
 	return walkTypes(reflect.ValueOf(v), "$")
 }

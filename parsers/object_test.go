@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"testing"
 
 	"github.com/debian/mailgw/bus"
@@ -45,7 +46,7 @@ func TestObjectEncodesAsMap(t *testing.T) {
 	for _, bad := range []any{
 		parsers.Object{{Key: "b", Value: 1}, {Key: "a", Value: 2}},
 		parsers.Objects{{{Key: "a", Value: 1}, {Key: "a", Value: 2}}},
-		parsers.Object{{Key: "a", Value: 1.5}},
+		parsers.Object{{Key: "a", Value: math.NaN()}},
 	} {
 		if _, err := bus.Canonical(bad); !errors.As(err, &ce) {
 			t.Errorf("%v: error %v, want a *bus.CanonicalError", bad, err)

@@ -22,7 +22,7 @@ or unwritable, the config is unreadable, or the mail is over
 smtp.max_message_bytes; the MTA keeps the mail queued (its queue listing
 shows this reason) and retries, so fixing the cause delivers it with no
 other step; 64 usage error. deliver exits with no other code
-(docs/exit-codes.md).`
+(docs/errors.md).`
 
 // newDeliverCmd is "mailgw deliver": one mail from stdin into the spool.
 func newDeliverCmd(g *globals) *cobra.Command {
@@ -45,7 +45,7 @@ func newDeliverCmd(g *globals) *cobra.Command {
 // cmdDeliver spools the mail on stdin. Exit status: 0 spooled (after
 // fsync); 75 for every problem an operator can fix (spool missing, full
 // or unwritable, config unreadable, mail over the size limit — other
-// codes are only for usage errors, docs/exit-codes.md). The spool is
+// codes are only for usage errors, docs/errors.md). The spool is
 // never created here.
 func cmdDeliver(cfgPath string, stdin io.Reader, stderr io.Writer) int {
 	cfg, err := config.Load(cfgPath)

@@ -55,7 +55,7 @@ func TestDeliverExitCodes(t *testing.T) {
 	if code, _, stderr := run(t, []byte(spoolTestMail), "deliver", "--config", full); code != 75 || !strings.Contains(stderr, "452") {
 		t.Errorf("full spool: exit %d, %q", code, stderr)
 	}
-	// Over the size limit: 75 too (SPEC §2: only usage errors get other
+	// Over the size limit: 75 too (docs/errors.md: only usage errors get other
 	// codes); the reason names the limit.
 	small := writeConfig(t, dir, "small.toml", "[smtp]", "max_message_bytes = 10")
 	if code, _, stderr := run(t, []byte(spoolTestMail), "deliver", "--config", small); code != 75 || !strings.Contains(stderr, "552") {

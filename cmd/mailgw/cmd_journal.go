@@ -9,5 +9,6 @@ file), which keeps every published envelope with its seq_id.`
 // ("check", "backup", "prune"), each added here by its own constructor in
 // its own file. Hidden while it has none.
 func newJournalCmd(g *globals) *cobra.Command {
-	return newGroupCmd("journal", "check, back up and prune the journal", journalLong)
+	return newGroupCmd("journal", "check, back up and prune the journal", journalLong,
+		newJournalBackupCmd(g), newJournalPruneCmd(g))
 }

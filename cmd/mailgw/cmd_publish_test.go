@@ -127,13 +127,17 @@ func TestPublishLinesSignedToPython(t *testing.T) {
 	}
 }
 
+// TestPublishJSONMessageUnsigned publishes a JSON msg with a big integer
+// and floats, as fedmsg-logger --json-input does: Python's json.dumps
+// gives the same canonical bytes (zmq_sub.py checks), floats included.
 func TestPublishJSONMessageUnsigned(t *testing.T) {
 	cfgPath, _ := busTestKeys(t)
 	ep := freeEndpoint(t)
 	wait := pySubscribe(t, ep, "org.debian.dev.mod.x", 1)
 	var stderr bytes.Buffer
 	code := runPublish(context.Background(), []string{"--config", cfgPath, "--endpoint", ep, "--subscribers", "1", "--wait", "30s",
-		"--unsigned", "--modname", "mod", "--topic", "x", "--json-input", "--message", `{"a":"ü","n":12345678901234567890}`}, nil, &stderr)
+		"--unsigned", "--modname", "mod", "--topic", "x", "--json-input", "--message",
+		`{"a":"ü","n":12345678901234567890,"f":[1.5,1E-5,1e16,1393878837.0,-0.0,0.10]}`}, nil, &stderr)
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
@@ -145,7 +149,8 @@ func TestPublishJSONMessageUnsigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if env.Signature != "" || env.Crypto != "" || env.Msg["a"] != "ü" || fmt.Sprint(env.Msg["n"]) != "12345678901234567890" {
+	if env.Signature != "" || env.Crypto != "" || env.Msg["a"] != "ü" || fmt.Sprint(env.Msg["n"]) != "12345678901234567890" ||
+		!strings.Contains(bodies[0], `"f":[1.5,1e-05,1e+16,1393878837.0,-0.0,0.1]`) {
 		t.Fatalf("got %s", bodies[0])
 	}
 }
@@ -159,7 +164,7 @@ func TestPublishBadInput(t *testing.T) {
 	}{
 		{[]string{"--json-input"}, "{not json", exitDataErr},
 		{[]string{"--json-input"}, "[1,2]", exitDataErr},
-		{[]string{"--json-input", "--message", `{"f":1.5}`, "--settle", "0s"}, "", exitDataErr},
+		{[]string{"--json-input", "--message", `{"f":1e400}`, "--settle", "0s"}, "", exitDataErr},
 		{[]string{"--bogus"}, "", exitUsage},
 		{[]string{"extra-arg"}, "", exitUsage},
 	} {

@@ -175,11 +175,14 @@ func wirePublish(ctx context.Context, cfg *config.Config, o *replay.Options, wai
 	o.Publisher = pub
 	// [amqp] on: the events go to the broker too, from the journal, as
 	// serve's outlet would send them.
-	amqpOut, err := startAMQP(cfg, o.Journal, o.Logger, nil, false)
+	amqpOut, err := newAMQP(cfg, o.Journal, o.Logger, nil)
 	if err != nil {
 		pub.Close()
 		o.Journal.Close()
 		return nil, exitConfig, err
+	}
+	if amqpOut != nil {
+		amqpOut.start()
 	}
 	if waitSubs > 0 {
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)

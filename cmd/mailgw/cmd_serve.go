@@ -19,6 +19,7 @@ import (
 	"github.com/debian/mailgw/internal/metrics"
 	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/debian/mailgw/internal/replayd"
+	"github.com/debian/mailgw/internal/sdnotify"
 	"github.com/debian/mailgw/internal/smtpd"
 	"github.com/debian/mailgw/internal/spool"
 	"github.com/spf13/cobra"
@@ -34,8 +35,10 @@ start), classification, signing, journal, ZeroMQ publisher, replay endpoint
 docs/monitoring.md). With no configuration it runs on built-in defaults and
 generates a development signing key with a loud warning.
 
---check-config validates the configuration, keys, keyrings, directories,
-listen addresses and the journal, changes nothing, and exits.
+--check-config checks what serve would trip on and exits: the configuration
+values, the keys and keyrings, the directories, every listen address and
+endpoint (each is bound and released at once) and the journal (read-only
+integrity check); it changes nothing and names each problem on its own line.
 
 SIGTERM or SIGINT stops gracefully: new SMTP sessions get 421, mail in DATA
 finishes, the pipeline finishes the mail in hand; a second signal exits at
@@ -44,8 +47,8 @@ once.
 Exit status: 0 after a clean stop or a valid configuration; 1 when a second
 signal forced the exit; 64 usage error; 70 a part failed while running; 75
 the daemon cannot start for an environment reason (state directory unusable,
-port in use; --check-config: a journal that is busy); 78 configuration error
-(the exact problem on stderr).`
+port in use; --check-config: when every problem is an address in use); 78
+configuration error (the exact problem on stderr).`
 
 // newServeCmd is "mailgw serve [--check-config]": the daemon.
 func newServeCmd(g *globals) *cobra.Command {
@@ -59,7 +62,7 @@ func newServeCmd(g *globals) *cobra.Command {
 			return exitWith(cmdServe(g.config, check, c.ErrOrStderr()))
 		},
 	}
-	c.Flags().BoolVar(&check, "check-config", false, "validate the configuration, keys, directories, listen addresses and journal, then exit (0 ok, 75 temporary problem, 78 configuration error)")
+	c.Flags().BoolVar(&check, "check-config", false, "check the configuration, keys, directories, listen addresses and journal, then exit (0 ok, 75 only temporary problems, 78 otherwise)")
 	return c
 }
 
@@ -71,9 +74,11 @@ func cmdServe(cfgPath string, check bool, stderr io.Writer) int {
 		return exitConfig
 	}
 	if check {
-		if err := checkServeConfig(cfg); err != nil {
-			fmt.Fprintf(stderr, "mailgw serve: %v\n", err)
-			return exitConfig
+		if errs := checkServeConfig(cfg); len(errs) > 0 {
+			for _, err := range errs {
+				fmt.Fprintf(stderr, "mailgw serve: %v\n", err)
+			}
+			return checkExitCode(errs)
 		}
 		fmt.Fprintln(stderr, "mailgw serve: configuration OK")
 		return exitOK
@@ -81,6 +86,10 @@ func cmdServe(cfgPath string, check bool, stderr io.Writer) int {
 	log := newLogger(cfg)
 	slog.SetDefault(log)
 
+	// SIGHUP: reload (cmd_serve_reload.go). Registered before anything
+	// starts: its default action would end the daemon.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
 	// First SIGTERM/SIGINT: graceful stop. Second: exit now.
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
@@ -93,7 +102,7 @@ func cmdServe(cfgPath string, check bool, stderr io.Writer) int {
 		log.Error("forced exit", "signal", s.String())
 		os.Exit(exitFailure)
 	}()
-	return runServe(cfg, log, stopping)
+	return runServe(cfg, log, stopping, hup, cfgPath)
 }
 
 // daemon holds what runServe opened, for the orderly stop.
@@ -108,13 +117,19 @@ type daemon struct {
 	smtp    *smtpd.Server
 	replay  *replayd.Server // nil when replay_endpoints has no entry for name
 	amqp    *amqpOutlet     // nil when [amqp] is off
+	// applied is what the last load or reload applied (cmd_serve_reload.go).
+	applied reloadState
 }
 
 // runServe starts every part, waits for stopping (or a part failing), and
 // stops them in the order that keeps every acknowledged mail: listeners
 // first (in-flight DATA finishes), then the pipeline, publisher, AMQP
 // outlet, journal.
-func runServe(cfg *config.Config, log *slog.Logger, stopping <-chan struct{}) int {
+//
+// A signal on hup reloads the config file at cfgPath; systemd hears
+// READY=1 once every listener is bound and the journal is open, and
+// STOPPING=1 when the drain starts (internal/sdnotify).
+func runServe(cfg *config.Config, log *slog.Logger, stopping <-chan struct{}, hup <-chan os.Signal, cfgPath string) int {
 	d := &daemon{cfg: cfg, log: log, m: metrics.New()}
 	code, err := d.open()
 	if err != nil {
@@ -165,7 +180,8 @@ func runServe(cfg *config.Config, log *slog.Logger, stopping <-chan struct{}) in
 	if lns.admin != nil {
 		run("metrics", func() error { return d.m.Serve(adminCtx, lns.admin, log) })
 	}
-	// The replay REP endpoint (SPEC §6), bound in open, answers from the
+	run("prune", func() error { d.pruneLoop(adminCtx); return nil })
+	// The replay REP endpoint (docs/replay.md), bound in open, answers from the
 	// journal until the pipeline has stopped publishing.
 	replayAddr := ""
 	if d.replay != nil {
@@ -175,13 +191,26 @@ func runServe(cfg *config.Config, log *slog.Logger, stopping <-chan struct{}) in
 	log.Info("mailgw serve running", "version", shortVersion(), "state_dir", cfg.StateDir,
 		"bus", d.pub.Addrs(), "replay", replayAddr, "spool", cfg.SpoolDir, "journal", cfg.Journal)
 
-	code = exitOK
-	select {
-	case <-stopping:
-	case err := <-failed:
-		log.Error("stopping after a failure", "err", err)
-		code = exitSoftware
+	d.applied = reloadState{cfg: cfg, files: d.digests(cfg)}
+	if _, err := sdnotify.Notify(sdnotify.Ready, sdnotify.Status(statusLine(d))); err != nil {
+		log.Warn("cannot tell systemd we are ready", "err", err)
 	}
+
+	code = exitOK
+wait:
+	for {
+		select {
+		case <-hup:
+			d.reload(cfgPath)
+		case <-stopping:
+			break wait
+		case err := <-failed:
+			log.Error("stopping after a failure", "err", err)
+			code = exitSoftware
+			break wait
+		}
+	}
+	sdnotify.Notify(sdnotify.Stopping, sdnotify.Status("stopping: finishing mail in flight"))
 
 	// 1. SMTP/LMTP: no new sessions (421), in-flight DATA gets its reply.
 	d.m.SetHealthy(false)
@@ -239,8 +268,15 @@ func (d *daemon) open() (int, error) {
 	}
 	// The AMQP outlet reads the journal on its own: a broker that is
 	// down never holds up the pipeline or the bus.
-	if d.amqp, err = startAMQP(cfg, d.journal, d.log, d.m, true); err != nil {
+	if d.amqp, err = newAMQP(cfg, d.journal, d.log, d.m); err != nil {
 		return exitConfig, err
+	}
+	if d.amqp == nil {
+		if err := forgetAMQP(d.journal, d.log); err != nil {
+			return exitTempFail, err
+		}
+	} else {
+		d.amqp.start()
 	}
 	if ep := cfg.ReplayEndpoints[cfg.Name]; ep != "" {
 		if d.replay, err = replayd.NewServer(d.journal, ep, cfg.ReplayMaxReply, d.log.With("component", "replay")); err != nil {

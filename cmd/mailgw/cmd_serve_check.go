@@ -6,42 +6,34 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 	"syscall"
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/config"
+	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/smtpd"
+	"github.com/debian/mailgw/internal/zmtp"
 )
 
-// checkServeConfig is "serve --check-config": beyond config.Load's checks,
-// the listen addresses parse, the bus endpoints are there, the key,
-// passphrase and keyring files can be read (the signing key is loaded),
-// and the state directories exist or can be made. It changes nothing.
-func checkServeConfig(cfg *config.Config) error {
+// checkServeConfig is "serve --check-config": beyond config.Load's checks
+// (values, listen address and endpoint forms), the bus endpoint is there,
+// every TCP address serve binds can be bound now, the key, passphrase and
+// keyring files can be read (the signing key is loaded), the state
+// directories exist or can be made, and the journal is not damaged. It
+// changes nothing. Each problem is one error; temporary ones (an address
+// in use, by another program or a running serve) are marked temporary,
+// so that the caller exits 75 when all problems are of that kind, and 78
+// otherwise.
+func checkServeConfig(cfg *config.Config) []error {
 	var errs []error
 	if err := smtpd.Check(cfg.SMTP); err != nil {
 		errs = append(errs, err)
 	}
-	if a := cfg.Metrics.Listen; a != "" {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			errs = append(errs, fmt.Errorf("metrics.listen %q: %v", a, err))
-		}
-	}
-	eps := cfg.Endpoints[cfg.Name]
-	if len(eps) == 0 {
+	if len(cfg.Endpoints[cfg.Name]) == 0 {
 		errs = append(errs, fmt.Errorf("endpoints: no entry for name %q (serve binds endpoints[name])", cfg.Name))
 	}
-	for _, ep := range eps {
-		if err := checkEndpoint(ep); err != nil {
-			errs = append(errs, fmt.Errorf("endpoints.%s: %v", cfg.Name, err))
-		}
-	}
-	if ep, ok := cfg.ReplayEndpoints[cfg.Name]; ok {
-		if err := checkEndpoint(ep); err != nil {
-			errs = append(errs, fmt.Errorf("replay_endpoints.%s: %v", cfg.Name, err))
-		}
-	}
+	errs = append(errs, checkBinds(cfg)...)
 	if cfg.SignMessages && cfg.GPGSigningKey != "" {
 		if _, err := bus.LoadSigner(cfg.GPGSigningKey, cfg.GPGPassphraseFile); err != nil {
 			errs = append(errs, fmt.Errorf("gpg_signing_key: %v", err))
@@ -59,21 +51,71 @@ func checkServeConfig(cfg *config.Config) error {
 	} {
 		errs = append(errs, dirUsable(dir.key, dir.path))
 	}
-	return errors.Join(errs...)
+	errs = append(errs, journal.CheckFile(cfg.Journal))
+	return slices.DeleteFunc(errs, func(err error) bool { return err == nil })
 }
 
-func checkEndpoint(ep string) error {
-	rest, ok := strings.CutPrefix(ep, "tcp://")
-	if !ok {
-		if strings.HasPrefix(ep, "ipc://") {
-			return nil
+// temporary marks a problem that may go away by itself (exit 75).
+type temporary struct{ error }
+
+func (t temporary) Unwrap() error { return t.error }
+
+// checkExitCode is --check-config's exit code for errs: 75 when every
+// problem is temporary, else 78.
+func checkExitCode(errs []error) int {
+	for _, err := range errs {
+		var t temporary
+		if !errors.As(err, &t) {
+			return exitConfig
 		}
-		return fmt.Errorf("%q: want tcp://host:port or ipc://path", ep)
 	}
-	if _, _, err := net.SplitHostPort(rest); err != nil {
-		return fmt.Errorf("%q: %v", ep, err)
+	return exitTempFail
+}
+
+// checkBinds binds every TCP address serve would bind (SMTP, LMTP,
+// metrics, the bus endpoints and the replay endpoint of name), all at
+// once so that two keys naming one address are caught, and releases them.
+// ipc:// endpoints and port 0 are left out.
+func checkBinds(cfg *config.Config) []error {
+	type bind struct{ key, addr string }
+	var binds []bind
+	for _, l := range []bind{{"smtp.listen", cfg.SMTP.Listen}, {"smtp.lmtp_listen", cfg.SMTP.LMTPListen}, {"metrics.listen", cfg.Metrics.Listen}} {
+		if l.addr != "" {
+			binds = append(binds, l)
+		}
 	}
-	return nil
+	eps := cfg.Endpoints[cfg.Name]
+	keys := slices.Repeat([]string{"endpoints." + cfg.Name}, len(eps))
+	if ep := cfg.ReplayEndpoints[cfg.Name]; ep != "" {
+		eps, keys = append(eps, ep), append(keys, "replay_endpoints."+cfg.Name)
+	}
+	for i, ep := range eps {
+		if network, addr, err := zmtp.SplitEndpoint(ep); err == nil && network == "tcp" {
+			binds = append(binds, bind{keys[i], addr})
+		}
+	}
+	var errs []error
+	var open []net.Listener
+	defer func() {
+		for _, ln := range open {
+			ln.Close()
+		}
+	}()
+	for _, b := range binds {
+		if _, port, _ := net.SplitHostPort(b.addr); port == "0" {
+			continue
+		}
+		ln, err := net.Listen("tcp", b.addr)
+		switch {
+		case err == nil:
+			open = append(open, ln)
+		case errors.Is(err, syscall.EADDRINUSE):
+			errs = append(errs, temporary{fmt.Errorf("%s %s: address in use (by another program, a running serve, or another key of this file)", b.key, b.addr)})
+		default:
+			errs = append(errs, fmt.Errorf("%s %s: cannot bind: %v", b.key, b.addr, err))
+		}
+	}
+	return errs
 }
 
 func readable(key, path string) error {

@@ -42,6 +42,15 @@ func (d *daemon) installProbes() {
 		last, err := d.journal.LastSeq()
 		return rows, last, err
 	})
+	d.m.SetDiskProbe(func() (metrics.DiskUsage, error) {
+		j, err := d.journal.DiskUsage()
+		if err != nil {
+			return metrics.DiskUsage{}, err
+		}
+		u := metrics.DiskUsage{Journal: j}
+		u.QuarantineMails, u.QuarantineBytes, err = d.spool.QuarantineUsage()
+		return u, err
+	})
 	d.m.SetBusDropProbe(d.pub.Dropped)
 	d.m.SetBusSubscribersProbe(d.pub.Subscribers)
 }

@@ -18,10 +18,10 @@ const spoolLong = `The operator's view of the spool (mail waiting for serve) and
 
 ` + spoolExit
 
-// newSpoolCmd is "mailgw spool list|show|requeue".
+// newSpoolCmd is "mailgw spool list|show|requeue|delete|purge".
 func newSpoolCmd(g *globals) *cobra.Command {
-	return newGroupCmd("spool", "list, show and re-queue spooled and quarantined mail", spoolLong,
-		newSpoolListCmd(g), newSpoolShowCmd(g), newSpoolRequeueCmd(g))
+	return newGroupCmd("spool", "list, show, re-queue and delete spooled and quarantined mail", spoolLong,
+		newSpoolListCmd(g), newSpoolShowCmd(g), newSpoolRequeueCmd(g), newSpoolDeleteCmd(g), newSpoolPurgeCmd(g))
 }
 
 // withSpool loads the config and opens the spool for a spool subcommand,

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/debian/mailgw/internal/spool"
 )
@@ -62,5 +63,45 @@ func TestSpoolCommand(t *testing.T) {
 		if code, _, _ := run(t, nil, append([]string{"spool", "--config", cfg}, args...)...); code != 64 {
 			t.Errorf("%v: exit %d, want 64", args, code)
 		}
+	}
+}
+
+// TestSpoolDeleteAndPurge: delete takes quarantined mail only (a spooled
+// or unknown ID exits 1 and is named); purge needs --older-than and keeps
+// recent quarantine.
+func TestSpoolDeleteAndPurge(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "mailgw.toml")
+	spoolDir := filepath.Join(dir, "state", "spool")
+	if err := spool.Create(spoolDir); err != nil {
+		t.Fatal(err)
+	}
+	sp, _ := spool.Open(spoolDir, 0)
+	sp.QuarantineDir = filepath.Join(dir, "state", "quarantine")
+	var q []string
+	for range 3 {
+		n, _ := sp.Deliver(strings.NewReader(spoolTestMail), 0)
+		sp.Quarantine(n, "no rule matched")
+		q = append(q, n)
+	}
+	waiting, _ := sp.Deliver(strings.NewReader(spoolTestMail), 0)
+	code, out, errOut := run(t, nil, "spool", "delete", q[0], waiting, "--config", cfg)
+	if code != 1 || out != "deleted "+q[0]+"\n" || !strings.Contains(errOut, waiting+": not in quarantine (waiting in the spool)") {
+		t.Errorf("delete: exit %d, %q, %q", code, out, errOut)
+	}
+	if code, _, _ := run(t, nil, "spool", "purge", "--config", cfg); code != 64 {
+		t.Errorf("purge without --older-than: exit %d, want 64", code)
+	}
+	old := time.Now().Add(-72 * time.Hour)
+	os.Chtimes(filepath.Join(sp.QuarantineDir, q[1]+spool.ReasonSuffix), old, old)
+	code, out, _ = run(t, nil, "spool", "purge", "--older-than", "2d", "--config", cfg)
+	if code != 0 || !strings.HasPrefix(out, "purged 1 quarantined mails (") {
+		t.Errorf("purge: exit %d, %q", code, out)
+	}
+	if list, _ := sp.List(); len(list) != 1 || list[0].Name != q[2] {
+		t.Errorf("left: %+v", list)
+	}
+	if pend, _ := sp.Pending(); len(pend) != 1 {
+		t.Errorf("spooled mail touched: %v", pend)
 	}
 }

@@ -26,12 +26,19 @@ are every endpoint of every name in the config, or --endpoint (repeatable).
 
 Messages are validated (signature, envelope binding, routing_policy) when
 keyrings are configured or given with --keyring; invalid ones are dropped
-and logged on stderr. --no-validate prints everything well-formed.
+and logged on stderr. Without either, and without gpg_signing_key, the
+public half of serve's development key is used when serve has made one
+(STATE_DIR/keys/dev-signing.pub.asc; docs/keys.md). --no-validate prints
+everything well-formed. A validated envelope without msg.mailgw (fedmsg's
+own: only msg is signed, not its topic, msg_id and timestamp) is "unbound";
+mailgw's own topics and require_binding must be bound.
 
-Output: one line per message: time, topic, msg_id, summary. --pretty: the
-envelope as indented JSON; --json: one canonical envelope per line on
-stdout and nothing else there (logs go to stderr). --count N exits after N
-messages.
+Output: one line per message: time, topic, msg_id, summary, with
+"(unbound)" before the summary of an unbound one. --pretty: the envelope as
+indented JSON; --json: one canonical envelope per line on stdout and
+nothing else there (logs go to stderr). Validated envelopes get a member
+"validation": {"bound": true|false, "signer": FINGERPRINT} in both.
+--count N exits after N messages.
 
 ` + tailGapHelp + `
 
@@ -94,8 +101,8 @@ func cmdTail(ctx context.Context, cfgPath string, o tailOptions, stdout, stderr 
 		gap.discoverEndpoints(ctx, cfg, log)
 		endpoints = allEndpoints(cfg)
 	}
-	if len(keyrings) == 0 {
-		keyrings = cfg.Keyrings
+	if len(keyrings) == 0 && !o.noValidate {
+		keyrings = trustedKeyrings(cfg, log)
 	}
 	opts := bus.SubOptions{Logger: log}
 	switch {
@@ -103,12 +110,12 @@ func cmdTail(ctx context.Context, cfgPath string, o tailOptions, stdout, stderr 
 	case len(keyrings) == 0:
 		log.Warn("tail: no keyring configured: messages are NOT validated")
 	default:
-		kr, err := bus.LoadKeyring(keyrings...)
+		kr, err := loadKeyring(cfg, keyrings)
 		if err != nil {
 			fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
 			return exitConfig
 		}
-		pol := &bus.Policy{Prefixes: cfg.RoutingPolicy, Nitpicky: cfg.RoutingNitpicky}
+		pol := verifyPolicy(cfg)
 		opts.Verify = func(env *bus.Envelope) (string, error) { return kr.Verify(env, pol) }
 	}
 	sub, err := bus.Subscribe(ctx, endpoints, topics, opts)
@@ -175,14 +182,28 @@ func allEndpoints(cfg *config.Config) []string {
 
 // printEnvelope writes one message in the chosen format.
 func printEnvelope(w io.Writer, m bus.Message, pretty, asJSON bool) error {
+	validated := m.Signer != ""
 	if !pretty && !asJSON {
-		_, err := fmt.Fprintf(w, "%s %s %s %s\n",
-			time.Unix(m.Env.Timestamp, 0).UTC().Format(time.RFC3339), m.Env.Topic, m.Env.MsgID, summary(m.Env))
+		mark := ""
+		if validated && !m.Env.Bound() {
+			mark = "(unbound) "
+		}
+		_, err := fmt.Fprintf(w, "%s %s %s %s%s\n",
+			time.Unix(m.Env.Timestamp, 0).UTC().Format(time.RFC3339), m.Env.Topic, m.Env.MsgID, mark, summary(m.Env))
 		return err
 	}
 	body, err := m.Env.Marshal()
 	if err != nil {
 		return err
+	}
+	if validated {
+		// "validation" sorts after "username", the last member of every
+		// envelope body: the output stays canonical.
+		v, err := bus.Canonical(map[string]any{"bound": m.Env.Bound(), "signer": m.Signer})
+		if err != nil {
+			return err
+		}
+		body = append(append(append(body[:len(body)-1], `,"validation":`...), v...), '}')
 	}
 	if pretty {
 		var buf bytes.Buffer

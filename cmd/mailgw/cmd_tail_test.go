@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +47,20 @@ func runTailAsync(t *testing.T, args ...string) (*bus.ZMQPublisher, func() (int,
 	}
 }
 
+// unboundEnv is a foreign fedmsg envelope: no msg.mailgw, signed by s.
+func unboundEnv(t *testing.T, topic, text string, s bus.Signer) *bus.Envelope {
+	t.Helper()
+	env := &bus.Envelope{Topic: topic, Msg: map[string]any{"log": text, "f": 0.5}, MsgID: bus.MsgID(2026, topic+text), Timestamp: 1795000000, Username: "fedmsg"}
+	if err := bus.Sign(env, s); err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// TestTailJSONValidates: tail --json prints the valid envelopes (mailgw's
+// bound ones and a foreign unbound one, with their "validation" member)
+// and drops the unsigned, the tampered, and an unbound one on mailgw's
+// own topic.
 func TestTailJSONValidates(t *testing.T) {
 	cfgPath, _ := busTestKeys(t)
 	cfg, err := loadConfig(cfgPath)
@@ -55,31 +71,33 @@ func TestTailJSONValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, wait := runTailAsync(t, "--config", cfgPath, "--json", "--count", "2", "--topic", "org.debian.")
+	pub, wait := runTailAsync(t, "--config", cfgPath, "--json", "--count", "3", "--topic", "org.debian.")
 	good1 := tailEnv(t, "org.debian.dev.logger.log", "first é", signer)
 	unsigned := tailEnv(t, "org.debian.dev.logger.log", "unsigned", nil)
 	tampered := tailEnv(t, "org.debian.dev.logger.log", "tampered", signer)
 	tampered.Msg["log"] = "changed"
 	other := tailEnv(t, "org.fedoraproject.dev.x", "other prefix", signer)
+	foreign := unboundEnv(t, "org.debian.dev.logger.log", "from fedmsg-logger", signer)
+	ownUnbound := unboundEnv(t, "org.debian.prod.dak.package.upload", "no binding", signer)
 	good2 := tailEnv(t, "org.debian.dev.logger.log", "second", signer)
 	var want []string
-	for _, env := range []*bus.Envelope{good1, unsigned, tampered, other, good2} {
+	for _, env := range []*bus.Envelope{good1, unsigned, tampered, other, ownUnbound, foreign, good2} {
 		if err := pub.Publish(context.Background(), env); err != nil {
 			t.Fatal(err)
 		}
-		if env == good1 || env == good2 {
+		if env == good1 || env == good2 || env == foreign {
 			b, _ := env.Marshal()
-			want = append(want, string(b))
+			want = append(want, fmt.Sprintf(`%s,"validation":{"bound":%v,"signer":"%s"}}`, b[:len(b)-1], env != foreign, signer.Fingerprint()))
 		}
 	}
 	code, out, errOut := wait()
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if got := strings.Split(strings.TrimSuffix(out, "\n"), "\n"); len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+	if got := strings.Split(strings.TrimSuffix(out, "\n"), "\n"); !slices.Equal(got, want) {
 		t.Fatalf("stdout:\n%s\nwant:\n%s", out, strings.Join(want, "\n"))
 	}
-	if !strings.Contains(errOut, "dropped") {
+	if !strings.Contains(errOut, "dropped") || !strings.Contains(errOut, `topics under \"org.debian.*.dak\" must be bound`) {
 		t.Errorf("no drop logged on stderr: %s", errOut)
 	}
 }
@@ -107,8 +125,23 @@ func TestTailPrettyAndSummaries(t *testing.T) {
 	if err := printEnvelope(&buf, bus.Message{Env: env}, true, false); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(buf.String(), "\n  \"msg\": {\n") {
+	if !strings.Contains(buf.String(), "\n  \"msg\": {\n") || strings.Contains(buf.String(), "validation") {
 		t.Errorf("pretty output:\n%s", buf.String())
+	}
+	// A validated unbound envelope says so in every format.
+	foreign := bus.Message{Env: &bus.Envelope{Topic: "org.fedoraproject.prod.x", Msg: map[string]any{"log": "hi"}, MsgID: "m", Timestamp: 1}, Signer: "ABCD"}
+	for _, f := range []struct {
+		pretty, asJSON bool
+		want           string
+	}{
+		{false, false, "1970-01-01T00:00:01Z org.fedoraproject.prod.x m (unbound) hi\n"},
+		{false, true, `{"msg":{"log":"hi"},"msg_id":"m","timestamp":1,"topic":"org.fedoraproject.prod.x","username":"","validation":{"bound":false,"signer":"ABCD"}}` + "\n"},
+		{true, false, "  \"validation\": {\n    \"bound\": false,\n    \"signer\": \"ABCD\"\n  }\n}\n"},
+	} {
+		buf.Reset()
+		if err := printEnvelope(&buf, foreign, f.pretty, f.asJSON); err != nil || !strings.HasSuffix(buf.String(), f.want) {
+			t.Errorf("pretty=%v json=%v: %v\n%s\nwant suffix\n%s", f.pretty, f.asJSON, err, buf.String(), f.want)
+		}
 	}
 	for _, tc := range []struct {
 		msg  map[string]any

@@ -17,11 +17,15 @@ const verifyLong = `Read one envelope (canonical or any other JSON form) from FI
 ("-" or no FILE) and check its signature, its envelope binding (topic,
 msg_id and timestamp must agree with the signed copy in msg.mailgw) and the
 routing policy (which keys may sign which topics). Valid: "valid: signed by
-FPR" on stdout. Invalid: "invalid: REASON" on stderr (bad signature, unknown
-or expired key, a field that disagrees with the signed copy, a topic the
-key may not sign).
+FPR" on stdout, followed by ", unbound: ..." for an envelope without
+msg.mailgw (fedmsg's own: only msg is signed, not topic, msg_id and
+timestamp). Invalid: "invalid: REASON" on stderr (bad signature, unknown or
+expired key, a SHA-1 signature without allow_sha1_signatures, a field that
+disagrees with the signed copy, no msg.mailgw on one of mailgw's own topics
+or under require_binding, a topic the key may not sign).
 
-Keyrings come from --keyring, else the config's keyrings; the policy from
+Keyrings come from --keyring, else the config's keyrings, else (without
+gpg_signing_key) the public half of serve's development key; the policy from
 --policy-prefix (and --nitpicky), else the config's routing_policy and
 routing_nitpicky. docs/wire.md describes envelopes and signatures.
 
@@ -60,34 +64,33 @@ func newVerifyCmd(g *globals) *cobra.Command {
 // cmdVerify verifies the envelope in file ("" or "-": stdin).
 func cmdVerify(configPath string, o verifyOptions, file string, stdin io.Reader, stdout, stderr io.Writer) int {
 	keyrings, prefixes, nitpicky := o.keyrings, o.prefixes, &o.nitpicky
-	policy := &bus.Policy{Prefixes: map[string][]string{}, Nitpicky: *nitpicky}
+	flagPrefixes := map[string][]string{}
 	for _, p := range prefixes {
 		prefix, fpr, ok := strings.Cut(p, "=")
 		if !ok || prefix == "" || fpr == "" {
 			fmt.Fprintf(stderr, "mailgw verify: --policy-prefix %q: want PREFIX=FINGERPRINT\n", p)
 			return exitUsage
 		}
-		policy.Prefixes[prefix] = append(policy.Prefixes[prefix], fpr)
+		flagPrefixes[prefix] = append(flagPrefixes[prefix], fpr)
 	}
-	if len(keyrings) == 0 || len(prefixes) == 0 || configPath != "" {
-		cfg, err := loadConfig(configPath)
-		if err != nil {
-			fmt.Fprintf(stderr, "mailgw verify: %v\n", err)
-			return exitConfig
-		}
-		if len(keyrings) == 0 {
-			keyrings = cfg.Keyrings
-		}
-		if len(prefixes) == 0 {
-			policy.Prefixes = cfg.RoutingPolicy
-			policy.Nitpicky = cfg.RoutingNitpicky || *nitpicky
-		}
+	cfg, err := loadConfig(configPath) // "" is the defaults: mailgw's own topics stay bound
+	if err != nil {
+		fmt.Fprintf(stderr, "mailgw verify: %v\n", err)
+		return exitConfig
+	}
+	if len(keyrings) == 0 {
+		keyrings = trustedKeyrings(cfg, loggerTo(cfg, stderr))
+	}
+	policy := verifyPolicy(cfg)
+	policy.Nitpicky = policy.Nitpicky || *nitpicky
+	if len(prefixes) > 0 {
+		policy.Prefixes, policy.Nitpicky = flagPrefixes, *nitpicky
 	}
 	if len(keyrings) == 0 {
 		fmt.Fprintln(stderr, "mailgw verify: no keyring: give --keyring FILE or set keyrings in the config")
 		return exitConfig
 	}
-	kr, err := bus.LoadKeyring(keyrings...)
+	kr, err := loadKeyring(cfg, keyrings)
 	if err != nil {
 		fmt.Fprintf(stderr, "mailgw verify: %v\n", err)
 		return exitConfig
@@ -107,7 +110,11 @@ func cmdVerify(configPath string, o verifyOptions, file string, stdin io.Reader,
 		fmt.Fprintf(stderr, "invalid: %v\n", err)
 		return exitFailure
 	}
-	fmt.Fprintf(stdout, "valid: signed by %s\n", fpr)
+	if env.Bound() {
+		fmt.Fprintf(stdout, "valid: signed by %s\n", fpr)
+	} else {
+		fmt.Fprintf(stdout, "valid: signed by %s, unbound: msg is signed, topic, msg_id and timestamp are not (no msg.mailgw)\n", fpr)
+	}
 	return exitOK
 }
 

@@ -155,8 +155,33 @@ func TestVerifyCommandGnuPG(t *testing.T) {
 	_, otherPub, _, _ := bus.GenerateKey("o", "o@example.org", 0)
 	os.WriteFile(other, otherPub, 0o644)
 	check("unknown key", body, 1, "invalid: unknown key: signed by key "+fpr, "--keyring", other)
-	check("float", []byte(`{"topic":"t","msg":{"a":1.5},"timestamp":1,"msg_id":"m"}`), 1, "invalid: invalid envelope: msg.a: float not allowed", "--keyring", keyring)
+	check("infinity", []byte(`{"topic":"t","msg":{"a":1.5e999},"timestamp":1,"msg_id":"m"}`), 1, "invalid: invalid envelope: msg.a: NaN or infinity not allowed", "--keyring", keyring)
 	check("not json", []byte("garbage"), 1, "invalid: invalid envelope: JSON", "--keyring", keyring)
+
+	// A foreign fedmsg envelope: no msg.mailgw, a float in msg.
+	foreign := &bus.Envelope{Topic: "org.fedoraproject.prod.bodhi.update.comment", Msg: map[string]any{"karma": 0.5, "user": "x"},
+		MsgID: "2026-0e8c1c04-0b4a-4a35-9b6e-000000000000", Timestamp: 1790000000, Username: "bodhi", Crypto: "gpg"}
+	gpgSignEnv := func(e *bus.Envelope, args ...string) []byte {
+		data, err := bus.Canonical(e.Msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Signature = base64.StdEncoding.EncodeToString(gpgBatch(t, home, data, append([]string{"--local-user", fpr, "--detach-sign"}, args...)...))
+		b, _ := e.Marshal()
+		return b
+	}
+	fbody := gpgSignEnv(foreign)
+	check("unbound", fbody, 0, "valid: signed by "+fpr+", unbound: msg is signed, topic, msg_id and timestamp are not", "--keyring", keyring)
+	os.WriteFile(cfg, []byte("keyrings = [\""+keyring+"\"]\nrequire_binding = [\"org.fedoraproject.*.bodhi\"]\n"), 0o644)
+	check("require_binding", fbody, 1, `invalid: envelope binding mismatch: msg.mailgw is missing, but topics under "org.fedoraproject.*.bodhi" must be bound`, "--config", cfg)
+	foreign.Topic = "org.debian.prod.dak.package.upload"
+	check("own topic unbound", gpgSignEnv(foreign), 1, `topics under "org.debian.*.dak" must be bound`, "--keyring", keyring)
+
+	// SHA-1 (GnuPG 1.4's default in 2013): refused unless the config allows it.
+	sha1 := gpgSignEnv(env, "--digest-algo", "SHA1")
+	check("sha1", sha1, 1, "invalid: weak signature hash: key "+fpr+" signed with SHA-1", "--keyring", keyring)
+	os.WriteFile(cfg, []byte("keyrings = [\""+keyring+"\"]\nallow_sha1_signatures = true\n"), 0o644)
+	check("sha1 allowed", sha1, 0, valid, "--config", cfg)
 	check("no keyring", body, exitConfig, "no keyring")
 	check("bad flag", body, exitUsage, "PREFIX=FINGERPRINT", "--keyring", keyring, "--policy-prefix", "nofpr")
 }

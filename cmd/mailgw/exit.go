@@ -1,7 +1,7 @@
 package main
 
 // Exit codes shared by every subcommand; docs/man/mailgw.8 (EXIT STATUS)
-// and docs/exit-codes.md document them.
+// and docs/errors.md document them.
 const (
 	exitOK       = 0  // success
 	exitFailure  = 1  // the command ran and the answer is "no" (verify: invalid)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -221,5 +222,66 @@ func TestManPagesRender(t *testing.T) {
 		if err != nil || len(out) > 0 {
 			t.Errorf("groff %s: %v\n%s", p, err, out)
 		}
+	}
+}
+
+// TestDocsOwnTheContract: no file of the repository cites the seed
+// specification that lives outside it (by its name and a section sign);
+// every Markdown file under docs/ that code, help texts and docs name,
+// and every relative link of the Markdown docs, is in the repository.
+func TestDocsOwnTheContract(t *testing.T) {
+	const root = "../.."
+	spec := "SPEC " + "§"
+	docRef := regexp.MustCompile(`docs/[A-Za-z0-9_-]+\.md`)
+	mdLink := regexp.MustCompile(`\]\(([^)#\s]+)(?:#[^)]*)?\)`)
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case ".git", "testdata", "out", "node_modules", "vendor":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch filepath.Ext(path) {
+		case ".go", ".md", ".toml", ".8", ".in", ".sh", ".py", ".service":
+		default:
+			if d.Name() != "Dockerfile" {
+				return nil
+			}
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		for i, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, spec) {
+				t.Errorf("%s:%d cites the specification outside the repository: %s", rel, i+1, strings.TrimSpace(line))
+			}
+			for _, ref := range docRef.FindAllString(line, -1) {
+				if _, err := os.Stat(filepath.Join(root, ref)); err != nil {
+					t.Errorf("%s:%d names %s, which does not exist", rel, i+1, ref)
+				}
+			}
+			if filepath.Ext(path) != ".md" {
+				continue
+			}
+			for _, m := range mdLink.FindAllStringSubmatch(line, -1) {
+				target := m[1]
+				if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+					continue
+				}
+				if _, err := os.Stat(filepath.Join(filepath.Dir(path), target)); err != nil {
+					t.Errorf("%s:%d links to %s, which does not exist", rel, i+1, target)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

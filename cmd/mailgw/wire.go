@@ -10,6 +10,7 @@ import (
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/config"
+	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/debian/mailgw/internal/spool"
 	"github.com/debian/mailgw/parsers"
 	"github.com/debian/mailgw/parsers/dak"
@@ -90,6 +91,31 @@ func loadSigner(cfg *config.Config, devKeyOK bool) (bus.Signer, error) {
 	return s, nil
 }
 
+// trustedKeyrings are the public keys tail and verify check against when
+// no --keyring is given: the config's keyrings; failing those, when no
+// gpg_signing_key is configured and serve has made a development key,
+// that key's public half (so a first try on the defaults validates).
+func trustedKeyrings(cfg *config.Config, log *slog.Logger) []string {
+	if len(cfg.Keyrings) > 0 {
+		return cfg.Keyrings
+	}
+	if cfg.GPGSigningKey != "" {
+		return nil
+	}
+	pub := devPublicKeyPath(cfg.DevKeyPath())
+	if _, err := os.Stat(pub); err != nil {
+		return nil
+	}
+	log.Info("no keyrings configured: validating with the development key's public half (trust it for trying only)", "path", pub)
+	return []string{pub}
+}
+
+// devPublicKeyPath is where writeDevKey puts the public half of the key
+// at path.
+func devPublicKeyPath(path string) string {
+	return strings.TrimSuffix(path, ".asc") + ".pub.asc"
+}
+
 // writeDevKey generates an Ed25519 key: the secret half at path (0600),
 // the public half beside it as .pub.asc.
 func writeDevKey(path string) error {
@@ -100,7 +126,7 @@ func writeDevKey(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("development key: %w", err)
 	}
-	pubPath := strings.TrimSuffix(path, ".asc") + ".pub.asc"
+	pubPath := devPublicKeyPath(path)
 	if err := os.WriteFile(pubPath, pub, 0o644); err != nil {
 		return fmt.Errorf("development key: %w", err)
 	}
@@ -109,6 +135,28 @@ func writeDevKey(path string) error {
 		return fmt.Errorf("development key: %w", err)
 	}
 	return os.Rename(tmp, path)
+}
+
+// loadKeyring loads the public keys that tail and verify trust, with the
+// config's allow_sha1_signatures.
+func loadKeyring(cfg *config.Config, files []string) (*bus.Keyring, error) {
+	kr, err := bus.LoadKeyring(files...)
+	if err != nil {
+		return nil, err
+	}
+	kr.AllowSHA1 = cfg.AllowSHA1Signatures
+	return kr, nil
+}
+
+// verifyPolicy is the config's policy for tail and verify: routing_policy
+// and routing_nitpicky, and the binding required on mailgw's own topics
+// and on require_binding.
+func verifyPolicy(cfg *config.Config) *bus.Policy {
+	return &bus.Policy{
+		Prefixes:       cfg.RoutingPolicy,
+		Nitpicky:       cfg.RoutingNitpicky,
+		RequireBinding: append(pipeline.OwnTopics(cfg), cfg.RequireBinding...),
+	}
 }
 
 // newLogger returns the stderr logger that the log section configures.

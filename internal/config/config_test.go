@@ -18,7 +18,7 @@ func TestExampleIsDefaults(t *testing.T) {
 	want := Defaults()
 	want.fill()
 	// Empty lists in the example decode as empty, not nil.
-	got.SRVEndpoints, got.Keyrings, got.UploadKeyrings, got.SMTP.AllowedRecipients = nil, nil, nil, nil
+	got.SRVEndpoints, got.Keyrings, got.UploadKeyrings, got.SMTP.AllowedRecipients, got.RequireBinding = nil, nil, nil, nil, nil
 	if got.RoutingPolicy != nil && len(got.RoutingPolicy) == 0 {
 		got.RoutingPolicy = nil
 	}
@@ -86,7 +86,61 @@ func TestErrors(t *testing.T) {
 			t.Errorf("%s: error %q shows the password", name, err)
 		}
 	}
+	// Values serve would trip on: the error names the key and the value.
+	for _, tc := range []struct{ body, want string }{
+		{"environment = \"porod\"\n", `environment "porod": want one of dev, stg, prod`},
+		{"[log]\nlevel = \"verbose\"\n", `log.level "verbose"`},
+		{"[smtp]\nlisten = \"127.0.0.1:99999\"\n", `smtp.listen "127.0.0.1:99999": port "99999"`},
+		{"[smtp]\nlmtp_listen = \"127.0.0.1:lmtp2\"\n", `smtp.lmtp_listen "127.0.0.1:lmtp2": port "lmtp2"`},
+		{"[metrics]\nlisten = \"9942\"\n", `metrics.listen "9942"`},
+		{"[endpoints]\nmailgw = [\"tcp://127.0.0.1:70000\"]\n", `endpoints.mailgw: "tcp://127.0.0.1:70000": port "70000"`},
+		{"[replay_endpoints]\nmailgw = \"udp://127.0.0.1:9941\"\n", `replay_endpoints.mailgw: "udp://127.0.0.1:9941": want tcp://host:port or ipc://path`},
+	} {
+		p := filepath.Join(dir, "value.toml")
+		if err := os.WriteFile(p, []byte(tc.body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(p); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.body, err, tc.want)
+		}
+	}
+	for _, body := range []string{"environment = \"stg\"\n[log]\nlevel = \"WARN\"\n", "[endpoints]\na = [\"tcp://*:0\", \"ipc:///run/mailgw/bus\"]\n"} {
+		p := filepath.Join(dir, "ok.toml")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(p); err != nil {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
 	if _, err := Load(filepath.Join(dir, "missing.toml")); err == nil {
 		t.Error("missing file accepted")
+	}
+}
+
+// Retention periods: days or Go durations; keys kept shorter than
+// bodies, or negative periods, are refused with the reason.
+func TestRetention(t *testing.T) {
+	dir := t.TempDir()
+	load := func(body string) (*Config, error) {
+		p := filepath.Join(dir, "c.toml")
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return Load(p)
+	}
+	c, err := load("retention = \"30d\"\ndedup_retention = \"8760h\"\n")
+	if err != nil || c.Retention.Hours() != 720 || c.DedupRetention.Hours() != 8760 {
+		t.Fatalf("%+v %v", c, err)
+	}
+	for body, want := range map[string]string{
+		"retention = \"30d\"\ndedup_retention = \"7d\"\n": "shorter than retention",
+		"dedup_retention = \"7d\"\n":                      "shorter than retention",
+		"retention = \"-1h\"\n":                           "must not be negative",
+		"retention = \"1.5d\"\n":                          "whole days",
+	} {
+		if _, err := load(body); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", body, err, want)
+		}
 	}
 }

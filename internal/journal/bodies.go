@@ -111,10 +111,30 @@ const bodyCols = `body, body_at, body_len, body_crc`
 
 func (s *storedBody) dest() []any { return []any{&s.inline, &s.at, &s.n, &s.crc} }
 
+// errNoBody is load's error for a row whose body is pruned.
+var errNoBody = errors.New("journal: envelope without body")
+
+// loadRow is load for the row with seq_id seq: when the body cannot be
+// read and seq is pruned (meanwhile: the row was read before a prune
+// committed, its bytes after the hole was punched), the error is a
+// *PrunedError, not damage.
+func (j *Journal) loadRow(seq int64, s *storedBody) ([]byte, error) {
+	b, err := j.bfile.load(s)
+	if err != nil {
+		if m, merr := j.Pruned(); merr == nil && seq <= m.Through {
+			return nil, &PrunedError{Through: m.Through, Before: m.Before}
+		}
+	}
+	return b, err
+}
+
 // load returns the body s describes, read from the bodies file and
 // checked against its CRC when it is stored there.
 func (b *bodyFile) load(s *storedBody) ([]byte, error) {
 	if !s.at.Valid {
+		if len(s.inline) == 0 {
+			return nil, errNoBody // pruned (prune.go)
+		}
 		return s.inline, nil
 	}
 	at, n := s.at.Int64, s.n.Int64

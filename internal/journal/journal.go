@@ -4,11 +4,12 @@
 // already seen, keeps the signed canonical body for the replay endpoint
 // (in an append-only file beside it, bodies.go), and remembers which envelopes are not yet handed to the bus, so that a
 // crash between journal and publish republishes instead of losing
-// (SPEC §1, §6).
+// (docs/flow.md, docs/replay.md).
 //
 // seq_id starts at 1 and grows by one per journaled envelope, without gaps,
 // across restarts: it is assigned inside the insert transaction from the
-// highest stored seq_id, and rows are never deleted.
+// highest stored seq_id, and the row holding it is never deleted. Older
+// rows lose their bodies, then their rows, when pruned (prune.go).
 //
 // What is published is a watermark, not a flag per row (published.go):
 // publishers go in seq_id order, so marking a batch moves one number
@@ -44,7 +45,8 @@ CREATE INDEX IF NOT EXISTS envelopes_timestamp ON envelopes(timestamp, seq_id);
 // Journal is an open journal. It is safe for concurrent use; several
 // processes (serve and replay) may open the same file.
 type Journal struct {
-	db *sql.DB
+	db   *sql.DB
+	path string
 	// w is the one connection this process writes through (Add and
 	// MarkPublished), under mu. SQLite drops a connection's whole page
 	// cache when another connection has committed since its last
@@ -110,13 +112,16 @@ func Open(path string) (*Journal, error) {
 		err = migrateKeys(db)
 	}
 	if err == nil {
+		err = migratePruned(db)
+	}
+	if err == nil {
 		err = migrateOutlets(db)
 	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
-	j := &Journal{db: db}
+	j := &Journal{db: db, path: path}
 	if j.bfile, err = openBodies(db, path); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
@@ -166,7 +171,7 @@ func createTx(db *sql.DB) error {
 		if _, err := tx.Exec(schema); err != nil {
 			return err
 		}
-		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx, migrateOutletsTx} {
+		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx, migratePrunedTx, migrateOutletsTx} {
 			if err := migrate(tx); err != nil {
 				return err
 			}
@@ -250,7 +255,7 @@ func (j *Journal) entries(q string, args ...any) ([]Entry, error) {
 		if err := rows.Scan(append([]any{&e.SeqID, &e.MsgID, &e.Topic, &e.Timestamp}, sb.dest()...)...); err != nil {
 			return nil, fmt.Errorf("journal: %w", err)
 		}
-		if e.Body, err = j.bfile.load(&sb); err != nil {
+		if e.Body, err = j.loadRow(e.SeqID, &sb); err != nil {
 			return nil, err
 		}
 		out = append(out, e)

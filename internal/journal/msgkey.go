@@ -16,8 +16,9 @@ import (
 // each row has msg_key, a 64-bit hash of its msg_id, and the unique index
 // is on msg_key: the row of a msg_id is the first row, from
 // msgKey(msg_id) on (key+1, key+2, … on the rare collision, a probe
-// chain), whose msg_id is that one; a free key ends the chain. Rows are
-// never deleted, so a chain never breaks.
+// chain), whose msg_id is that one; a free key ends the chain. Pruning
+// deletes a row only when the key after it is free (prune.go), so a chain
+// never breaks.
 
 // msgKey is the key a msg_id's probe chain starts at: FNV-1a (64 bits) of
 // the msg_id. It is stored in every journal and must never change. Tests

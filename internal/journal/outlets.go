@@ -47,8 +47,9 @@ const DeliveredThrough = `MIN((SELECT seq_id FROM published_mark WHERE id = 1),
 
 // OpenOutlet returns the watermark of the outlet called name, and makes
 // the outlet if it has none: with the watermark at the journal's highest
-// seq_id when atEnd (it delivers what is journaled from now on), else at
-// 0 (it delivers the whole journal). created says it was made now.
+// seq_id when atEnd (it delivers what is journaled from now on), else
+// before the oldest envelope whose body is kept (it delivers the whole
+// journal). created says it was made now.
 func (j *Journal) OpenOutlet(name string, atEnd bool) (mark int64, created bool, err error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -64,10 +65,13 @@ func (j *Journal) OpenOutlet(name string, atEnd bool) (mark int64, created bool,
 	if !errors.Is(err, sql.ErrNoRows) {
 		return 0, false, fmt.Errorf("journal: %w", err)
 	}
+	// From the start means from the oldest body not pruned.
+	q := `SELECT seq_id FROM pruned WHERE id = 1`
 	if atEnd {
-		if err := tx.QueryRow(`SELECT COALESCE(MAX(seq_id), 0) FROM envelopes`).Scan(&mark); err != nil {
-			return 0, false, fmt.Errorf("journal: %w", err)
-		}
+		q = `SELECT COALESCE(MAX(seq_id), 0) FROM envelopes`
+	}
+	if err := tx.QueryRow(q).Scan(&mark); err != nil {
+		return 0, false, fmt.Errorf("journal: %w", err)
 	}
 	if _, err := tx.Exec(`INSERT INTO outlets (name, seq_id) VALUES (?, ?)`, name, mark); err != nil {
 		return 0, false, fmt.Errorf("journal: %w", err)

@@ -1,10 +1,12 @@
 package journal
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/debian/mailgw/bus"
 )
@@ -178,4 +180,73 @@ func envsOf(t *testing.T, from, n int) []*bus.Envelope {
 		envs = append(envs, env(fmt.Sprint(i), int64(i)))
 	}
 	return envs
+}
+
+// TestPruneStopsAtOutlet: an envelope the AMQP outlet has not delivered
+// keeps its body, published or not; once the outlet moves on (or is
+// dropped), the prune goes on.
+func TestPruneStopsAtOutlet(t *testing.T) {
+	j := open(t, filepath.Join(t.TempDir(), "j.sqlite"))
+	if _, _, err := j.OpenOutlet("amqp", false); err != nil {
+		t.Fatal(err)
+	}
+	fillPublished(t, j, 10)
+	if err := j.MarkOutlet("amqp", 3); err != nil {
+		t.Fatal(err)
+	}
+	st, err := j.Prune(context.Background(), time.Unix(1000, 0), time.Time{})
+	if err != nil || st.Bodies != 3 || st.Mark.Through != 3 {
+		t.Fatalf("Prune with the outlet at 3: %+v %v", st, err)
+	}
+	if es, err := j.After(3, 100); err != nil || len(es) != 7 || len(es[0].Body) == 0 {
+		t.Fatalf("the outlet's next envelopes: %d, %v", len(es), err)
+	}
+	if _, _, err := j.DropOutlet("amqp"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := j.Prune(context.Background(), time.Unix(1000, 0), time.Time{}); err != nil || st.Mark.Through != 10 {
+		t.Fatalf("Prune without the outlet: %+v %v", st, err)
+	}
+	// A new outlet "from the beginning" starts after what is pruned.
+	if m, _, err := j.OpenOutlet("amqp", false); err != nil || m != 10 {
+		t.Fatalf("OpenOutlet after a prune: %d %v, want 10", m, err)
+	}
+}
+
+// TestBackupMovesOutlet: a prune that passes the outlet's watermark
+// after the database was copied (the outlet delivered meanwhile) is
+// applied to the copy too, its watermark moved with it.
+func TestBackupMovesOutlet(t *testing.T) {
+	dir := t.TempDir()
+	j := open(t, filepath.Join(dir, "journal.sqlite"))
+	if _, _, err := j.OpenOutlet("amqp", false); err != nil {
+		t.Fatal(err)
+	}
+	fillPublished(t, j, 100)
+	if err := j.MarkOutlet("amqp", 20); err != nil {
+		t.Fatal(err)
+	}
+	backupSnapshotHook = func() {
+		if err := j.MarkOutlet("amqp", 70); err != nil {
+			t.Error(err)
+		}
+		if _, err := j.Prune(context.Background(), time.Unix(61, 0), time.Time{}); err != nil {
+			t.Error(err)
+		}
+	}
+	defer func() { backupSnapshotHook = nil }()
+	st, err := j.Backup(filepath.Join(dir, "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := open(t, st.Path)
+	if m, err := c.Pruned(); err != nil || m.Through != 60 {
+		t.Fatalf("copy's prune mark %+v %v, want through 60", m, err)
+	}
+	if m := outletMark(t, c, "amqp"); m != 60 {
+		t.Fatalf("copy's outlet mark %d, want 60", m)
+	}
+	if es, err := c.After(60, 1); err != nil || len(es) != 1 || len(es[0].Body) == 0 {
+		t.Fatalf("copy's next envelope for the outlet: %v %v", es, err)
+	}
 }

@@ -3,6 +3,7 @@ package journal
 import (
 	"database/sql"
 	"fmt"
+	"math"
 	"path/filepath"
 	"testing"
 
@@ -98,7 +99,7 @@ func TestAddMarking(t *testing.T) {
 	if w, got := watermark(t, j), unpublishedSeqs(t, j); w != 2 || got != "[3 4 6]" {
 		t.Errorf("watermark %d, unpublished %s; want 2, [3 4 6]", w, got)
 	}
-	bad := []*bus.Envelope{env("7", 7), {Topic: "t", MsgID: "x", Msg: map[string]any{"f": 1.5}}}
+	bad := []*bus.Envelope{env("7", 7), {Topic: "t", MsgID: "x", Msg: map[string]any{"f": math.Inf(1)}}}
 	if _, err := j.AddMarking(bad, []int64{3}); err == nil {
 		t.Fatal("AddMarking with an unencodable envelope succeeded")
 	}

@@ -32,19 +32,44 @@ const maxParams = 500
 
 // BySeqRange returns the bodies of the envelopes with lo <= seq_id <= hi,
 // in seq_id order, or a *TooManyError when more than limit match.
+// A range reaching into pruned seq_ids is a *PrunedError.
 func (j *Journal) BySeqRange(lo, hi int64, limit int) ([][]byte, error) {
 	limit = max(limit, 0)
-	return j.bodies(limit, `SELECT `+bodyCols+` FROM envelopes WHERE seq_id BETWEEN ? AND ? ORDER BY seq_id LIMIT ?`, lo, hi, limit+1)
+	if err := j.checkPruned(func(m PruneMark) bool { return hi >= 1 && lo <= m.Through }); err != nil {
+		return nil, err
+	}
+	return j.bodies(limit, `SELECT seq_id, `+bodyCols+` FROM envelopes WHERE seq_id BETWEEN ? AND ? ORDER BY seq_id LIMIT ?`, lo, hi, limit+1)
+}
+
+// checkPruned returns a *PrunedError when pruned(the mark) says the
+// query asks for pruned envelopes.
+func (j *Journal) checkPruned(pruned func(PruneMark) bool) error {
+	m, err := j.Pruned()
+	if err != nil {
+		return err
+	}
+	if m.Through > 0 && pruned(m) {
+		return &PrunedError{Through: m.Through, Before: m.Before}
+	}
+	return nil
 }
 
 // BySeqIDs returns the bodies of the envelopes with these seq_ids, in
-// seq_id order; unknown ids are left out.
+// seq_id order; unknown ids are left out, a pruned one is a
+// *PrunedError.
 func (j *Journal) BySeqIDs(ids []int64, limit int) ([][]byte, error) {
+	err := j.checkPruned(func(m PruneMark) bool {
+		return slices.ContainsFunc(ids, func(id int64) bool { return id >= 1 && id <= m.Through })
+	})
+	if err != nil {
+		return nil, err
+	}
 	return bySeqList(j, ids, limit)
 }
 
 // ByMsgIDs returns the bodies of the envelopes with these msg_ids, in
-// seq_id order; unknown ids are left out.
+// seq_id order; unknown ids are left out (as are those whose rows
+// are pruned), one whose body is pruned is a *PrunedError.
 func (j *Journal) ByMsgIDs(ids []string, limit int) ([][]byte, error) {
 	q := func(key int64) *sql.Row { return j.has.QueryRow(key) }
 	seqs := make([]int64, 0, len(ids))
@@ -57,14 +82,21 @@ func (j *Journal) ByMsgIDs(ids []string, limit int) ([][]byte, error) {
 			seqs = append(seqs, seq)
 		}
 	}
+	if err := j.checkPruned(func(m PruneMark) bool { return slices.Min(append(seqs, m.Through+1)) <= m.Through }); err != nil {
+		return nil, err
+	}
 	return bySeqList(j, seqs, limit)
 }
 
 // ByTime returns the bodies of the envelopes with t0 <= timestamp <= t1
-// (Unix seconds), in seq_id order.
+// (Unix seconds), in seq_id order. A range that starts at or before the
+// newest pruned envelope's timestamp is a *PrunedError.
 func (j *Journal) ByTime(t0, t1 int64, limit int) ([][]byte, error) {
 	limit = max(limit, 0)
-	return j.bodies(limit, `SELECT `+bodyCols+` FROM envelopes WHERE timestamp BETWEEN ? AND ? ORDER BY seq_id LIMIT ?`, t0, t1, limit+1)
+	if err := j.checkPruned(func(m PruneMark) bool { return t0 <= m.Before }); err != nil {
+		return nil, err
+	}
+	return j.bodies(limit, `SELECT seq_id, `+bodyCols+` FROM envelopes WHERE timestamp BETWEEN ? AND ? ORDER BY seq_id LIMIT ?`, t0, t1, limit+1)
 }
 
 // bySeqList runs one IN query per chunk of seq_ids and merges them in
@@ -100,7 +132,7 @@ func bySeqList(j *Journal, ids []int64, limit int) ([][]byte, error) {
 				rs.Close()
 				return nil, fmt.Errorf("journal: %w", err)
 			}
-			if r.body, err = j.bfile.load(&sb); err != nil {
+			if r.body, err = j.loadRow(r.seq, &sb); err != nil {
 				rs.Close()
 				return nil, err
 			}
@@ -133,11 +165,12 @@ func (j *Journal) bodies(limit int, q string, args ...any) ([][]byte, error) {
 	defer rows.Close()
 	var out [][]byte
 	for rows.Next() {
+		var seq int64
 		var sb storedBody
-		if err := rows.Scan(sb.dest()...); err != nil {
+		if err := rows.Scan(append([]any{&seq}, sb.dest()...)...); err != nil {
 			return nil, fmt.Errorf("journal: %w", err)
 		}
-		b, err := j.bfile.load(&sb)
+		b, err := j.loadRow(seq, &sb)
 		if err != nil {
 			return nil, err
 		}

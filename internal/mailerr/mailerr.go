@@ -41,7 +41,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // Temporary reports whether the sender should retry (a 4xx reply).
 func (e *Error) Temporary() bool { return e.Code >= 400 && e.Code < 500 }
 
-// Constructors for the replies of SPEC §2.
+// Constructors for the replies in docs/errors.md.
 
 // SpoolFailed is 451 4.3.0: the mail could not be spooled; retry.
 func SpoolFailed(err error) *Error {
@@ -96,7 +96,7 @@ const (
 	ExitTempFail = 75 // EX_TEMPFAIL: the MTA keeps the mail and retries
 )
 
-// ExitCode maps err to deliver's exit code: 0 for nil, else 75. SPEC §2
+// ExitCode maps err to deliver's exit code: 0 for nil, else 75. docs/errors.md
 // allows deliver no other failure code (those are for usage errors): every
 // failure is one an operator can fix — even a mail over the size limit,
 // by raising smtp.max_message_bytes — so the MTA keeps the mail queued,

@@ -252,9 +252,32 @@ func (m *Metrics) SetJournalProbe(p JournalProbe) {
 	}
 }
 
+// DiskUsage is what a DiskProbe reports: the bytes on disk of each of
+// the journal's files (by name: "database", "wal", "bodies"), and the
+// quarantined mails and the bytes of the quarantine's files.
+type DiskUsage struct {
+	Journal         map[string]int64
+	QuarantineMails int
+	QuarantineBytes int64
+}
+
+// DiskProbe reports the disk usage gauges.
+type DiskProbe func() (DiskUsage, error)
+
+// SetDiskProbe installs the function the journal-bytes and quarantine
+// gauges are computed from on each scrape.
+func (m *Metrics) SetDiskProbe(p DiskProbe) {
+	if m != nil {
+		m.probes.mu.Lock()
+		m.probes.disk = p
+		m.probes.mu.Unlock()
+	}
+}
+
 type probes struct {
 	mu      sync.Mutex
 	spool   SpoolProbe
+	disk    DiskProbe
 	journal JournalProbe
 	drops   func() uint64
 	subs    func() int

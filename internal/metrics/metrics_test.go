@@ -34,6 +34,9 @@ var allMetrics = []string{
 	"mailgw_journal_last_seq_id",
 	"mailgw_pipeline_up",
 	"mailgw_bus_subscribers",
+	"mailgw_journal_bytes",
+	"mailgw_quarantine_mails",
+	"mailgw_quarantine_bytes",
 	"mailgw_probe_errors",
 }
 
@@ -87,6 +90,9 @@ func TestMetricsListed(t *testing.T) {
 	m.SetJournalProbe(func() (int64, int64, error) { return 42, 41, nil })
 	m.SetBusDropProbe(func() uint64 { return 6 })
 	m.SetBusSubscribersProbe(func() int { return 2 })
+	m.SetDiskProbe(func() (DiskUsage, error) {
+		return DiskUsage{Journal: map[string]int64{"database": 4096, "wal": 0, "bodies": 8192}, QuarantineMails: 2, QuarantineBytes: 777}, nil
+	})
 	base := serve(t, m)
 
 	code, body := get(t, base+"/metrics")
@@ -109,6 +115,11 @@ func TestMetricsListed(t *testing.T) {
 		`mailgw_pipeline_up 0`,
 		`mailgw_bus_drops_total 7`,
 		`mailgw_bus_subscribers 2`,
+		`mailgw_journal_bytes{file="bodies"} 8192`,
+		`mailgw_journal_bytes{file="database"} 4096`,
+		`mailgw_quarantine_mails 2`,
+		`mailgw_quarantine_bytes 777`,
+		`mailgw_probe_errors{probe="disk"} 0`,
 	} {
 		if !strings.Contains(body, want+"\n") {
 			t.Errorf("/metrics lacks %q", want)

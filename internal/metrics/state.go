@@ -11,6 +11,7 @@ import (
 type stateCollector struct {
 	m                                                 *Metrics
 	depth, oldest, rows, lastSeq, up, pe, drops, subs *prometheus.Desc
+	jbytes, qmails, qbytes                            *prometheus.Desc
 }
 
 func newStateCollector(m *Metrics) *stateCollector {
@@ -30,6 +31,12 @@ func newStateCollector(m *Metrics) *stateCollector {
 			"Envelopes the bus dropped (a subscriber's queue was at the high-water mark); replay can fill the gap.", nil, nil),
 		subs: prometheus.NewDesc("mailgw_bus_subscribers",
 			"Subscribers connected to the bus PUB socket.", nil, nil),
+		jbytes: prometheus.NewDesc("mailgw_journal_bytes",
+			"Bytes the journal's files take on disk (blocks, so the pruned part of the sparse bodies file does not count), by file: database, wal, bodies.", []string{"file"}, nil),
+		qmails: prometheus.NewDesc("mailgw_quarantine_mails",
+			"Mails in quarantine.", nil, nil),
+		qbytes: prometheus.NewDesc("mailgw_quarantine_bytes",
+			"Bytes of the quarantine directory's files (mails and their reason files).", nil, nil),
 		pe: prometheus.NewDesc("mailgw_probe_errors",
 			"1 when a state probe failed on this scrape, by probe.", []string{"probe"}, nil),
 	}
@@ -37,7 +44,7 @@ func newStateCollector(m *Metrics) *stateCollector {
 
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.depth, c.oldest, c.rows, c.lastSeq, c.up, c.pe, c.drops, c.subs} {
+	for _, d := range []*prometheus.Desc{c.depth, c.oldest, c.rows, c.lastSeq, c.up, c.pe, c.drops, c.subs, c.jbytes, c.qmails, c.qbytes} {
 		ch <- d
 	}
 }
@@ -46,7 +53,22 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	c.m.probes.mu.Lock()
 	sp, jp, dp, subs := c.m.probes.spool, c.m.probes.journal, c.m.probes.drops, c.m.probes.subs
+	disk := c.m.probes.disk
 	c.m.probes.mu.Unlock()
+
+	if disk != nil {
+		diskErr := 0.0
+		if u, err := disk(); err != nil {
+			diskErr = 1
+		} else {
+			for file, n := range u.Journal {
+				ch <- prometheus.MustNewConstMetric(c.jbytes, prometheus.GaugeValue, float64(n), file)
+			}
+			ch <- prometheus.MustNewConstMetric(c.qmails, prometheus.GaugeValue, float64(u.QuarantineMails))
+			ch <- prometheus.MustNewConstMetric(c.qbytes, prometheus.GaugeValue, float64(u.QuarantineBytes))
+		}
+		ch <- prometheus.MustNewConstMetric(c.pe, prometheus.GaugeValue, diskErr, "disk")
+	}
 
 	if subs != nil {
 		ch <- prometheus.MustNewConstMetric(c.subs, prometheus.GaugeValue, float64(subs()))

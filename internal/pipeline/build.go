@@ -4,7 +4,7 @@
 // publish what the journal added. Mail that yields no event goes to
 // quarantine with a readable reason. A mail leaves the spool only once its
 // events are journaled, and publishing happens from the journal, so
-// nothing acknowledged is lost whatever crashes in between (SPEC §1).
+// nothing acknowledged is lost whatever crashes in between (docs/flow.md).
 package pipeline
 
 import (

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/parsers"
 )
 
@@ -19,7 +20,7 @@ var msgIDsFile = filepath.Join(corpusDir, "..", "msg_ids.txt")
 // TestMsgIDsStable: the msg_ids of the corpus's events are those committed
 // in testdata/msg_ids.txt. They must not change from one mailgw version to
 // the next: a replayed or redelivered mail is recognised as already
-// journaled, and consumers drop duplicates, by msg_id alone (SPEC §4), so a
+// journaled, and consumers drop duplicates, by msg_id alone (docs/wire.md), so a
 // changed identity would publish a whole archive again. The topic prefix
 // and environment do not enter the msg_id.
 func TestMsgIDsStable(t *testing.T) {
@@ -58,5 +59,40 @@ func TestMsgIDsStable(t *testing.T) {
 	}
 	if len(got) != len(strings.Split(string(want), "\n")) {
 		t.Fatalf("%d lines, want %d", len(got), len(strings.Split(string(want), "\n")))
+	}
+}
+
+// TestOwnTopicsCoverCorpus: every event the corpus yields has a topic
+// that OwnTopics names, so that consumers require its binding; with
+// compat_debmessenger off, no debmessenger topic is named.
+func TestOwnTopicsCoverCorpus(t *testing.T) {
+	cfg := testConfig()
+	cfg.TopicPrefix, cfg.Environment, cfg.CompatDebmessenger = "org.example", "stg", true
+	pol := &bus.Policy{RequireBinding: OwnTopics(cfg)}
+	c := classifier()
+	n := 0
+	for _, cm := range loadCorpus(t) {
+		m, err := parsers.ReadMessage(cm.raw)
+		if err != nil {
+			continue
+		}
+		evs, _ := c.Classify(m)
+		for _, env := range Build(cfg, m, evs, fixedNow, false) {
+			n++
+			if _, ok := pol.BindingRequired(env.Topic); !ok {
+				t.Errorf("%s: topic %s is not among OwnTopics %v", cm.name, env.Topic, pol.RequireBinding)
+			}
+		}
+	}
+	if n < 100 {
+		t.Fatalf("only %d events", n)
+	}
+	cfg.CompatDebmessenger = false
+	pol.RequireBinding = OwnTopics(cfg)
+	if _, ok := pol.BindingRequired("org.example.dev.debmessenger.package.upload"); ok {
+		t.Error("debmessenger required with compat_debmessenger off")
+	}
+	if _, ok := pol.BindingRequired("org.example.prod.logger.log"); ok {
+		t.Error("logger topics required")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/debian/mailgw/bus"
@@ -42,6 +43,9 @@ type Options struct {
 // Pipeline processes mail. It is safe for concurrent use.
 type Pipeline struct {
 	o Options
+	// classifier is o.Classifier, replaced by SetClassifier (serve's
+	// reload) while workers classify.
+	classifier atomic.Pointer[parsers.Classifier]
 	// pubMu orders journal additions and publication, so that envelopes
 	// reach the bus in seq_id order and PublishPending never races a
 	// fresh publish.
@@ -100,8 +104,15 @@ func New(o Options) *Pipeline {
 	if o.Workers <= 0 {
 		o.Workers = 4
 	}
-	return &Pipeline{o: o}
+	p := &Pipeline{o: o}
+	p.classifier.Store(o.Classifier)
+	return p
 }
+
+// SetClassifier replaces the classifier for the mail processed from now
+// on (serve's reload: new upload keyrings, say); mail being classified
+// meanwhile finishes with the old one.
+func (p *Pipeline) SetClassifier(c *parsers.Classifier) { p.classifier.Store(c) }
 
 // errNoSigner is returned when signing is on but no key is wired.
 var errNoSigner = errors.New("pipeline: sign_messages is on but no signing key is loaded")
@@ -128,7 +139,7 @@ func (p *Pipeline) prepare(raw []byte, replayed bool) (pr *prepared, err error) 
 	}
 	pr = &prepared{res: Result{MessageID: m.MessageID}}
 	// Classify runs the loop, auto-reply and DSN guards first.
-	evs, reason := p.o.Classifier.Classify(m)
+	evs, reason := p.classifier.Load().Classify(m)
 	if len(evs) == 0 {
 		if reason == "" {
 			reason = "no event"

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -190,17 +191,18 @@ func BenchmarkPipelineCorpus(b *testing.B) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "mails/s")
 }
 
-// floatParser claims every mail with a payload the bus cannot carry.
-type floatParser struct{}
+// nanParser claims every mail with a payload the bus cannot carry (a NaN
+// has no JSON form).
+type nanParser struct{}
 
-func (floatParser) Name() string { return "float" }
-func (floatParser) Parse(*parsers.Message) ([]parsers.Event, bool, string) {
-	return []parsers.Event{{Service: "dak", Object: "package", EventType: "upload", Rule: "x", Payload: map[string]any{"size": 1.5}}}, true, ""
+func (nanParser) Name() string { return "nan" }
+func (nanParser) Parse(*parsers.Message) ([]parsers.Event, bool, string) {
+	return []parsers.Event{{Service: "dak", Object: "package", EventType: "upload", Rule: "x", Payload: map[string]any{"size": math.NaN()}}}, true, ""
 }
 
 func TestUncarriablePayloadQuarantines(t *testing.T) {
 	r := newRig(t)
-	r.opts.Classifier = parsers.NewClassifier(floatParser{})
+	r.opts.Classifier = parsers.NewClassifier(nanParser{})
 	res, err := New(r.opts).Process(context.Background(), pick(t, "009-bash")[0], false)
 	if err != nil || !strings.HasPrefix(res.Quarantine, "envelope org.debian.dev.dak.package.upload: ") {
 		t.Fatalf("%q, %v", res.Quarantine, err)

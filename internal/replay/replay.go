@@ -1,4 +1,4 @@
-// Package replay backfills events from mail archives (SPEC §2, §7): it
+// Package replay backfills events from mail archives (mailgw-replay(8), docs/flow.md): it
 // streams the mails of mbox, Maildir and debbugs .log archives (package
 // archive), turns them into the same envelopes live mail makes, marked
 // msg.mailgw.replayed = true, and hands them to one of three targets:

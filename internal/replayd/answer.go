@@ -23,6 +23,35 @@ var ErrNoMatch = errors.New("replay: no match for the given query")
 // matching more than its max_reply envelopes.
 var ErrTooMany = errors.New("replay: query matches too many messages")
 
+// ErrPruned is matched by the error of a query for envelopes the
+// publisher's journal has pruned (retention); PrunedThrough tells up to
+// which seq_id.
+var ErrPruned = errors.New("replay: envelopes pruned from the journal")
+
+// prunedPrefix starts the text of a "pruned" error reply; the rest is
+// "seq_ids up to N are pruned …", which PrunedThrough reads.
+const prunedPrefix = "pruned: "
+
+// pruned is the error reply for a query that asks for pruned envelopes.
+func pruned(pe *journal.PrunedError) error {
+	return &ReplyError{Text: fmt.Sprintf("%sseq_ids up to %d are pruned from this journal (retention); the oldest kept is %d",
+		prunedPrefix, pe.Through, pe.Through+1)}
+}
+
+// PrunedThrough returns N when err is a "pruned" reply saying every
+// seq_id up to N is pruned.
+func PrunedThrough(err error) (int64, bool) {
+	var re *ReplyError
+	if !errors.As(err, &re) || !strings.HasPrefix(re.Text, prunedPrefix) {
+		return 0, false
+	}
+	var n int64
+	if _, err := fmt.Sscanf(strings.TrimPrefix(re.Text, prunedPrefix), "seq_ids up to %d ", &n); err != nil || n < 1 {
+		return 0, false
+	}
+	return n, true
+}
+
 // ReplyError is an "error: '<text>'" reply from a replay endpoint.
 type ReplyError struct {
 	Text string
@@ -30,10 +59,13 @@ type ReplyError struct {
 
 func (e *ReplyError) Error() string { return "replay endpoint: " + e.Text }
 
-// Is makes ErrNoMatch and ErrTooMany match the replies that say so.
+// Is makes ErrNoMatch, ErrTooMany and ErrPruned match the replies that
+// say so.
 func (e *ReplyError) Is(target error) bool {
 	t := strings.ToLower(e.Text)
 	switch target {
+	case ErrPruned:
+		return strings.HasPrefix(e.Text, prunedPrefix)
 	case ErrNoMatch:
 		return strings.Contains(t, "no match")
 	case ErrTooMany:
@@ -50,14 +82,19 @@ func tooMany(max int) error {
 
 // Answer evaluates req against st: the envelopes matching any of its keys,
 // in seq_id order and without repeats. More than max matches is an error
-// matching ErrTooMany, none one matching ErrNoMatch; both are *ReplyError
+// matching ErrTooMany, none one matching ErrNoMatch, a query reaching
+// into pruned envelopes one matching ErrPruned; all are *ReplyError
 // so that their Text is what the server sends.
 func Answer(st Store, req *Request, max int) ([][]byte, error) {
 	var parts [][][]byte
 	add := func(bodies [][]byte, err error) error {
 		if err != nil {
-			if errors.Is(err, journal.ErrTooMany) {
+			var pe *journal.PrunedError
+			switch {
+			case errors.Is(err, journal.ErrTooMany):
 				return tooMany(max)
+			case errors.As(err, &pe):
+				return pruned(pe)
 			}
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -41,6 +42,7 @@ type GapStats struct {
 	Replayed   uint64 // missed messages fetched and delivered
 	Duplicates uint64 // messages dropped as seq_id <= the last delivered
 	Lost       uint64 // missed seq_ids that could not be fetched
+	Pruned     uint64 // missed seq_ids the publisher's journal has pruned (retention)
 }
 
 // source is the tracking state of one publisher (one replay endpoint).
@@ -158,7 +160,7 @@ func (g *GapFiller) Backfill(ctx context.Context, since int64) []bus.Message {
 		src.last = max(since-1, src.last)
 		for ctx.Err() == nil {
 			msgs, got, n, err := g.chunk(ctx, src, ep, src.last+1, src.last+int64(g.opts.MaxReply))
-			if g.smaller(err) {
+			if g.smaller(err) || g.skipPruned(src, err, src.last+1, math.MaxInt64) {
 				continue
 			}
 			out = append(out, msgs...)
@@ -196,6 +198,10 @@ func (g *GapFiller) fetch(ctx context.Context, src *source, ep string, hi int64)
 		if g.smaller(err) {
 			continue
 		}
+		if g.skipPruned(src, err, lo, hi) {
+			lo = src.last + 1
+			continue
+		}
 		out = append(out, msgs...)
 		if miss := end - lo + 1 - got; miss > 0 {
 			g.lose(src, miss)
@@ -230,6 +236,23 @@ func (g *GapFiller) smaller(err error) bool {
 	}
 	g.opts.MaxReply /= 2
 	g.log.Info("replay: server refused a range as too large; asking for smaller ones", "max", g.opts.MaxReply)
+	return true
+}
+
+// skipPruned handles a "pruned" reply to a query from lo: the pruned
+// seq_ids from lo on, up to hi, are counted and logged, src.last moves
+// over them, and the caller asks again for the rest. A reply naming no
+// seq_id from lo on (a confused server) is left to the caller.
+func (g *GapFiller) skipPruned(src *source, err error, lo, hi int64) bool {
+	through, ok := PrunedThrough(err)
+	if !ok || through < lo {
+		return false
+	}
+	to := min(through, hi)
+	g.stats.Pruned += uint64(to - lo + 1)
+	g.log.Warn("replay: missed messages were pruned from the publisher's journal (retention)",
+		"replay_endpoint", src.replay, "from", lo, "to", to)
+	src.last = to
 	return true
 }
 

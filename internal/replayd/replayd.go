@@ -1,4 +1,4 @@
-// Package replayd is mailgw's side of fedmsg's replay protocol (SPEC §6):
+// Package replayd is mailgw's side of fedmsg's replay protocol (docs/replay.md):
 // a REP endpoint that answers queries from the journal, the REQ client,
 // the GapFiller that makes "mailgw tail" deliver every seq_id exactly once
 // and in order, and DNS SRV discovery of endpoints (srv_endpoints).

@@ -3,7 +3,7 @@
 // MTA, not a mail server: every accepted mail goes into the spool, and the
 // 250 reply is sent only after the spool has fsynced it.
 //
-// Replies (SPEC §2; internal/mailerr is the only place errors become codes):
+// Replies (docs/errors.md; internal/mailerr is the only place errors become codes):
 //
 //	250 2.0.0   spooled and fsynced
 //	421 4.3.2   shutting down, or too many connections (then closed)

@@ -4,7 +4,7 @@
 // that yields no event waits, with a readable reason, for an operator.
 //
 // A mail is acknowledged only once it is durable: it is written to tmp/,
-// the file is fsynced, renamed into new/, and new/ is fsynced (SPEC §2).
+// the file is fsynced, renamed into new/, and new/ is fsynced (docs/flow.md).
 // A file in new/ is therefore always complete. It is removed (Done) only
 // after its events are journaled, or moved to quarantine with a reason;
 // a long-running process keeps removed files as hidden tmp/.free.* files

@@ -152,7 +152,7 @@ func TestDeliverTooBig(t *testing.T) {
 	}
 	_, err := s.Deliver(strings.NewReader(testMail+"x"), lim)
 	wantCode(t, err, 552)
-	// Permanent for SMTP (552); deliver still exits 75 (SPEC §2).
+	// Permanent for SMTP (552); deliver still exits 75 (docs/errors.md).
 	if mailerr.IsTemporary(err) || mailerr.ExitCode(err) != 75 {
 		t.Errorf("too big must be permanent for SMTP, 75 for deliver: %v", err)
 	}

@@ -42,7 +42,7 @@ func (p *Parser) upload(c *ctx, rule string) []parsers.Event {
 	return evs
 }
 
-// uploadPayload builds the SPEC §3 dak.package.upload payload.
+// uploadPayload builds the dak.package.upload payload (docs/payloads.md).
 func (p *Parser) uploadPayload(c *ctx) map[string]any {
 	var bx boxes
 	var fr fieldRows

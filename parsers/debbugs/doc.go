@@ -59,7 +59,7 @@
 //     no-bug-number-submitter, no-package, other) and subject.
 //
 // Bodies (body, content) are bounded by Options.MaxBody. The mail and
-// mailgw blocks of SPEC §3 are added by the pipeline, not here.
+// mailgw blocks (docs/payloads.md) are added by the pipeline, not here.
 //
 // With Options.Compat the parser also emits debmessenger's
 // debmessenger.bug.<type> events, whose payload keys are exactly

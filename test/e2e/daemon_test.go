@@ -63,6 +63,7 @@ type daemon struct {
 	cmd                    *exec.Cmd
 	log                    *syncBuffer
 	exited                 chan struct{}
+	env                    []string // extra environment for serve
 }
 
 // newDaemon writes a config (extra TOML lines go in the [smtp] table)
@@ -115,6 +116,7 @@ func (d *daemon) start() {
 	d.cmd = exec.Command(mailgw, "serve", "--config", d.config)
 	d.cmd.Stdout = d.log
 	d.cmd.Stderr = d.log
+	d.cmd.Env = append(os.Environ(), d.env...)
 	if err := d.cmd.Start(); err != nil {
 		d.t.Fatal(err)
 	}

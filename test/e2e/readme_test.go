@@ -43,7 +43,8 @@ func readmeBlock(t *testing.T, heading string) []string {
 
 // TestReadmeTryIt runs the README's "Try it" commands as a new user
 // would, on the embedded defaults (no config): serve, tail in a second
-// terminal, deliver a test mail in a third; tail must show the upload.
+// terminal, deliver a test mail in a third; tail must show the upload,
+// validated with the public half of serve's development key.
 // "go run ./cmd/mailgw" is replaced by the binary it builds, so that
 // signals reach mailgw itself. The default state directory (root:
 // /var/lib/mailgw) is moved aside for the test and put back after, so a
@@ -147,6 +148,11 @@ func TestReadmeTryIt(t *testing.T) {
 				t.Fatalf("tail ended\n%s", tailErr.String())
 			}
 			if strings.Contains(l, "org.debian.dev.dak.package.upload") {
+				// Validated with the development key's public half,
+				// which tail finds on its own.
+				if e := tailErr.String(); strings.Contains(e, "NOT validated") || !strings.Contains(e, "development key") {
+					t.Errorf("tail did not validate with the development key:\n%s", e)
+				}
 				return
 			}
 		case <-deadline:
