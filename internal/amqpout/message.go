@@ -2,7 +2,6 @@ package amqpout
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -68,13 +67,8 @@ const sentAtLayout = "2006-01-02T15:04:05+00:00"
 // envFields are the envelope's fields other than msg (and i, which the
 // journal does not keep: each publisher numbers what it sends).
 type envFields struct {
-	Crypto    string `json:"crypto"`
-	MsgID     string `json:"msg_id"`
-	SeqID     int64  `json:"seq_id"`
-	Signature string `json:"signature"`
-	Timestamp int64  `json:"timestamp"`
-	Topic     string `json:"topic"`
-	Username  string `json:"username"`
+	Crypto, MsgID, Signature, Topic, Username string
+	SeqID, Timestamp                          int64
 }
 
 // split returns the msg of a journaled envelope body, byte for byte the
@@ -83,7 +77,8 @@ type envFields struct {
 // msg_id, …), so msg runs from the first `"msg":` (crypto's string and
 // i's digits cannot hold one) to the last `,"msg_id":` (the fields after
 // it are numbers and escaped strings); what is around it is a JSON
-// object of its own, parsed and checked against the journal's row.
+// object of its own, read (scan.go) and checked against the journal's
+// row.
 // Anything else is parsed the slow way and msg re-encoded canonically.
 func split(e *journal.Entry) ([]byte, envFields, error) {
 	var f envFields
@@ -92,7 +87,7 @@ func split(e *journal.Entry) ([]byte, envFields, error) {
 	if start > 0 && end > start {
 		rest := make([]byte, 0, len(e.Body)-(end-start))
 		rest = append(append(rest, e.Body[:start]...), e.Body[end+1:]...)
-		if json.Unmarshal(rest, &f) == nil && f.MsgID == e.MsgID && f.SeqID == e.SeqID && f.Topic == e.Topic {
+		if f.scan(rest) == nil && f.MsgID == e.MsgID && f.SeqID == e.SeqID && f.Topic == e.Topic {
 			return e.Body[start+len(`"msg":`) : end], f, nil
 		}
 	}
@@ -107,6 +102,29 @@ func split(e *journal.Entry) ([]byte, envFields, error) {
 	f = envFields{Crypto: env.Crypto, MsgID: env.MsgID, SeqID: env.SeqID, Signature: env.Signature,
 		Timestamp: env.Timestamp, Topic: env.Topic, Username: env.Username}
 	return msg, f, nil
+}
+
+// scan fills f from the envelope b without msg.
+func (f *envFields) scan(b []byte) error {
+	return members(b, func(k, v []byte) (err error) {
+		switch string(k) {
+		case "crypto":
+			f.Crypto, err = str(v)
+		case "msg_id":
+			f.MsgID, err = str(v)
+		case "seq_id":
+			f.SeqID, err = integer(v)
+		case "signature":
+			f.Signature, err = str(v)
+		case "timestamp":
+			f.Timestamp, err = integer(v)
+		case "topic":
+			f.Topic, err = str(v)
+		case "username":
+			f.Username, err = str(v)
+		}
+		return err
+	})
 }
 
 // Message is one journaled event as it goes to the broker.
@@ -139,10 +157,7 @@ func (fm Format) Message(e *journal.Entry, i int64) (*Message, error) {
 		return nil, fmt.Errorf("seq_id %d: %w", e.SeqID, errNotObject)
 	}
 	var s subjects
-	// A field of another type than subjects expects (a payload's own
-	// "severity" number, say) only leaves that field out.
-	var typeErr *json.UnmarshalTypeError
-	if err := json.Unmarshal(msg, &s); err != nil && !errors.As(err, &typeErr) {
+	if err := s.scan(msg); err != nil {
 		return nil, fmt.Errorf("seq_id %d: msg: %w", e.SeqID, err)
 	}
 	h := amqp.Table{

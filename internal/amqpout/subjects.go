@@ -1,6 +1,7 @@
 package amqpout
 
 import (
+	"encoding/json"
 	"net/mail"
 	"strings"
 
@@ -37,28 +38,56 @@ const (
 )
 
 // subjects are the fields of a msg that say what and whom an event is
-// about, and how important it is. encoding/json matches keys without
-// regard to case, so debmessenger's "Source" and "Maintainer" count too.
+// about, and how important it is. debmessenger's payloads spell some
+// keys their own way ("Source", "Changed-By").
 type subjects struct {
-	Source  string   `json:"source"`
-	Sources []string `json:"sources"`
-	Package string   `json:"package"`
+	source, pkg string
+	sources     []string
+	// addrs are address fields as written ("Name <addr>"); emails the
+	// bare addresses of their <field>_email siblings, where a payload
+	// has them.
+	addrs, emails []string
+	sev           string
+	// mgPackages and mgPeople, where an event carries them in
+	// msg.mailgw, are its own lists of what and whom it is about, and
+	// are used as they are.
+	mgPackages, mgPeople []string
+}
 
-	ChangedBy  string `json:"changed_by"`
-	Maintainer string `json:"maintainer"`
-	Submitter  string `json:"submitter"`
-	ClosedBy   string `json:"closed_by"`
-	From       string `json:"from"`
-
-	Severity string `json:"severity"`
-
-	// Mailgw.Packages and People, where an event carries them, are the
-	// event's own list of what and whom it is about, and are used as
-	// they are.
-	Mailgw struct {
-		Packages []string `json:"packages"`
-		People   []string `json:"people"`
-	} `json:"mailgw"`
+// scan reads the subjects from msg. A field of another type than
+// expected (a payload's own "severity" number, say) is left out.
+func (s *subjects) scan(msg []byte) error {
+	return members(msg, func(k, v []byte) error {
+		switch key := string(k); key {
+		case "source", "Source":
+			s.source, _ = str(v)
+		case "package":
+			s.pkg, _ = str(v)
+		case "sources":
+			json.Unmarshal(v, &s.sources)
+		case "changed_by", "Changed-By", "maintainer", "Maintainer", "submitter", "closed_by", "from":
+			if a, err := str(v); err == nil && a != "" {
+				s.addrs = append(s.addrs, a)
+			}
+		case "changed_by_email", "maintainer_email", "submitter_email", "closed_by_email", "from_email":
+			if a, err := str(v); err == nil && a != "" {
+				s.emails = append(s.emails, a)
+			}
+		case "severity":
+			s.sev, _ = str(v)
+		case "mailgw":
+			return members(v, func(k, v []byte) error {
+				switch string(k) {
+				case "packages":
+					json.Unmarshal(v, &s.mgPackages)
+				case "people":
+					json.Unmarshal(v, &s.mgPeople)
+				}
+				return nil
+			})
+		}
+		return nil
+	})
 }
 
 // severity is fedora_messaging_severity: a warning for what a
@@ -69,7 +98,7 @@ func (s *subjects) severity(topic string) int {
 	case strings.HasSuffix(topic, ".dak.package.reject"):
 		return SeverityWarning
 	case strings.HasSuffix(topic, ".debbugs.bug.report"):
-		switch s.Severity {
+		switch s.sev {
 		case "critical", "grave", "serious":
 			return SeverityWarning
 		}
@@ -79,23 +108,23 @@ func (s *subjects) severity(topic string) int {
 
 // packages returns the source packages the event is about.
 func (s *subjects) packages() []string {
-	if len(s.Mailgw.Packages) > 0 {
-		return s.Mailgw.Packages
+	if len(s.mgPackages) > 0 {
+		return s.mgPackages
 	}
-	return append([]string{s.Source, s.Package}, s.Sources...)
+	return append([]string{s.source, s.pkg}, s.sources...)
 }
 
 // people returns the e-mail addresses of the people the event is about,
 // bare and lower-case.
 func (s *subjects) people() []string {
-	if len(s.Mailgw.People) > 0 {
-		return s.Mailgw.People
+	switch {
+	case len(s.mgPeople) > 0:
+		return s.mgPeople
+	case len(s.emails) > 0:
+		return s.emails
 	}
 	var out []string
-	for _, f := range []string{s.ChangedBy, s.Maintainer, s.Submitter, s.ClosedBy, s.From} {
-		if f == "" {
-			continue
-		}
+	for _, f := range s.addrs {
 		if a, err := mail.ParseAddress(f); err == nil {
 			out = append(out, strings.ToLower(a.Address))
 		}

@@ -1,0 +1,42 @@
+"""The AMQP rows of bench/run.py's table (docs/amqp.md): bench/amqpbench
+runs a private RabbitMQ from Debian's rabbitmq-server and measures, side
+by side in one run, replay --publish without and with [amqp], and the AMQP
+outlet publishing with confirms next to python3-pika doing the same."""
+import os
+import re
+import statistics
+
+from rows import BENCH, at_least, key, row
+
+
+def amqp(c):
+    """Needs rabbitmq-server and python3-pika (test/install-deps.sh)."""
+    prog = os.path.join(c.bin, "amqpbench")
+    c.sh(["go", "build", "-o", prog, "./bench/amqpbench"], "build.log")
+    mails = 2000 if c.a.quick else 20000
+    out = c.sh([prog, "-mailgw", c.mailgw, "-key", key(c)[0], "-pika", os.path.join(BENCH, "amqp_pika.py"),
+                "-runs", str(c.a.runs), "-pika-n", "300" if c.a.quick else "2000", c.mbox(mails)], "amqp.log")
+
+    def rates(pattern):
+        return [float(x) for x in re.findall(pattern, out, re.M)]
+
+    plain, plain_exit = rates(r"^replay plain ([0-9.]+) mails/s"), rates(r"^replay plain .* to exit ([0-9.]+)")
+    withq, with_exit = rates(r"^replay amqp ([0-9.]+) mails/s"), rates(r"^replay amqp .* to exit ([0-9.]+)")
+    mailgw, pika = rates(r"^publish mailgw ([0-9.]+) msg/s"), rates(r"^publish pika ([0-9.]+) msg/s")
+    # Runs are taken in turn; each ratio is the median of the per-run ratios.
+    own = [100 * a / b for a, b in zip(withq, plain)]
+    exit_ = [100 * a / b for a, b in zip(with_exit, plain_exit)]
+    pub = [a / b for a, b in zip(mailgw, pika)]
+    how = "median of %d runs taken in turn" % len(own)
+    return [
+        row("AMQP: outlet publishing with confirms, durable queue", mailgw, "msg/s", note="corpus events, headers as sent"),
+        row("AMQP: python3-pika, confirms, one at a time", pika, "msg/s",
+            note="as fedora-messaging's api.publish; the same messages"),
+        row("ratio: AMQP outlet / pika", pub, "x", ">= 5x", at_least(5), how),
+        row("replay --publish (%d mails), AMQP off" % mails, plain, "mails/s", note="its own rate"),
+        row("replay --publish (%d mails), AMQP on" % mails, withq, "mails/s",
+            note="its own rate, the outlet beside it; to exit, every event confirmed: %.0f (off %.0f)" % (
+                statistics.median(with_exit), statistics.median(plain_exit))),
+        row("ratio: replay --publish with AMQP / without", own, "%", ">= 80%", at_least(80),
+            how + "; to exit with every event confirmed: %.0f%%" % statistics.median(exit_)),
+    ]
