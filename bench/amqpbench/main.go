@@ -5,13 +5,14 @@
 //   - replay: "mailgw replay --publish" of MBOX without and with [amqp],
 //     alternating, RUNS times each: mails/s from start to exit (with
 //     [amqp], replay exits once the broker confirmed every event);
+//
 //   - publish: the outlet publishing the journal of the first replay (its
 //     events, as AMQP messages) with confirms into a durable queue, and
 //     python3-pika publishing the same messages (routing key, properties,
 //     headers, body) with confirms as fedora-messaging's api.publish does,
 //     one message at a time, each waiting for its confirm.
 //
-//	amqpbench -mailgw BIN -key KEY.asc -pika bench/amqp_pika.py -runs N -pika-n N MBOX
+//     amqpbench -mailgw BIN -key KEY.asc -pika bench/amqp_pika.py -runs N -pika-n N MBOX
 //
 // It prints one line per measurement: "replay plain|amqp OWN mails/s to
 // exit WALL mails/s", "publish mailgw|pika RATE msg/s".
