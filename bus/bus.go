@@ -42,6 +42,12 @@ type Envelope struct {
 	Crypto    string // "gpg" when signed, "" when unsigned
 	Signature string // single-line standard base64 of a binary detached signature
 	SeqID     int64  // journal sequence number; 0 = absent
+	// LegacyMsgID is the msg_id mailgw gave the same event before it
+	// derived msg_ids from happenings (docs/dedup.md), when that differs
+	// from MsgID; "" otherwise. It is never on the wire: the journal
+	// looks it up so that what an older mailgw journaled stays a
+	// duplicate.
+	LegacyMsgID string
 
 	sealed []byte // canonical JSON of Msg kept by SignSealed; Marshal reuses it
 }

@@ -86,13 +86,21 @@ func NoRuleReason(m *Message) string {
 // MailInfo returns the `mail` object that the pipeline adds to every
 // payload: message_id (without angle brackets, "" if absent), date (the
 // Date header in RFC 3339, converted to UTC, e.g. "2019-09-19T13:50:14Z";
-// "" when absent or unparsable — never the time of processing, so replays
-// give the same payload), from and subject (decoded header values). It
-// is an Object: one per mail, in every envelope of it.
+// null when absent or unparsable — never the time of processing, so
+// replays give the same payload), from (the sender in Address's display
+// form) with from_email (the bare address, lower-cased; null when there
+// is none), and subject (decoded). It is an Object: one per mail, in every
+// envelope of it.
 func MailInfo(m *Message) Object {
-	date := ""
+	var date any // null without a usable Date
 	if !m.Date.IsZero() {
 		date = m.Date.UTC().Format(time.RFC3339)
 	}
-	return Object{{Key: "date", Value: date}, {Key: "from", Value: m.From}, {Key: "message_id", Value: m.MessageID}, {Key: "subject", Value: m.Subject}}
+	from, email := Address(m.From)
+	var fromEmail any
+	if email != "" {
+		fromEmail = email
+	}
+	return Object{{Key: "date", Value: date}, {Key: "from", Value: from}, {Key: "from_email", Value: fromEmail},
+		{Key: "message_id", Value: m.MessageID}, {Key: "subject", Value: m.Subject}}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -141,7 +142,8 @@ func TestGolden(t *testing.T) {
 }
 
 // TestGoldenSources checks that each golden mail says where it comes from:
-// NNN-name.source naming a corpus file, or starting with "written:".
+// NNN-name.source naming a corpus file, or a public archive ("archive:"
+// with the repository, file and commit), or starting with "written:".
 func TestGoldenSources(t *testing.T) {
 	for _, f := range goldenFiles(t) {
 		src, err := os.ReadFile(strings.TrimSuffix(f, ".eml") + ".source")
@@ -154,8 +156,11 @@ func TestGoldenSources(t *testing.T) {
 			t.Errorf("%s: empty .source file", filepath.Base(f))
 			continue
 		}
-		if !strings.HasPrefix(s, "written:") && !strings.Contains(s, "corpus/") {
-			t.Errorf("%s: .source %q neither starts with written: nor names a corpus file", filepath.Base(f), s)
+		if strings.HasPrefix(s, "archive:") && !regexp.MustCompile(`@ commit [0-9a-f]{40}\b`).MatchString(s) {
+			t.Errorf("%s: .source %q names an archive without the commit", filepath.Base(f), s)
+		}
+		if !strings.HasPrefix(s, "written:") && !strings.HasPrefix(s, "archive:") && !strings.Contains(s, "corpus/") {
+			t.Errorf("%s: .source %q neither starts with written: or archive: nor names a corpus file", filepath.Base(f), s)
 		}
 	}
 }

@@ -58,13 +58,35 @@ func TestReadMessageHeader(t *testing.T) {
 	}
 }
 
+// TestMailInfoNoDate: an absent or unparsable Date is null, not "".
 func TestMailInfoNoDate(t *testing.T) {
-	m := mustRead(t, "Subject: x\nDate: not a date\n\n")
-	if MailInfo(m).Get("date") != "" {
-		t.Errorf("unparsable date gave %q", MailInfo(m).Get("date"))
+	for _, raw := range []string{"Subject: x\nDate: not a date\n\n", "Subject: x\n\n"} {
+		m := mustRead(t, raw)
+		if d := MailInfo(m).Get("date"); d != nil {
+			t.Errorf("%q: date %#v, want nil", raw, d)
+		}
+		if strings.Contains(raw, "Date:") && len(m.Defects) == 0 {
+			t.Errorf("no defect for an unparsable Date")
+		}
 	}
-	if len(m.Defects) == 0 {
-		t.Errorf("no defect for an unparsable Date")
+}
+
+// TestMailInfoFrom: from is the sender's display form, from_email the
+// bare address lower-cased (nil without one).
+func TestMailInfoFrom(t *testing.T) {
+	for _, c := range []struct {
+		from, display string
+		email         any
+	}{
+		{`"Marco M. F. De Santis" <M@Example.org>`, "Marco M. F. De Santis <M@Example.org>", "m@example.org"},
+		{`=?utf-8?q?J=C3=B6rg?= <j@x.org>`, "Jörg <j@x.org>", "j@x.org"},
+		{"", "", nil},
+		{"Nobody", "Nobody", nil},
+	} {
+		info := MailInfo(mustRead(t, "From: "+c.from+"\nSubject: x\n\n"))
+		if info.Get("from") != c.display || info.Get("from_email") != c.email {
+			t.Errorf("From %q: from %q, from_email %#v", c.from, info.Get("from"), info.Get("from_email"))
+		}
 	}
 }
 
@@ -232,5 +254,24 @@ func TestDecodeHeader(t *testing.T) {
 		if got := DecodeHeader(in); got != want {
 			t.Errorf("DecodeHeader(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestMailInfoRealMail: debbugs' own notices of 2005 carry no Date header
+// and a From in the comment form; mail.date is null, from the display
+// form, from_email the bare address.
+func TestMailInfoRealMail(t *testing.T) {
+	raw, err := os.ReadFile("../testdata/mails/176-they-closed-322535-no-date-2005.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ReadMessage(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := MailInfo(m)
+	if m.Header.Has("Date") || info.Get("date") != nil ||
+		info.Get("from") != "Debian Bug Tracking System <owner@bugs.debian.org>" || info.Get("from_email") != "owner@bugs.debian.org" {
+		t.Errorf("MailInfo = %v", info)
 	}
 }

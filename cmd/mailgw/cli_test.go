@@ -94,6 +94,8 @@ func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{},
 		{"frobnicate"},
+		{"help", "frobnicate"},
+		{"help", "spool", "frobnicate"},
 		{"serve", "extra"},
 		{"deliver", "extra"},
 		{"parse"},

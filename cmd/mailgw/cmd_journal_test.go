@@ -28,7 +28,10 @@ func TestJournalPruneAndBackup(t *testing.T) {
 	now := time.Now().Unix()
 	var envs []*bus.Envelope
 	for i := range 30 {
-		age := int64(30-i) * 86400 // 30 days old down to 1 day old
+		// 29.5 days old down to 0.5 days: half a day from every
+		// retention boundary, so that the second that passes between
+		// this now and prune's cannot move an event across one.
+		age := int64(30-i)*86400 - 43200
 		envs = append(envs, bus.NewEnvelope("org.debian.dev.x.y.z", map[string]any{"n": i}, fmt.Sprint("2026-n", i), now-age, "t"))
 	}
 	added, _ := j.Add(envs)

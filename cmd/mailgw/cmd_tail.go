@@ -28,7 +28,8 @@ Messages are validated (signature, envelope binding, routing_policy) when
 keyrings are configured or given with --keyring; invalid ones are dropped
 and logged on stderr. Without either, and without gpg_signing_key, the
 public half of serve's development key is used when serve has made one
-(STATE_DIR/keys/dev-signing.pub.asc; docs/keys.md). --no-validate prints
+(STATE_DIR/keys/dev-signing.pub.asc; docs/keys.md) and no --endpoint is
+given. --no-validate prints
 everything well-formed. A validated envelope without msg.mailgw (fedmsg's
 own: only msg is signed, not its topic, msg_id and timestamp) is "unbound";
 mailgw's own topics and require_binding must be bound.
@@ -101,8 +102,14 @@ func cmdTail(ctx context.Context, cfgPath string, o tailOptions, stdout, stderr 
 		gap.discoverEndpoints(ctx, cfg, log)
 		endpoints = allEndpoints(cfg)
 	}
-	if len(keyrings) == 0 && !o.noValidate {
+	switch {
+	case len(keyrings) > 0 || o.noValidate:
+	case len(o.endpoints) == 0:
 		keyrings = trustedKeyrings(cfg, log)
+	default:
+		// Another publisher's endpoint: a local development key says
+		// nothing about its messages.
+		keyrings = cfg.Keyrings
 	}
 	opts := bus.SubOptions{Logger: log}
 	switch {

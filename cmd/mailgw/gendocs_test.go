@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -283,5 +284,53 @@ func TestDocsOwnTheContract(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBashCompletion: the generated bash completion, loaded into real
+// bash with Debian's bash-completion, completes subcommands and options
+// (options after arguments too) by asking the built binary; the zsh file
+// is one zsh's compinit picks up.
+func TestBashCompletion(t *testing.T) {
+	bin := testBin(t)
+	script := `source /usr/share/bash-completion/bash_completion
+source ../../etc/completion/mailgw.bash
+complete_line() {
+	COMP_LINE="$1"; COMP_POINT=${#COMP_LINE}; read -ra COMP_WORDS <<<"$1"
+	[[ "$1" == *" " ]] && COMP_WORDS+=("")
+	COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+	COMPREPLY=(); __start_mailgw 2>/dev/null; echo "${COMPREPLY[*]}"
+}
+complete_line "mailgw pa"
+complete_line "mailgw spool "
+complete_line "mailgw parse f.eml --j"
+complete_line "mailgw serve --check"
+`
+	cmd := exec.Command("bash", "-c", script)
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(bin)+":"+os.Getenv("PATH"))
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("bash: %v\n%s", err, out)
+	}
+	got := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	// Each line must offer at least these words (more subcommands may come).
+	want := [][]string{{"parse"}, {"list", "requeue", "show"}, {"--json"}, {"--check-config"}}
+	if len(got) != len(want) {
+		t.Fatalf("completions %q, want %q", got, want)
+	}
+	for i, words := range want {
+		offered := strings.Fields(got[i])
+		for _, w := range words {
+			if !slices.Contains(offered, w) {
+				t.Errorf("completion %d offers %q, lacks %q", i, got[i], w)
+			}
+		}
+	}
+	if strings.Contains(got[0], "publish") {
+		t.Errorf("\"mailgw pa\" completes to %q", got[0])
+	}
+	zsh, err := os.ReadFile("../../etc/completion/_mailgw")
+	if err != nil || !strings.HasPrefix(string(zsh), "#compdef mailgw") {
+		t.Errorf("etc/completion/_mailgw does not start with #compdef mailgw: %v", err)
 	}
 }

@@ -10,9 +10,11 @@ import (
 
 // Generate writes an mboxrd archive of n mails drawn in turn from mails,
 // for tests and benchmarks. The first copy of each mail is written as it
-// is; later copies get a unique Message-ID (added when the mail has none)
-// and a Date spread over 2000–2025, so that every copy yields distinct
-// events. The output depends only on mails, n and seed.
+// is; later copies get a unique Message-ID (added when the mail has none),
+// In-Reply-To and References, a Date spread over 2000–2025 and a unique
+// suffix on every "Version: N…" line of the body (a .changes' version),
+// so that every copy is another happening (docs/dedup.md) and yields
+// distinct events. The output depends only on mails, n and seed.
 func Generate(w io.Writer, mails [][]byte, n int, seed uint64) error {
 	if len(mails) == 0 {
 		return fmt.Errorf("archive: no mails to generate from")
@@ -27,6 +29,7 @@ func Generate(w io.Writer, mails [][]byte, n int, seed uint64) error {
 		data := src
 		if copyNo > 0 {
 			data = rewriteHeader(src, fmt.Sprintf("mboxgen.%d.%d.", seed, copyNo), j, date)
+			data = rewriteVersions(data, fmt.Sprintf("+mboxgen.%d.%d", seed, copyNo))
 		}
 		if err := mw.Write("mboxgen@example.org", date, data); err != nil {
 			return err
@@ -36,8 +39,9 @@ func Generate(w io.Writer, mails [][]byte, n int, seed uint64) error {
 }
 
 // rewriteHeader returns a copy of mail whose Message-ID has prefix added
-// after its '<' (or a new Message-ID made of prefix and j) and whose Date is
-// date. Only the top-level header is touched.
+// after its '<' (or a new Message-ID made of prefix and j), whose
+// In-Reply-To and References ids have it too, and whose Date is date.
+// Only the top-level header is touched.
 func rewriteHeader(mail []byte, prefix string, j int, date time.Time) []byte {
 	if bytes.HasPrefix(mail, fromLine) {
 		if i := bytes.IndexByte(mail, '\n'); i >= 0 {
@@ -82,6 +86,16 @@ func rewriteHeader(mail []byte, prefix string, j int, date time.Time) []byte {
 			}
 			id = bytes.Trim(id, "<>")
 			out = fmt.Appendf(out, "Message-ID: <%s%s>\n", prefix, id)
+		case hasField(line, "in-reply-to"), hasField(line, "references"):
+			out = append(out, bytes.ReplaceAll(line, []byte("<"), []byte("<"+prefix))...)
+			for len(rest) > 0 && (rest[0] == ' ' || rest[0] == '\t') {
+				i := bytes.IndexByte(rest, '\n')
+				if i < 0 {
+					i = len(rest) - 1
+				}
+				out = append(out, bytes.ReplaceAll(rest[:i+1], []byte("<"), []byte("<"+prefix))...)
+				rest = rest[i+1:]
+			}
 		case hasField(line, "date"):
 			skip = true
 			out = fmt.Appendf(out, "Date: %s\n", date.Format(time.RFC1123Z))
@@ -93,6 +107,39 @@ func rewriteHeader(mail []byte, prefix string, j int, date time.Time) []byte {
 		out = fmt.Appendf(out, "Message-ID: <%s%d@mboxgen.invalid>\n", prefix, j)
 	}
 	return out
+}
+
+// rewriteVersions appends suffix to the value of every body line
+// "Version: " followed by a digit (a .changes' or a bug report's
+// version; an OpenPGP armor's "Version: GnuPG" is left alone).
+func rewriteVersions(mail []byte, suffix string) []byte {
+	body := bytes.Index(mail, []byte("\n\n"))
+	if body < 0 {
+		return mail
+	}
+	key := []byte("\nVersion: ")
+	out := make([]byte, 0, len(mail)+64)
+	out = append(out, mail[:body]...)
+	rest := mail[body:]
+	for {
+		i := bytes.Index(rest, key)
+		if i < 0 || i+len(key) >= len(rest) {
+			return append(out, rest...)
+		}
+		v := i + len(key)
+		if c := rest[v]; c < '0' || c > '9' {
+			out = append(out, rest[:v]...)
+			rest = rest[v:]
+			continue
+		}
+		end := v + bytes.IndexAny(rest[v:], "\r\n")
+		if end < v {
+			end = len(rest)
+		}
+		out = append(out, rest[:end]...)
+		out = append(out, suffix...)
+		rest = rest[end:]
+	}
 }
 
 // hasField reports whether line starts the header field name (lower-case).

@@ -10,9 +10,10 @@ import (
 )
 
 // Add journals envs in one transaction. Each envelope whose msg_id is not
-// journaled yet (nor earlier in envs) gets the next seq_id, set in
-// env.SeqID, and is stored with its canonical body as unpublished; the
-// others are duplicates and are skipped. Add returns the added envelopes in
+// journaled yet (nor earlier in envs), nor its LegacyMsgID (legacy.go),
+// gets the next seq_id, set in env.SeqID, and is stored with its
+// canonical body as unpublished; the others are duplicates and are
+// skipped. Add returns the added envelopes in
 // seq_id order. On error nothing is stored and no SeqID is changed.
 func (j *Journal) Add(envs []*bus.Envelope) ([]*bus.Envelope, error) {
 	return j.AddMarking(envs, nil)
@@ -60,8 +61,18 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 			j.buf = buf[:0]
 		}
 	}()
+	keyRow, err := j.legacyLookup(tx)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
 	for _, env := range envs {
 		if inBatch[env.MsgID] {
+			continue
+		}
+		if dup, err := j.legacyDup(keyRow, env); dup || err != nil {
+			if err != nil {
+				return nil, fmt.Errorf("journal: %w", err)
+			}
 			continue
 		}
 		seq := last + int64(len(added)) + 1

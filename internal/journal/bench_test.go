@@ -14,15 +14,9 @@ import (
 // published, as replay --publish does; it reports envelopes per second.
 func BenchmarkJournalAddMark(b *testing.B) {
 	j := open(b, filepath.Join(b.TempDir(), "j.sqlite"))
-	text := strings.Repeat("0123456789abcdef", 190)
 	n := 0
 	for b.Loop() {
-		envs := make([]*bus.Envelope, 256)
-		for i := range envs {
-			msg := map[string]any{"source": "bash", "changes": text}
-			envs[i] = bus.NewEnvelope("org.debian.dev.dak.package.upload", msg, fmt.Sprintf("2008-%d", n), int64(n), "mailgw")
-			n++
-		}
+		envs := uploadBatch(&n, "2008-%d")
 		added, err := j.Add(envs)
 		if err != nil || len(added) != len(envs) {
 			b.Fatal(len(added), err)
@@ -32,4 +26,17 @@ func BenchmarkJournalAddMark(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "envelopes/s")
+}
+
+// uploadBatch makes 256 envelopes with bodies of about 3 KiB, msg_ids
+// made of format and the count *n, which it advances.
+func uploadBatch(n *int, format string) []*bus.Envelope {
+	text := strings.Repeat("0123456789abcdef", 190)
+	envs := make([]*bus.Envelope, 256)
+	for i := range envs {
+		msg := map[string]any{"source": "bash", "changes": text}
+		envs[i] = bus.NewEnvelope("org.debian.dev.dak.package.upload", msg, fmt.Sprintf(format, *n), int64(*n), "mailgw")
+		*n++
+	}
+	return envs
 }

@@ -62,6 +62,9 @@ type Journal struct {
 	// bodies, kept between calls (under mu).
 	bfile *bodyFile
 	buf   []byte
+	// legacyUntil is the last seq_id journaled before happenings
+	// (legacy.go); 0 when no legacy msg_id needs looking up.
+	legacyUntil int64
 	// added is closed by the next Add that adds envelopes (Added).
 	addedMu sync.Mutex
 	added   chan struct{}
@@ -114,6 +117,10 @@ func Open(path string) (*Journal, error) {
 	if err == nil {
 		err = migratePruned(db)
 	}
+	var legacyUntil int64
+	if err == nil {
+		legacyUntil, err = migrateLegacy(db)
+	}
 	if err == nil {
 		err = migrateOutlets(db)
 	}
@@ -121,7 +128,7 @@ func Open(path string) (*Journal, error) {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
-	j := &Journal{db: db, path: path}
+	j := &Journal{db: db, path: path, legacyUntil: legacyUntil}
 	if j.bfile, err = openBodies(db, path); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
@@ -171,7 +178,7 @@ func createTx(db *sql.DB) error {
 		if _, err := tx.Exec(schema); err != nil {
 			return err
 		}
-		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx, migratePrunedTx, migrateOutletsTx} {
+		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx, migratePrunedTx, migrateLegacyTx, migrateOutletsTx} {
 			if err := migrate(tx); err != nil {
 				return err
 			}

@@ -173,7 +173,7 @@ func TestOutletsMigration(t *testing.T) {
 }
 
 // envsOf returns the envelopes addN(from, n) adds, again.
-func envsOf(t *testing.T, from, n int) []*bus.Envelope {
+func envsOf(t testing.TB, from, n int) []*bus.Envelope {
 	t.Helper()
 	var envs []*bus.Envelope
 	for i := from; i < from+n; i++ {

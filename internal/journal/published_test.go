@@ -24,7 +24,7 @@ func unpublishedSeqs(t *testing.T, j *Journal) string {
 	return fmt.Sprint(got)
 }
 
-func addN(t *testing.T, j *Journal, from, n int) []*bus.Envelope {
+func addN(t testing.TB, j *Journal, from, n int) []*bus.Envelope {
 	t.Helper()
 	added, err := j.Add(envsOf(t, from, n))
 	if err != nil || len(added) != n {

@@ -24,7 +24,10 @@ import (
 // event's payload plus "mail" (the source mail's message_id, date, from,
 // subject) and "mailgw" (rule, topic, msg_id, timestamp, replayed); the
 // timestamp is now; msg_id is bus.MsgID(MsgIDYear(m), ev.Identity(m)), so
-// the same mail always yields the same msg_ids.
+// the same mail always yields the same msg_ids, and every mail announcing
+// the same happening the same msg_id (docs/dedup.md). An event with a
+// happening also gets LegacyMsgID, the msg_id its mail alone gave before
+// happenings, for the journal's dedup.
 func Build(cfg *config.Config, m *parsers.Message, evs []parsers.Event, now time.Time, replayed bool) []*bus.Envelope {
 	year := MsgIDYear(m)
 	info := parsers.MailInfo(m)
@@ -42,9 +45,28 @@ func Build(cfg *config.Config, m *parsers.Message, evs []parsers.Event, now time
 		}
 		msg["mail"] = info
 		msg["mailgw"] = map[string]any{"rule": ev.Rule, "replayed": replayed}
-		out = append(out, bus.NewEnvelope(topic, msg, bus.MsgID(year, ev.Identity(m)), ts, cfg.Username))
+		id, legacy := EventMsgID(year, m, ev)
+		env := bus.NewEnvelope(topic, msg, id, ts, cfg.Username)
+		env.LegacyMsgID = legacy
+		out = append(out, env)
 	}
 	return out
+}
+
+// EventMsgID returns the msg_id of ev, drawn from m whose MsgIDYear is
+// year, and its legacy msg_id: for an event with a Happening, the msg_id
+// is made from the happening (with its HappeningYear when known) and
+// legacy is the msg_id m alone gave before happenings; for any other
+// event the msg_id is made from m and legacy is "".
+func EventMsgID(year int, m *parsers.Message, ev *parsers.Event) (id, legacy string) {
+	if ev.Happening == "" {
+		return bus.MsgID(year, ev.LegacyIdentity(m)), ""
+	}
+	hy := year
+	if ev.HappeningYear > 0 {
+		hy = ev.HappeningYear
+	}
+	return bus.MsgID(hy, ev.Identity(m)), bus.MsgID(year, ev.LegacyIdentity(m))
 }
 
 // CompatEnvironment is the environment of debmessenger's compatibility

@@ -74,19 +74,27 @@ func writeArchive(t testing.TB, dir, name string, mails [][]byte, n int) string 
 // expectedMsgIDs classifies each mail on its own, as mailgw parse does,
 // and returns the msg_ids of its events in order.
 func expectedMsgIDs(t testing.TB, cfg *config.Config, mails [][]byte) []string {
-	c := newClassifier(cfg)
 	var ids []string
+	for _, env := range buildAll(cfg, mails) {
+		ids = append(ids, env.MsgID)
+	}
+	return ids
+}
+
+// buildAll classifies each mail on its own and returns the envelopes of
+// its events, in order, unsigned.
+func buildAll(cfg *config.Config, mails [][]byte) []*bus.Envelope {
+	c := newClassifier(cfg)
+	var envs []*bus.Envelope
 	for _, raw := range mails {
 		m, err := parsers.ReadMessage(raw)
 		if err != nil {
 			continue
 		}
 		evs, _ := c.Classify(m)
-		for _, env := range pipeline.Build(cfg, m, evs, time.Now(), true) {
-			ids = append(ids, env.MsgID)
-		}
+		envs = append(envs, pipeline.Build(cfg, m, evs, time.Now(), true)...)
 	}
-	return ids
+	return envs
 }
 
 // publishSetup is a journal and an in-memory publisher for ModePublish.

@@ -55,7 +55,7 @@ func (w *worker) prepare(it *item) {
 			if w.o.Mode == ModePublish && !w.gate.want() {
 				continue // Journal.Add drops it if it is a duplicate
 			}
-			has, err := w.o.Journal.Has(env.MsgID)
+			has, err := w.o.Journal.Seen(env)
 			if err != nil {
 				it.fatal = err
 				return

@@ -52,7 +52,10 @@
 // Payload values come from the .changes when the mail has one, else from
 // dak's Debian-* headers, else from the subject. Versions (epochs, ~bpo)
 // are kept verbatim. date is the .changes Date in RFC 3339 with its
-// offset (verbatim when unreadable). Lists are never null: distribution,
+// offset (verbatim when unreadable). changed_by and maintainer are in
+// parsers.Address's display form ("Name <addr>", the name unquoted), with
+// changed_by_email and maintainer_email the bare addresses, lower-cased
+// (null when none). Lists are never null: distribution,
 // architecture, binary, closes, files, sha256 are [] when unknown. Extras:
 // format, suite (dak's target, "into S"), changes_file, program (the X-DAK
 // program), nmu (a Debian revision with a dot, or +nmu), source_only,

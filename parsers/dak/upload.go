@@ -25,6 +25,7 @@ func (p *Parser) upload(c *ctx, rule string) []parsers.Event {
 	var bx boxes
 	var fr fieldRows
 	pl := p.uploadPayloadIn(c, &bx, &fr)
+	happening := uploadHappening(c, pl)
 	evs := []parsers.Event{event("upload", rule, pl)}
 	if c.program == "process-new" {
 		evs = append(evs, event("new", "dak.process-new.accepted", map[string]any{
@@ -38,6 +39,10 @@ func (p *Parser) upload(c *ctx, rule string) []parsers.Event {
 			evs = append(evs, parsers.Event{Service: "debmessenger", Object: "package",
 				EventType: "upload", Rule: "debmessenger.package.upload", Payload: compatPayloadIn(ch, &bx, &fr)})
 		}
+	}
+	year := uploadYear(pl)
+	for i := range evs {
+		evs[i].Happening, evs[i].HappeningYear = happening, year
 	}
 	return evs
 }
@@ -79,8 +84,6 @@ func (p *Parser) uploadPayloadIn(c *ctx, bx *boxes, fr *fieldRows) map[string]an
 		"distribution":   dist,
 		"architecture":   arch,
 		"binary":         splitList(ch.Value("Binary")),
-		"changed_by":     ch.Value("Changed-By"),
-		"maintainer":     ch.Value("Maintainer"),
 		"urgency":        ch.Value("Urgency"),
 		"date":           normDate(ch.Value("Date")),
 		"closes":         ch.Closes(),
@@ -97,6 +100,8 @@ func (p *Parser) uploadPayloadIn(c *ctx, bx *boxes, fr *fieldRows) map[string]an
 		"has_changes":    c.ch != nil,
 		"signature":      p.signature(c.loc, func() []byte { return signedBytes(c.m) }),
 	}
+	parsers.PutAddress(pl, "changed_by", ch.Value("Changed-By"))
+	parsers.PutAddress(pl, "maintainer", ch.Value("Maintainer"))
 	if c.ch == nil {
 		// katie's INSTALLED mail lists "Closing bugs: N N" instead.
 		if i := strings.Index(c.m.Text, "\nClosing bugs:"); i >= 0 {

@@ -88,7 +88,7 @@ func (p *Parser) close(b *bugMail, rule, variant string) *parsers.Event {
 		closedBy = c.from
 	}
 	if closedBy != "" {
-		pl["closed_by"] = closedBy
+		parsers.PutAddress(pl, "closed_by", closedBy)
 	}
 	version := ph["source-version"]
 	if version == "" {
@@ -101,6 +101,14 @@ func (p *Parser) close(b *bugMail, rule, variant string) *parsers.Event {
 		}
 		if source == "" {
 			source = sm[1]
+		}
+	}
+	// "Version: src/ver" (as reportbug and people write it) names the
+	// source package too; a Debian version never holds a slash.
+	if src, ver, ok := strings.Cut(version, "/"); ok && src != "" && ver != "" {
+		version = ver
+		if source == "" {
+			source = strings.TrimPrefix(src, "src:")
 		}
 	}
 	if version != "" {

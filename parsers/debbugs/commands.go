@@ -129,7 +129,8 @@ func appendFields(dst []string, s string) []string {
 
 // appendList appends the comma-separated pieces of w to dst, dropping
 // empty pieces and splitting a leading tag operator (+, -, =) into its own
-// piece; hash drops a leading "#" (bug numbers).
+// piece; hash is for bug numbers: it drops a leading "#", and a leading
+// "-" is a placeholder's sign (-1), not an operator.
 func appendList(dst []string, w string, hash bool) []string {
 	for w != "" {
 		x := w
@@ -141,7 +142,7 @@ func appendList(dst []string, w string, hash bool) []string {
 		if hash {
 			x = strings.TrimPrefix(x, "#")
 		}
-		if len(x) > 1 && (x[0] == '+' || x[0] == '-' || x[0] == '=') {
+		if !hash && len(x) > 1 && (x[0] == '+' || x[0] == '-' || x[0] == '=') {
 			dst = append(dst, x[:1], x[1:])
 		} else if x != "" {
 			dst = append(dst, x)

@@ -38,8 +38,10 @@ type Action struct {
 	// and "tags" as "tags", "affect" as "affects").
 	Command string
 	// Bugs are the bug numbers the command acts on (every bug of a merge;
-	// the blocked bug of block/unblock; negative numbers are clone
-	// placeholders).
+	// the blocked bug of block/unblock). A placeholder (-1, -2: a clone, or
+	// the bug a Control: pseudo-header's mail went to) is replaced by the
+	// real number the transcript gives for it; one it does not give stays
+	// negative.
 	Bugs []int
 	// Args are the command's arguments after the bug numbers: versions
 	// (comma lists split) for found/notfound/fixed/notfixed; the package
@@ -138,8 +140,15 @@ var stopWords = []string{"stop", "quit", "--", "thanks", "thank you", "thankyou"
 
 // ParseTranscript reads a control transcript: each "> command" line that
 // debbugs echoes, and the reply lines up to the next one. Lines before the
-// first command and after the signature ("-- ") are ignored.
+// first command and after the signature ("-- ") are ignored. Placeholders
+// are resolved from the replies (placeholders.go).
 func ParseTranscript(text string) Transcript {
+	return parseTranscript(text, 0)
+}
+
+// parseTranscript is ParseTranscript knowing the bug the transcript's
+// mail went to (mailBug; 0 when none), which is what -1 stands for.
+func parseTranscript(text string, mailBug int) Transcript {
 	// Every action comes from a line that starts with ">": counting the
 	// ">" (a quick upper bound) sizes Actions once (a long transcript has
 	// thousands).
@@ -149,15 +158,20 @@ func ParseTranscript(text string) Transcript {
 	var slot Action // reused: finish copies it out before the next one
 	var sl slab     // the actions' small slices
 	curLine, replied := "", false
+	var facts []replyFacts // of the commands with placeholders
+	var curFacts *replyFacts
 	finish := func() {
 		if cur != nil {
 			if !replied && cur.Error == "" {
 				cur.Error = "no reply from debbugs (command failed silently)"
 				t.Errors = append(t.Errors, curLine+": "+cur.Error)
 			}
+			if curFacts != nil {
+				facts = append(facts, *curFacts)
+			}
 			t.Actions = append(t.Actions, *cur)
 		}
-		cur, replied = nil, false
+		cur, curFacts, replied = nil, nil, false
 	}
 	for text != "" {
 		var l string
@@ -195,6 +209,9 @@ func ParseTranscript(text string) Transcript {
 			if a, ok := parseCommandIn(cmd, &sl); ok {
 				slot = a
 				cur = &slot
+				if slot.hasPlaceholder() {
+					curFacts = &replyFacts{action: len(t.Actions)}
+				}
 			}
 			continue
 		}
@@ -216,8 +233,12 @@ func ParseTranscript(text string) Transcript {
 		if cur != nil {
 			replied = true
 		}
+		if curFacts != nil {
+			curFacts.note(l)
+		}
 	}
 	finish()
+	resolvePlaceholders(&t, facts, mailBug)
 	for _, a := range t.Actions {
 		for _, b := range a.Bugs {
 			if b > 0 {
@@ -263,7 +284,7 @@ func (t Transcript) payload() (bugs []int, actions parsers.Objects, errs []strin
 // "Processed: …" or "Processed (with N errors): …" reply to control@ or to
 // Control: pseudo-headers.
 func (p *Parser) control(b *bugMail, rule string) *parsers.Event {
-	t := ParseTranscript(transcriptText(b.m))
+	t := parseTranscript(transcriptText(b.m), mailBug(b.m.MessageID))
 	bugs, actions, errs := t.payload()
 	pl := b.base()
 	delete(pl, "bug")
@@ -276,7 +297,7 @@ func (p *Parser) control(b *bugMail, rule string) *parsers.Event {
 	}
 	pl["title"] = title
 	pl["error_count"] = count
-	pl["to"] = b.m.Header.Get("To")
+	putTo(pl, b.m)
 	if t.Truncated {
 		pl["truncated"] = true
 	}

@@ -39,27 +39,32 @@
 //     the one the notice names), closed_by (the Done: pseudo-header of the
 //     closing mail, else the notice's "closed by", else the closing mail's
 //     From), fixed_version and fixed_source (Source-Version:/Version:/
-//     Source: pseudo-headers of the closing mail, else its "fixed in SRC
-//     VER" subject), closing_message_id, closing_subject. The closing mail is
+//     Source: pseudo-headers of the closing mail, "Version: src/ver" giving
+//     both, else its "fixed in SRC VER" subject), closing_message_id,
+//     closing_subject. The closing mail is
 //     the attached message/rfc822 part whose Message-ID the notice names, or
 //     the one received at N-done/N-close; pre-MIME notices quote it inline.
 //   - control: bugs (ascending), actions [{command, bugs, args, error}]
-//     (see Action), errors (strings, each prefixed with its command), error_count
+//     (see Action; placeholders such as -1 replaced by the bugs the
+//     replies and the transcript's Message-ID name), errors (strings, each prefixed with its command), error_count
 //     (from "Processed (with N errors)"), title (the subject after
-//     "Processed: "), to, and truncated when more than 5000 commands were
+//     "Processed: "), to and to_email (parsers.AddressList), and truncated when more than 5000 commands were
 //     cut. A command debbugs answered with nothing is a silent failure and
 //     counts as an error: this is how the 8 errors of a real "Processed (with
 //     8 errors): unarchive" transcript show. Transcripts longer than the
 //     64 KiB that parsers.Message.Text keeps are decoded again from the raw
 //     mail (up to 4 MiB) so that no command is lost.
 //   - ack: variant (ack, ack-info, ack-quiet, ack-info-quiet,
-//     ack-maintonly, ack-info-maintonly), to.
+//     ack-maintonly, ack-info-maintonly), to, to_email.
 //   - forwarded: forwarded_to. submitter-changed: old_submitter,
 //     new_submitter. error: error (unknown-bug, no-bug-number,
 //     no-bug-number-submitter, no-package, other) and subject.
 //
-// Bodies (body, content) are bounded by Options.MaxBody. The mail and
-// mailgw blocks (docs/payloads.md) are added by the pipeline, not here.
+// The people (submitter, from, closed_by, old_submitter, new_submitter)
+// are in parsers.Address's display form, each with a <field>_email
+// sibling (parsers.PutAddress). Bodies (body, content) are bounded by
+// Options.MaxBody. The mail and mailgw blocks (docs/payloads.md) are
+// added by the pipeline, not here.
 //
 // With Options.Compat the parser also emits debmessenger's
 // debmessenger.bug.<type> events, whose payload keys are exactly

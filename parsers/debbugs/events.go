@@ -47,9 +47,12 @@ func (p *Parser) parseHeader(m *parsers.Message, prMsg string) ([]parsers.Event,
 	default:
 		return nil, true, fmt.Sprintf(ReasonService, bound(prMsg, 80))
 	}
+	ev.Happening, ev.HappeningYear = b.happening(ev.EventType)
 	evs := []parsers.Event{*ev}
 	if p.compat {
-		evs = append(evs, p.debmessenger(b, words))
+		c := p.debmessenger(b, words)
+		c.Happening, c.HappeningYear = ev.Happening, ev.HappeningYear
+		evs = append(evs, c)
 	}
 	return evs, true, ""
 }
@@ -63,7 +66,7 @@ func event(kind, rule string, payload map[string]any) *parsers.Event {
 func (p *Parser) report(b *bugMail, rule string) *parsers.Event {
 	ph := pseudoHeaders(b.m.Text)
 	pl := b.base()
-	pl["submitter"] = b.m.From
+	parsers.PutAddress(pl, "submitter", b.m.From)
 	sev := strings.ToLower(ph["severity"])
 	if sev == "" {
 		sev = "normal"
@@ -80,7 +83,7 @@ func (p *Parser) report(b *bugMail, rule string) *parsers.Event {
 // followup is more information on a bug: X-Debian-PR-Message: followup N.
 func (p *Parser) followup(b *bugMail, rule string) *parsers.Event {
 	pl := b.base()
-	pl["from"] = b.m.From
+	parsers.PutAddress(pl, "from", b.m.From)
 	pl["tags"] = b.keywords
 	pl["body"] = bound(b.m.Text, p.maxBody)
 	return event("followup", rule, pl)
@@ -114,7 +117,7 @@ func (p *Parser) ack(b *bugMail, rule, variant string) *parsers.Event {
 	pl := b.base()
 	pl["variant"] = variant
 	pl["title"] = ackTitle(b.title)
-	pl["to"] = b.m.Header.Get("To")
+	putTo(pl, b.m)
 	return event("ack", rule, pl)
 }
 
@@ -152,9 +155,9 @@ func (p *Parser) submitterChanged(b *bugMail, rule string) *parsers.Event {
 		next := strings.TrimSuffix(strings.TrimSpace(lines[i+1]), ".")
 		switch strings.TrimSpace(l) {
 		case "The old submitter address for this report was":
-			pl["old_submitter"] = next
+			parsers.PutAddress(pl, "old_submitter", next)
 		case "The new submitter address is":
-			pl["new_submitter"] = next
+			parsers.PutAddress(pl, "new_submitter", next)
 		}
 	}
 	return event("submitter-changed", rule, pl)
@@ -280,4 +283,12 @@ func stripRe(s string) string {
 		return strings.TrimSpace(s[3:])
 	}
 	return s
+}
+
+// putTo writes the notice's To header: "to" (each address in display
+// form, joined by ", ") and "to_email" (the bare addresses, lower-cased).
+func putTo(pl map[string]any, m *parsers.Message) {
+	to, emails := parsers.AddressList(m.Header.Get("To"))
+	pl["to"] = to
+	pl["to_email"] = emails
 }

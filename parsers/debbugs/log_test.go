@@ -92,7 +92,7 @@ func TestDebbugsLogs(t *testing.T) {
 	spot := map[string]map[string]any{
 		"debbugs-spool-log-322535-evolution-ack-ackinfo-closed-2005.log:970": {
 			"variant": "they-closed", "fixed_version": "2.2.3-3",
-			"closed_by": `"Adam D. Barratt" <debian-bts@adam-barratt.org.uk>`,
+			"closed_by": `Adam D. Barratt <debian-bts@adam-barratt.org.uk>`,
 			"title":     "evolution: Multiple format string vulnerabilities in Evolution",
 		},
 		"debbugs-spool-log-563-tar-archived-1997.log:213": {

@@ -103,7 +103,7 @@ func (p *Parser) Parse(m *parsers.Message) ([]parsers.Event, bool, string) {
 	if len(pkgs) == 0 {
 		return nil, true, "PTS/tracker forward whose package header " + quote(pkgHdr) + " names no valid Debian package"
 	}
-	nested := p.nested(m)
+	nested, happening, year := p.nested(m)
 	rule := service + ".header.keyword"
 	evs := make([]parsers.Event, 0, len(pkgs))
 	for _, pkg := range pkgs {
@@ -111,8 +111,8 @@ func (p *Parser) Parse(m *parsers.Message) ([]parsers.Event, bool, string) {
 			"package": pkg,
 			"keyword": kw,
 			"subject": m.Subject,
-			"from":    m.From,
 		}
+		parsers.PutAddress(pl, "from", m.From)
 		if raw := strings.ToLower(strings.TrimSpace(kwHdr)); raw != "" && raw != kw {
 			pl["original_keyword"] = raw
 		}
@@ -121,7 +121,7 @@ func (p *Parser) Parse(m *parsers.Message) ([]parsers.Event, bool, string) {
 		}
 		evs = append(evs, parsers.Event{
 			Service: service, Object: "package", EventType: kw,
-			Rule: rule, Payload: pl, Key: pkg,
+			Rule: rule, Payload: pl, Key: pkg, Happening: happening, HappeningYear: year,
 		})
 	}
 	return evs, true, ""
@@ -130,14 +130,18 @@ func (p *Parser) Parse(m *parsers.Message) ([]parsers.Event, bool, string) {
 // nested runs the inner parsers on m and returns the first event of the
 // first one that claims it (a debmessenger compatibility event only when
 // there is nothing else), as {topic, rule, payload[, key]}; nil when none.
-func (p *Parser) nested(m *parsers.Message) map[string]any {
+// happening and year identify the forward (parsers.Event.Happening,
+// HappeningYear) by the nested event's kind and happening, so that
+// forwards of two copies of one happening (say dak's maintainer copy and
+// its announce) are one happening too; "" when the nested event has none.
+func (p *Parser) nested(m *parsers.Message) (nested map[string]any, happening string, year int) {
 	for _, ip := range p.inner {
 		evs, claimed, _ := ip.Parse(m)
 		if !claimed {
 			continue
 		}
 		if len(evs) == 0 {
-			return nil
+			return nil, "", 0
 		}
 		e := evs[0]
 		for _, c := range evs {
@@ -150,9 +154,12 @@ func (p *Parser) nested(m *parsers.Message) map[string]any {
 		if e.Key != "" {
 			out["key"] = e.Key
 		}
-		return out
+		if e.Happening != "" {
+			happening = "forward\x00" + e.Name() + "\x00" + e.Key + "\x00" + e.Happening
+		}
+		return out, happening, e.HappeningYear
 	}
-	return nil
+	return nil, "", 0
 }
 
 // trackerLoop reports whether the mail went through tracker.debian.org's
