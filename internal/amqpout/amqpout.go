@@ -16,7 +16,6 @@ package amqpout
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -47,8 +46,9 @@ type Options struct {
 	Journal     Journal
 	// Logger gets connection changes and errors; nil means slog.Default().
 	Logger *slog.Logger
-	// OnState, if set, is called when the outlet connects (nil) or
-	// loses or cannot make its connection (the reason): /healthz.
+	// OnState, if set, is called when the outlet's trouble changes: the
+	// reason it cannot connect or publish, or nil once it works again
+	// (or stops): /healthz.
 	OnState func(err error)
 }
 
@@ -101,7 +101,8 @@ type counters struct {
 type Status struct {
 	// Connected is true while a connection to the broker is open.
 	Connected bool
-	// Err is why it is not connected (nil before the first attempt).
+	// Err is why it is not connected or cannot publish (nil while it
+	// works, before the first attempt and once stopped).
 	Err error
 	// Mark is the watermark: every seq_id up to it is confirmed.
 	Mark int64
@@ -177,7 +178,7 @@ func (out *Outlet) Run(ctx context.Context) error {
 	for {
 		worked, err := out.session(ctx)
 		if ctx.Err() != nil {
-			out.setState(false, errors.New("stopped"))
+			out.setState(false, nil) // stopped: not a failure
 			return nil
 		}
 		out.stats.failures.Add(1)
@@ -189,7 +190,7 @@ func (out *Outlet) Run(ctx context.Context) error {
 			"retry_in", pause.String(), "after_seq_id", out.confirmed.Load())
 		select {
 		case <-ctx.Done():
-			out.setState(false, errors.New("stopped"))
+			out.setState(false, nil)
 			return nil
 		case <-time.After(pause):
 		}
