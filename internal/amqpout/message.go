@@ -134,8 +134,11 @@ type Message struct {
 	Publishing amqp.Publishing
 }
 
-// errNotObject: fedora-messaging's base schema wants a JSON object.
-var errNotObject = errors.New("msg is not a JSON object")
+var (
+	// errNotObject: fedora-messaging's base schema wants a JSON object.
+	errNotObject = errors.New("msg is not a JSON object")
+	errTooLong   = errors.New("topic or msg_id longer than an AMQP routing key or message_id may be (255 bytes)")
+)
 
 // Format makes the AMQP messages of journaled envelopes.
 type Format struct {
@@ -149,6 +152,11 @@ type Format struct {
 // bytes), properties and headers as fedora-messaging writes them, plus
 // mailgw's envelope headers.
 func (fm Format) Message(e *journal.Entry, i int64) (*Message, error) {
+	// AMQP short strings: a longer one would fail in the middle of
+	// writing the frame, and the broker would drop the connection.
+	if len(e.Topic) > 255 || len(e.MsgID) > 255 {
+		return nil, fmt.Errorf("seq_id %d: %w", e.SeqID, errTooLong)
+	}
 	msg, f, err := split(e)
 	if err != nil {
 		return nil, fmt.Errorf("seq_id %d: %w", e.SeqID, err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -224,5 +225,17 @@ func TestSchemaName(t *testing.T) {
 		if got := fm.SchemaName(topic); got != want {
 			t.Errorf("SchemaName(%s) = %s, want %s", topic, got, want)
 		}
+	}
+}
+
+// TestMessageTooLong: a topic longer than an AMQP routing key may be is
+// refused before anything is written (the outlet skips and logs it).
+func TestMessageTooLong(t *testing.T) {
+	topic := "org.debian.dev.pts.package." + strings.Repeat("k", 250)
+	env := bus.NewEnvelope(topic, map[string]any{}, "2026-long", 1, "u")
+	body, _ := env.Marshal()
+	_, err := Format{}.Message(&journal.Entry{MsgID: env.MsgID, Topic: topic, Body: body}, 1)
+	if !errors.Is(err, errTooLong) {
+		t.Fatalf("Message with a %d-byte topic: %v", len(topic), err)
 	}
 }

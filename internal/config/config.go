@@ -378,8 +378,11 @@ func (a *AMQP) check() []error {
 	if (a.CertFile == "") != (a.KeyFile == "") {
 		errs = append(errs, errors.New("amqp.certfile and amqp.keyfile must be set together"))
 	}
-	if a.Exchange == "" {
+	switch {
+	case a.Exchange == "":
 		errs = append(errs, errors.New("amqp.exchange is empty (the default exchange routes by queue name, not by topic)"))
+	case len(a.Exchange) > 255:
+		errs = append(errs, errors.New("amqp.exchange is longer than 255 bytes"))
 	}
 	if a.Start != "end" && a.Start != "beginning" {
 		errs = append(errs, fmt.Errorf("amqp.start %q: want end or beginning", a.Start))
