@@ -16,6 +16,13 @@ import (
 	"github.com/debian/mailgw/internal/config"
 )
 
+// Check checks c as New does (the URL, the TLS files), without a journal
+// or a connection: serve --check-config.
+func Check(c config.AMQP) error {
+	_, err := newDialer(c)
+	return err
+}
+
 // dialer opens connections to the configured broker.
 type dialer struct {
 	url      string
