@@ -95,12 +95,12 @@ func run(bin, key, pika, mbox string, runs, pikaN int) error {
 	for i := range runs {
 		for _, withAMQP := range []bool{false, true} {
 			state := filepath.Join(work, fmt.Sprintf("state-%d-%v", i, withAMQP))
-			own, wall, err := replay(bin, key, state, mbox, withAMQP, b.URL(rabbittest.Admin, rabbittest.AdminPassword))
+			own, wall, cpu, err := replay(bin, key, state, mbox, withAMQP, b.URL(rabbittest.Admin, rabbittest.AdminPassword))
 			if err != nil {
 				return err
 			}
 			name := map[bool]string{false: "plain", true: "amqp"}[withAMQP]
-			fmt.Printf("replay %s %.1f mails/s to exit %.1f mails/s\n", name, own, wall)
+			fmt.Printf("replay %s %.1f mails/s to exit %.1f mails/s cpu %.1f mails/cpu-s\n", name, own, wall, cpu)
 			if err := purge(); err != nil {
 				return err
 			}
@@ -145,15 +145,17 @@ func run(bin, key, pika, mbox string, runs, pikaN int) error {
 // replay runs "mailgw replay --publish" into a fresh state directory and
 // returns its own rate (its summary line: mails read, signed, journaled
 // and on the ZeroMQ socket per second, the AMQP outlet running beside it)
-// and the rate from its start to its exit (with [amqp], replay exits once
-// the broker confirmed every event).
-func replay(bin, key, state, mbox string, withAMQP bool, url string) (own, wall float64, err error) {
+// the rate from its start to its exit (with [amqp], replay exits once the
+// broker confirmed every event), and mails per CPU-second of the mailgw
+// process (the AMQP outlet's own cost, whatever else runs on the machine;
+// the broker's is not in it).
+func replay(bin, key, state, mbox string, withAMQP bool, url string) (own, wall, cpu float64, err error) {
 	if err := os.MkdirAll(state, 0o750); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
@@ -163,24 +165,26 @@ func replay(bin, key, state, mbox string, withAMQP bool, url string) (own, wall 
 	}
 	cfgFile := filepath.Join(state, "mailgw.toml")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o640); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	t0 := time.Now()
-	out, err := exec.Command(bin, "replay", "--config", cfgFile, "--publish", "--no-progress", mbox).CombinedOutput()
+	cmd := exec.Command(bin, "replay", "--config", cfgFile, "--publish", "--no-progress", mbox)
+	out, err := cmd.CombinedOutput()
 	secs := time.Since(t0).Seconds()
 	if err != nil {
-		return 0, 0, fmt.Errorf("replay: %v\n%s", err, out)
+		return 0, 0, 0, fmt.Errorf("replay: %v\n%s", err, out)
 	}
 	if withAMQP && strings.Contains(string(out), "waits in the journal") {
-		return 0, 0, fmt.Errorf("replay left events unconfirmed:\n%s", out)
+		return 0, 0, 0, fmt.Errorf("replay left events unconfirmed:\n%s", out)
 	}
 	m := regexp.MustCompile(`(\d+) mails \(.*, ([0-9.]+) mails/s`).FindSubmatch(out)
 	if m == nil {
-		return 0, 0, fmt.Errorf("replay printed no summary:\n%s", out)
+		return 0, 0, 0, fmt.Errorf("replay printed no summary:\n%s", out)
 	}
 	n, _ := strconv.ParseFloat(string(m[1]), 64)
 	own, _ = strconv.ParseFloat(string(m[2]), 64)
-	return own, n / secs, nil
+	cpuSecs := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	return own, n / secs, n / cpuSecs, nil
 }
 
 // outletRate publishes the whole journal with a new outlet (a fresh

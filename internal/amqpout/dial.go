@@ -70,13 +70,13 @@ func newDialer(c config.AMQP) (*dialer, error) {
 	return d, nil
 }
 
-// conn is one open connection and the socket under it, which stop
+// conn is one open connection and the socket under it, which kill
 // closes to unblock a publish stuck in a write (a broker that stopped
 // reading, or blocked publishers for a resource alarm).
 type conn struct {
 	*amqp.Connection
 	mu  sync.Mutex
-	raw net.Conn
+	raw *heldConn
 }
 
 // dial connects and logs in; errors name the broker (without password)
@@ -95,10 +95,11 @@ func (d *dialer) dial() (*conn, error) {
 			// The handshake must finish in time; amqp091 clears the
 			// deadline once the connection is open.
 			raw.SetDeadline(time.Now().Add(dialTimeout))
+			h := &heldConn{Conn: raw}
 			c.mu.Lock()
-			c.raw = raw
+			c.raw = h
 			c.mu.Unlock()
-			return raw, nil
+			return h, nil
 		},
 	}
 	ac, err := amqp.DialConfig(d.url, cfg)
@@ -133,4 +134,75 @@ func (c *conn) kill() {
 	if c.raw != nil {
 		c.raw.Close()
 	}
+}
+
+// hold makes the socket keep what is written until release: amqp091
+// writes (and flushes) each message on its own, one system call per
+// message, and the sender publishes a batch at a time. Measured with
+// BenchmarkOutlet: the outlet's write calls were 0.07 of its 0.65
+// CPU-seconds for 18,428 messages in a replay.
+func (c *conn) hold() {
+	c.mu.Lock()
+	h := c.raw
+	c.mu.Unlock()
+	h.hold()
+}
+
+// release writes what hold kept, in one call.
+func (c *conn) release() error {
+	c.mu.Lock()
+	h := c.raw
+	c.mu.Unlock()
+	return h.release()
+}
+
+// heldConn is a socket that, while held, appends what is written to a
+// buffer (up to maxHeld bytes) instead of writing it.
+type heldConn struct {
+	net.Conn
+	mu   sync.Mutex
+	held bool
+	buf  []byte
+}
+
+const maxHeld = 1 << 20
+
+func (h *heldConn) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.held && len(h.buf)+len(p) <= maxHeld {
+		h.buf = append(h.buf, p...)
+		return len(p), nil
+	}
+	if err := h.flush(); err != nil {
+		return 0, err
+	}
+	return h.Conn.Write(p)
+}
+
+func (h *heldConn) hold() {
+	h.mu.Lock()
+	h.held = true
+	h.mu.Unlock()
+}
+
+func (h *heldConn) release() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.held = false
+	return h.flush()
+}
+
+// flush writes the buffer (under mu). A failed write breaks the
+// connection for good: amqp091 took the bytes as written.
+func (h *heldConn) flush() error {
+	if len(h.buf) == 0 {
+		return nil
+	}
+	_, err := h.Conn.Write(h.buf)
+	h.buf = h.buf[:0]
+	if err != nil {
+		h.Conn.Close()
+	}
+	return err
 }

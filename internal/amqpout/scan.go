@@ -17,6 +17,10 @@ import (
 
 var errScan = errors.New("not a JSON object in the expected form")
 
+// errStop, returned by members' fn, ends the walk early (members returns
+// nil).
+var errStop = errors.New("stop")
+
 // members calls fn with the raw key (as written, without its quotes) and
 // the raw value of each member of the JSON object b.
 func members(b []byte, fn func(key, val []byte) error) error {
@@ -46,7 +50,9 @@ func members(b []byte, fn func(key, val []byte) error) error {
 		if err != nil {
 			return err
 		}
-		if err := fn(b[kStart:kEnd-1], b[i:vEnd]); err != nil {
+		if err := fn(b[kStart:kEnd-1], b[i:vEnd]); err == errStop {
+			return nil
+		} else if err != nil {
 			return err
 		}
 		i = skipSpace(b, vEnd)

@@ -41,6 +41,7 @@ func (out *Outlet) session(ctx context.Context) (worked bool, err error) {
 	}
 	s := &sender{
 		out:      out,
+		c:        c,
 		ch:       ch,
 		confirms: ch.NotifyPublish(make(chan amqp.Confirmation, window)),
 		closed:   c.NotifyClose(make(chan *amqp.Error, 1)),
@@ -60,6 +61,7 @@ func (out *Outlet) session(ctx context.Context) (worked bool, err error) {
 // sender is the state of one session's publishing.
 type sender struct {
 	out      *Outlet
+	c        *conn
 	ch       *amqp.Channel
 	confirms chan amqp.Confirmation
 	closed   chan *amqp.Error
@@ -138,6 +140,13 @@ func (s *sender) fill(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("journal: %w", err)
 	}
+	// The batch goes out in one write.
+	s.c.hold()
+	defer func() {
+		if rerr := s.c.release(); rerr != nil && err == nil {
+			err = fmt.Errorf("write: %w", rerr)
+		}
+	}()
 	for i := range entries {
 		e := &entries[i]
 		m, err := s.out.format.Message(e, s.out.sentI.Load()+1)

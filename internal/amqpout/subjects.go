@@ -55,10 +55,15 @@ type subjects struct {
 }
 
 // scan reads the subjects from msg. A field of another type than
-// expected (a payload's own "severity" number, say) is left out.
+// expected (a payload's own "severity" number, say) is left out. The
+// keys of a canonical msg are sorted: nothing is wanted after
+// "submitter".
 func (s *subjects) scan(msg []byte) error {
 	return members(msg, func(k, v []byte) error {
-		switch key := string(k); key {
+		if string(k) > "submitter" {
+			return errStop
+		}
+		switch string(k) {
 		case "source", "Source":
 			s.source, _ = str(v)
 		case "package":
