@@ -48,8 +48,10 @@ if [ -d /run/systemd/system ]; then
 fi
 if [ -x /etc/init.d/rabbitmq-server ]; then
   update-rc.d rabbitmq-server disable >/dev/null 2>&1 || true
-  if /etc/init.d/rabbitmq-server status >/dev/null 2>&1; then
+  # (Not "status": rabbitmqctl would start the system's epmd on port 4369.)
+  if [ -s /run/rabbitmq/pid ] && kill -0 "$(cat /run/rabbitmq/pid)" 2>/dev/null; then
     /etc/init.d/rabbitmq-server stop >/dev/null 2>&1 || true
+    epmd -kill >/dev/null 2>&1 || true
   fi
 fi
 
