@@ -17,6 +17,9 @@ pkgs=(
   procmail                  # the procmailrc example is exercised by test/e2e
   groff-base                # groff checks the generated man pages (cmd/mailgw)
   bash-completion           # the generated bash completion is run in real bash
+  dpkg-dev debhelper        # test/deb builds the .deb (dpkg-buildpackage, dh)
+  lintian                   # … checks it with lintian
+  systemd                   # systemd-analyze security (unit hardening), systemd-sysusers (postinst)
   rabbitmq-server           # private brokers for the AMQP outlet's tests (internal/amqpout/rabbittest)
   python3-pika              # the AMQP client fedora-messaging is built on
   python3-jsonschema        # fedora-messaging's header schema checked on what pika receives

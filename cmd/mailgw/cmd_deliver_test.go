@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -83,5 +84,51 @@ func TestDeliverExitCodes(t *testing.T) {
 	os.Mkdir(tmp, 0o750)
 	if code, _, stderr := run(t, []byte(spoolTestMail), "deliver", "--config", cfg); code != 0 {
 		t.Errorf("after the fix: exit %d, %s", code, stderr)
+	}
+}
+
+// TestDeliverSender: the envelope sender from -f, or else $SENDER, is
+// kept in the spool name (spool.Origin), outside the mail's bytes.
+func TestDeliverSender(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "mailgw.toml")
+	spoolDir := filepath.Join(dir, "state", "spool")
+	if err := spool.Create(spoolDir); err != nil {
+		t.Fatal(err)
+	}
+	senders := func() []string {
+		ents, _ := os.ReadDir(filepath.Join(spoolDir, "new"))
+		var out []string
+		for _, e := range ents {
+			got, _ := os.ReadFile(filepath.Join(spoolDir, "new", e.Name()))
+			if string(got) != spoolTestMail {
+				t.Errorf("mail changed: %q", got)
+			}
+			out = append(out, spool.OriginOf(e.Name()).Sender)
+			os.Remove(filepath.Join(spoolDir, "new", e.Name()))
+		}
+		return out
+	}
+	if code, _, stderr := run(t, []byte(spoolTestMail), "deliver", "--config", cfg, "-f", "<owner@bugs.debian.org>"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if got := senders(); len(got) != 1 || got[0] != "owner@bugs.debian.org" {
+		t.Fatalf("-f: %q", got)
+	}
+	cmd := exec.Command(testBin(t), "deliver", "--config", cfg)
+	cmd.Stdin = strings.NewReader(spoolTestMail)
+	cmd.Env = append(os.Environ(), "SENDER=dak@ftp-master.debian.org")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if got := senders(); len(got) != 1 || got[0] != "dak@ftp-master.debian.org" {
+		t.Fatalf("$SENDER: %q", got)
+	}
+	// The null sender (bounces) is no sender.
+	if code, _, _ := run(t, []byte(spoolTestMail), "deliver", "--config", cfg, "-f", ""); code != 0 {
+		t.Fatal(code)
+	}
+	if got := senders(); len(got) != 1 || got[0] != "" {
+		t.Fatalf("null sender: %q", got)
 	}
 }

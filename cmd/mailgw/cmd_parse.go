@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/debian/mailgw/parsers"
@@ -21,8 +22,10 @@ const parseLong = `Print the events each mail would produce; publishes and store
 FILE is one mail ("-" reads stdin); a file that starts with an mbox "From "
 line is read as one mail (use 'mailgw replay --dry-run' for mailboxes).
 
-For each event: the topic and the rule that matched, then the envelope as
-pretty JSON. A mail that yields no event gets one line on stderr with the
+For each event: the topic, the rule that matched and the mail's trust
+(msg.mail.auth: the [trust] policy is applied and DKIM keys are looked up,
+as serve does), then the envelope as pretty JSON. A mail that yields no
+event (the policy's quarantine included) gets one line on stderr with the
 reason. Envelopes are unsigned unless --sign is given (which needs
 gpg_signing_key in the config). msg_id is the one serve would publish;
 timestamp is the current time. With --json, stdout has one canonical
@@ -73,12 +76,17 @@ func cmdParse(cfgPath string, o parseOptions, files []string, stdin io.Reader, s
 			return exitConfig
 		}
 	}
+	verifier, err := auth.New(cfg.Trust, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "mailgw parse: %v\n", err)
+		return exitConfig
+	}
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	defer out.Flush()
 	code := exitOK
 	now := time.Now()
 	for _, name := range files {
-		if err := parseOne(out, stderr, stdin, cfg, cl, signer, name, now, o.json); err != nil {
+		if err := parseOne(out, stderr, stdin, cfg, cl, verifier, signer, name, now, o.json); err != nil {
 			out.Flush()
 			fmt.Fprintf(stderr, "mailgw parse: %s: %v\n", name, err)
 			code = exitFailure
@@ -88,7 +96,7 @@ func cmdParse(cfgPath string, o parseOptions, files []string, stdin io.Reader, s
 }
 
 // parseOne prints the events of one file.
-func parseOne(out, stderr io.Writer, stdin io.Reader, cfg *config.Config, cl *parsers.Classifier, signer bus.Signer, name string, now time.Time, asJSON bool) error {
+func parseOne(out, stderr io.Writer, stdin io.Reader, cfg *config.Config, cl *parsers.Classifier, v *auth.Verifier, signer bus.Signer, name string, now time.Time, asJSON bool) error {
 	var raw []byte
 	var err error
 	if name == "-" {
@@ -109,7 +117,16 @@ func parseOne(out, stderr io.Writer, stdin io.Reader, cfg *config.Config, cl *pa
 		fmt.Fprintf(stderr, "%s: no event: %s\n", name, reason)
 		return nil
 	}
-	envs := pipeline.Build(cfg, m, evs, now, false)
+	dec := v.Check(m, auth.Intake{}, evs)
+	switch {
+	case dec.Retry != "":
+		fmt.Fprintf(stderr, "%s: held (serve would retry): %s\n", name, dec.Retry)
+		return nil
+	case dec.Quarantine != "":
+		fmt.Fprintf(stderr, "%s: no event: %s\n", name, dec.Quarantine)
+		return nil
+	}
+	envs := pipeline.Build(cfg, m, evs, now, false, dec.Object())
 	for i, env := range envs {
 		if signer != nil {
 			if err := bus.Sign(env, signer); err != nil {
@@ -129,7 +146,7 @@ func parseOne(out, stderr io.Writer, stdin io.Reader, cfg *config.Config, cl *pa
 		if err := json.Indent(&pretty, body, "", "  "); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "# %s: %s\n# rule: %s\n%s\n\n", name, env.Topic, evs[i].Rule, pretty.Bytes())
+		fmt.Fprintf(out, "# %s: %s\n# rule: %s\n# trust: %s\n%s\n\n", name, env.Topic, evs[i].Rule, trustLine(env.Msg), pretty.Bytes())
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
+	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/debian/mailgw/internal/replay"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -39,14 +40,23 @@ unless --all-records is given (they make no events). Without a terminal,
 progress is a plain line every few seconds. Replayed events carry
 msg.mailgw.replayed = true. See docs/replay.md.
 
+Replayed mail is judged by the [trust] policy like live mail (its DKIM
+keys may be long gone); --trust-archive vouches for the archives instead:
+every event gets msg.mail.auth {"trusted": true, "by": "archive"}
+(docs/trust.md). With --publish, a DKIM key lookup that fails for a while
+(DNS down) stops the replay at that mail (exit 75); the same command
+resumes there.
+
 Exit status: 0 when everything was replayed; 65 when damaged archives or
 records were skipped (the rest was replayed); 1 when the replay stopped
-(journal, spool or bus failure; interrupted); 64 usage error; 78 the config
-or signing key is unusable.`
+(journal, spool or bus failure; interrupted); 75 when it stopped at a mail
+whose DKIM key lookup failed temporarily; 64 usage error; 78 the config or
+signing key is unusable.`
 
 // replayOptions are replay's flags.
 type replayOptions struct {
 	publish, dryRun, noProgress, restart, allRecords bool
+	trustArchive                                     bool
 	since, until                                     string
 	rate                                             float64
 	workers, waitSubs, cpEvery, spoolMax             int
@@ -77,6 +87,7 @@ func newReplayCmd(g *globals) *cobra.Command {
 	f.IntVar(&o.waitSubs, "wait-subscribers", 0, "with --publish, wait up to 10s for `N` subscribers before publishing")
 	f.IntVar(&o.cpEvery, "checkpoint-every", 1000, "write the checkpoint every `N` mails")
 	f.IntVar(&o.spoolMax, "spool-max", 1000, "spool mode: wait while serve still has `N` mails to process (0: never wait)")
+	f.BoolVar(&o.trustArchive, "trust-archive", false, "vouch for the archives: their events are trusted (msg.mail.auth.by = archive)")
 	c.MarkFlagsMutuallyExclusive("publish", "dry-run")
 	return c
 }
@@ -87,7 +98,7 @@ func cmdReplay(cfgPath string, ro replayOptions, files []string, stdout, stderr 
 		fmt.Fprintf(stderr, "mailgw replay: %v\n", err)
 		return code
 	}
-	o := replay.Options{Rate: ro.rate, Restart: ro.restart, AllRecords: ro.allRecords, Workers: ro.workers, CheckpointEvery: ro.cpEvery, SpoolMax: ro.spoolMax}
+	o := replay.Options{Rate: ro.rate, Restart: ro.restart, AllRecords: ro.allRecords, Workers: ro.workers, CheckpointEvery: ro.cpEvery, SpoolMax: ro.spoolMax, TrustArchive: ro.trustArchive}
 	var err error
 	if o.Since, err = parseDate(ro.since); err != nil {
 		return fail(exitUsage, fmt.Errorf("--since: %w", err))
@@ -104,6 +115,11 @@ func cmdReplay(cfgPath string, ro replayOptions, files []string, stdout, stderr 
 	o.Config, o.Logger = cfg, log
 	if o.Classifier, err = newClassifier(cfg); err != nil {
 		return fail(exitConfig, err)
+	}
+	if ro.dryRun || ro.publish { // into the spool, serve judges the mail
+		if o.Verifier, err = newVerifier(cfg); err != nil {
+			return fail(exitConfig, err)
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -148,6 +164,8 @@ func cmdReplay(cfgPath string, ro replayOptions, files []string, stdout, stderr 
 		fmt.Fprint(stdout, s.Table())
 	}
 	switch {
+	case errors.Is(err, pipeline.ErrHeld):
+		return fail(exitTempFail, err)
 	case err != nil:
 		return fail(exitFailure, err)
 	case s.Errors > 0:

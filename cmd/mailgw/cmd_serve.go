@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/metrics"
@@ -79,6 +80,10 @@ func cmdServe(cfgPath string, check bool, stderr io.Writer) int {
 				fmt.Fprintf(stderr, "mailgw serve: %v\n", err)
 			}
 			return checkExitCode(errs)
+		}
+		// The effective trust policy, for the operator to read.
+		if v, err := auth.New(cfg.Trust, nil); err == nil {
+			fmt.Fprint(stderr, v.Describe())
 		}
 		fmt.Fprintln(stderr, "mailgw serve: configuration OK")
 		return exitOK
@@ -260,6 +265,10 @@ func (d *daemon) open() (int, error) {
 	if err != nil {
 		return exitConfig, err
 	}
+	verifier, err := newVerifier(cfg)
+	if err != nil {
+		return exitConfig, err
+	}
 	if d.journal, err = journal.Open(cfg.Journal); err != nil {
 		return exitTempFail, err
 	}
@@ -293,6 +302,7 @@ func (d *daemon) open() (int, error) {
 		Publisher:  countingPublisher{Publisher: d.pub, m: d.m},
 		Spool:      sp,
 		Logger:     slog.New(tracker.handler(d.log.Handler())),
+		Verifier:   verifier,
 	})
 	d.smtp = smtpd.New(cfg.SMTP, tracker.spooler(sp), d.m, d.log.With("component", "smtp"))
 	return exitOK, nil

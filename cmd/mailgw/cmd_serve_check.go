@@ -11,6 +11,7 @@ import (
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/amqpout"
+	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/smtpd"
@@ -49,6 +50,9 @@ func checkServeConfig(cfg *config.Config) []error {
 	}
 	if cfg.AMQP.Enabled {
 		errs = append(errs, amqpout.Check(cfg.AMQP))
+	}
+	if _, err := auth.New(cfg.Trust, nil); err != nil {
+		errs = append(errs, err)
 	}
 	for _, dir := range []struct{ key, path string }{
 		{"state_dir", cfg.StateDir}, {"spool_dir", cfg.SpoolDir},

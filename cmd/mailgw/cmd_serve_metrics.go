@@ -14,6 +14,7 @@ import (
 	"github.com/debian/mailgw/internal/metrics"
 	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/debian/mailgw/internal/smtpd"
+	"github.com/debian/mailgw/internal/spool"
 )
 
 // Metrics wiring for serve: the pipeline reports through its one log line
@@ -93,9 +94,9 @@ type trackedSpooler struct {
 	t  *pickupTracker
 }
 
-// Deliver implements smtpd.Spooler.
-func (s trackedSpooler) Deliver(r io.Reader, maxBytes int64) (string, error) {
-	name, err := s.sp.Deliver(r, maxBytes)
+// DeliverFrom implements smtpd.Spooler.
+func (s trackedSpooler) DeliverFrom(r io.Reader, maxBytes int64, o spool.Origin) (string, error) {
+	name, err := s.sp.DeliverFrom(r, maxBytes, o)
 	if err == nil {
 		s.t.viaSMTP.Store(name, struct{}{})
 	}

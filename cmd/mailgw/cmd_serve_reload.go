@@ -49,6 +49,20 @@ func (d *daemon) reloadables() []reloadable {
 			return err
 		},
 	}, {
+		// The trust policy judges the mail processed from now on, the
+		// mail still in the spool included (docs/trust.md). The retry
+		// backoff (trust.retry_min, retry_max) waits for a restart.
+		name:  "trust",
+		keys:  trustReloadKeys(),
+		files: func(*config.Config) []string { return nil },
+		apply: func(c *config.Config) error {
+			v, err := newVerifier(c)
+			if err == nil {
+				d.pipe.SetVerifier(v)
+			}
+			return err
+		},
+	}, {
 		// A broker's new password, CA or address takes effect without
 		// a restart; the new outlet goes on from the old one's
 		// watermark (or is dropped when [amqp] is turned off).
@@ -79,6 +93,18 @@ func (d *daemon) reloadables() []reloadable {
 			return nil
 		},
 	}}
+}
+
+// trustReloadKeys are the [trust] keys a reload applies.
+func trustReloadKeys() []string {
+	keys := []string{"trust.trusted_relays", "trust.trusted_authserv_ids", "trust.dkim", "trust.dns_resolver",
+		"trust.dns_timeout", "trust.max_signatures", "trust.key_cache_ttl", "trust.key_cache_size"}
+	for _, s := range config.Services {
+		for _, k := range []string{"dkim_domains", "senders", "relays", "action"} {
+			keys = append(keys, "trust."+s+"."+k)
+		}
+	}
+	return keys
 }
 
 // unusedByServe are keys serve does not read at all (tail and verify do,

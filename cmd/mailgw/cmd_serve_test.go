@@ -8,6 +8,7 @@ import (
 
 	"github.com/debian/mailgw/internal/metrics"
 	"github.com/debian/mailgw/internal/smtpd"
+	"github.com/debian/mailgw/internal/spool"
 )
 
 func TestReasonClass(t *testing.T) {
@@ -34,7 +35,7 @@ func TestMailCounter(t *testing.T) {
 	m := metrics.New()
 	tr := newPickupTracker(m)
 	sp := tr.spooler(&smtpd.FakeSpooler{})
-	smtpName, err := sp.Deliver(strings.NewReader("Subject: x\r\n\r\n"), 1000)
+	smtpName, err := sp.DeliverFrom(strings.NewReader("Subject: x\r\n\r\n"), 1000, spool.Origin{})
 	if err != nil {
 		t.Fatal(err)
 	}

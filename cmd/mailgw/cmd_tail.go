@@ -35,11 +35,15 @@ own: only msg is signed, not its topic, msg_id and timestamp) is "unbound";
 mailgw's own topics and require_binding must be bound.
 
 Output: one line per message: time, topic, msg_id, summary, with
-"(unbound)" before the summary of an unbound one. --pretty: the envelope as
-indented JSON; --json: one canonical envelope per line on stdout and
-nothing else there (logs go to stderr). Validated envelopes get a member
+"(unbound)" before the summary of an unbound one. --pretty: a "# trust: ..."
+line saying what msg.mail.auth says, then the envelope as indented JSON;
+--json: one canonical envelope per line on stdout and nothing else there
+(logs go to stderr). Validated envelopes get a member
 "validation": {"bound": true|false, "signer": FINGERPRINT} in both.
---count N exits after N messages.
+--count N exits after N messages. --trusted-only keeps the messages whose
+msg.mail.auth.trusted is true: the gateway proved that the mail came from
+dak, debbugs or the tracker (docs/trust.md); it means something only when
+messages are validated.
 
 ` + tailGapHelp + `
 
@@ -51,6 +55,7 @@ unusable.`
 type tailOptions struct {
 	endpoints, topics, keyrings []string
 	noValidate, pretty, json    bool
+	trustedOnly                 bool
 	count                       int
 	gap                         *gapFlags
 }
@@ -77,6 +82,7 @@ func newTailCmd(g *globals) *cobra.Command {
 	f.BoolVar(&o.pretty, "pretty", false, "print each envelope as indented JSON")
 	f.BoolVar(&o.json, "json", false, "print one canonical envelope per line")
 	f.IntVar(&o.count, "count", 0, "exit after `N` messages (0: run until interrupted)")
+	f.BoolVar(&o.trustedOnly, "trusted-only", false, "keep only messages whose msg.mail.auth.trusted is true")
 	o.gap = addGapFlags(f)
 	c.MarkFlagsMutuallyExclusive("pretty", "json")
 	return c
@@ -112,6 +118,9 @@ func cmdTail(ctx context.Context, cfgPath string, o tailOptions, stdout, stderr 
 		keyrings = cfg.Keyrings
 	}
 	opts := bus.SubOptions{Logger: log}
+	if o.trustedOnly && (o.noValidate || len(keyrings) == 0) {
+		log.Warn("tail: --trusted-only without validation: anyone who can publish can claim trusted = true")
+	}
 	switch {
 	case o.noValidate:
 	case len(keyrings) == 0:
@@ -146,6 +155,10 @@ func cmdTail(ctx context.Context, cfgPath string, o tailOptions, stdout, stderr 
 				break // interrupted
 			}
 			pending = filter(ctx, m)
+			continue
+		}
+		if o.trustedOnly && !isTrusted(pending[0].Env.Msg) {
+			pending = pending[1:]
 			continue
 		}
 		if err := printEnvelope(out, pending[0], o.pretty, o.json); err != nil {
@@ -214,6 +227,7 @@ func printEnvelope(w io.Writer, m bus.Message, pretty, asJSON bool) error {
 	}
 	if pretty {
 		var buf bytes.Buffer
+		fmt.Fprintf(&buf, "# trust: %s\n", trustLine(m.Env.Msg))
 		if err := json.Indent(&buf, body, "", "  "); err != nil {
 			return err
 		}

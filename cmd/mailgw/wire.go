@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/debian/mailgw/internal/spool"
@@ -180,4 +181,19 @@ func openSpool(cfg *config.Config, create bool) (*spool.Spool, error) {
 	}
 	sp.QuarantineDir = cfg.QuarantineDir
 	return sp, nil
+}
+
+// newVerifier builds the trust policy of the config ([trust]): what proves
+// a mail, checked once per mail before its events are signed. Without a
+// policy it says once, through slog.Default(), that every event will be
+// published untrusted.
+func newVerifier(cfg *config.Config) (*auth.Verifier, error) {
+	v, err := auth.New(cfg.Trust, nil)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.Trust.Configured() {
+		slog.Default().Warn("trust: no [trust] policy configured: every event is published with msg.mail.auth.trusted = false (see docs/trust.md)")
+	}
+	return v, nil
 }

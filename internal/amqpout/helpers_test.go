@@ -100,7 +100,7 @@ func corpusJournal(t testing.TB) (*journal.Journal, string) {
 			continue
 		}
 		evs, _ := cls.Classify(m)
-		for _, env := range pipeline.Build(cfg, m, evs, now.Add(time.Duration(i)*time.Second), false) {
+		for _, env := range pipeline.Build(cfg, m, evs, now.Add(time.Duration(i)*time.Second), false, nil) {
 			if err := bus.Sign(env, signer); err != nil {
 				t.Fatal(err)
 			}

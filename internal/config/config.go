@@ -91,6 +91,7 @@ type Config struct {
 	MaxBodyBytes int `toml:"max_body_bytes"`
 
 	SMTP    SMTP    `toml:"smtp"`
+	Trust   Trust   `toml:"trust"`
 	Metrics Metrics `toml:"metrics"`
 	Log     Log     `toml:"log"`
 	AMQP    AMQP    `toml:"amqp"`
@@ -215,6 +216,20 @@ func Defaults() *Config {
 			ReadTimeout:     Duration{60 * time.Second},
 			WriteTimeout:    Duration{60 * time.Second},
 		},
+		// No policy: everything is published untrusted (docs/trust.md).
+		Trust: Trust{
+			DKIM:          true,
+			DNSTimeout:    Duration{5 * time.Second},
+			MaxSignatures: 8,
+			KeyCacheTTL:   Duration{time.Hour},
+			KeyCacheSize:  1024,
+			RetryMin:      Duration{30 * time.Second},
+			RetryMax:      Duration{30 * time.Minute},
+			Dak:           Policy{Action: ActionPublish},
+			Debbugs:       Policy{Action: ActionPublish},
+			PTS:           Policy{Action: ActionPublish},
+			Tracker:       Policy{Action: ActionPublish},
+		},
 		Metrics: Metrics{Listen: "127.0.0.1:9942"},
 		Log:     Log{Format: "text", Level: "info"},
 		// fedora-messaging's publish_exchange; a new outlet does not
@@ -286,6 +301,7 @@ func (c *Config) Check() error {
 		errs = append(errs, errors.New("smtp.tls_cert and smtp.tls_key must be set together"))
 	}
 	errs = append(errs, c.AMQP.check()...)
+	errs = append(errs, c.Trust.check()...)
 	if c.Retention.Duration < 0 || c.DedupRetention.Duration < 0 {
 		errs = append(errs, errors.New("retention and dedup_retention must not be negative (0 keeps everything)"))
 	}

@@ -19,6 +19,7 @@ func TestExampleIsDefaults(t *testing.T) {
 	want.fill()
 	// Empty lists in the example decode as empty, not nil.
 	got.SRVEndpoints, got.Keyrings, got.UploadKeyrings, got.SMTP.AllowedRecipients, got.RequireBinding = nil, nil, nil, nil, nil
+	got.Trust.TrustedRelays, got.Trust.TrustedAuthservIDs = nil, nil
 	if got.RoutingPolicy != nil && len(got.RoutingPolicy) == 0 {
 		got.RoutingPolicy = nil
 	}
@@ -115,6 +116,47 @@ func TestErrors(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(dir, "missing.toml")); err == nil {
 		t.Error("missing file accepted")
+	}
+}
+
+// The commented policy of etc/mailgw.toml for Debian's hosts loads when
+// uncommented, and bad trust values are named.
+func TestTrustPolicy(t *testing.T) {
+	b, err := os.ReadFile("../../etc/mailgw.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "# dkim_domains = ") || strings.HasPrefix(l, "# senders = ") || strings.HasPrefix(l, "# relays = ") {
+			l = strings.TrimPrefix(l, "# ")
+		}
+		out = append(out, l)
+	}
+	path := filepath.Join(t.TempDir(), "debian.toml")
+	os.WriteFile(path, []byte(strings.Join(out, "\n")), 0o644)
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Trust.Configured() || c.Trust.Debbugs.DKIMDomains[0] != "bugs.debian.org" || len(c.Trust.Debbugs.Relays) != 2 {
+		t.Fatalf("Debian policy: %+v", c.Trust)
+	}
+	if Defaults().Trust.Configured() {
+		t.Error("the defaults count as a configured policy")
+	}
+	bad := filepath.Join(t.TempDir(), "bad.toml")
+	os.WriteFile(bad, []byte("[trust]\ntrusted_relays = [\"10.0.0.0/33\"]\ndns_resolver = \"nohostport\"\n[trust.dak]\naction = \"drop\"\nsenders = [\"nobody\"]\n[trust.other]\naction = \"publish\"\n"), 0o644)
+	_, err = Load(bad)
+	if err == nil || !strings.Contains(err.Error(), "trust.other") {
+		t.Fatalf("unknown service table: %v", err)
+	}
+	os.WriteFile(bad, []byte("[trust]\ntrusted_relays = [\"10.0.0.0/33\"]\ndns_resolver = \"nohostport\"\n[trust.dak]\naction = \"drop\"\nsenders = [\"nobody\"]\n"), 0o644)
+	_, err = Load(bad)
+	for _, want := range []string{"trust.trusted_relays", "trust.dns_resolver", "trust.dak.action", "trust.dak.senders"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v does not name %s", err, want)
+		}
 	}
 }
 

@@ -22,15 +22,24 @@ import (
 // Build makes one unsigned envelope per event. The topic is
 // <topic_prefix>.<environment>.<service>.<object>.<event>; msg is the
 // event's payload plus "mail" (the source mail's message_id, date, from,
-// subject) and "mailgw" (rule, topic, msg_id, timestamp, replayed); the
-// timestamp is now; msg_id is bus.MsgID(MsgIDYear(m), ev.Identity(m)), so
-// the same mail always yields the same msg_ids, and every mail announcing
-// the same happening the same msg_id (docs/dedup.md). An event with a
-// happening also gets LegacyMsgID, the msg_id its mail alone gave before
-// happenings, for the journal's dedup.
-func Build(cfg *config.Config, m *parsers.Message, evs []parsers.Event, now time.Time, replayed bool) []*bus.Envelope {
+// subject, and auth: the trust decision, auth.Decision.Object) and
+// "mailgw" (rule, topic, msg_id, timestamp, replayed); the timestamp is
+// now; msg_id is bus.MsgID(MsgIDYear(m), ev.Identity(m)), so the same
+// mail always yields the same msg_ids whatever its trust, and every mail
+// announcing the same happening the same msg_id (docs/dedup.md). An event
+// with a happening also gets LegacyMsgID, the msg_id its mail alone gave
+// before happenings, for the journal's dedup. The debmessenger
+// compatibility events keep the shape debmessenger's consumers know:
+// their "mail" has no auth. A nil trust adds no auth (a replay into the
+// spool builds envelopes only for their msg_ids, and serve judges the
+// mail).
+func Build(cfg *config.Config, m *parsers.Message, evs []parsers.Event, now time.Time, replayed bool, trust parsers.Object) []*bus.Envelope {
 	year := MsgIDYear(m)
-	info := parsers.MailInfo(m)
+	compat := parsers.MailInfo(m)
+	info := compat
+	if trust != nil {
+		info = append(parsers.Object{{Key: "auth", Value: trust}}, compat...)
+	}
 	ts := now.Unix()
 	out := make([]*bus.Envelope, 0, len(evs))
 	for i := range evs {
@@ -44,6 +53,9 @@ func Build(cfg *config.Config, m *parsers.Message, evs []parsers.Event, now time
 			msg = make(map[string]any, 2)
 		}
 		msg["mail"] = info
+		if ev.Service == "debmessenger" {
+			msg["mail"] = compat
+		}
 		msg["mailgw"] = map[string]any{"rule": ev.Rule, "replayed": replayed}
 		id, legacy := EventMsgID(year, m, ev)
 		env := bus.NewEnvelope(topic, msg, id, ts, cfg.Username)

@@ -214,7 +214,7 @@ func TestLookAlikesDistinct(t *testing.T) {
 			if len(evs) == 0 {
 				t.Fatalf("%s: mail %d yields no event: %s", tc.name, i, reason)
 			}
-			for _, env := range Build(cfg, m, evs, fixedNow, false) {
+			for _, env := range Build(cfg, m, evs, fixedNow, false, nil) {
 				k := env.Topic + " " + env.MsgID
 				if j, ok := seen[k]; ok {
 					t.Errorf("%s: mails %d and %d both give %s", tc.name, j, i, k)

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"flag"
 	"fmt"
+	"github.com/debian/mailgw/internal/auth"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,7 +42,7 @@ func TestMsgIDsStable(t *testing.T) {
 			continue
 		}
 		evs, _ := c.Classify(m)
-		for _, env := range Build(cfg, m, evs, fixedNow, false) {
+		for _, env := range Build(cfg, m, evs, fixedNow, false, (&auth.Decision{}).Object()) {
 			if other, ok := seen[env.MsgID]; ok {
 				t.Errorf("%s and %s both give %s", other, cm.name, env.MsgID)
 			}
@@ -92,7 +93,7 @@ func TestOwnTopicsCoverCorpus(t *testing.T) {
 			continue
 		}
 		evs, _ := c.Classify(m)
-		for _, env := range Build(cfg, m, evs, fixedNow, false) {
+		for _, env := range Build(cfg, m, evs, fixedNow, false, nil) {
 			n++
 			if _, ok := pol.BindingRequired(env.Topic); !ok {
 				t.Errorf("%s: topic %s is not among OwnTopics %v", cm.name, env.Topic, pol.RequireBinding)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/spool"
@@ -35,9 +36,15 @@ type Options struct {
 	// Workers parse mail in parallel in Run; 0 means 4.
 	Workers int
 	// OnMail, if set, is called once per spooled mail after its outcome
-	// is final (published, duplicate, journaled or quarantined), with the
-	// spool name: for metrics. It must not block.
+	// is final (published, duplicate, journaled or quarantined), or when
+	// it is held for a retry (OutcomeHeld), with the spool name: for
+	// metrics. It must not block.
 	OnMail func(name string, r *Result)
+	// Verifier authenticates every mail before its events are signed
+	// (internal/auth). nil means Config.Trust's policy without DKIM
+	// checking (no DNS lookups): for tests and tools that ask no DNS.
+	// SetVerifier replaces it while running.
+	Verifier *auth.Verifier
 }
 
 // Pipeline processes mail. It is safe for concurrent use.
@@ -54,6 +61,8 @@ type Pipeline struct {
 	// envelopes are only journaled until PublishPending catches up, which
 	// keeps the bus in seq_id order.
 	pubFailed bool
+	// verifier is the trust policy in force (SetVerifier swaps it).
+	verifier atomic.Pointer[auth.Verifier]
 }
 
 // Outcome of one mail.
@@ -62,6 +71,9 @@ const (
 	OutcomeDuplicate   = "duplicate"
 	OutcomeQuarantined = "quarantined"
 	OutcomeJournaled   = "journaled" // publish failed; PublishPending retries
+	// OutcomeHeld: the mail stays in the spool, undecided until a
+	// temporary failure (a DKIM key lookup) passes; it is retried.
+	OutcomeHeld = "held"
 )
 
 // Result says what became of one mail.
@@ -77,12 +89,19 @@ type Result struct {
 	// Published is false when the publisher failed after journaling;
 	// PublishPending publishes them later.
 	Published bool
+	// Held, when not "", is why the mail could not be judged yet (a
+	// temporary DNS failure): it yields nothing now and is retried.
+	Held string
+	// Trust is the auth decision (nil for a mail that yields no event).
+	Trust *auth.Decision
 }
 
 // Outcome names the result for logs: published, duplicate, journaled or
 // quarantined.
 func (r *Result) Outcome() string {
 	switch {
+	case r.Held != "":
+		return OutcomeHeld
 	case r.Quarantine != "":
 		return OutcomeQuarantined
 	case len(r.Added) == 0:
@@ -106,6 +125,16 @@ func New(o Options) *Pipeline {
 	}
 	p := &Pipeline{o: o}
 	p.classifier.Store(o.Classifier)
+	v := o.Verifier
+	if v == nil {
+		var err error
+		if v, err = auth.NewOffline(o.Config.Trust); err != nil {
+			// Config.Check validated the policy; without DKIM nothing else
+			// can fail.
+			panic(fmt.Sprintf("pipeline: trust policy: %v", err))
+		}
+	}
+	p.verifier.Store(v)
 	return p
 }
 
@@ -113,6 +142,11 @@ func New(o Options) *Pipeline {
 // on (serve's reload: new upload keyrings, say); mail being classified
 // meanwhile finishes with the old one.
 func (p *Pipeline) SetClassifier(c *parsers.Classifier) { p.classifier.Store(c) }
+
+// SetVerifier puts a new trust policy in force (serve's reload): mail
+// judged from now on is judged by v; mail being judged meanwhile finishes
+// with the old one.
+func (p *Pipeline) SetVerifier(v *auth.Verifier) { p.verifier.Store(v) }
 
 // errNoSigner is returned when signing is on but no key is wired.
 var errNoSigner = errors.New("pipeline: sign_messages is on but no signing key is loaded")
@@ -122,11 +156,12 @@ type prepared struct {
 	res Result
 }
 
-// prepare reads, guards, classifies, builds and signs. Content problems
-// end in res.Quarantine; an error is an environment problem (signing key).
-// A parser panic is recovered and quarantines the mail with the panic
-// text: one bad mail must not stop the daemon.
-func (p *Pipeline) prepare(raw []byte, replayed bool) (pr *prepared, err error) {
+// prepare reads, guards, classifies, authenticates, builds and signs.
+// Content problems end in res.Quarantine, a mail that cannot be judged yet
+// in res.Held; an error is an environment problem (signing key). A parser
+// panic is recovered and quarantines the mail with the panic text: one bad
+// mail must not stop the daemon.
+func (p *Pipeline) prepare(raw []byte, o spool.Origin) (pr *prepared, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			p.o.Logger.Error("parser panic", "panic", r, "stack", string(debug.Stack()))
@@ -147,7 +182,17 @@ func (p *Pipeline) prepare(raw []byte, replayed bool) (pr *prepared, err error) 
 		pr.res.Quarantine = reason
 		return pr, nil
 	}
-	envs := Build(p.o.Config, m, evs, p.o.Now(), replayed)
+	dec := p.verifier.Load().Check(m, Intake(o), evs)
+	pr.res.Trust = dec
+	if dec.Retry != "" {
+		pr.res.Held = dec.Retry
+		return pr, nil
+	}
+	if dec.Quarantine != "" {
+		pr.res.Quarantine = dec.Quarantine
+		return pr, nil
+	}
+	envs := Build(p.o.Config, m, evs, p.o.Now(), o.Replayed, dec.Object())
 	for _, env := range envs {
 		if err := p.sign(env); err != nil {
 			var ce *bus.CanonicalError
@@ -179,11 +224,11 @@ func (p *Pipeline) sign(env *bus.Envelope) error {
 // retried (journal or signing key unavailable); a mail that yields no
 // event is not an error but a Result with Quarantine set.
 func (p *Pipeline) Process(ctx context.Context, raw []byte, replayed bool) (Result, error) {
-	pr, err := p.prepare(raw, replayed)
+	pr, err := p.prepare(raw, spool.Origin{Replayed: replayed})
 	if err != nil {
 		return Result{}, err
 	}
-	if pr.res.Quarantine == "" {
+	if pr.res.Quarantine == "" && pr.res.Held == "" {
 		if err := p.commit(ctx, []*prepared{pr}); err != nil {
 			return pr.res, err
 		}
@@ -200,12 +245,12 @@ func (p *Pipeline) ProcessBatch(ctx context.Context, raws [][]byte, replayed boo
 	prs := make([]*prepared, len(raws))
 	var commit []*prepared
 	for i, raw := range raws {
-		pr, err := p.prepare(raw, replayed)
+		pr, err := p.prepare(raw, spool.Origin{Replayed: replayed})
 		if err != nil {
 			return nil, err
 		}
 		prs[i] = pr
-		if pr.res.Quarantine == "" {
+		if pr.res.Quarantine == "" && pr.res.Held == "" {
 			commit = append(commit, pr)
 		}
 	}
@@ -316,4 +361,9 @@ func (p *Pipeline) PublishPending(ctx context.Context) (int, error) {
 			return n, perr
 		}
 	}
+}
+
+// Intake is the auth.Intake of a spooled mail's Origin.
+func Intake(o spool.Origin) auth.Intake {
+	return auth.Intake{Relay: o.Relay, Sender: o.Sender, Archive: o.TrustArchive}
 }

@@ -15,6 +15,10 @@ import (
 // transaction in Run.
 const batchMax = 256
 
+// ErrHeld is matched by ProcessSpooled's error for a mail that cannot be
+// judged yet (Result.Held): it stays in the spool for a retry.
+var ErrHeld = errors.New("mail held for a retry")
+
 // spooled is one mail of the spool on its way through Run.
 type spooled struct {
 	name string
@@ -31,6 +35,9 @@ func (p *Pipeline) ProcessSpooled(ctx context.Context, name string) error {
 	sp, err := p.prepareSpooled(name)
 	if err != nil || sp == nil {
 		return err
+	}
+	if sp.pr.res.Held != "" {
+		return fmt.Errorf("%w: %s: %s", ErrHeld, name, sp.pr.res.Held)
 	}
 	if sp.pr.res.Quarantine != "" {
 		return p.quarantine(sp)
@@ -51,9 +58,10 @@ func (p *Pipeline) prepareSpooled(name string) (*spooled, error) {
 	if err != nil {
 		return nil, err
 	}
-	// mailgw replay marks the mails it spools in their name, not their
-	// bytes (which a msg_id may hash): spool.DeliverReplayed.
-	pr, err := p.prepare(raw, spool.IsReplayed(name))
+	// What the gateway knew at intake (replayed, relay, pipe sender,
+	// trusted archive) is in the name, not the bytes (which a msg_id may
+	// hash, and which a sender writes): spool.Origin.
+	pr, err := p.prepare(raw, spool.OriginOf(name))
 	if err != nil {
 		return nil, err
 	}
@@ -113,13 +121,23 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return err
 	}
 	ready := make(chan *spooled, batchMax)
+	held := newRetrier(ctx, p.o.Config.Trust.RetryMin.Duration, p.o.Config.Trust.RetryMax.Duration)
 	var inflight sync.Map
 	var wg sync.WaitGroup
 	for range p.o.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for name := range names {
+			for {
+				var name string
+				select {
+				case n, ok := <-names:
+					if !ok {
+						return
+					}
+					name = n
+				case name = <-held.due:
+				}
 				if _, busy := inflight.LoadOrStore(name, true); busy {
 					continue
 				}
@@ -128,9 +146,18 @@ func (p *Pipeline) Run(ctx context.Context) error {
 					p.o.Logger.Error("spool read", "spool", name, "err", err)
 				}
 				if sp == nil {
+					held.forget(name)
 					inflight.Delete(name)
 					continue
 				}
+				if sp.pr.res.Held != "" {
+					n, wait := held.hold(name)
+					p.o.Logger.Warn("mail held: its proof waits on a temporary failure; it stays in the spool",
+						"spool", name, "message_id", sp.pr.res.MessageID, "reason", sp.pr.res.Held, "attempt", n, "retry_in", wait.Round(time.Millisecond).String())
+					inflight.Delete(name)
+					continue
+				}
+				held.forget(name)
 				select {
 				case ready <- sp:
 				case <-ctx.Done():

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/parsers"
 )
 
@@ -186,7 +187,7 @@ func BenchmarkPipelineCorpus(b *testing.B) {
 			continue
 		}
 		evs, _ := cl.Classify(msg)
-		Build(cfg, msg, evs, fixedNow, false)
+		Build(cfg, msg, evs, fixedNow, false, (&auth.Decision{}).Object())
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "mails/s")
 }

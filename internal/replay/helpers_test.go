@@ -92,7 +92,7 @@ func buildAll(cfg *config.Config, mails [][]byte) []*bus.Envelope {
 			continue
 		}
 		evs, _ := c.Classify(m)
-		envs = append(envs, pipeline.Build(cfg, m, evs, time.Now(), true)...)
+		envs = append(envs, pipeline.Build(cfg, m, evs, time.Now(), true, nil)...)
 	}
 	return envs
 }

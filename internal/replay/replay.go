@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/pipeline"
@@ -98,6 +99,14 @@ type Options struct {
 	// Observe, when set, is called in archive order for every envelope
 	// built, with added = true when it was journaled (or spooled) as new.
 	Observe func(env *bus.Envelope, added bool)
+	// Verifier judges every mail's trust in ModePublish and ModeDryRun
+	// (nil: Config.Trust's policy without DKIM checking). In ModeSpool
+	// serve judges the spooled mail, so replay does not.
+	Verifier *auth.Verifier
+	// TrustArchive: the operator vouches for the archives (replay
+	// --trust-archive): every mail counts as proven ("by": "archive"),
+	// and in ModeSpool the spool name says so (spool.Origin).
+	TrustArchive bool
 }
 
 // Summary counts what a replay did.
@@ -179,6 +188,13 @@ func Run(ctx context.Context, o Options, files []string) (Summary, error) {
 		return Summary{}, err
 	}
 	s := Summary{Topics: map[string]int{}, Reasons: map[string]int{}}
+	if o.Verifier == nil {
+		v, err := auth.NewOffline(o.Config.Trust)
+		if err != nil {
+			return s, err
+		}
+		o.Verifier = v
+	}
 	start := o.Now()
 	defer tuneGC(o.Mode)()
 	if o.Mode == ModePublish {

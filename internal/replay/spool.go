@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/debian/mailgw/internal/spool"
 	"time"
 )
 
@@ -29,7 +30,8 @@ func (c *committer) spool(ctx context.Context) error {
 		if fresh == 0 {
 			continue
 		}
-		if _, err := c.o.Spool.DeliverReplayed(bytes.NewReader(it.mail.Data), 0); err != nil {
+		o := spool.Origin{Replayed: true, TrustArchive: c.o.TrustArchive}
+		if _, err := c.o.Spool.DeliverFrom(bytes.NewReader(it.mail.Data), 0, o); err != nil {
 			return fmt.Errorf("replay: spool: %w", err)
 		}
 		c.s.Spooled++

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/debian/mailgw/parsers"
 )
@@ -45,7 +46,26 @@ func (w *worker) prepare(it *item) {
 		it.reason = reason
 		return
 	}
-	it.envs = pipeline.Build(w.o.Config, m, evs, w.o.Now(), true)
+	// serve judges spooled mail; the envelopes built here for a spooled
+	// replay only name their msg_ids, which trust does not change.
+	var trust parsers.Object
+	if w.o.Mode != ModeSpool {
+		dec := w.o.Verifier.Check(m, auth.Intake{Archive: w.o.TrustArchive}, evs)
+		if dec.Retry != "" {
+			if w.o.Mode == ModePublish {
+				it.fatal = fmt.Errorf("%w: %s (run the same command again later: it resumes at this mail)", pipeline.ErrHeld, dec.Retry)
+				return
+			}
+			it.reason = "held: " + dec.Retry
+			return
+		}
+		if dec.Quarantine != "" {
+			it.reason = dec.Quarantine
+			return
+		}
+		trust = dec.Object()
+	}
+	it.envs = pipeline.Build(w.o.Config, m, evs, w.o.Now(), true, trust)
 	it.dups = make([]bool, len(it.envs))
 	if w.o.Mode == ModeDryRun {
 		return

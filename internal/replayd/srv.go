@@ -2,18 +2,17 @@ package replayd
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
 	"time"
 
+	"github.com/debian/mailgw/internal/dnsq"
 	"github.com/miekg/dns"
 )
 
 // ErrNXDomain is matched by a lookup of a name that does not exist.
-var ErrNXDomain = errors.New("dns: no such domain (NXDOMAIN)")
+var ErrNXDomain = dnsq.ErrNXDomain
 
 // SRV is one SRV record's target and port.
 type SRV struct {
@@ -26,9 +25,9 @@ type Resolver interface {
 	LookupSRV(ctx context.Context, name string) ([]SRV, error)
 }
 
-// DNSResolver queries DNS servers directly (github.com/miekg/dns), trying
-// each of Servers ("host:port") in turn, over UDP with a TCP retry when
-// the answer is truncated.
+// DNSResolver queries DNS servers directly (internal/dnsq), trying each
+// of Servers ("host:port") in turn, over UDP with a TCP retry when the
+// answer is truncated.
 type DNSResolver struct {
 	Servers []string
 	Timeout time.Duration // per server and attempt; 5s when 0
@@ -37,58 +36,28 @@ type DNSResolver struct {
 // SystemResolver returns a DNSResolver for the name servers in
 // /etc/resolv.conf.
 func SystemResolver() (*DNSResolver, error) {
-	cc, err := dns.ClientConfigFromFile("/etc/resolv.conf")
+	servers, timeout, err := dnsq.SystemServers()
 	if err != nil {
-		return nil, fmt.Errorf("dns: %w", err)
+		return nil, err
 	}
-	r := &DNSResolver{Timeout: time.Duration(cc.Timeout) * time.Second}
-	for _, s := range cc.Servers {
-		r.Servers = append(r.Servers, net.JoinHostPort(s, cc.Port))
-	}
-	return r, nil
+	return &DNSResolver{Servers: servers, Timeout: timeout}, nil
 }
 
 // LookupSRV returns the SRV records of name. NXDOMAIN is ErrNXDomain; a
 // name without SRV records gives none and no error.
 func (r *DNSResolver) LookupSRV(ctx context.Context, name string) ([]SRV, error) {
-	if len(r.Servers) == 0 {
-		return nil, errors.New("dns: no name server configured")
+	c := dnsq.Client{Servers: r.Servers, Timeout: r.Timeout}
+	resp, err := c.Query(ctx, name, dns.TypeSRV)
+	if err != nil {
+		return nil, err
 	}
-	timeout := r.Timeout
-	if timeout <= 0 {
-		timeout = 5 * time.Second
+	var out []SRV
+	for _, rr := range resp.Answer {
+		if srv, ok := rr.(*dns.SRV); ok {
+			out = append(out, SRV{Target: srv.Target, Port: srv.Port})
+		}
 	}
-	q := new(dns.Msg)
-	q.SetQuestion(dns.Fqdn(name), dns.TypeSRV)
-	var errs []error
-	for _, server := range r.Servers {
-		c := &dns.Client{Net: "udp", Timeout: timeout}
-		resp, _, err := c.ExchangeContext(ctx, q, server)
-		if err == nil && resp.Truncated {
-			c.Net = "tcp"
-			resp, _, err = c.ExchangeContext(ctx, q, server)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", server, err))
-			continue
-		}
-		switch resp.Rcode {
-		case dns.RcodeSuccess:
-		case dns.RcodeNameError:
-			return nil, fmt.Errorf("%s: %w", name, ErrNXDomain)
-		default:
-			errs = append(errs, fmt.Errorf("%s: %s", server, dns.RcodeToString[resp.Rcode]))
-			continue
-		}
-		var out []SRV
-		for _, rr := range resp.Answer {
-			if srv, ok := rr.(*dns.SRV); ok {
-				out = append(out, SRV{Target: srv.Target, Port: srv.Port})
-			}
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("dns: SRV %s: %w", name, errors.Join(errs...))
+	return out, nil
 }
 
 // DiscoverSRV looks up _fedmsg._tcp.<domain> for each domain, as fedmsg's

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/debian/mailgw/internal/mailerr"
+	"github.com/debian/mailgw/internal/spool"
 )
 
 // FakeSpooler is an in-memory Spooler for tests. It enforces maxBytes the
@@ -17,12 +18,20 @@ type FakeSpooler struct {
 	Gate    chan struct{} // when set, Deliver blocks on it after reading
 	Started chan struct{} // when set, Deliver sends on it once it has read the mail
 
-	mu    sync.Mutex
-	mails [][]byte
+	mu      sync.Mutex
+	mails   [][]byte
+	origins []spool.Origin
 }
 
-// Deliver implements Spooler.
-func (f *FakeSpooler) Deliver(r io.Reader, maxBytes int64) (string, error) {
+// Origins returns the origins of the mails delivered so far.
+func (f *FakeSpooler) Origins() []spool.Origin {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]spool.Origin(nil), f.origins...)
+}
+
+// DeliverFrom implements Spooler; the origins are kept (Origins).
+func (f *FakeSpooler) DeliverFrom(r io.Reader, maxBytes int64, o spool.Origin) (string, error) {
 	var buf bytes.Buffer
 	n, err := io.Copy(&buf, io.LimitReader(r, maxBytes+1))
 	if err != nil {
@@ -44,6 +53,7 @@ func (f *FakeSpooler) Deliver(r io.Reader, maxBytes int64) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.mails = append(f.mails, buf.Bytes())
+	f.origins = append(f.origins, o)
 	return fmt.Sprintf("fake-%d", len(f.mails)), nil
 }
 

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/debian/mailgw/internal/mailerr"
 	"github.com/debian/mailgw/internal/metrics"
+	"github.com/debian/mailgw/internal/spool"
 	"github.com/emersion/go-smtp"
 )
 
@@ -76,7 +78,9 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 func (ss *session) Data(r io.Reader) error {
 	start := time.Now()
 	cr := &countingReader{r: r}
-	name, err := ss.s.sp.Deliver(cr, ss.s.cfg.MaxMessageBytes)
+	// The client's address goes with the mail, in its spool name: trust
+	// judges it later (trust.trusted_relays); nothing in the mail can.
+	name, err := ss.s.sp.DeliverFrom(cr, ss.s.cfg.MaxMessageBytes, spool.Origin{Relay: addrOf(ss.remote)})
 	if err == nil && cr.err != nil && !errors.Is(cr.err, io.EOF) {
 		// The spool must not accept a truncated mail; be safe if it did.
 		err = cr.err
@@ -202,6 +206,14 @@ func (a allowList) allows(rcpt string) bool {
 	}
 	i := strings.LastIndexByte(rcpt, '@')
 	return i >= 0 && a.domains[rcpt[i+1:]]
+}
+
+// addrOf is the IP address of a client (zero when a has none).
+func addrOf(a net.Addr) netip.Addr {
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 func hostOf(a net.Addr) string {

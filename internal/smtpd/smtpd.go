@@ -36,14 +36,16 @@ import (
 
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/metrics"
+	"github.com/debian/mailgw/internal/spool"
 	"github.com/emersion/go-smtp"
 )
 
-// Spooler is what the listener needs from the spool: Deliver reads one
-// mail, fsyncs it into the spool and returns its name, or a *mailerr.Error
+// Spooler is what the listener needs from the spool: DeliverFrom reads
+// one mail, fsyncs it into the spool with its origin (the client's
+// address, which trust judges) and returns its name, or a *mailerr.Error
 // saying why not (temporary: 451/452; too big: 552).
 type Spooler interface {
-	Deliver(r io.Reader, maxBytes int64) (string, error)
+	DeliverFrom(r io.Reader, maxBytes int64, o spool.Origin) (string, error)
 }
 
 // maxLineLength bounds one line of a command or of DATA (RFC 5321 says

@@ -3,12 +3,14 @@ package smtpd
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/mailerr"
+	"github.com/debian/mailgw/internal/spool"
 )
 
 func TestDeliverOK(t *testing.T) {
@@ -34,6 +36,11 @@ func TestDeliverOK(t *testing.T) {
 	mails := sp.Mails()
 	if len(mails) != 1 || string(mails[0]) != testMail {
 		t.Fatalf("spooled %q, want %q", mails, testMail)
+	}
+	// The client's address goes with the mail (trust judges it), and the
+	// envelope sender, which any client can choose, does not.
+	if o := sp.Origins(); len(o) != 1 || o[0] != (spool.Origin{Relay: netip.MustParseAddr("127.0.0.1")}) {
+		t.Fatalf("origins %+v", o)
 	}
 	// A second transaction on the same connection works too.
 	if got := c.sendMail(testMail); !strings.HasPrefix(got, "250 ") {

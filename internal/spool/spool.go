@@ -161,7 +161,7 @@ func classify(err error) error {
 // ENOSPC, EDQUOT) and SpoolFailed (anything else). An error from r that
 // already carries an SMTP reply (go-smtp's data reader) is returned as is.
 func (s *Spool) Deliver(r io.Reader, maxBytes int64) (string, error) {
-	return s.deliver(r, maxBytes, "")
+	return s.deliver(r, maxBytes, Origin{})
 }
 
 // ReplayedSuffix ends the spool name of a mail that mailgw replay
@@ -175,21 +175,21 @@ const ReplayedSuffix = ",R"
 // ReplayedSuffix, and the pipeline marks the mail's events
 // msg.mailgw.replayed = true (IsReplayed).
 func (s *Spool) DeliverReplayed(r io.Reader, maxBytes int64) (string, error) {
-	return s.deliver(r, maxBytes, ReplayedSuffix)
+	return s.deliver(r, maxBytes, Origin{Replayed: true})
 }
 
 // IsReplayed reports whether the spooled mail called name was delivered
-// by DeliverReplayed.
-func IsReplayed(name string) bool { return strings.HasSuffix(name, ReplayedSuffix) }
+// by DeliverReplayed (or DeliverFrom with Origin.Replayed).
+func IsReplayed(name string) bool { return OriginOf(name).Replayed }
 
-func (s *Spool) deliver(r io.Reader, maxBytes int64, suffix string) (string, error) {
+func (s *Spool) deliver(r io.Reader, maxBytes int64, o Origin) (string, error) {
 	s.writing.Add(1)
 	defer s.writing.Add(-1)
 	name, tmp, err := s.writeTmp(r, maxBytes)
 	if err != nil {
 		return "", err
 	}
-	name += suffix
+	name += o.suffix(len(name))
 	if err := rename(tmp, filepath.Join(s.dir, "new", name)); err != nil {
 		os.Remove(tmp)
 		return "", classify(err)

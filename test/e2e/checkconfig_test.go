@@ -51,6 +51,10 @@ func TestCheckConfig(t *testing.T) {
 		{"damaged journal", base + "journal = \"" + damaged + "\"\n" + free, 78, "journal " + damaged},
 		{"amqp ca", base + free + "[amqp]\nenabled = true\nurl = \"amqps://u:s3cret@localhost/\"\nca_cert = \"" + damaged + "\"\n", 78,
 			"amqp.ca_cert " + damaged + ": no PEM certificate"},
+		{"trust policy", base + free + "[trust.debbugs]\ndkim_domains = [\"bugs.debian.org\"]\naction = \"quarantine\"\n", 0,
+			"trust.debbugs: proven by DKIM from bugs.debian.org, senders none, relays none; otherwise quarantine"},
+		{"no trust policy", base + free, 0, "trust: no policy configured"},
+		{"bad trust action", base + free + "[trust.dak]\naction = \"drop\"\n", 78, "trust.dak.action"},
 	} {
 		name := strings.ReplaceAll(tc.name, " ", "-")
 		cfg := filepath.Join(dir, name+".toml")

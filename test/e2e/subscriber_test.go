@@ -28,6 +28,8 @@ type subMsg struct {
 	SeqID    int64   `json:"seq_id"`
 	Frame0OK bool    `json:"frame0_ok"`
 	T        float64 `json:"t"`
+	// Trusted is msg.mail.auth.trusted (nil when the event has none).
+	Trusted *bool `json:"trusted"`
 }
 
 // subscribe starts a python3-zmq subscriber on the daemon's bus and waits

@@ -5,9 +5,9 @@ usage: e2e_sub.py ENDPOINT [IDLE_SECONDS]
 
 Connects a SUB socket (real libzmq through pyzmq) to ENDPOINT, subscribes
 to every topic and prints one JSON line per message:
-{"topic", "msg_id", "seq_id", "frame0_ok", "t"} where t is the arrival
-time (time.time(), seconds) and frame0_ok says frame 0 equals the
-envelope's topic. Prints {"ready": true} once connected. Exits 0 after
+{"topic", "msg_id", "seq_id", "frame0_ok", "t", "trusted"} where t is the
+arrival time (time.time(), seconds), frame0_ok says frame 0 equals the
+envelope's topic and trusted is msg.mail.auth.trusted (null without it). Prints {"ready": true} once connected. Exits 0 after
 IDLE_SECONDS (default 600) without a message, or when stdin closes.
 """
 import json
@@ -45,7 +45,10 @@ def main():
             now = time.time()
             last = now
             env = json.loads(frames[1].decode("utf-8"))
+            mail = env.get("msg", {}).get("mail")
+            auth = mail.get("auth") if isinstance(mail, dict) else None
             print(json.dumps({
+                "trusted": auth.get("trusted") if isinstance(auth, dict) else None,
                 "topic": env.get("topic"),
                 "msg_id": env.get("msg_id"),
                 "seq_id": env.get("seq_id"),

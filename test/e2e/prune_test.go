@@ -1,0 +1,256 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/debian/mailgw/internal/replayd"
+)
+
+// splitMbox writes the first n mails of the mbox at path to a and the
+// rest to b (mails start at a "From " line after a blank line).
+func splitMbox(t *testing.T, path string, n int, a, b string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, seen := -1, 0
+	for i := 0; i+6 <= len(data); {
+		j := bytes.Index(data[i:], []byte("\n\nFrom "))
+		if j < 0 {
+			break
+		}
+		i += j + 2
+		if seen++; seen == n {
+			at = i
+			break
+		}
+	}
+	if at < 0 {
+		t.Fatalf("%s has fewer than %d mails", path, n+1)
+	}
+	if err := os.WriteFile(a, data[:at], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b, data[at:], 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bodiesBlocks returns the bytes the bodies file takes on disk.
+func bodiesBlocks(t *testing.T, state string) (blocks, length int64) {
+	t.Helper()
+	fi, err := os.Stat(filepath.Join(state, "journal.sqlite-bodies"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Blocks * 512, fi.Size()
+}
+
+// lastSeq reads the journal's highest seq_id and the timestamp of a
+// seq_id (read-only, beside whoever writes).
+func journalQuery(t *testing.T, state, q string, args ...any) int64 {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(state, "journal.sqlite")+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int64
+	if err := db.QueryRow(q, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
+
+func runMailgw(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(mailgw, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("mailgw %s: %v\n%s", strings.Join(args, " "), err, tail(string(out), 3000))
+	}
+	return string(out)
+}
+
+// TestPrune100k: a journal of over 100,000 events (a signed replay of
+// generated archives) is pruned to its last tenth: the bodies file takes
+// about a tenth of the disk it took, the replay endpoint answers
+// "pruned" for pruned ranges and msg_ids and serves the kept ones, a
+// redelivered mail whose events are pruned is still a duplicate, and a
+// backup taken while a replay feeds serve restores into a second serve
+// that answers the same queries.
+func TestPrune100k(t *testing.T) {
+	d := newDaemon(t)
+	dir := d.dir
+	gen := filepath.Join(dir, "mboxgen")
+	build := exec.Command("go", "build", "-o", gen, "./cmd/mboxgen")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build mboxgen: %v\n%s", err, out)
+	}
+	// 1.48 events per generated mail: 69,000 mails make over 100,000.
+	all, old, recent := filepath.Join(dir, "all.mbox"), filepath.Join(dir, "old.mbox"), filepath.Join(dir, "recent.mbox")
+	mails := filepath.Join(repoRoot, "testdata", "mails")
+	if out, err := exec.Command(gen, "-n", "69000", "-mails", mails, "-o", all).CombinedOutput(); err != nil {
+		t.Fatalf("mboxgen: %v\n%s", err, out)
+	}
+	splitMbox(t, all, 62100, old, recent)
+
+	start := time.Now()
+	runMailgw(t, "replay", "--publish", "--no-progress", "--config", d.config, old)
+	oldLast := journalQuery(t, d.state, `SELECT MAX(seq_id) FROM envelopes`)
+	oldTS := journalQuery(t, d.state, `SELECT MAX(timestamp) FROM envelopes`)
+	// The recent tenth is journaled at least 3 s later (envelope
+	// timestamps are whole seconds).
+	for time.Now().Unix() < oldTS+3 {
+		time.Sleep(100 * time.Millisecond)
+	}
+	runMailgw(t, "replay", "--publish", "--no-progress", "--config", d.config, recent)
+	last := journalQuery(t, d.state, `SELECT MAX(seq_id) FROM envelopes`)
+	split := journalQuery(t, d.state, `SELECT MIN(timestamp) FROM envelopes WHERE seq_id > ?`, oldLast)
+	t.Logf("journaled %d events (%d old, %d recent) in %s", last, oldLast, last-oldLast, time.Since(start).Round(time.Millisecond))
+	if last < 100000 || split < oldTS+3 {
+		t.Fatalf("%d events, recent ones from %d, old ones up to %d", last, split, oldTS)
+	}
+
+	// Prune with the cutoff 1.5 s before the first recent envelope: the
+	// command's own start (well under 1.5 s) cannot move it past it.
+	before, length := bodiesBlocks(t, d.state)
+	retention := time.Since(time.Unix(split, 0)) + 1500*time.Millisecond
+	start = time.Now()
+	out := runMailgw(t, "journal", "prune", "--config", d.config, "--retention", retention.String())
+	pruneTook := time.Since(start)
+	after, length2 := bodiesBlocks(t, d.state)
+	t.Logf("prune (%s): %s bodies file: %d -> %d bytes on disk (length %d -> %d)", pruneTook.Round(time.Millisecond),
+		strings.TrimSpace(out), before, after, length, length2)
+	if !strings.Contains(out, fmt.Sprintf("pruned %d bodies", oldLast)) || !strings.Contains(out, fmt.Sprintf("through seq_id %d,", oldLast)) {
+		t.Errorf("prune output %q, want %d bodies pruned", out, oldLast)
+	}
+	kept := float64(last-oldLast) / float64(last)
+	if got := float64(after) / float64(before); got > kept*1.2+0.01 || got < kept*0.8 {
+		t.Errorf("bodies file takes %.3f of what it took; %.3f of the events are kept", got, kept)
+	}
+
+	// serve on the pruned journal: queries, and a redelivered old mail.
+	d.start()
+	ep := d.replayEndpoint(t)
+	ctx := context.Background()
+	_, err := replayd.QueryRaw(ctx, ep, replayd.SeqRange(1, 10), 30*time.Second)
+	if through, ok := replayd.PrunedThrough(err); !ok || through != oldLast || !errors.Is(err, replayd.ErrPruned) {
+		t.Errorf("pruned range: %v", err)
+	}
+	oldID := journalMsgID(t, d.state, 5)
+	if _, err := replayd.QueryRaw(ctx, ep, replayd.Request{MsgID: oldID}, 30*time.Second); !errors.Is(err, replayd.ErrPruned) {
+		t.Errorf("pruned msg_id %s: %v", oldID, err)
+	}
+	bodies, err := replayd.QueryRaw(ctx, ep, replayd.SeqRange(oldLast+1, oldLast+500), 30*time.Second)
+	if err != nil || len(bodies) != 500 || !bytes.Contains(bodies[0], []byte(`"seq_id":`+strconv.FormatInt(oldLast+1, 10))) {
+		t.Errorf("kept range: %d bodies, %v", len(bodies), err)
+	}
+	// The corpus mail is the archive's first: its events are pruned.
+	deliver := exec.Command(mailgw, "deliver", "--config", d.config)
+	deliver.Stdin, _ = os.Open(corpus("009-bash-accepted-2008.eml"))
+	if out, err := deliver.CombinedOutput(); err != nil {
+		t.Fatalf("deliver: %v\n%s", err, out)
+	}
+	waitFor(t, 60*time.Second, "the redelivered mail to be processed", func() bool {
+		return strings.Contains(d.log.String(), "outcome=duplicate") && d.spoolEmpty()
+	})
+	if n := journalQuery(t, d.state, `SELECT MAX(seq_id) FROM envelopes`); n != last {
+		t.Errorf("redelivered pruned mail journaled again: last seq_id %d, was %d", n, last)
+	}
+
+	// A backup while a replay feeds serve's spool.
+	more := filepath.Join(dir, "more.mbox")
+	if out, err := exec.Command(gen, "-n", "4000", "-seed", "7", "-mails", mails, "-o", more).CombinedOutput(); err != nil {
+		t.Fatalf("mboxgen: %v\n%s", err, out)
+	}
+	replay := exec.Command(mailgw, "replay", "--no-progress", "--config", d.config, more)
+	var replayOut bytes.Buffer
+	replay.Stdout, replay.Stderr = &replayOut, &replayOut
+	if err := replay.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 120*time.Second, "the replay to reach the journal", func() bool {
+		return journalQuery(t, d.state, `SELECT MAX(seq_id) FROM envelopes`) > last
+	})
+	backup := filepath.Join(dir, "backup")
+	out = runMailgw(t, "journal", "backup", "--config", d.config, backup)
+	backupLast := journalQueryAt(t, filepath.Join(backup, "journal.sqlite"), `SELECT MAX(seq_id) FROM envelopes`)
+	if err := replay.Wait(); err != nil {
+		t.Fatalf("replay: %v\n%s", err, replayOut.String())
+	}
+	waitFor(t, 120*time.Second, "the replayed mail to be journaled", d.spoolEmpty)
+	final := journalQuery(t, d.state, `SELECT MAX(seq_id) FROM envelopes`)
+	t.Logf("backup during the replay: %s(seq_ids up to %d; the replay went on to %d)", out, backupLast, final)
+	if backupLast <= last || backupLast >= final {
+		t.Errorf("the backup (up to seq_id %d) was not taken during the replay (%d to %d)", backupLast, last, final)
+	}
+
+	// Restore into a second serve's state directory.
+	r := newDaemon(t)
+	if err := os.MkdirAll(r.state, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"journal.sqlite", "journal.sqlite-bodies"} {
+		if out, err := exec.Command("cp", "--sparse=always", filepath.Join(backup, f), r.state).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v\n%s", err, out)
+		}
+	}
+	r.start()
+	rep := r.replayEndpoint(t)
+	if _, err := replayd.QueryRaw(ctx, rep, replayd.SeqRange(oldLast-5, oldLast+5), 30*time.Second); !errors.Is(err, replayd.ErrPruned) {
+		t.Errorf("restored: pruned range: %v", err)
+	}
+	for lo := oldLast + 1; lo <= backupLast; lo += 1000 {
+		hi := min(lo+999, backupLast)
+		got, err := replayd.QueryRaw(ctx, rep, replayd.SeqRange(lo, hi), 30*time.Second)
+		if err != nil || int64(len(got)) != hi-lo+1 {
+			t.Fatalf("restored: [%d, %d]: %d bodies, %v", lo, hi, len(got), err)
+		}
+	}
+	want, err := replayd.QueryRaw(ctx, ep, replayd.SeqRange(backupLast-9, backupLast), 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := replayd.QueryRaw(ctx, rep, replayd.SeqRange(backupLast-9, backupLast), 30*time.Second)
+	if err != nil || !bytes.Equal(bytes.Join(got, nil), bytes.Join(want, nil)) {
+		t.Errorf("restored journal's newest envelopes differ from the live one's: %v", err)
+	}
+	if _, err := replayd.QueryRaw(ctx, rep, replayd.SeqRange(backupLast+1, backupLast+1), 30*time.Second); !errors.Is(err, replayd.ErrNoMatch) {
+		t.Errorf("restored: a seq_id after the backup: %v", err)
+	}
+}
+
+// journalMsgID returns the msg_id of a seq_id.
+func journalMsgID(t *testing.T, state string, seq int64) string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(state, "journal.sqlite")+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var id string
+	if err := db.QueryRow(`SELECT msg_id FROM envelopes WHERE seq_id = ?`, seq).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// journalQueryAt is journalQuery on the journal file at path.
+func journalQueryAt(t *testing.T, path, q string) int64 {
+	t.Helper()
+	return journalQuery(t, filepath.Dir(path), q)
+}
