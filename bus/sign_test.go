@@ -12,6 +12,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/debian/mailgw/internal/gpgtest"
 )
 
 // TestLoadSignerPassphrase: a passphrase-protected key (made by go-crypto)
@@ -71,7 +72,7 @@ func TestLoadSignerPassphrase(t *testing.T) {
 // from GnuPG 2.2 (gpg --export-secret-keys --armor) signs, and GnuPG
 // verifies what it signs.
 func TestLoadSignerGnuPGSecretKey(t *testing.T) {
-	home := gpgHome(t)
+	home := gpgtest.Home(t)
 	// The agent calibrates S2K to ~100 ms of its own hashing, which costs
 	// go-crypto seconds; a fixed count keeps the test fast.
 	os.WriteFile(filepath.Join(home, "gpg-agent.conf"), []byte("s2k-count 65536\n"), 0o600)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/debian/mailgw/internal/gpgtest"
 )
 
 // keyFiles generates an Ed25519 key and returns a signer and a keyring
@@ -79,7 +80,7 @@ func TestVerifyGoSignature(t *testing.T) {
 func TestVerifyGnuPGSignature(t *testing.T) {
 	for _, algo := range []string{"ed25519", "rsa2048"} {
 		t.Run(algo, func(t *testing.T) {
-			home, fpr, pub := gpgKey(t, algo)
+			home, fpr, pub := gpgtest.Key(t, algo)
 			kf := filepath.Join(t.TempDir(), "pub.gpg") // binary keyring
 			os.WriteFile(kf, pub, 0o644)
 			kr, err := LoadKeyring(kf)
@@ -88,7 +89,7 @@ func TestVerifyGnuPGSignature(t *testing.T) {
 			}
 			env := NewEnvelope("org.debian.dev.debbugs.bug.report", testMsg(), MsgID(2026, "b"), 1790000001, "gpg")
 			data, _ := Canonical(env.Msg)
-			sig := gpgSign(t, home, fpr, data)
+			sig := gpgtest.Sign(t, home, fpr, data)
 			env.Crypto, env.Signature = "gpg", base64.StdEncoding.EncodeToString(sig)
 			got, err := kr.Verify(reparse(t, env), &Policy{Prefixes: map[string][]string{"org.debian": {fpr}}})
 			if err != nil || got != fpr {
@@ -347,7 +348,7 @@ func TestPatternMatches(t *testing.T) {
 // refused by default and accepted with AllowSHA1; the same key's SHA-256
 // signature is accepted either way.
 func TestVerifySHA1(t *testing.T) {
-	home, fpr, pub := gpgKey(t, "rsa2048")
+	home, fpr, pub := gpgtest.Key(t, "rsa2048")
 	kf := filepath.Join(t.TempDir(), "pub.gpg")
 	os.WriteFile(kf, pub, 0o644)
 	kr, err := LoadKeyring(kf)
@@ -357,14 +358,7 @@ func TestVerifySHA1(t *testing.T) {
 	env := NewEnvelope("org.debian.dev.debbugs.bug.report", testMsg(), MsgID(2013, "sha1"), 1370000000, "gpg")
 	data, _ := Canonical(env.Msg)
 	sign := func(args ...string) string {
-		cmd := exec.Command("gpg", append([]string{"--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "",
-			"--local-user", fpr, "--detach-sign"}, args...)...)
-		cmd.Stdin = bytes.NewReader(data)
-		sig, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("gpg --detach-sign %v: %v", args, err)
-		}
-		return base64.StdEncoding.EncodeToString(sig)
+		return base64.StdEncoding.EncodeToString(gpgtest.Sign(t, home, fpr, data, args...))
 	}
 	env.Crypto = "gpg"
 	env.Signature = sign("--digest-algo", "SHA1")

@@ -54,7 +54,7 @@ func tailOf(s string, n int) string {
 // offline: in a network namespace of its own (unshare -n), with
 // GOPROXY=off and an empty module cache, so only vendor/ can supply
 // modules. It returns the .deb's path.
-func buildDeb(t *testing.T, version string) string {
+func buildDeb(t *testing.T, version, commit string) string {
 	for _, p := range []string{"git", "dpkg-buildpackage", "unshare"} {
 		need(t, p)
 	}
@@ -83,7 +83,6 @@ func buildDeb(t *testing.T, version string) string {
 	emptyCache := filepath.Join(top, "empty-modcache")
 	os.Mkdir(emptyCache, 0o755)
 	goCache := strings.TrimSpace(sh(t, repoRoot, nil, "go", "env", "GOCACHE"))
-	commit := strings.TrimSpace(sh(t, repoRoot, nil, "git", "rev-parse", "--short=12", "HEAD"))
 	start = time.Now()
 	// The build cache is the suite's (compiled packages only; it cannot
 	// supply a module): the first build compiles everything with the
@@ -160,7 +159,8 @@ func TestDebianPackage(t *testing.T) {
 		need(t, p)
 	}
 	version := strings.TrimSpace(sh(t, repoRoot, nil, "dpkg-parsechangelog", "-l", "debian/changelog", "-S", "Version"))
-	deb := buildDeb(t, version)
+	commit := strings.TrimSpace(sh(t, repoRoot, nil, "git", "rev-parse", "--short=12", "HEAD"))
+	deb := buildDeb(t, version, commit)
 	lintianClean(t, deb)
 
 	testlock.DefaultPaths(t)
@@ -201,7 +201,7 @@ func TestDebianPackage(t *testing.T) {
 
 	sh(t, "/", []string{"DEBIAN_FRONTEND=noninteractive"}, "dpkg", "-i", deb)
 	installed := strings.Fields(sh(t, "/", nil, "dpkg-query", "-L", "mailgw"))
-	checkInstalled(t, version)
+	checkInstalled(t, version, commit)
 
 	u, err := user.Lookup("mailgw")
 	if err != nil {
@@ -215,7 +215,7 @@ func TestDebianPackage(t *testing.T) {
 }
 
 // checkInstalled checks what dpkg -i put on the machine.
-func checkInstalled(t *testing.T, version string) {
+func checkInstalled(t *testing.T, version, commit string) {
 	t.Helper()
 	if cf := sh(t, "/", nil, "dpkg-query", "-W", "-f=${Conffiles}", "mailgw"); !strings.Contains(cf, "/etc/mailgw/mailgw.toml ") {
 		t.Errorf("/etc/mailgw/mailgw.toml is not a conffile: %q", cf)
@@ -243,12 +243,14 @@ func checkInstalled(t *testing.T, version string) {
 		t.Errorf("/var/lib/mailgw: %v uid %d", fi.Mode(), st.Uid)
 	}
 	v := sh(t, "/", nil, "/usr/bin/mailgw", "--version")
-	commit := strings.TrimSpace(sh(t, repoRoot, nil, "git", "rev-parse", "--short=12", "HEAD"))
 	if !strings.Contains(v, version) || !strings.Contains(v, commit) || !strings.Contains(v, "go1.") {
 		t.Errorf("mailgw --version:\n%s\nwant %s, commit %s and the Go version", v, version, commit)
 	}
 	t.Logf("installed mailgw --version:\n%s", v)
 	t.Logf("installed unit: exposure %.1f", exposure(t, "/lib/systemd/system/mailgw.service"))
+	// Its syntax, binary and Documentation= man pages (no systemd needs
+	// to run for this).
+	sh(t, "/", nil, "systemd-analyze", "verify", "/lib/systemd/system/mailgw.service")
 }
 
 // runInstalled checks the config as mailgw, starts serve from the

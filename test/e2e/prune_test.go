@@ -59,19 +59,25 @@ func bodiesBlocks(t *testing.T, state string) (blocks, length int64) {
 	return fi.Sys().(*syscall.Stat_t).Blocks * 512, fi.Size()
 }
 
-// lastSeq reads the journal's highest seq_id and the timestamp of a
-// seq_id (read-only, beside whoever writes).
-func journalQuery(t *testing.T, state, q string, args ...any) int64 {
+// journalRow scans one row of a query on the journal in state into
+// dest (read-only, beside whoever writes).
+func journalRow(t *testing.T, state, q string, args []any, dest ...any) {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(state, "journal.sqlite")+"?mode=ro&_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var n int64
-	if err := db.QueryRow(q, args...).Scan(&n); err != nil {
+	if err := db.QueryRow(q, args...).Scan(dest...); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
+}
+
+// journalQuery returns the one integer a query on the journal yields.
+func journalQuery(t *testing.T, state, q string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	journalRow(t, state, q, args, &n)
 	return n
 }
 
@@ -237,15 +243,8 @@ func TestPrune100k(t *testing.T) {
 // journalMsgID returns the msg_id of a seq_id.
 func journalMsgID(t *testing.T, state string, seq int64) string {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(state, "journal.sqlite")+"?mode=ro&_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	var id string
-	if err := db.QueryRow(`SELECT msg_id FROM envelopes WHERE seq_id = ?`, seq).Scan(&id); err != nil {
-		t.Fatal(err)
-	}
+	journalRow(t, state, `SELECT msg_id FROM envelopes WHERE seq_id = ?`, []any{seq}, &id)
 	return id
 }
 
