@@ -20,13 +20,9 @@ pkgs=(
   dpkg-dev debhelper        # test/deb builds the .deb (dpkg-buildpackage, dh)
   lintian                   # … checks it with lintian
   systemd                   # systemd-analyze security (unit hardening), systemd-sysusers (postinst)
-<<<<<<< HEAD
   rabbitmq-server           # private brokers for the AMQP outlet's tests (internal/amqpout/rabbittest)
   python3-pika              # the AMQP client fedora-messaging is built on
-  python3-jsonschema        # fedora-messaging's header schema checked on what pika receives
-=======
-  python3-jsonschema        # the schemas in schemas/ checked by a second validator
->>>>>>> main
+  python3-jsonschema        # the schemas in schemas/ checked by a second validator; fedora-messaging's header schema on what pika receives
 )
 missing=()
 for p in "${pkgs[@]}"; do
