@@ -199,7 +199,7 @@ func outletRate(j *journal.Journal, url string) (float64, error) {
 	}
 	out, err := amqpout.New(amqpout.Options{
 		Config:      config.AMQP{Enabled: true, URL: url, Exchange: "amq.topic", Start: "beginning"},
-		TopicPrefix: "org.debian", Journal: j, Logger: slog.New(slog.DiscardHandler),
+		Journal: j, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		return 0, err
@@ -229,13 +229,12 @@ func dumpMessages(j *journal.Journal, path string, n int) error {
 	}
 	defer f.Close()
 	w := bufio.NewWriter(f)
-	fm := amqpout.Format{TopicPrefix: "org.debian"}
 	es, err := j.After(0, n)
 	if err != nil {
 		return err
 	}
 	for i := range es {
-		m, err := fm.Message(&es[i], int64(i+1))
+		m, err := amqpout.NewMessage(&es[i], int64(i+1))
 		if err != nil {
 			return err
 		}

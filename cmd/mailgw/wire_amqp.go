@@ -35,7 +35,6 @@ func newAMQP(cfg *config.Config, j *journal.Journal, log *slog.Logger, m *metric
 	a := &amqpOutlet{j: j, log: log.With("component", "amqp"), m: m}
 	out, err := amqpout.New(amqpout.Options{
 		Config:      cfg.AMQP,
-		TopicPrefix: cfg.TopicPrefix,
 		Journal:     j,
 		Logger:      a.log,
 		OnState: func(err error) {

@@ -40,10 +40,8 @@ type Journal interface {
 
 // Options wires an Outlet.
 type Options struct {
-	Config config.AMQP
-	// TopicPrefix is the config's topic_prefix (schema names, Format).
-	TopicPrefix string
-	Journal     Journal
+	Config  config.AMQP
+	Journal Journal
 	// Logger gets connection changes and errors; nil means slog.Default().
 	Logger *slog.Logger
 	// OnState, if set, is called when the outlet's trouble changes: the
@@ -75,7 +73,6 @@ const (
 type Outlet struct {
 	o      Options
 	dialer *dialer
-	format Format
 	log    *slog.Logger
 
 	// confirmed is the watermark: every envelope up to it is confirmed
@@ -128,7 +125,7 @@ func New(o Options) (*Outlet, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := &Outlet{o: o, dialer: d, format: Format{TopicPrefix: o.TopicPrefix}, log: o.Logger}
+	out := &Outlet{o: o, dialer: d, log: o.Logger}
 	out.confirmed.Store(mark)
 	if created {
 		out.log.Info("amqp: new outlet", "start", o.Config.Start, "after_seq_id", mark)

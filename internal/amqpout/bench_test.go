@@ -18,13 +18,12 @@ import (
 func BenchmarkMessage(b *testing.B) {
 	j, _ := corpusJournal(b)
 	es := entries(b, j)
-	fm := Format{TopicPrefix: "org.debian"}
 	b.ReportAllocs()
 	b.ResetTimer()
 	cpu0 := cpuTime()
 	for i := 0; i < b.N; i++ {
 		e := &es[i%len(es)]
-		if _, err := fm.Message(e, int64(i)); err != nil {
+		if _, err := NewMessage(e, int64(i)); err != nil {
 			b.Fatal(err)
 		}
 	}

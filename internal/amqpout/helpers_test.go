@@ -206,9 +206,6 @@ func runOutletWith(t testing.TB, o Options) (*Outlet, func()) {
 	if o.Config.Start == "" {
 		o.Config.Start = "beginning"
 	}
-	if o.TopicPrefix == "" {
-		o.TopicPrefix = "org.debian"
-	}
 	out, err := New(o)
 	if err != nil {
 		t.Fatal(err)

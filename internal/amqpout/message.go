@@ -140,18 +140,11 @@ var (
 	errTooLong   = errors.New("topic or msg_id longer than an AMQP routing key or message_id may be (255 bytes)")
 )
 
-// Format makes the AMQP messages of journaled envelopes.
-type Format struct {
-	// TopicPrefix is the config's topic_prefix: schema names leave it
-	// and the environment out.
-	TopicPrefix string
-}
-
-// Message builds the AMQP message of a journaled envelope, the outlet's
-// i-th: routing key the topic, body the canonical msg (the signed
-// bytes), properties and headers as fedora-messaging writes them, plus
-// mailgw's envelope headers.
-func (fm Format) Message(e *journal.Entry, i int64) (*Message, error) {
+// NewMessage builds the AMQP message of a journaled envelope, the
+// outlet's i-th: routing key the topic, body the canonical msg (the
+// signed bytes), properties and headers as fedora-messaging writes them,
+// plus mailgw's envelope headers.
+func NewMessage(e *journal.Entry, i int64) (*Message, error) {
 	// AMQP short strings: a longer one would fail in the middle of
 	// writing the frame, and the broker would drop the connection.
 	if len(e.Topic) > 255 || len(e.MsgID) > 255 {
@@ -169,7 +162,7 @@ func (fm Format) Message(e *journal.Entry, i int64) (*Message, error) {
 		return nil, fmt.Errorf("seq_id %d: msg: %w", e.SeqID, err)
 	}
 	h := amqp.Table{
-		hdrSchema:        fm.SchemaName(e.Topic),
+		hdrSchema:        schemaName(e.Topic),
 		hdrSchemaPackage: SchemaPackage,
 		hdrSeverity:      int64(s.severity(e.Topic)),
 		// When the event was made (its envelope's timestamp), not when

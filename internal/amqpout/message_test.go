@@ -16,6 +16,7 @@ import (
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/journal"
+	"github.com/debian/mailgw/schemas"
 )
 
 // envelopeOf rebuilds the fedmsg envelope from an AMQP message the way a
@@ -52,12 +53,11 @@ func TestMessageWireFormat(t *testing.T) {
 	if len(es) < 150 {
 		t.Fatalf("only %d corpus events", len(es))
 	}
-	fm := Format{TopicPrefix: "org.debian"}
 	severities := map[int64]int{}
 	var users, pkgs int
 	for i := range es {
 		e := &es[i]
-		m, err := fm.Message(e, int64(i+1))
+		m, err := NewMessage(e, int64(i+1))
 		if err != nil {
 			t.Fatalf("seq_id %d: %v", e.SeqID, err)
 		}
@@ -97,7 +97,7 @@ func TestMessageWireFormat(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := map[string]any{
-			hdrSchema:        fm.SchemaName(e.Topic),
+			hdrSchema:        schemas.EntryPoint(e.Topic),
 			hdrSchemaPackage: SchemaPackage,
 			hdrSentAt:        time.Unix(e.Timestamp, 0).UTC().Format("2006-01-02T15:04:05") + "+00:00",
 			hdrPriority:      int64(0),
@@ -163,35 +163,36 @@ func TestSplitNotCanonical(t *testing.T) {
 	}
 }
 
-// TestSubjectHeaders: the event's own lists win; a payload's many
-// packages and long names are bounded; fields of an unexpected type are
-// left out, not fatal.
+// TestSubjectHeaders: the headers come from msg.mailgw's packages and
+// people; many, or names too long for a header, are bounded; fields of
+// an unexpected type are left out, not fatal.
 func TestSubjectHeaders(t *testing.T) {
-	fm := Format{TopicPrefix: "org.debian"}
-	var many []string
+	var many []any
 	for i := range 200 {
 		many = append(many, fmt.Sprintf("pkg%d", i))
 	}
 	cases := []struct {
+		topic   string
 		msg     map[string]any
 		users   []string
 		pkgs    int
 		warning bool
 	}{
-		{map[string]any{"source": "bash", "changed_by": "Matthias Klose <Doko@Debian.org>", "maintainer": "doko@debian.org"},
-			[]string{"doko@debian.org"}, 1, false},
-		{map[string]any{"source": "bash", "mailgw": map[string]any{"packages": []any{"a", "b"}, "people": []any{"p@x"}}},
-			[]string{"p@x"}, 2, false},
-		{map[string]any{"sources": many, "severity": "grave", "submitter": "not an address"}, nil, maxSubjectHeaders, true},
-		{map[string]any{"source": strings.Repeat("x", 300), "severity": 7, "from": "a@b.c"}, []string{"a@b.c"}, 0, false},
+		{"org.debian.prod.dak.package.upload", map[string]any{"source": "bash",
+			"mailgw": map[string]any{"packages": []any{"bash"}, "people": []any{"doko@debian.org"}}}, []string{"doko@debian.org"}, 1, false},
+		{"org.debian.prod.debbugs.bug.report", map[string]any{"severity": "grave",
+			"mailgw": map[string]any{"packages": many, "people": []any{}}}, nil, maxSubjectHeaders, true},
+		{"org.debian.prod.debbugs.bug.report", map[string]any{"severity": 7,
+			"mailgw": map[string]any{"packages": []any{strings.Repeat("x", 300)}, "people": "a@b.c"}}, nil, 0, false},
+		{"org.debian.prod.dak.package.reject", map[string]any{"source": "bash"}, nil, 0, true},
 	}
 	for i, c := range cases {
-		env := bus.NewEnvelope("org.debian.prod.debbugs.bug.report", c.msg, fmt.Sprintf("2026-%d", i), 1, "u")
+		env := bus.NewEnvelope(c.topic, c.msg, fmt.Sprintf("2026-%d", i), 1, "u")
 		body, err := env.Marshal()
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := fm.Message(&journal.Entry{MsgID: env.MsgID, Topic: env.Topic, Timestamp: 1, Body: body}, 1)
+		m, err := NewMessage(&journal.Entry{MsgID: env.MsgID, Topic: env.Topic, Timestamp: 1, Body: body}, 1)
 		if err != nil {
 			t.Fatalf("case %d: %v", i, err)
 		}
@@ -214,16 +215,17 @@ func TestSubjectHeaders(t *testing.T) {
 	}
 }
 
+// TestSchemaName: the schema's entry-point name, or fedora-messaging's
+// base schema for a topic mailgw has none for.
 func TestSchemaName(t *testing.T) {
-	fm := Format{TopicPrefix: "org.debian"}
 	for topic, want := range map[string]string{
 		"org.debian.prod.dak.package.upload":           "mailgw.dak.package.upload.v1",
 		"org.debian.dev.debmessenger.bug.report":       "mailgw.debmessenger.bug.report.v1",
 		"org.debian.stg.tracker.package.upload-source": "mailgw.tracker.package.upload-source.v1",
-		"org.example.other.thing":                      "mailgw.org.example.other.thing.v1",
+		"org.fedoraproject.prod.bodhi.update.comment":  "base.message",
 	} {
-		if got := fm.SchemaName(topic); got != want {
-			t.Errorf("SchemaName(%s) = %s, want %s", topic, got, want)
+		if got := schemaName(topic); got != want {
+			t.Errorf("schemaName(%s) = %s, want %s", topic, got, want)
 		}
 	}
 }
@@ -234,7 +236,7 @@ func TestMessageTooLong(t *testing.T) {
 	topic := "org.debian.dev.pts.package." + strings.Repeat("k", 250)
 	env := bus.NewEnvelope(topic, map[string]any{}, "2026-long", 1, "u")
 	body, _ := env.Marshal()
-	_, err := Format{}.Message(&journal.Entry{MsgID: env.MsgID, Topic: topic, Body: body}, 1)
+	_, err := NewMessage(&journal.Entry{MsgID: env.MsgID, Topic: topic, Body: body}, 1)
 	if !errors.Is(err, errTooLong) {
 		t.Fatalf("Message with a %d-byte topic: %v", len(topic), err)
 	}

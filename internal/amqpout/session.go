@@ -149,7 +149,7 @@ func (s *sender) fill(ctx context.Context) (more bool, err error) {
 	}()
 	for i := range entries {
 		e := &entries[i]
-		m, err := s.out.format.Message(e, s.out.sentI.Load()+1)
+		m, err := NewMessage(e, s.out.sentI.Load()+1)
 		if err != nil {
 			// Damage or a bug: the envelope cannot be sent in any form,
 			// and must not stop those after it.
