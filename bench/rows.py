@@ -88,7 +88,7 @@ def publish(c):
     out = c.sh([PY, os.path.join(BENCH, "pyzmq_rate.py"), "-n", str(c.a.pyzmq_n), "--runs", str(c.a.runs)],
                "pyzmq.log")
     py = [float(x) for x in re.findall(r"^run \d+: ([0-9.]+) msg/s", out, re.M)]
-    r = [row("publish 4 KiB, mailgw PUB (internal/zmtp) -> SUB", zmq4, "msg/s", ">= 50,000", at_least(50000)),
+    r = [row("publish 4 KiB, mailgw PUB (bus/zmtp) -> SUB", zmq4, "msg/s", ">= 50,000", at_least(50000)),
          row("publish 4 KiB, libzmq (pyzmq) PUB -> SUB", py, "msg/s")]
     if zmq4 and py:
         r[0]["note"] = "%.0f%% of libzmq" % (100 * statistics.median(zmq4) / statistics.median(py))

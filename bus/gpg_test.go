@@ -1,3 +1,5 @@
+//go:build e2e
+
 package bus
 
 import (
@@ -21,17 +23,6 @@ func gpgVerify(t *testing.T, home string, sig, data []byte) (int, string) {
 	os.WriteFile(sf, sig, 0o644)
 	os.WriteFile(df, data, 0o644)
 	return gpgtest.Run(t, home, nil, "--verify", sf, df)
-}
-
-// testMsg is a payload with non-ASCII text, nesting and lists.
-func testMsg() map[string]any {
-	return map[string]any{
-		"source":  "hello",
-		"version": "2.12-1",
-		"changes": "é 😀 <tag> & \"quoted\"\n\ttab",
-		"closes":  []any{123456, 654321},
-		"files":   []any{map[string]any{"name": "hello_2.12-1.dsc", "size": 1234}},
-	}
 }
 
 // TestGPGVerifiesGoSignatures: a key made by GenerateKey imports into
@@ -83,33 +74,6 @@ func TestGPGVerifiesGoSignatures(t *testing.T) {
 			}
 		})
 	}
-}
-
-// writeSigner stores an armored secret key and loads it with LoadSigner.
-func writeSigner(t testing.TB, sec []byte) *OpenPGPSigner {
-	t.Helper()
-	f := filepath.Join(t.TempDir(), "sec.asc")
-	if err := os.WriteFile(f, sec, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s, err := LoadSigner(f, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// wrap76 is Python 2's str.encode('base64'): lines of 76 characters, each
-// ending in a newline (fedmsg 0.7.x).
-func wrap76(b []byte) string {
-	s := base64.StdEncoding.EncodeToString(b)
-	var sb strings.Builder
-	for len(s) > 76 {
-		sb.WriteString(s[:76] + "\n")
-		s = s[76:]
-	}
-	sb.WriteString(s + "\n")
-	return sb.String()
 }
 
 // fedmsgValidate does what fedmsg.crypto.gpg.validate does, in Debian's

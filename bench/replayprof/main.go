@@ -19,9 +19,9 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/backfill"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
-	"github.com/debian/mailgw/internal/replay"
 	"github.com/debian/mailgw/parsers"
 	"github.com/debian/mailgw/parsers/dak"
 	"github.com/debian/mailgw/parsers/debbugs"
@@ -55,7 +55,7 @@ func run(cfgPath, prof string, waitSubs, batch int, files []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx := context.Background()
-	o := replay.Options{Mode: replay.ModePublish, Config: cfg, Logger: log, Restart: true, BatchSize: batch}
+	o := backfill.Options{Mode: backfill.ModePublish, Config: cfg, Logger: log, Restart: true, BatchSize: batch}
 	o.Classifier = classifier(cfg)
 	if o.Signer, err = bus.LoadSigner(cfg.GPGSigningKey, cfg.GPGPassphraseFile); err != nil {
 		return err
@@ -84,7 +84,7 @@ func run(cfgPath, prof string, waitSubs, batch int, files []string) error {
 	if err := pprof.StartCPUProfile(f); err != nil {
 		return err
 	}
-	s, err := replay.Run(ctx, o, files)
+	s, err := backfill.Run(ctx, o, files)
 	pub.Close() // drains the subscriber queues, as mailgw replay does
 	pprof.StopCPUProfile()
 	fmt.Fprintln(os.Stderr, s.String())

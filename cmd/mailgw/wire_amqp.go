@@ -34,9 +34,9 @@ func newAMQP(cfg *config.Config, j *journal.Journal, log *slog.Logger, m *metric
 	}
 	a := &amqpOutlet{j: j, log: log.With("component", "amqp"), m: m}
 	out, err := amqpout.New(amqpout.Options{
-		Config:      cfg.AMQP,
-		Journal:     j,
-		Logger:      a.log,
+		Config:  cfg.AMQP,
+		Journal: j,
+		Logger:  a.log,
 		OnState: func(err error) {
 			if err != nil {
 				err = errors.New("broker unreachable or refusing: " + err.Error())

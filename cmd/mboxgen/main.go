@@ -21,7 +21,7 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/debian/mailgw/internal/archive"
+	"github.com/debian/mailgw/internal/archive/archivetest"
 )
 
 func main() {
@@ -69,7 +69,7 @@ func run(args []string) error {
 		tool = []string{"xz", "-T2", "-1", "-c"}
 	}
 	if tool == nil {
-		return archive.Generate(w, mails, *n, *seed)
+		return archivetest.Generate(w, mails, *n, *seed)
 	}
 	cmd := exec.Command(tool[0], tool[1:]...)
 	cmd.Stdout, cmd.Stderr = w, os.Stderr
@@ -80,7 +80,7 @@ func run(args []string) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("%s: %w", tool[0], err)
 	}
-	gerr := archive.Generate(in, mails, *n, *seed)
+	gerr := archivetest.Generate(in, mails, *n, *seed)
 	in.Close()
 	if err := cmd.Wait(); err != nil {
 		return fmt.Errorf("%s: %w", tool[0], err)

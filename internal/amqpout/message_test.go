@@ -103,7 +103,7 @@ func TestMessageWireFormat(t *testing.T) {
 			hdrPriority:      int64(0),
 			hdrTimestamp:     e.Timestamp,
 			hdrSeqID:         e.SeqID,
-			hdrUsername:      "amqp-test",
+			hdrUsername:      "mailgw",
 			hdrCrypto:        "gpg",
 		}
 		for k, v := range want {

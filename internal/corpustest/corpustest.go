@@ -75,7 +75,7 @@ func Logs(tb testing.TB) []Mail {
 	}
 	var out []Mail
 	for _, f := range files {
-		r, err := archive.Open(f)
+		r, err := archive.Open(f, archive.Options{})
 		if err != nil {
 			tb.Fatal(err)
 		}
