@@ -122,7 +122,4 @@ func (a *amqpOutlet) drain() {
 }
 
 // setAMQPHealth puts the outlet's failure on /healthz (nil: none).
-func setAMQPHealth(m *metrics.Metrics, err error) {
-	_ = m
-	_ = err
-}
+func setAMQPHealth(m *metrics.Metrics, err error) { m.SetFailing("amqp", err) }

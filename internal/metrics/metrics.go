@@ -44,6 +44,7 @@ type Metrics struct {
 	smtpRejected prometheus.Counter
 
 	healthy atomic.Bool
+	health  health
 	probes  *probes
 	amqp    amqpProbe
 }

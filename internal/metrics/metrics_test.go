@@ -167,6 +167,14 @@ func TestHealthz(t *testing.T) {
 	if code, body := get(t, base+"/healthz"); code != 200 || body != "ok\n" {
 		t.Errorf("healthz running: %d %q", code, body)
 	}
+	m.SetFailing("amqp", errors.New("broker unreachable"))
+	if code, body := get(t, base+"/healthz"); code != http.StatusServiceUnavailable || body != "amqp: broker unreachable\n" {
+		t.Errorf("healthz with a failing component: %d %q", code, body)
+	}
+	m.SetFailing("amqp", nil)
+	if code, body := get(t, base+"/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("healthz once it works again: %d %q", code, body)
+	}
 	m.SetHealthy(false)
 	if code, _ := get(t, base+"/healthz"); code != http.StatusServiceUnavailable {
 		t.Errorf("healthz after stop: %d, want 503", code)
