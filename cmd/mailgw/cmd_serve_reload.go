@@ -50,6 +50,13 @@ func (d *daemon) reloadables() []reloadable {
 			return err
 		},
 	}, {
+		// How long the journal keeps bodies and keys: applied by a
+		// prune at once.
+		name:  "retention",
+		keys:  []string{"retention", "dedup_retention"},
+		files: func(*config.Config) []string { return nil },
+		apply: func(c *config.Config) error { d.prune.set(c); return nil },
+	}, {
 		// The trust policy ([trust], docs/trust.md): relays, DKIM
 		// domains, senders and actions per service.
 		name:  "trust",

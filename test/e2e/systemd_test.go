@@ -52,8 +52,8 @@ func keygen(t *testing.T, dir, name string) string {
 
 // TestSystemdNotifyAndReload: serve under a notify socket says READY=1
 // only once it accepts SMTP; SIGHUP (systemctl reload) re-reads the
-// upload keyrings (a changed key list, then a changed keyring file) and
-// the trust policy,
+// upload keyrings (a changed key list, then a changed keyring file), the
+// trust policy and the retention,
 // logs what changed and what waits for a restart, keeps its listeners
 // and its process, and survives a broken config; SIGTERM says
 // STOPPING=1 before the drain.
@@ -101,6 +101,12 @@ func TestSystemdNotifyAndReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	reload(`changed=trust.trusted_relays applied=trust failed=""`)
+	// Retention: a prune by the new one runs at once.
+	cfg = "retention = \"30d\"\n" + cfg
+	if err := os.WriteFile(d.config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reload(`changed=retention applied=retention failed=""`)
 	// Nothing changed: nothing applied.
 	reload(`changed="" applied="" failed=""`)
 	// A broken config: logged, the running one kept.
