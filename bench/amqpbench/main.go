@@ -198,7 +198,7 @@ func outletRate(j *journal.Journal, url string) (float64, error) {
 		return 0, err
 	}
 	out, err := amqpout.New(amqpout.Options{
-		Config:      config.AMQP{Enabled: true, URL: url, Exchange: "amq.topic", Start: "beginning"},
+		Config:  config.AMQP{Enabled: true, URL: url, Exchange: "amq.topic", Start: "beginning"},
 		Journal: j, Logger: slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
