@@ -20,6 +20,7 @@ pkgs=(
   dpkg-dev debhelper        # test/deb builds the .deb (dpkg-buildpackage, dh)
   lintian                   # … checks it with lintian
   systemd                   # systemd-analyze security (unit hardening), systemd-sysusers (postinst)
+  debian-keyring            # upload signatures checked against Debian's real keyring (parsers/dak)
   rabbitmq-server           # private brokers for the AMQP outlet's tests (internal/amqpout/rabbittest)
   python3-pika              # the AMQP client fedora-messaging is built on
   python3-jsonschema        # the schemas in schemas/ checked by a second validator; fedora-messaging's header schema on what pika receives

@@ -32,7 +32,7 @@ func TestHostilePayload(t *testing.T) {
 			t.Errorf("%s: url %q", tc.name, m.URL)
 		}
 		for _, p := range m.Packages {
-			if !validPackage.MatchString(p) {
+			if !isPackage(p) {
 				t.Errorf("%s: package %q", tc.name, p)
 			}
 		}
@@ -78,5 +78,23 @@ func TestRules(t *testing.T) {
 	Meaning{Summary: "s"}.AddTo(mg)
 	if mg["url"] != nil || mg["packages"] == nil || len(mg["people"].([]string)) != 0 {
 		t.Errorf("AddTo: %#v", mg)
+	}
+}
+
+// TestOneLine: the fast path for clean text and the slow one agree.
+func TestOneLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"doko uploaded bash": "doko uploaded bash",
+		" lead":              "lead",
+		"two  spaces":        "two spaces",
+		"tab\there":          "tab here",
+		"trail ":             "trail",
+		"café crème":         "café crème",
+		"":                   "",
+		"\x00":               "",
+	} {
+		if got := oneLine(in); got != want {
+			t.Errorf("oneLine(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

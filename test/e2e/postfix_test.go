@@ -183,6 +183,10 @@ func TestPostfix(t *testing.T) {
 		t.Fatalf("parse --json gave %d events for %d mails", len(want), len(files))
 	}
 	expectOnce(t, sub, want, 0)
+	// No [trust] policy: serve said once that every event is untrusted.
+	if n := strings.Count(d.log.String(), "no [trust] policy configured"); n != 1 {
+		t.Errorf("the no-policy warning appears %d times, want once", n)
+	}
 
 	// The spool disappears (renamed away: fails even for root).
 	spoolDir := filepath.Join(d.state, "spool")

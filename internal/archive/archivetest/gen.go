@@ -19,6 +19,12 @@ import (
 // so that every copy is another happening (docs/dedup.md) and yields
 // distinct events. The output depends only on mails, n and seed.
 func Generate(w io.Writer, mails [][]byte, n int, seed uint64) error {
+	return GenerateWith(w, mails, n, seed, nil)
+}
+
+// GenerateWith is Generate with each mail passed through edit (when not
+// nil) before it is written: mboxgen -dkim-key signs them there.
+func GenerateWith(w io.Writer, mails [][]byte, n int, seed uint64, edit func([]byte) ([]byte, error)) error {
 	if len(mails) == 0 {
 		return fmt.Errorf("archivetest: no mails to generate from")
 	}
@@ -33,6 +39,12 @@ func Generate(w io.Writer, mails [][]byte, n int, seed uint64) error {
 		if copyNo > 0 {
 			data = rewriteHeader(src, fmt.Sprintf("mboxgen.%d.%d.", seed, copyNo), j, date)
 			data = rewriteVersions(data, fmt.Sprintf("+mboxgen.%d.%d", seed, copyNo))
+		}
+		if edit != nil {
+			var err error
+			if data, err = edit(data); err != nil {
+				return err
+			}
 		}
 		if err := mw.Write("mboxgen@example.org", date, data); err != nil {
 			return err
