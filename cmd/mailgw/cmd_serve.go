@@ -127,6 +127,7 @@ type daemon struct {
 	smtp    *smtpd.Server
 	replay  *replayd.Server // nil when replay_endpoints has no entry for name
 	lock    *pidlock.Lock   // on <state_dir>/serve.pid
+	amqp    *amqpOutlet     // nil when [amqp] is off
 	// applied is what the last load or reload applied (cmd_serve_reload.go).
 	applied reloadState
 	prune   *pruner
@@ -138,7 +139,8 @@ const lockFile = "serve.pid"
 
 // runServe starts every part, waits for stopping (or a part failing), and
 // stops them in the order that keeps every acknowledged mail: listeners
-// first (in-flight DATA finishes), then the pipeline, publisher, journal.
+// first (in-flight DATA finishes), then the pipeline, publisher, AMQP
+// outlet, journal.
 //
 // A signal on hup reloads the config file at cfgPath; systemd hears
 // READY=1 once every listener is bound and the journal is open, and
@@ -313,6 +315,18 @@ func (d *daemon) open() (int, error) {
 	}
 	d.pub.MaxQueueBytes = cfg.SubscriberQueueBytes
 	d.pub.MaxSubscribers = cfg.MaxSubscribers
+	// The AMQP outlet reads the journal on its own: a broker that is
+	// down never holds up the pipeline or the bus.
+	if d.amqp, err = newAMQP(cfg, d.journal, d.log, d.m); err != nil {
+		return exitConfig, err
+	}
+	if d.amqp == nil {
+		if err := forgetAMQP(d.journal, d.log); err != nil {
+			return exitTempFail, err
+		}
+	} else {
+		d.amqp.start()
+	}
 	if ep := cfg.ReplayEndpoints[cfg.Name]; ep != "" {
 		if d.replay, err = replayd.NewServer(d.journal, ep, cfg.ReplayMaxReply, d.log.With("component", "replay")); err != nil {
 			return exitTempFail, err
@@ -373,6 +387,7 @@ func (d *daemon) close() {
 	if d.pub != nil {
 		d.pub.Close() // waits up to its linger for subscribers' queues
 	}
+	d.amqp.stop() // briefly waits for the confirms of what it sent
 	if d.journal != nil {
 		d.journal.Close()
 	}

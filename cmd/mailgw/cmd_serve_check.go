@@ -11,6 +11,7 @@ import (
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/bus/zmtp"
+	"github.com/debian/mailgw/internal/amqpout"
 	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
@@ -20,7 +21,8 @@ import (
 // checkServeConfig is "serve --check-config": beyond config.Load's checks
 // (values, listen address and endpoint forms), the bus endpoint is there,
 // every TCP address serve binds can be bound now, the key, passphrase and
-// keyring files can be read (the signing key is loaded), the state
+// keyring files can be read (the signing key is loaded), so can [amqp]'s
+// TLS files (the broker is not contacted), the state
 // directories exist or can be made, and the journal is not damaged. It
 // changes nothing. Each problem is one error; temporary ones (an address
 // in use, by another program or a running serve) are marked temporary,
@@ -47,6 +49,9 @@ func checkServeConfig(cfg *config.Config) []error {
 	}
 	if _, err := newClassifier(cfg); err != nil {
 		errs = append(errs, fmt.Errorf("upload_keyrings: %v", err))
+	}
+	if cfg.AMQP.Enabled {
+		errs = append(errs, amqpout.Check(cfg.AMQP))
 	}
 	if _, err := auth.New(cfg.Trust, nil); err != nil {
 		errs = append(errs, err)

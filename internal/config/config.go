@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -106,6 +107,7 @@ type Config struct {
 	Trust   Trust   `toml:"trust"`
 	Metrics Metrics `toml:"metrics"`
 	Log     Log     `toml:"log"`
+	AMQP    AMQP    `toml:"amqp"`
 }
 
 // SMTP configures serve's SMTP and LMTP listeners.
@@ -144,6 +146,27 @@ type Metrics struct {
 type Log struct {
 	Format string `toml:"format"` // "text" or "json"
 	Level  string `toml:"level"`  // "debug", "info", "warn", "error"
+}
+
+// AMQP configures the second outlet of the journal: every event, in
+// fedora-messaging's wire format, to a RabbitMQ exchange (docs/amqp.md).
+// The TLS key names are fedora-messaging's ([tls] ca_cert, certfile,
+// keyfile).
+type AMQP struct {
+	Enabled bool `toml:"enabled"`
+	// URL is amqp://user:password@host:port/vhost or amqps://…; with
+	// CertFile and KeyFile the user comes from the client certificate
+	// (SASL EXTERNAL) and the URL names none.
+	URL      string `toml:"url"`
+	Exchange string `toml:"exchange"`
+	// CACert verifies the broker's certificate (amqps); empty means the
+	// system's roots.
+	CACert   string `toml:"ca_cert"`
+	CertFile string `toml:"certfile"`
+	KeyFile  string `toml:"keyfile"`
+	// Start says where an outlet that has no watermark yet begins: "end"
+	// (what is journaled from then on) or "beginning" (the whole journal).
+	Start string `toml:"start"`
 }
 
 // Duration is a time.Duration written as "30s" in TOML.
@@ -253,6 +276,9 @@ func Defaults() *Config {
 		},
 		Metrics: Metrics{Listen: "127.0.0.1:9942", MaxSpoolAge: Duration{15 * time.Minute}},
 		Log:     Log{Format: "text", Level: "info"},
+		// fedora-messaging's publish_exchange; a new outlet does not
+		// flood a broker with a journal's whole past.
+		AMQP: AMQP{Exchange: "amq.topic", Start: "end"},
 	}
 }
 
@@ -327,6 +353,7 @@ func (c *Config) Check() error {
 	if (c.SMTP.TLSCert == "") != (c.SMTP.TLSKey == "") {
 		errs = append(errs, errors.New("smtp.tls_cert and smtp.tls_key must be set together"))
 	}
+	errs = append(errs, c.AMQP.check()...)
 	errs = append(errs, c.Trust.check()...)
 	if c.Retention.Duration < 0 || c.DedupRetention.Duration < 0 {
 		errs = append(errs, errors.New("retention and dedup_retention must not be negative (0 keeps everything)"))
@@ -422,4 +449,37 @@ func checkHostPort(addr string) error {
 		return fmt.Errorf("port %q: want a number from 0 to 65535", port)
 	}
 	return nil
+}
+
+// check validates the [amqp] table; only an enabled one needs a URL.
+func (a *AMQP) check() []error {
+	var errs []error
+	if a.Enabled && a.URL == "" {
+		errs = append(errs, errors.New("amqp.url is empty but amqp.enabled is true"))
+	}
+	if a.URL != "" {
+		u, err := url.Parse(a.URL)
+		switch {
+		case err != nil:
+			// url's error repeats the URL, password included.
+			errs = append(errs, errors.New("amqp.url is not a URL"))
+		case u.Scheme != "amqp" && u.Scheme != "amqps":
+			errs = append(errs, fmt.Errorf("amqp.url: scheme %q, want amqp or amqps", u.Scheme))
+		case u.Scheme == "amqp" && (a.CACert != "" || a.CertFile != "" || a.KeyFile != ""):
+			errs = append(errs, errors.New("amqp.ca_cert, certfile and keyfile need an amqps:// url"))
+		}
+	}
+	if (a.CertFile == "") != (a.KeyFile == "") {
+		errs = append(errs, errors.New("amqp.certfile and amqp.keyfile must be set together"))
+	}
+	switch {
+	case a.Exchange == "":
+		errs = append(errs, errors.New("amqp.exchange is empty (the default exchange routes by queue name, not by topic)"))
+	case len(a.Exchange) > 255:
+		errs = append(errs, errors.New("amqp.exchange is longer than 255 bytes"))
+	}
+	if a.Start != "end" && a.Start != "beginning" {
+		errs = append(errs, fmt.Errorf("amqp.start %q: want end or beginning", a.Start))
+	}
+	return errs
 }

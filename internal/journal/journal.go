@@ -73,6 +73,9 @@ type Journal struct {
 	// legacyUntil is the last seq_id journaled before happenings
 	// (legacy.go); 0 when no legacy msg_id needs looking up.
 	legacyUntil int64
+	// added is closed by the next Add that adds envelopes (Added).
+	addedMu sync.Mutex
+	added   chan struct{}
 }
 
 // Entry is one journaled envelope.
@@ -128,6 +131,9 @@ func Open(path string) (*Journal, error) {
 	var legacyUntil int64
 	if err == nil {
 		legacyUntil, err = migrateLegacy(db)
+	}
+	if err == nil {
+		err = migrateOutlets(db)
 	}
 	if err == nil {
 		err = migrateIdentity(db, BodiesPath(path))
@@ -206,7 +212,7 @@ func createTx(db *sql.DB) error {
 		if _, err := tx.Exec(schema); err != nil {
 			return err
 		}
-		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx, migratePrunedTx, migrateLegacyTx, createIdentityTx} {
+		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx, migratePrunedTx, migrateLegacyTx, migrateOutletsTx, createIdentityTx} {
 			if err := migrate(tx); err != nil {
 				return err
 			}

@@ -46,6 +46,7 @@ type Metrics struct {
 	healthy atomic.Bool
 	health  health
 	probes  *probes
+	amqp    amqpProbe
 }
 
 // New makes the metrics and registers them, with Go runtime and process
@@ -97,7 +98,7 @@ func New() *Metrics {
 	}
 	m.reg.MustRegister(m.received, m.spooled, m.quarantined, m.events, m.published,
 		m.publishErrs, m.duplicates, m.smtpReplies, m.smtpConns, m.smtpRejected,
-		newStateCollector(m),
+		newStateCollector(m), newAMQPCollector(m),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, mode := range []string{ModeSMTP, ModeLMTP, ModeDeliver, ModeReplay} {

@@ -139,7 +139,7 @@ func TestMetricsDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range allMetrics {
+	for _, name := range append(allMetrics, amqpMetrics...) {
 		if !strings.Contains(string(doc), "`"+name+"`") {
 			t.Errorf("docs/monitoring.md does not document %s", name)
 		}
@@ -168,6 +168,14 @@ func TestHealthz(t *testing.T) {
 	m.SetHealthy(true)
 	if code, body := get(t, base+"/healthz"); code != 200 || body != "ok\n" {
 		t.Errorf("healthz running: %d %q", code, body)
+	}
+	m.SetFailing("amqp", errors.New("broker unreachable"))
+	if code, body := get(t, base+"/healthz"); code != http.StatusServiceUnavailable || body != "amqp: broker unreachable\n" {
+		t.Errorf("healthz with a failing component: %d %q", code, body)
+	}
+	m.SetFailing("amqp", nil)
+	if code, body := get(t, base+"/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("healthz once it works again: %d %q", code, body)
 	}
 	m.SetHealthy(false)
 	if code, _ := get(t, base+"/healthz"); code != http.StatusServiceUnavailable {

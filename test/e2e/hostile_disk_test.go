@@ -52,8 +52,8 @@ func fill(t *testing.T, dir string) string {
 	}
 }
 
-// healthz returns /healthz's status code and body.
-func (d *daemon) healthz(path string) (int, string) {
+// adminGet returns the status code and body of an admin URL path.
+func (d *daemon) adminGet(path string) (int, string) {
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", d.admin, path))
 	if err != nil {
 		return 0, err.Error()
@@ -77,7 +77,7 @@ func TestHostileDiskFull(t *testing.T) {
 		`max_spool_age = "4s"`)
 	d.journalPath = filepath.Join(jfs, "journal.sqlite")
 	d.start()
-	waitFor(t, 30*time.Second, "/healthz 200", func() bool { c, _ := d.healthz("/healthz"); return c == 200 })
+	waitFor(t, 30*time.Second, "/healthz 200", func() bool { c, _ := d.adminGet("/healthz"); return c == 200 })
 
 	// Quarantine on a full disk.
 	filler := fill(t, qfs)
@@ -85,12 +85,12 @@ func TestHostileDiskFull(t *testing.T) {
 	os.WriteFile(noRule, []byte("From: a@example.org\r\nSubject: nothing to publish\r\nMessage-ID: <no-rule@e2e>\r\n\r\nhello\r\n"), 0o644)
 	d.swaks(t, noRule)
 	waitFor(t, 30*time.Second, "/healthz to report the quarantine failure", func() bool {
-		c, body := d.healthz("/healthz")
+		c, body := d.adminGet("/healthz")
 		return c == 503 && strings.Contains(body, "quarantine: ")
 	})
-	_, body := d.healthz("/healthz")
+	_, body := d.adminGet("/healthz")
 	t.Logf("/healthz with the quarantine disk full: %q", body)
-	if c, _ := d.healthz("/livez"); c != 200 {
+	if c, _ := d.adminGet("/livez"); c != 200 {
 		t.Errorf("/livez = %d while unready, want 200", c)
 	}
 	if v, _ := d.metric("mailgw_ready"); v != 0 {
@@ -106,7 +106,7 @@ func TestHostileDiskFull(t *testing.T) {
 		return len(es) == 2 && d.spoolEmpty() // the mail and its .reason
 	})
 	t.Logf("quarantined %.1fs after space returned, without a restart", time.Since(freed).Seconds())
-	waitFor(t, 30*time.Second, "/healthz 200 again", func() bool { c, _ := d.healthz("/healthz"); return c == 200 })
+	waitFor(t, 30*time.Second, "/healthz 200 again", func() bool { c, _ := d.adminGet("/healthz"); return c == 200 })
 
 	// Journal on a full disk.
 	filler = fill(t, jfs)
@@ -114,14 +114,14 @@ func TestHostileDiskFull(t *testing.T) {
 	ids := parseIDs(t, mail)
 	d.swaks(t, mail)
 	waitFor(t, 30*time.Second, "/healthz to report the journal failure and the spool's age", func() bool {
-		c, body := d.healthz("/healthz")
+		c, body := d.adminGet("/healthz")
 		return c == 503 && strings.Contains(body, "journal: ") && strings.Contains(body, "spool: oldest of 1 mails")
 	})
-	_, body = d.healthz("/healthz")
+	_, body = d.adminGet("/healthz")
 	t.Logf("/healthz with the journal disk full: %q", body)
 	os.Remove(filler)
 	freed = time.Now()
 	waitFor(t, 60*time.Second, "the mail to be journaled once space returned", func() bool { return d.hasIDs(ids) && d.spoolEmpty() })
 	t.Logf("journaled %.1fs after space returned", time.Since(freed).Seconds())
-	waitFor(t, 30*time.Second, "/healthz 200 again", func() bool { c, _ := d.healthz("/healthz"); return c == 200 })
+	waitFor(t, 30*time.Second, "/healthz 200 again", func() bool { c, _ := d.adminGet("/healthz"); return c == 200 })
 }
