@@ -157,10 +157,22 @@ func (d *desc) person(p getter, keys ...string) {
 func (d *desc) addPeople(addrs ...string) {
 	for _, a := range addrs {
 		a = strings.ToLower(strings.TrimSpace(a))
-		if a != "" && len(a) <= 254 && strings.Contains(a, "@") && !strings.ContainsFunc(a, unsafeInAddress) && !contains(d.people, a) {
+		at := strings.LastIndexByte(a, '@')
+		if at > 0 && len(a) <= 254 && !serviceDomains[a[at+1:]] && !strings.ContainsFunc(a, unsafeInAddress) && !contains(d.people, a) {
 			d.people = append(d.people, a)
 		}
 	}
+}
+
+// serviceDomains are the mail domains of Debian's services, whose
+// addresses (owner@bugs.debian.org, ftpmaster@ftp-master.debian.org, a
+// tracker team's forward address) are no person's.
+var serviceDomains = map[string]bool{
+	"bugs.debian.org":        true,
+	"ftp-master.debian.org":  true,
+	"release.debian.org":     true,
+	"tracker.debian.org":     true,
+	"packages.qa.debian.org": true,
 }
 
 func unsafeInAddress(r rune) bool {

@@ -64,6 +64,8 @@ func TestRules(t *testing.T) {
 		{"dak.package.upload", map[string]any{"source": "bash", "version": "3.2-2", "distribution": []any{"unstable"}, "changed_by": "Matthias Klose <doko@debian.org>", "maintainer": parsers.Object{}},
 			Meaning{Summary: "doko uploaded bash 3.2-2 to unstable", URL: "https://tracker.debian.org/pkg/bash", Packages: []string{"bash"}, People: []string{"doko@debian.org"}}},
 		{"debbugs.bug.followup", map[string]any{}, Meaning{Summary: "debbugs: reply"}},
+		{"debmessenger.bug.followup", map[string]any{"nb": "7", "from": "Debian Bug Tracking System <owner@bugs.debian.org>", "title": "Bug#7: x", "type": "followup"},
+			Meaning{Summary: "Bug#7: followup: x", URL: "https://bugs.debian.org/7"}},
 		{"pts.package.contact", map[string]any{"mail": parsers.Object{{Key: "subject", Value: "hi"}}}, Meaning{Summary: "hi"}},
 	} {
 		got := Describe(tc.name, tc.msg)
