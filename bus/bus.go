@@ -48,6 +48,15 @@ type Envelope struct {
 	// looks it up so that what an older mailgw journaled stays a
 	// duplicate.
 	LegacyMsgID string
+	// Proven marks the event of a mail the trust policy proved that
+	// names a happening: its msg_id is the happening's proven msg_id
+	// (docs/dedup.md). ProvenMsgID is, for the event of an unproven mail
+	// that names a happening, the msg_id a proven mail of the same
+	// happening gets; "" otherwise. Neither is on the wire: the journal
+	// drops an unproven event whose happening a proven mail announced
+	// already, and never a proven one for an unproven copy.
+	Proven      bool
+	ProvenMsgID string
 
 	sealed []byte // canonical JSON of Msg kept by SignSealed; Marshal reuses it
 }

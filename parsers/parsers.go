@@ -59,6 +59,13 @@ func (e *Event) Name() string {
 // before happenings, and every journal still recognises them.
 const HappeningScheme = "happening/1"
 
+// ProvenScheme takes HappeningScheme's place in the identity of an event
+// whose mail the trust policy proved (ProvenIdentity): anyone can write a
+// mail naming a real happening before its real announcement arrives, so
+// a proven mail's event has a msg_id of its own that no unproven mail
+// can take (docs/dedup.md).
+const ProvenScheme = "proven-happening/1"
+
 // Identity returns the string from which the event's version-5 UUID msg_id
 // is made. For an event with a Happening it is HappeningScheme, the
 // happening, the event kind and its Key, so every mail that announces the
@@ -67,9 +74,26 @@ func (e *Event) Identity(m *Message) string {
 	if e.Happening == "" {
 		return e.LegacyIdentity(m)
 	}
+	return e.happeningIdentity(HappeningScheme)
+}
+
+// ProvenIdentity returns the identity of the event when its mail is
+// proven: Identity with ProvenScheme in place of HappeningScheme. An
+// event without a Happening has none (""): its identity is its mail's
+// whatever the proof.
+func (e *Event) ProvenIdentity() string {
+	if e.Happening == "" {
+		return ""
+	}
+	return e.happeningIdentity(ProvenScheme)
+}
+
+// happeningIdentity is scheme, the happening, the event kind and its
+// Key, NUL-separated.
+func (e *Event) happeningIdentity(scheme string) string {
 	var b strings.Builder // sized up front: one allocation
-	b.Grow(len(HappeningScheme) + len(e.Happening) + e.kindLen() + 2)
-	b.WriteString(HappeningScheme)
+	b.Grow(len(scheme) + len(e.Happening) + e.kindLen() + 2)
+	b.WriteString(scheme)
 	b.WriteByte(0)
 	b.WriteString(e.Happening)
 	b.WriteByte(0)

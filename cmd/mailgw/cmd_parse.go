@@ -126,7 +126,7 @@ func parseOne(out, stderr io.Writer, stdin io.Reader, cfg *config.Config, cl *pa
 		fmt.Fprintf(stderr, "%s: no event: %s\n", name, dec.Quarantine)
 		return nil
 	}
-	envs := pipeline.Build(cfg, m, evs, now, false, dec.Object())
+	envs := pipeline.Build(cfg, m, evs, now, false, dec)
 	for i, env := range envs {
 		if signer != nil {
 			if err := bus.Sign(env, signer); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/auth"
+	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/debian/mailgw/parsers"
 )
@@ -46,26 +47,24 @@ func (w *worker) prepare(it *item) {
 		it.reason = reason
 		return
 	}
-	// serve judges spooled mail; the envelopes built here for a spooled
-	// replay only name their msg_ids, which trust does not change.
-	var trust parsers.Object
-	if w.o.Mode != ModeSpool {
-		dec := w.o.Verifier.Check(m, auth.Intake{Archive: w.o.TrustArchive}, evs)
-		if dec.Retry != "" {
-			if w.o.Mode == ModePublish {
-				it.fatal = fmt.Errorf("%w: %s (run the same command again later: it resumes at this mail)", pipeline.ErrHeld, dec.Retry)
-				return
-			}
-			it.reason = "held: " + dec.Retry
+	dec := w.o.Verifier.Check(m, auth.Intake{Archive: w.o.TrustArchive}, evs)
+	switch {
+	case w.o.Mode == ModeSpool:
+		// serve judges spooled mail; the envelopes built here only name
+		// the msg_ids that the pre-check below looks up.
+		dec = spoolDecision(w.o.Config, m, dec)
+	case dec.Retry != "":
+		if w.o.Mode == ModePublish {
+			it.fatal = fmt.Errorf("%w: %s (run the same command again later: it resumes at this mail)", pipeline.ErrHeld, dec.Retry)
 			return
 		}
-		if dec.Quarantine != "" {
-			it.reason = dec.Quarantine
-			return
-		}
-		trust = dec.Object()
+		it.reason = "held: " + dec.Retry
+		return
+	case dec.Quarantine != "":
+		it.reason = dec.Quarantine
+		return
 	}
-	it.envs = pipeline.Build(w.o.Config, m, evs, w.o.Now(), true, trust)
+	it.envs = pipeline.Build(w.o.Config, m, evs, w.o.Now(), true, dec)
 	it.dups = make([]bool, len(it.envs))
 	if w.o.Mode == ModeDryRun {
 		return
@@ -102,6 +101,27 @@ func (w *worker) prepare(it *item) {
 			return
 		}
 	}
+}
+
+// spoolDecision is the decision by which ModeSpool names a mail's
+// msg_ids for its pre-check, from dec, the replay's own (made without
+// DNS: NewOffline). serve judges the mail again, and may prove by DKIM a
+// mail that dec does not prove. Such a mail counts as proven here: a
+// proven event is a duplicate only of its proven msg_id, and an
+// envelope journaled under that msg_id makes serve drop the mail's
+// event whatever it decides (docs/dedup.md), while a mail wrongly judged
+// unproven here would be left out of the spool when an unproven copy of
+// its happening is journaled, which serve would not have done.
+func spoolDecision(cfg *config.Config, m *parsers.Message, dec *auth.Decision) *auth.Decision {
+	if dec.Trusted || !cfg.Trust.DKIM || !m.Header.Has("DKIM-Signature") {
+		return dec
+	}
+	if p := cfg.Trust.Policy(dec.Service); p == nil || len(p.DKIMDomains) == 0 {
+		return dec
+	}
+	maybe := *dec
+	maybe.Trusted = true
+	return &maybe
 }
 
 func (w *worker) sign(env *bus.Envelope) error {

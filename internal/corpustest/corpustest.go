@@ -195,7 +195,7 @@ func Envelopes(tb testing.TB, mails []Mail) []Envelope {
 		if dec.Retry != "" || dec.Quarantine != "" {
 			continue
 		}
-		for _, env := range pipeline.Build(cfg, msg, evs, Now, false, dec.Object()) {
+		for _, env := range pipeline.Build(cfg, msg, evs, Now, false, dec) {
 			env.I = int64(len(out) + 1)
 			env.SeqID = int64(len(out) + 1)
 			body, err := env.Marshal()

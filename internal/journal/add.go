@@ -11,10 +11,11 @@ import (
 
 // Add journals envs in one transaction. Each envelope whose msg_id is not
 // journaled yet (nor earlier in envs), nor its LegacyMsgID (legacy.go),
-// gets the next seq_id, set in env.SeqID, and is stored with its
-// canonical body as unpublished; the others are duplicates and are
-// skipped. Add returns the added envelopes in
-// seq_id order. On error nothing is stored and no SeqID is changed.
+// nor its ProvenMsgID (journaled, or earlier in envs: proven.go), gets
+// the next seq_id, set in env.SeqID, and is stored with its canonical
+// body as unpublished; the others are duplicates and are skipped. Add
+// returns the added envelopes in seq_id order. On error nothing is
+// stored and no SeqID is changed.
 func (j *Journal) Add(envs []*bus.Envelope) ([]*bus.Envelope, error) {
 	return j.AddMarking(envs, nil)
 }
@@ -36,11 +37,12 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	defer tx.Rollback()
-	var last, end int64
-	err = tx.QueryRow(`SELECT COALESCE(MAX(seq_id), 0), (SELECT size FROM bodies_end WHERE id = 1) FROM envelopes`).Scan(&last, &end)
+	var last, end, proven int64
+	err = tx.QueryRow(`SELECT COALESCE(MAX(seq_id), 0), (SELECT size FROM bodies_end WHERE id = 1), (`+provenQuery+`) FROM envelopes`).Scan(&last, &end, &proven)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
+	j.proven.Store(proven)
 	// ON CONFLICT: a taken msg_key (a msg_id journaled already, or
 	// rarely another msg_id on the same key, msgkey.go) is found by the
 	// insert itself, without a lookup statement of its own.
@@ -61,15 +63,16 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 			j.buf = buf[:0]
 		}
 	}()
-	keyRow, err := j.legacyLookup(tx)
+	others, err := j.newDupCheck(tx, proven)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
+	var nProven int64
 	for _, env := range envs {
-		if inBatch[env.MsgID] {
+		if inBatch[env.MsgID] || (env.ProvenMsgID != "" && inBatch[env.ProvenMsgID]) {
 			continue
 		}
-		if dup, err := j.legacyDup(keyRow, env); dup || err != nil {
+		if dup, err := others.dup(env); dup || err != nil {
 			if err != nil {
 				return nil, fmt.Errorf("journal: %w", err)
 			}
@@ -93,6 +96,9 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 			continue // duplicate: the seq_id stays free for the next one
 		}
 		inBatch[env.MsgID] = true
+		if env.Proven {
+			nProven++
+		}
 		added = append(added, env)
 		seqs = append(seqs, seq)
 	}
@@ -104,6 +110,11 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 			return nil, fmt.Errorf("journal: %w", err)
 		}
 	}
+	if nProven > 0 {
+		if _, err := tx.Exec(`UPDATE proven SET n = n + ? WHERE id = 1`, nProven); err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+	}
 	if len(published) > 0 {
 		if err := markTx(tx, published); err != nil {
 			return nil, fmt.Errorf("journal: mark published: %w", err)
@@ -112,6 +123,7 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
+	j.proven.Store(proven + nProven)
 	for i, env := range added {
 		env.SeqID = seqs[i]
 	}

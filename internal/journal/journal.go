@@ -73,6 +73,9 @@ type Journal struct {
 	// legacyUntil is the last seq_id journaled before happenings
 	// (legacy.go); 0 when no legacy msg_id needs looking up.
 	legacyUntil int64
+	// proven is the count of proven envelopes journaled (proven.go), as
+	// this process saw it last: at Open, or in its last Add.
+	proven atomic.Int64
 	// added is closed by the next Add that adds envelopes (Added).
 	addedMu sync.Mutex
 	added   chan struct{}
@@ -132,6 +135,10 @@ func Open(path string) (*Journal, error) {
 	if err == nil {
 		legacyUntil, err = migrateLegacy(db)
 	}
+	var proven int64
+	if err == nil {
+		proven, err = migrateProven(db)
+	}
 	if err == nil {
 		err = migrateOutlets(db)
 	}
@@ -143,6 +150,7 @@ func Open(path string) (*Journal, error) {
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
 	j := &Journal{db: db, path: path, legacyUntil: legacyUntil}
+	j.proven.Store(proven)
 	if j.bfile, err = openBodies(db, path); err != nil {
 		db.Close()
 		var me *MismatchError
@@ -212,7 +220,7 @@ func createTx(db *sql.DB) error {
 		if _, err := tx.Exec(schema); err != nil {
 			return err
 		}
-		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx, migratePrunedTx, migrateLegacyTx, migrateOutletsTx, createIdentityTx} {
+		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx, migratePrunedTx, migrateLegacyTx, migrateProvenTx, migrateOutletsTx, createIdentityTx} {
 			if err := migrate(tx); err != nil {
 				return err
 			}

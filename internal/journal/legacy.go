@@ -14,7 +14,7 @@ import (
 // before happenings needs the second lookup: the legacy table holds the
 // highest seq_id journaled when this mailgw first opened the journal,
 // 0 for a journal it created (or found empty), and Add and Seen look
-// legacy msg_ids up only when it is above 0.
+// legacy msg_ids up only when it is above 0 (dupCheck, proven.go).
 
 // migrateLegacyTx records the journal's last seq_id from before
 // happenings, once: a journal that has the row keeps it.
@@ -43,41 +43,7 @@ func migrateLegacy(db *sql.DB) (int64, error) {
 	return until, err
 }
 
-// Seen reports whether env is journaled already: its msg_id, or, in a
-// journal with rows from before happenings, its LegacyMsgID.
-func (j *Journal) Seen(env *bus.Envelope) (bool, error) {
-	has, err := j.Has(env.MsgID)
-	if has || err != nil || !j.checksLegacy(env) {
-		return has, err
-	}
-	return j.Has(env.LegacyMsgID)
-}
-
 // checksLegacy reports whether env's LegacyMsgID must be looked up.
 func (j *Journal) checksLegacy(env *bus.Envelope) bool {
 	return j.legacyUntil > 0 && env.LegacyMsgID != "" && env.LegacyMsgID != env.MsgID
-}
-
-// legacyLookup returns the msg_key lookup of Add's transaction tx for
-// legacyDup, a statement prepared once per Add; nil in a journal with no
-// rows from before happenings.
-func (j *Journal) legacyLookup(tx *sql.Tx) (func(key int64) *sql.Row, error) {
-	if j.legacyUntil == 0 {
-		return nil, nil
-	}
-	st, err := tx.Prepare(keyQuery) // closed with tx
-	if err != nil {
-		return nil, err
-	}
-	return func(key int64) *sql.Row { return st.QueryRow(key) }, nil
-}
-
-// legacyDup reports, inside Add's transaction, whether env's
-// LegacyMsgID is journaled. q is legacyLookup's.
-func (j *Journal) legacyDup(q func(key int64) *sql.Row, env *bus.Envelope) (bool, error) {
-	if q == nil || !j.checksLegacy(env) {
-		return false, nil
-	}
-	seq, _, err := findMsgID(q, env.LegacyMsgID)
-	return seq != 0, err
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/meaning"
 	"github.com/debian/mailgw/parsers"
@@ -23,25 +24,27 @@ import (
 // Build makes one unsigned envelope per event. The topic is
 // <topic_prefix>.<environment>.<service>.<object>.<event>; msg is the
 // event's payload plus "mail" (the source mail's message_id, date, from,
-// subject, and auth: the trust decision, auth.Decision.Object) and
+// subject, and auth: the trust decision dec, auth.Decision.Object) and
 // "mailgw" (rule, topic, msg_id, timestamp, replayed, and the event's
 // meaning: summary, url, packages, people, by meaning.Describe); the
-// timestamp is now; msg_id is bus.MsgID(MsgIDYear(m), ev.Identity(m)), so the same
-// mail always yields the same msg_ids whatever its trust, and every mail
-// announcing the same happening the same msg_id (docs/dedup.md). An event
-// with a happening also gets LegacyMsgID, the msg_id its mail alone gave
-// before happenings, for the journal's dedup. The debmessenger
-// compatibility events keep the shape debmessenger's consumers know:
-// their "mail" has no auth. A nil trust adds no auth (a replay into the
-// spool builds envelopes only for their msg_ids, and serve judges the
-// mail).
-func Build(cfg *config.Config, m *parsers.Message, evs []parsers.Event, now time.Time, replayed bool, trust parsers.Object) []*bus.Envelope {
+// timestamp is now. msg_id is EventMsgID's: the same mail always yields
+// the same msg_ids as long as its proof is the same, and every mail
+// announcing the same happening the same msg_id, one for the proven
+// mails and one for the others (docs/dedup.md). An event with a
+// happening also gets LegacyMsgID, the msg_id its mail alone gave before
+// happenings, and, unless dec proves the mail, ProvenMsgID, for the
+// journal's dedup. The debmessenger compatibility events keep the shape
+// debmessenger's consumers know: their "mail" has no auth; their msg_ids
+// follow dec like the others'. A nil dec adds no auth and proves
+// nothing.
+func Build(cfg *config.Config, m *parsers.Message, evs []parsers.Event, now time.Time, replayed bool, dec *auth.Decision) []*bus.Envelope {
 	year := MsgIDYear(m)
 	compat := parsers.MailInfo(m)
 	info := compat
-	if trust != nil {
-		info = append(parsers.Object{{Key: "auth", Value: trust}}, compat...)
+	if dec != nil {
+		info = append(parsers.Object{{Key: "auth", Value: dec.Object()}}, compat...)
 	}
+	proven := dec != nil && dec.Trusted
 	ts := now.Unix()
 	out := make([]*bus.Envelope, 0, len(evs))
 	for i := range evs {
@@ -61,28 +64,35 @@ func Build(cfg *config.Config, m *parsers.Message, evs []parsers.Event, now time
 		mg := map[string]any{"rule": ev.Rule, "replayed": replayed}
 		meaning.Describe(ev.Name(), msg).AddTo(mg)
 		msg["mailgw"] = mg
-		id, legacy := EventMsgID(year, m, ev)
+		id, legacy, provenID := EventMsgID(year, m, ev)
+		isProven := proven && provenID != ""
+		if isProven {
+			id, provenID = provenID, ""
+		}
 		env := bus.NewEnvelope(topic, msg, id, ts, cfg.Username)
-		env.LegacyMsgID = legacy
+		env.LegacyMsgID, env.ProvenMsgID, env.Proven = legacy, provenID, isProven
 		out = append(out, env)
 	}
 	return out
 }
 
-// EventMsgID returns the msg_id of ev, drawn from m whose MsgIDYear is
-// year, and its legacy msg_id: for an event with a Happening, the msg_id
-// is made from the happening (with its HappeningYear when known) and
-// legacy is the msg_id m alone gave before happenings; for any other
-// event the msg_id is made from m and legacy is "".
-func EventMsgID(year int, m *parsers.Message, ev *parsers.Event) (id, legacy string) {
+// EventMsgID returns the msg_ids of ev, drawn from m whose MsgIDYear is
+// year. For an event with a Happening, id is made from the happening
+// (Event.Identity, with its HappeningYear when known), legacy is the
+// msg_id m alone gave before happenings, and proven is the msg_id of the
+// same happening announced by a proven mail (Event.ProvenIdentity, the
+// same year as id), which Build gives such an event instead of id when
+// its mail is proven. For any other event id is made from m, whatever
+// its proof, and legacy and proven are "".
+func EventMsgID(year int, m *parsers.Message, ev *parsers.Event) (id, legacy, proven string) {
 	if ev.Happening == "" {
-		return bus.MsgID(year, ev.LegacyIdentity(m)), ""
+		return bus.MsgID(year, ev.LegacyIdentity(m)), "", ""
 	}
 	hy := year
 	if ev.HappeningYear > 0 {
 		hy = ev.HappeningYear
 	}
-	return bus.MsgID(hy, ev.Identity(m)), bus.MsgID(year, ev.LegacyIdentity(m))
+	return bus.MsgID(hy, ev.Identity(m)), bus.MsgID(year, ev.LegacyIdentity(m)), bus.MsgID(hy, ev.ProvenIdentity())
 }
 
 // CompatEnvironment is the environment of debmessenger's compatibility

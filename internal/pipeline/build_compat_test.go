@@ -20,7 +20,7 @@ func TestCompatTopicStaysDev(t *testing.T) {
 		{Service: "dak", Object: "package", EventType: "upload", Payload: map[string]any{}},
 		{Service: "debmessenger", Object: "package", EventType: "upload", Payload: map[string]any{}},
 	}
-	trust := (&auth.Decision{Trusted: true, By: "archive"}).Object()
+	trust := &auth.Decision{Trusted: true, By: "archive"}
 	envs := Build(cfg, m, evs, time.Unix(1700000000, 0), false, trust)
 	want := []string{"org.debian.prod.dak.package.upload", "org.debian.dev.debmessenger.package.upload"}
 	for i, env := range envs {

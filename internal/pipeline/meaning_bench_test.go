@@ -29,7 +29,7 @@ func builtCorpus(b *testing.B) (msgs []*parsers.Message, evs [][]parsers.Event) 
 func BenchmarkBuildCorpus(b *testing.B) {
 	msgs, evs := builtCorpus(b)
 	cfg := testConfig()
-	trust := (&auth.Decision{}).Object()
+	trust := &auth.Decision{}
 	b.ReportAllocs()
 	for b.Loop() {
 		for i := range msgs {

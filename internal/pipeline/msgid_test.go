@@ -42,7 +42,7 @@ func TestMsgIDsStable(t *testing.T) {
 			continue
 		}
 		evs, _ := c.Classify(m)
-		for _, env := range Build(cfg, m, evs, fixedNow, false, (&auth.Decision{}).Object()) {
+		for _, env := range Build(cfg, m, evs, fixedNow, false, &auth.Decision{}) {
 			if other, ok := seen[env.MsgID]; ok {
 				t.Errorf("%s and %s both give %s", other, cm.name, env.MsgID)
 			}
@@ -75,6 +75,59 @@ func TestMsgIDsStable(t *testing.T) {
 	}
 	if len(got) != len(strings.Split(string(want), "\n")) {
 		t.Fatalf("%d lines, want %d", len(got), len(strings.Split(string(want), "\n")))
+	}
+}
+
+// TestProvenMsgIDs: over the corpus, an event with a happening gets,
+// when its mail is proven, the proven msg_id that the unproven event of
+// the same mail carries as ProvenMsgID: another msg_id than the unproven
+// one, than its legacy one, and than every other event's; the legacy
+// msg_id is the same either way. An event without a happening keeps its
+// mail's msg_id whatever the proof. One proven msg_id is pinned, as
+// computed apart from mailgw (Python's uuid.uuid5 of
+// "proven-happening/1" NUL the happening NUL "dak.package.upload" in
+// bus.Namespace), so the derivation cannot change unnoticed.
+func TestProvenMsgIDs(t *testing.T) {
+	cfg, c := testConfig(), classifier()
+	seen := map[string]string{}
+	happenings := 0
+	for _, cm := range loadCorpus(t) {
+		m, err := parsers.ReadMessage(cm.raw)
+		if err != nil {
+			continue
+		}
+		evs, _ := c.Classify(m)
+		u := Build(cfg, m, evs, fixedNow, false, &auth.Decision{})
+		p := Build(cfg, m, evs, fixedNow, false, &auth.Decision{Trusted: true, By: "relay:192.0.2.25"})
+		for i := range u {
+			name := cm.name + " " + u[i].Topic
+			if p[i].ProvenMsgID != "" || u[i].Proven || p[i].LegacyMsgID != u[i].LegacyMsgID {
+				t.Errorf("%s: proven %+v, unproven %+v", name, p[i], u[i])
+			}
+			if u[i].LegacyMsgID == "" { // no happening
+				if p[i].MsgID != u[i].MsgID || u[i].ProvenMsgID != "" || p[i].Proven {
+					t.Errorf("%s: no happening, msg_ids %s and %s, proven %q %v", name, u[i].MsgID, p[i].MsgID, u[i].ProvenMsgID, p[i].Proven)
+				}
+				continue
+			}
+			happenings++
+			if p[i].MsgID != u[i].ProvenMsgID || !p[i].Proven || !strings.HasPrefix(p[i].MsgID, u[i].MsgID[:5]) {
+				t.Errorf("%s: proven msg_id %s (%v), the unproven event's ProvenMsgID %s", name, p[i].MsgID, p[i].Proven, u[i].ProvenMsgID)
+			}
+			for _, id := range []string{u[i].MsgID, p[i].MsgID, u[i].LegacyMsgID} {
+				if other, ok := seen[id]; ok {
+					t.Errorf("%s and %s both give %s", other, name, id)
+				}
+				seen[id] = name
+			}
+		}
+	}
+	t.Logf("%d events with a happening", happenings)
+	if happenings < 50 {
+		t.Errorf("only %d events with a happening", happenings)
+	}
+	if got, want := seen["2025-663baaf7-ca89-5661-8015-dde2a6cc5451"], "001-xfsdump-accepted-maintainer-2025.eml org.debian.dev.dak.package.upload"; got != want {
+		t.Errorf("the pinned proven msg_id is %q's, want %q's", got, want)
 	}
 }
 

@@ -197,7 +197,7 @@ func (p *Pipeline) prepare(raw []byte, o spool.Origin) (pr *prepared, err error)
 		pr.res.Quarantine = dec.Quarantine
 		return pr, nil
 	}
-	envs := Build(p.o.Config, m, evs, p.o.Now(), o.Replayed, dec.Object())
+	envs := Build(p.o.Config, m, evs, p.o.Now(), o.Replayed, dec)
 	for _, env := range envs {
 		if err := p.sign(env); err != nil {
 			var ce *bus.CanonicalError

@@ -225,16 +225,19 @@ func TestBuildDeterministic(t *testing.T) {
 	raw := loadCorpus(t)[0].raw
 	m, _ := parsers.ReadMessage(raw)
 	evs, _ := classifier().Classify(m)
-	// The same mail, later, replayed and judged otherwise: the same
-	// msg_ids (they name the happening, not how it was proven).
-	a := Build(cfg, m, evs, fixedNow, false, (&auth.Decision{}).Object())
-	b := Build(cfg, m, evs, fixedNow.AddDate(3, 0, 0), true, (&auth.Decision{Trusted: true, By: "archive"}).Object())
-	if len(a) == 0 || len(a) != len(b) {
-		t.Fatalf("%d vs %d envelopes", len(a), len(b))
+	// The same mail, later and replayed: the same msg_ids (they name the
+	// happening, not when it was processed). Proven otherwise (archive
+	// against DKIM): the same msg_ids too.
+	a := Build(cfg, m, evs, fixedNow, false, &auth.Decision{})
+	b := Build(cfg, m, evs, fixedNow.AddDate(3, 0, 0), true, &auth.Decision{})
+	p := Build(cfg, m, evs, fixedNow, false, &auth.Decision{Trusted: true, By: "dkim:ftp-master.debian.org"})
+	q := Build(cfg, m, evs, fixedNow.AddDate(3, 0, 0), true, &auth.Decision{Trusted: true, By: "archive"})
+	if len(a) == 0 || len(a) != len(b) || len(p) != len(a) || len(q) != len(a) {
+		t.Fatalf("%d, %d, %d, %d envelopes", len(a), len(b), len(p), len(q))
 	}
 	for i := range a {
-		if a[i].MsgID != b[i].MsgID {
-			t.Errorf("msg_id changes with processing time: %s %s", a[i].MsgID, b[i].MsgID)
+		if a[i].MsgID != b[i].MsgID || p[i].MsgID != q[i].MsgID {
+			t.Errorf("msg_id changes with processing time: %s %s, %s %s", a[i].MsgID, b[i].MsgID, p[i].MsgID, q[i].MsgID)
 		}
 		env := "org.example.stg."
 		if strings.Contains(a[i].Topic, ".debmessenger.") {

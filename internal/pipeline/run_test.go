@@ -187,7 +187,7 @@ func BenchmarkPipelineCorpus(b *testing.B) {
 			continue
 		}
 		evs, _ := cl.Classify(msg)
-		Build(cfg, msg, evs, fixedNow, false, (&auth.Decision{}).Object())
+		Build(cfg, msg, evs, fixedNow, false, &auth.Decision{})
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "mails/s")
 }
