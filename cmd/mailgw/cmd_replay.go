@@ -43,7 +43,10 @@ msg.mailgw.replayed = true. See docs/replay.md.
 Replayed mail is judged by the [trust] policy like live mail (its DKIM
 keys may be long gone); --trust-archive vouches for the archives instead:
 every event gets msg.mail.auth {"trusted": true, "by": "archive"}
-(docs/trust.md). With --publish, a DKIM key lookup that fails for a while
+(docs/trust.md). A proven event that names a happening has a msg_id of
+its own (docs/dedup.md): replayed with --trust-archive after a replay
+without it, an archive's uploads and bug mails are published once more,
+trusted; the other way round, nothing is. With --publish, a DKIM key lookup that fails for a while
 (DNS down) stops the replay at that mail (exit 75); the same command
 resumes there.
 
