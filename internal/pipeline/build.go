@@ -64,27 +64,24 @@ func Build(cfg *config.Config, m *parsers.Message, evs []parsers.Event, now time
 		mg := map[string]any{"rule": ev.Rule, "replayed": replayed}
 		meaning.Describe(ev.Name(), msg).AddTo(mg)
 		msg["mailgw"] = mg
-		id, legacy, provenID := EventMsgID(year, m, ev)
-		isProven := proven && provenID != ""
-		if isProven {
-			id, provenID = provenID, ""
-		}
+		id, legacy, provenID := EventMsgID(year, m, ev, proven)
 		env := bus.NewEnvelope(topic, msg, id, ts, cfg.Username)
-		env.LegacyMsgID, env.ProvenMsgID, env.Proven = legacy, provenID, isProven
+		env.LegacyMsgID, env.ProvenMsgID = legacy, provenID
+		env.Proven = proven && ev.Happening != ""
 		out = append(out, env)
 	}
 	return out
 }
 
 // EventMsgID returns the msg_ids of ev, drawn from m whose MsgIDYear is
-// year. For an event with a Happening, id is made from the happening
-// (Event.Identity, with its HappeningYear when known), legacy is the
-// msg_id m alone gave before happenings, and proven is the msg_id of the
-// same happening announced by a proven mail (Event.ProvenIdentity, the
-// same year as id), which Build gives such an event instead of id when
-// its mail is proven. For any other event id is made from m, whatever
-// its proof, and legacy and proven are "".
-func EventMsgID(year int, m *parsers.Message, ev *parsers.Event) (id, legacy, proven string) {
+// year; proven says whether the trust policy proved m. For an event with
+// a Happening, id is made from the happening (with its HappeningYear
+// when known): Event.ProvenIdentity when proven, else Event.Identity;
+// legacy is the msg_id m alone gave before happenings; and, unless
+// proven, provenID is the msg_id a proven mail of the same happening
+// gives. For any other event id is made from m, whatever its proof, and
+// legacy and provenID are "".
+func EventMsgID(year int, m *parsers.Message, ev *parsers.Event, proven bool) (id, legacy, provenID string) {
 	if ev.Happening == "" {
 		return bus.MsgID(year, ev.LegacyIdentity(m)), "", ""
 	}
@@ -92,7 +89,11 @@ func EventMsgID(year int, m *parsers.Message, ev *parsers.Event) (id, legacy, pr
 	if ev.HappeningYear > 0 {
 		hy = ev.HappeningYear
 	}
-	return bus.MsgID(hy, ev.Identity(m)), bus.MsgID(year, ev.LegacyIdentity(m)), bus.MsgID(hy, ev.ProvenIdentity())
+	legacy = bus.MsgID(year, ev.LegacyIdentity(m))
+	if proven {
+		return bus.MsgID(hy, ev.ProvenIdentity()), legacy, ""
+	}
+	return bus.MsgID(hy, ev.Identity(m)), legacy, bus.MsgID(hy, ev.ProvenIdentity())
 }
 
 // CompatEnvironment is the environment of debmessenger's compatibility
