@@ -303,6 +303,7 @@ func validateInstalled(t *testing.T, envelope string) {
 	if err != nil || strings.TrimSpace(string(out)) != "valid" {
 		t.Errorf("python3-jsonschema with %s on the event of %s: %v\n%s", schemaDir, env.Topic, err, out)
 	}
+	t.Logf("python3-jsonschema with %s: the event of %s is %s", schemaDir, env.Topic, strings.TrimSpace(string(out)))
 }
 
 // runInstalled checks the config as mailgw, starts serve from the
