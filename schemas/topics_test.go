@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 	"text/template"
@@ -134,8 +134,7 @@ func table(f schemas.Fields, skip map[string]bool) string {
 			case f.Always(k):
 				req = "always"
 			case len(with) > 0:
-				sort.Strings(with)
-				req = "with `" + strings.Join(with, "`, `") + "`"
+				req = "with `" + strings.Join(slices.Sorted(slices.Values(with)), "`, `") + "`"
 			}
 			desc := p.Description
 			if len(p.Enum) > 0 {
