@@ -223,13 +223,7 @@ func TestProvenOldJournal(t *testing.T) {
 func BenchmarkAddProven(b *testing.B) {
 	for _, kind := range []string{"plain", "none", "some"} {
 		b.Run(kind, func(b *testing.B) {
-			j := open(b, filepath.Join(b.TempDir(), "j.sqlite"))
-			addN(b, j, 0, 10000)
-			if kind == "some" {
-				if _, err := j.Add([]*bus.Envelope{provenEnv("x")}); err != nil {
-					b.Fatal(err)
-				}
-			}
+			j := benchJournal(b, kind)
 			n := 0
 			for b.Loop() {
 				envs := uploadBatch(&n, "2008-h-%d")
@@ -255,13 +249,7 @@ func BenchmarkAddProven(b *testing.B) {
 func BenchmarkSeenProven(b *testing.B) {
 	for _, kind := range []string{"none", "some"} {
 		b.Run(kind, func(b *testing.B) {
-			j := open(b, filepath.Join(b.TempDir(), "j.sqlite"))
-			addN(b, j, 0, 10000)
-			if kind == "some" {
-				if _, err := j.Add([]*bus.Envelope{provenEnv("x")}); err != nil {
-					b.Fatal(err)
-				}
-			}
+			j := benchJournal(b, kind)
 			n := 0
 			for b.Loop() {
 				if seen, err := j.Seen(unprovenEnv(fmt.Sprint(20000 + n%10000))); seen || err != nil {
@@ -271,4 +259,17 @@ func BenchmarkSeenProven(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchJournal is a journal of 10,000 rows that counts one proven
+// envelope when kind is "some", none otherwise.
+func benchJournal(b *testing.B, kind string) *Journal {
+	j := open(b, filepath.Join(b.TempDir(), "j.sqlite"))
+	addN(b, j, 0, 10000)
+	if kind == "some" {
+		if _, err := j.Add([]*bus.Envelope{provenEnv("x")}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return j
 }

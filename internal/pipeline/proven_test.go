@@ -17,22 +17,20 @@ import (
 	"github.com/debian/mailgw/parsers"
 )
 
-// provenRig is a rig whose pipeline judges dak mail by a policy that
-// accepts DKIM from ftp-master.debian.org (keys from dns) and the relay
-// 192.0.2.25, and publishes, marked untrusted, what proves nothing (the
-// default action).
+// provenRig is trustRig whose pipeline also judges dak mail, by a
+// policy that accepts DKIM from ftp-master.debian.org (keys from dns)
+// and the relay 192.0.2.25, and publishes, marked untrusted, what proves
+// nothing (the default action).
 func provenRig(t *testing.T, dns *authtest.DNS) *rig {
-	r := newRig(t)
+	r := trustRig(t, dns)
 	tc := &r.opts.Config.Trust
-	tc.DNSResolver = dns.Addr
-	tc.DNSTimeout.Duration = 5 * time.Second
+	tc.DNSTimeout.Duration = 10 * time.Second // a loaded machine is no DNS failure here
 	tc.Dak = config.Policy{DKIMDomains: []string{"ftp-master.debian.org"}, Relays: []string{"192.0.2.25"}, Action: config.ActionPublish}
 	v, err := auth.New(*tc, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.opts.Verifier = v
-	r.p = New(r.opts)
+	r.p.SetVerifier(v)
 	return r
 }
 
