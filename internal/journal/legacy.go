@@ -31,16 +31,21 @@ func migrateLegacyTx(tx *sql.Tx) error {
 // migrateLegacy runs migrateLegacyTx on a journal that has no legacy row
 // yet, and returns the row's until_seq.
 func migrateLegacy(db *sql.DB) (int64, error) {
-	var until int64
-	err := db.QueryRow(`SELECT until_seq FROM legacy WHERE id = 1`).Scan(&until)
-	if err == nil {
-		return until, nil
+	return migrateRow(db, `SELECT until_seq FROM legacy WHERE id = 1`, migrateLegacyTx)
+}
+
+// migrateRow returns the number query reads from a one-row table,
+// running migrate first on a journal that has no such row yet.
+func migrateRow(db *sql.DB, query string, migrate func(*sql.Tx) error) (int64, error) {
+	var n int64
+	if err := db.QueryRow(query).Scan(&n); err == nil {
+		return n, nil
 	}
-	if err := inTx(db, migrateLegacyTx); err != nil {
+	if err := inTx(db, migrate); err != nil {
 		return 0, err
 	}
-	err = db.QueryRow(`SELECT until_seq FROM legacy WHERE id = 1`).Scan(&until)
-	return until, err
+	err := db.QueryRow(query).Scan(&n)
+	return n, err
 }
 
 // checksLegacy reports whether env's LegacyMsgID must be looked up.

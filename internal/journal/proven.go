@@ -32,16 +32,7 @@ func migrateProvenTx(tx *sql.Tx) error {
 // migrateProven runs migrateProvenTx on a journal that has no proven row
 // yet, and returns the row's count.
 func migrateProven(db *sql.DB) (int64, error) {
-	var n int64
-	err := db.QueryRow(provenQuery).Scan(&n)
-	if err == nil {
-		return n, nil
-	}
-	if err := inTx(db, migrateProvenTx); err != nil {
-		return 0, err
-	}
-	err = db.QueryRow(provenQuery).Scan(&n)
-	return n, err
+	return migrateRow(db, provenQuery, migrateProvenTx)
 }
 
 const provenQuery = `SELECT n FROM proven WHERE id = 1`
