@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"time"
 
@@ -27,8 +28,11 @@ For each event: the topic, the rule that matched and the mail's trust
 as serve does), then the envelope as pretty JSON. A mail that yields no
 event (the policy's quarantine included) gets one line on stderr with the
 reason. Envelopes are unsigned unless --sign is given (which needs
-gpg_signing_key in the config). msg_id is the one serve would publish;
-timestamp is the current time. With --json, stdout has one canonical
+gpg_signing_key in the config). msg_id is the one serve would publish
+for the mail delivered as --relay and --sender say (a mail the policy
+proves has other msg_ids than an unproven one, docs/dedup.md; by default
+only DKIM and Authentication-Results can prove it); timestamp is the
+current time. With --json, stdout has one canonical
 envelope per line and nothing else.
 
 Exit status: 0 when every file was read (whether or not it yields events);
@@ -36,7 +40,10 @@ Exit status: 0 when every file was read (whether or not it yields events);
 is unusable.`
 
 // parseOptions are parse's flags.
-type parseOptions struct{ json, sign bool }
+type parseOptions struct {
+	json, sign    bool
+	relay, sender string
+}
 
 // newParseCmd is "mailgw parse FILE...": the events a mail would produce.
 func newParseCmd(g *globals) *cobra.Command {
@@ -52,6 +59,8 @@ func newParseCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().BoolVar(&o.json, "json", false, "one canonical envelope per line on stdout, nothing else")
 	c.Flags().BoolVar(&o.sign, "sign", false, "sign the envelopes with gpg_signing_key")
+	c.Flags().StringVar(&o.relay, "relay", "", "judge the mails as received over SMTP or LMTP from `ADDR` (an IP address)")
+	c.Flags().StringVar(&o.sender, "sender", "", "judge the mails as piped to mailgw deliver with envelope sender `ADDR`")
 	return c
 }
 
@@ -76,6 +85,13 @@ func cmdParse(cfgPath string, o parseOptions, files []string, stdin io.Reader, s
 			return exitConfig
 		}
 	}
+	in := auth.Intake{Sender: o.sender}
+	if o.relay != "" {
+		if in.Relay, err = netip.ParseAddr(o.relay); err != nil {
+			fmt.Fprintf(stderr, "mailgw parse: --relay: %v\n", err)
+			return exitUsage
+		}
+	}
 	verifier, err := auth.New(cfg.Trust, nil)
 	if err != nil {
 		fmt.Fprintf(stderr, "mailgw parse: %v\n", err)
@@ -86,7 +102,7 @@ func cmdParse(cfgPath string, o parseOptions, files []string, stdin io.Reader, s
 	code := exitOK
 	now := time.Now()
 	for _, name := range files {
-		if err := parseOne(out, stderr, stdin, cfg, cl, verifier, signer, name, now, o.json); err != nil {
+		if err := parseOne(out, stderr, stdin, cfg, cl, verifier, in, signer, name, now, o.json); err != nil {
 			out.Flush()
 			fmt.Fprintf(stderr, "mailgw parse: %s: %v\n", name, err)
 			code = exitFailure
@@ -96,7 +112,7 @@ func cmdParse(cfgPath string, o parseOptions, files []string, stdin io.Reader, s
 }
 
 // parseOne prints the events of one file.
-func parseOne(out, stderr io.Writer, stdin io.Reader, cfg *config.Config, cl *parsers.Classifier, v *auth.Verifier, signer bus.Signer, name string, now time.Time, asJSON bool) error {
+func parseOne(out, stderr io.Writer, stdin io.Reader, cfg *config.Config, cl *parsers.Classifier, v *auth.Verifier, in auth.Intake, signer bus.Signer, name string, now time.Time, asJSON bool) error {
 	var raw []byte
 	var err error
 	if name == "-" {
@@ -117,7 +133,7 @@ func parseOne(out, stderr io.Writer, stdin io.Reader, cfg *config.Config, cl *pa
 		fmt.Fprintf(stderr, "%s: no event: %s\n", name, reason)
 		return nil
 	}
-	dec := v.Check(m, auth.Intake{}, evs)
+	dec := v.Check(m, in, evs)
 	switch {
 	case dec.Retry != "":
 		fmt.Fprintf(stderr, "%s: held (serve would retry): %s\n", name, dec.Retry)

@@ -94,3 +94,44 @@ func TestParsePrettyAndErrors(t *testing.T) {
 		t.Errorf("--sign without key: exit %d, want 78", code)
 	}
 }
+
+// TestParseIntake: --sender and --relay judge the mail as serve judges
+// one delivered that way: proven by the policy's sender or a trusted
+// relay, an upload's events get the proven msg_ids (docs/dedup.md), as
+// serve would publish them; a sender or relay the policy does not know
+// proves nothing, and the msg_ids are the unproven ones. A --relay that
+// is no address is a usage error.
+func TestParseIntake(t *testing.T) {
+	dir := t.TempDir()
+	cfg := writeConfig(t, dir, "mailgw.toml", "[trust]", "dkim = false", `trusted_relays = ["192.0.2.25"]`,
+		"[trust.dak]", `senders = ["dak@ftp-master.debian.org"]`)
+	f := "../../testdata/mails/001-xfsdump-accepted-maintainer-2025.eml"
+	const unproven, proven = "2025-8df496e4-8cce-5b40-8d69-f6d6b26a20c9", "2025-663baaf7-ca89-5661-8015-dde2a6cc5451" // testdata/msg_ids.txt; internal/pipeline TestProvenMsgIDs
+	for _, c := range []struct {
+		args          []string
+		msgID, by     string
+		trusted, fail bool
+	}{
+		{nil, unproven, "", false, false},
+		{[]string{"--sender", "dak@ftp-master.debian.org"}, proven, "pipe:dak@ftp-master.debian.org", true, false},
+		{[]string{"--sender", "someone@example.org"}, unproven, "", false, false},
+		{[]string{"--relay", "192.0.2.25"}, proven, "relay:192.0.2.25", true, false},
+		{[]string{"--relay", "198.51.100.7"}, unproven, "", false, false},
+	} {
+		code, stdout, stderr := run(t, nil, append(append([]string{"--config", cfg, "parse", "--json"}, c.args...), f)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", c.args, code, stderr)
+		}
+		env, err := bus.ParseEnvelope([]byte(strings.SplitN(stdout, "\n", 2)[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth, _ := env.Msg["mail"].(map[string]any)["auth"].(map[string]any)
+		if env.MsgID != c.msgID || auth["trusted"] != c.trusted || (c.by != "" && auth["by"] != c.by) {
+			t.Errorf("%v: msg_id %s, auth %v; want %s, trusted %v by %q", c.args, env.MsgID, auth, c.msgID, c.trusted, c.by)
+		}
+	}
+	if code, _, stderr := run(t, nil, "--config", cfg, "parse", "--relay", "buxtehude", f); code != 64 || !strings.Contains(stderr, "--relay") {
+		t.Errorf("--relay buxtehude: exit %d, %s", code, stderr)
+	}
+}

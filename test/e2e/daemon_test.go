@@ -266,10 +266,18 @@ func (d *daemon) journal() (map[string]int, int64, int) {
 // parseIDs runs "mailgw parse --json" on files and returns the msg_ids.
 func parseIDs(t testing.TB, files ...string) []string {
 	t.Helper()
+	return parseIDsAs(t, nil, files...)
+}
+
+// parseIDsAs is parseIDs with more arguments for parse (--config, and
+// --relay or --sender for a mail the policy proves by its delivery: its
+// events then have the proven msg_ids).
+func parseIDsAs(t testing.TB, args []string, files ...string) []string {
+	t.Helper()
 	var ids []string
 	for len(files) > 0 {
 		n := min(len(files), 500)
-		cmd := exec.Command(mailgw, append([]string{"parse", "--json"}, files[:n]...)...)
+		cmd := exec.Command(mailgw, append(append([]string{"parse", "--json"}, args...), files[:n]...)...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()

@@ -30,7 +30,8 @@ func (p *postfix) swaksFrom(from, rcpt, file string) {
 // sender, under action = "quarantine", lands in quarantine with reason
 // "untrusted: …" and never reaches the subscriber. Under "publish" (the
 // operator changes the policy, reloads serve with SIGHUP and requeues it)
-// it arrives with trusted false.
+// it arrives with trusted false. A copy of the real upload from that
+// sender is then a duplicate of its proven events (docs/dedup.md).
 func TestPostfixTrust(t *testing.T) {
 	trust := `
 [trust]
@@ -55,7 +56,12 @@ action = "quarantine"
 	p.swaksFrom("owner@bugs.debian.org", "mailgw@smtp.test", relayed)
 	p.swaksFrom("someone@example.org", "x@pipe.test", forged)
 
-	want := parseIDs(t, real, relayed)
+	// Proven by their delivery, their events have the proven msg_ids.
+	want := append(parseIDsAs(t, []string{"--config", d.config, "--sender", "dak@ftp-master.debian.org"}, real),
+		parseIDsAs(t, []string{"--config", d.config, "--relay", "127.0.0.2"}, relayed)...)
+	if unproven := parseIDs(t, real, relayed); len(unproven) != len(want) || unproven[0] == want[0] {
+		t.Fatalf("msg_ids proven %v, unproven %v", want, unproven)
+	}
 	expectOnce(t, sub, want, 0)
 	for _, m := range sub.messages() {
 		dm := strings.Contains(m.Topic, ".debmessenger.")
@@ -100,6 +106,24 @@ action = "quarantine"
 		if !dm && (m.Trusted == nil || *m.Trusted) {
 			t.Errorf("forged %s: trusted %v, want false", m.Topic, m.Trusted)
 		}
+	}
+
+	// A copy of the real upload's mail from a sender nothing proves, now
+	// published unproven: the proven events of its upload are journaled,
+	// so it is a duplicate and nothing more reaches the bus.
+	p.swaksFrom("someone@example.org", "x@pipe.test", real)
+	const mid = "message_id=E1tYPlM-00DaWv-5f@fasolo.debian.org "
+	var line string
+	waitFor(t, 30*time.Second, "the unproven copy processed", func() bool {
+		log := d.log.String()
+		line, _, _ = strings.Cut(log[strings.LastIndex(log, mid)+1:], "\n")
+		return strings.Count(log, mid) == 2 && strings.Contains(line, "outcome=")
+	})
+	if !strings.Contains(line, "outcome=duplicate") {
+		t.Errorf("the unproven copy of a proven upload: %s", line)
+	}
+	if n := len(sub.messages()); n != len(want)+len(forgedIDs) {
+		t.Errorf("%d messages on the bus, want %d", n, len(want)+len(forgedIDs))
 	}
 }
 
