@@ -39,7 +39,6 @@ CREATE TABLE IF NOT EXISTS envelopes (
 	timestamp INTEGER NOT NULL,
 	body      BLOB    NOT NULL
 );
-CREATE INDEX IF NOT EXISTS envelopes_timestamp ON envelopes(timestamp, seq_id);
 `
 
 // Journal is an open journal. It is safe for concurrent use; several
@@ -65,6 +64,11 @@ type Journal struct {
 	// legacyUntil is the last seq_id journaled before happenings
 	// (legacy.go); 0 when no legacy msg_id needs looking up.
 	legacyUntil int64
+	// topicIDs and packageIDs cache the ids of the search indexes
+	// (index.go), under mu.
+	topicIDs, packageIDs *dict
+	// st are Add's statements, prepared once (index.go).
+	st writeStmts
 }
 
 // Entry is one journaled envelope.
@@ -122,13 +126,21 @@ func Open(path string) (*Journal, error) {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
-	j := &Journal{db: db, path: path, legacyUntil: legacyUntil}
+	j := &Journal{db: db, path: path, legacyUntil: legacyUntil,
+		topicIDs: newDict("topics", "topic"), packageIDs: newDict("packages", "name")}
 	if j.bfile, err = openBodies(db, path); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
+	if err := j.migrateSearch(); err != nil {
+		j.Close()
+		return nil, fmt.Errorf("journal %s: search indexes: %w", path, err)
+	}
 	if j.w, err = db.Conn(context.Background()); err == nil {
 		j.has, err = db.Prepare(keyQuery)
+	}
+	if err == nil {
+		err = j.st.prepare(db)
 	}
 	if err != nil {
 		j.Close()
@@ -172,7 +184,7 @@ func createTx(db *sql.DB) error {
 		if _, err := tx.Exec(schema); err != nil {
 			return err
 		}
-		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx, migratePrunedTx, migrateLegacyTx} {
+		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx, migratePrunedTx, migrateLegacyTx, migrateSearchTx} {
 			if err := migrate(tx); err != nil {
 				return err
 			}
@@ -200,6 +212,7 @@ func (j *Journal) Close() error {
 	if j.has != nil {
 		j.has.Close()
 	}
+	j.st.close()
 	var err error
 	if j.w != nil {
 		err = j.w.Close()

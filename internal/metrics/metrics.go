@@ -45,6 +45,7 @@ type Metrics struct {
 
 	healthy atomic.Bool
 	probes  *probes
+	web     *webMetrics
 }
 
 // New makes the metrics and registers them, with Go runtime and process
@@ -99,6 +100,7 @@ func New() *Metrics {
 		newStateCollector(m),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.web = newWebMetrics(m.reg)
 	for _, mode := range []string{ModeSMTP, ModeLMTP, ModeDeliver, ModeReplay} {
 		m.received.WithLabelValues(mode) // export zeros so dashboards see every mode
 	}

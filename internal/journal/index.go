@@ -1,0 +1,511 @@
+package journal
+
+import (
+	"database/sql"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/debian/mailgw/bus"
+)
+
+// The search indexes (search.go, stats.go; docs/web.md): what the web
+// listener's history queries need beside the envelopes' rows, written in
+// the transaction that adds or deletes the rows, so they are never out of
+// step with them.
+//
+//   - topics and packages give each topic and package name a small
+//     integer id, once and for all (never deleted, so a cached id stays
+//     right); the indexes hold the ids: with the topic strings in them,
+//     SQLite's key comparisons and the larger pages made Add take a
+//     third more CPU time (BenchmarkJournalAddMark);
+//   - envelopes_topic: the rows by topic_id and time, for topic and
+//     category queries, and for queries by time (ByTime, and searches
+//     without a topic, over every topic): it replaced the index by time,
+//     so that Add maintains as many indexes as before;
+//   - envelopes.packages: the event's source packages (EventPackages),
+//     space-separated, and env_packages, one row per package and event,
+//     by package_id and time, for package queries; env_packages is
+//     filled beside Add, not by it (pkgindex.go);
+//   - topic_hours and topics.n: how many rows each topic has per hour
+//     (UTC, Unix time / 3600) and in all, for the totals of a query and
+//     for /stats, without counting rows.
+//
+// A row without a topic_id is not indexed: every row of a journal from
+// before the indexes, or one an older mailgw added since. They are
+// indexed when the journal is opened (indexRows, reading their bodies for
+// the packages), found by the partial index envelopes_unindexed, which
+// costs Add nothing (its rows all have a topic_id).
+const searchSchema = `
+CREATE TABLE IF NOT EXISTS topics (
+	id    INTEGER PRIMARY KEY,
+	topic TEXT    NOT NULL UNIQUE,
+	n     INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS packages (
+	id   INTEGER PRIMARY KEY,
+	name TEXT    NOT NULL UNIQUE
+);
+CREATE INDEX IF NOT EXISTS envelopes_topic ON envelopes(topic_id, timestamp);
+CREATE TABLE IF NOT EXISTS env_packages (
+	package_id INTEGER NOT NULL,
+	timestamp  INTEGER NOT NULL,
+	seq_id     INTEGER NOT NULL,
+	topic_id   INTEGER NOT NULL,
+	PRIMARY KEY (package_id, timestamp, seq_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS topic_hours (
+	topic_id INTEGER NOT NULL,
+	hour     INTEGER NOT NULL,
+	n        INTEGER NOT NULL,
+	PRIMARY KEY (topic_id, hour)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS package_index (
+	id      INTEGER PRIMARY KEY CHECK (id = 1),
+	through INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO package_index (id, through) VALUES (1, 0);
+CREATE INDEX IF NOT EXISTS envelopes_unindexed ON envelopes(seq_id) WHERE topic_id IS NULL;
+DROP INDEX IF EXISTS envelopes_timestamp;
+`
+
+// maxPackages bounds the packages indexed per event (a removal of
+// hundreds of packages is found by its first maxPackages).
+const maxPackages = 64
+
+// EventPackages returns the source packages an event is about, as the
+// journal indexes them and the web listener filters them: the event's
+// msg.mailgw.packages (docs/topics.md) when it has that field; for an
+// event made before it existed, its payload's "source", "package" and
+// "packages" fields. Only valid Debian package names count ("src:"
+// dropped), each once, at most maxPackages, in first-seen order. msg may
+// hold Go values (as the pipeline builds it) or decoded JSON.
+func EventPackages(msg map[string]any) []string {
+	if mg, ok := msg["mailgw"].(map[string]any); ok {
+		if p, ok := mg["packages"]; ok {
+			return addPackages(nil, p)
+		}
+	}
+	var out []string
+	for _, k := range []string{"source", "package", "packages"} {
+		out = addPackages(out, msg[k])
+	}
+	return out
+}
+
+// addPackages adds to out the package names of v: a string of names
+// separated by commas or spaces, or a list of such strings.
+func addPackages(out []string, v any) []string {
+	switch v := v.(type) {
+	case string:
+		// Split by hand: strings.FieldsFunc's allocations made this a
+		// sixth of Add's CPU time in a replay.
+		for len(v) > 0 && len(out) < maxPackages {
+			f := v
+			if i := strings.IndexAny(v, ", "); i >= 0 {
+				f, v = v[:i], v[i+1:]
+			} else {
+				v = ""
+			}
+			f = strings.TrimPrefix(f, "src:")
+			if validPackage(f) && !slices.Contains(out, f) {
+				out = append(out, f)
+			}
+		}
+	case []string:
+		for _, s := range v {
+			out = addPackages(out, s)
+		}
+	case []any:
+		for _, s := range v {
+			if s, ok := s.(string); ok {
+				out = addPackages(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// validPackage reports whether s is a valid Debian package name: at least
+// two characters of a-z, 0-9, '+', '-' and '.', starting with a letter or
+// digit (Debian Policy 5.6.1), and at most 100.
+func validPackage(s string) bool {
+	if len(s) < 2 || len(s) > 100 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case i > 0 && (c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Category returns a topic's category, the service that emitted it: the
+// fourth dot-separated part ("dak" in org.debian.prod.dak.package.upload),
+// as datagrepper has it; "" for a topic with fewer parts.
+func Category(topic string) string {
+	parts := strings.SplitN(topic, ".", 5)
+	if len(parts) < 4 {
+		return ""
+	}
+	return parts[3]
+}
+
+// TopicHasPrefix reports whether topic starts with prefix at a boundary
+// between parts: prefix is the topic, or the topic continues with "." after
+// it, or prefix itself ends with ".".
+func TopicHasPrefix(topic, prefix string) bool {
+	if !strings.HasPrefix(topic, prefix) {
+		return false
+	}
+	return len(topic) == len(prefix) || topic[len(prefix)] == '.' || strings.HasSuffix(prefix, ".")
+}
+
+// hourOf is the topic_hours bucket of a timestamp (floor division, so
+// that times before 1970 fall into the right hour too).
+func hourOf(ts int64) int64 {
+	h := ts / 3600
+	if ts%3600 < 0 {
+		h--
+	}
+	return h
+}
+
+// dict is the committed ids of one of the name tables (topics,
+// packages), cached by the writer (under Journal.mu).
+type dict struct {
+	table, col string
+	ids        map[string]int64
+}
+
+// maxDict bounds a dict's cache; past it the cache starts afresh.
+const maxDict = 1 << 18
+
+func newDict(table, col string) *dict {
+	return &dict{table: table, col: col, ids: make(map[string]int64)}
+}
+
+// indexer collects, inside one transaction, the index entries of the rows
+// it is given, and writes them at the end (flush): the package rows
+// pkgChunk at a time in one statement (one statement per row cost a
+// seventh of Add's CPU time), the counts one statement per topic and
+// hour. Ids it gives new names are pending until the transaction commits
+// (commit).
+type indexer struct {
+	tx      *sql.Tx
+	j       *Journal
+	pkgs    []any // package_id, timestamp, seq_id, topic_id of each row
+	hours   map[topicHour]int64
+	counts  map[int64]int64
+	pending map[*dict]map[string]int64
+	removed bool // counts went down: empty buckets are dropped at flush
+}
+
+type topicHour struct{ topic, hour int64 }
+
+func (j *Journal) newIndexer(tx *sql.Tx) *indexer {
+	return &indexer{tx: tx, j: j, hours: make(map[topicHour]int64), counts: make(map[int64]int64),
+		pending: make(map[*dict]map[string]int64)}
+}
+
+// id returns name's id in d, giving it one if it has none.
+func (ix *indexer) id(d *dict, name string) (int64, error) {
+	if id, ok := d.ids[name]; ok {
+		return id, nil
+	}
+	if id, ok := ix.pending[d][name]; ok {
+		return id, nil
+	}
+	var id int64
+	err := ix.tx.QueryRow(`SELECT id FROM `+d.table+` WHERE `+d.col+` = ?`, name).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = ix.tx.QueryRow(`INSERT INTO `+d.table+` (`+d.col+`) VALUES (?) RETURNING id`, name).Scan(&id)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if ix.pending[d] == nil {
+		ix.pending[d] = make(map[string]int64)
+	}
+	ix.pending[d][name] = id
+	return id, nil
+}
+
+// topicID returns topic's id.
+func (ix *indexer) topicID(topic string) (int64, error) { return ix.id(ix.j.topicIDs, topic) }
+
+// commit makes the ids given in the committed transaction known to the
+// writer's cache.
+func (ix *indexer) commit() {
+	for d, m := range ix.pending {
+		if len(d.ids)+len(m) > maxDict {
+			d.ids = make(map[string]int64)
+		}
+		for k, v := range m {
+			d.ids[k] = v
+		}
+	}
+}
+
+// packagesColumn is the envelopes.packages value for pkgs: nil (NULL)
+// when there is none.
+func packagesColumn(pkgs []string) any {
+	if len(pkgs) == 0 {
+		return nil
+	}
+	return strings.Join(pkgs, " ")
+}
+
+// add counts the row seq, whose topic has the id topic, with timestamp
+// ts.
+func (ix *indexer) add(topic, ts int64) {
+	ix.hours[topicHour{topic, hourOf(ts)}]++
+	ix.counts[topic]++
+}
+
+// addPackages records the package index rows of the row seq.
+func (ix *indexer) addPackages(seq, topic, ts int64, pkgs []string) error {
+	for _, p := range pkgs {
+		pid, err := ix.id(ix.j.packageIDs, p)
+		if err != nil {
+			return err
+		}
+		ix.pkgs = append(ix.pkgs, pid, ts, seq, topic)
+	}
+	return nil
+}
+
+// remove takes the entries of a deleted row out (pruneKeys); pkgs is its
+// packages column, in the package index if seq is at most pkgThrough.
+func (ix *indexer) remove(seq, topic, ts int64, pkgs sql.NullString, pkgThrough int64) error {
+	for _, p := range strings.Fields(pkgs.String) {
+		if seq > pkgThrough {
+			break
+		}
+		pid, err := ix.id(ix.j.packageIDs, p)
+		if err != nil {
+			return err
+		}
+		if _, err := ix.tx.Exec(`DELETE FROM env_packages WHERE package_id = ? AND timestamp = ? AND seq_id = ?`, pid, ts, seq); err != nil {
+			return err
+		}
+	}
+	ix.hours[topicHour{topic, hourOf(ts)}]--
+	ix.counts[topic]--
+	ix.removed = true
+	return nil
+}
+
+// flush writes the collected entries and counts.
+func (ix *indexer) flush() error {
+	exec := func(k int, args ...any) error {
+		st, err := ix.j.st.stmt(ix.tx, k)
+		if err == nil {
+			_, err = st.Exec(args...)
+		}
+		return err
+	}
+	for len(ix.pkgs) > 0 {
+		k, n := stPkgChunk, 4*pkgChunk
+		if len(ix.pkgs) < n {
+			k, n = stPkgOne, 4
+		}
+		if err := exec(k, ix.pkgs[:n]...); err != nil {
+			return err
+		}
+		ix.pkgs = ix.pkgs[n:]
+	}
+	for k, n := range ix.hours {
+		if n == 0 {
+			continue
+		}
+		if err := exec(stHour, k.topic, k.hour, n); err != nil {
+			return err
+		}
+	}
+	for t, n := range ix.counts {
+		if n == 0 {
+			continue
+		}
+		if err := exec(stCount, n, t); err != nil {
+			return err
+		}
+	}
+	clear(ix.hours)
+	clear(ix.counts)
+	if ix.removed {
+		if _, err := ix.tx.Exec(`DELETE FROM topic_hours WHERE n <= 0`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pkgChunk is how many package rows one statement inserts.
+const pkgChunk = 32
+
+// The statements Add runs for every batch, by index in writeQueries.
+const (
+	stInsert = iota
+	stPkgOne
+	stPkgChunk
+	stHour
+	stCount
+	nStmts
+)
+
+var writeQueries = [nStmts]string{
+	// ON CONFLICT: a taken msg_key (a msg_id journaled already, or rarely
+	// another msg_id on the same key, msgkey.go) is found by the insert
+	// itself, without a lookup statement of its own.
+	stInsert: `INSERT INTO envelopes (seq_id, msg_id, msg_key, topic, timestamp, body, body_at, body_len, body_crc, topic_id, packages)
+		VALUES (?, ?, ?, ?, ?, x'', ?, ?, ?, ?, ?) ON CONFLICT(msg_key) DO NOTHING`,
+	stPkgOne: `INSERT OR IGNORE INTO env_packages (package_id, timestamp, seq_id, topic_id) VALUES (?, ?, ?, ?)`,
+	stPkgChunk: `INSERT OR IGNORE INTO env_packages (package_id, timestamp, seq_id, topic_id) VALUES ` +
+		strings.Repeat("(?, ?, ?, ?), ", pkgChunk-1) + "(?, ?, ?, ?)",
+	stHour: `INSERT INTO topic_hours (topic_id, hour, n) VALUES (?, ?, ?)
+		ON CONFLICT (topic_id, hour) DO UPDATE SET n = n + excluded.n`,
+	stCount: `UPDATE topics SET n = n + ? WHERE id = ?`,
+}
+
+// writeStmts are writeQueries prepared once on the database and taken
+// into each transaction with Tx.Stmt, which reuses them on the writer's
+// connection: prepared per call, SQLite parsing their text cost a
+// twentieth of Add's CPU time. Before they are prepared (the migration at
+// Open), a transaction prepares its own.
+type writeStmts [nStmts]*sql.Stmt
+
+func (w *writeStmts) prepare(db *sql.DB) error {
+	for i, q := range writeQueries {
+		st, err := db.Prepare(q)
+		if err != nil {
+			return err
+		}
+		w[i] = st
+	}
+	return nil
+}
+
+// stmt returns statement k for tx.
+func (w *writeStmts) stmt(tx *sql.Tx, k int) (*sql.Stmt, error) {
+	if w[k] != nil {
+		return tx.Stmt(w[k]), nil
+	}
+	return tx.Prepare(writeQueries[k]) // closed with tx
+}
+
+func (w *writeStmts) close() {
+	for _, st := range w {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// migrateSearchTx gives the journal its search indexes (searchSchema and
+// the packages column); the rows are indexed by indexRows.
+func migrateSearchTx(tx *sql.Tx) error {
+	var col int
+	if err := tx.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('envelopes') WHERE name = 'topic_id'`).Scan(&col); err != nil {
+		return err
+	}
+	if col == 0 {
+		for _, q := range []string{`ALTER TABLE envelopes ADD COLUMN topic_id INTEGER`, `ALTER TABLE envelopes ADD COLUMN packages TEXT`} {
+			if _, err := tx.Exec(q); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := tx.Exec(searchSchema)
+	return err
+}
+
+// indexBatch bounds the rows indexRows reads at a time.
+const indexBatch = 5000
+
+// migrateSearch gives a journal the search indexes and indexes the rows
+// without a topic_id: all of a journal made before the indexes (reading
+// every body: about 10 s per million envelopes), or those an older mailgw
+// added since. It runs in one immediate transaction, so concurrent Opens
+// index once and a crash leaves nothing half done.
+func (j *Journal) migrateSearch() error {
+	var col int
+	err := j.db.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'envelopes_unindexed'`).Scan(&col)
+	if err != nil {
+		return err
+	}
+	if col > 0 {
+		var todo bool
+		if err := j.db.QueryRow(`SELECT EXISTS (SELECT 1 FROM envelopes WHERE topic_id IS NULL)`).Scan(&todo); err != nil || !todo {
+			return err
+		}
+	}
+	var ix *indexer
+	err = inTx(j.db, func(tx *sql.Tx) error {
+		if err := migrateSearchTx(tx); err != nil {
+			return err
+		}
+		ix = j.newIndexer(tx)
+		return ix.indexRows()
+	})
+	if err == nil {
+		ix.commit()
+	}
+	return err
+}
+
+// indexRows indexes every row without a topic_id.
+func (ix *indexer) indexRows() error {
+	tx, j := ix.tx, ix.j
+	for {
+		rows, err := tx.Query(`SELECT seq_id, topic, timestamp, `+bodyCols+` FROM envelopes WHERE topic_id IS NULL ORDER BY seq_id LIMIT ?`, indexBatch)
+		if err != nil {
+			return err
+		}
+		type row struct {
+			seq, ts int64
+			topic   string
+			pkgs    []string
+		}
+		var batch []row
+		for rows.Next() {
+			var r row
+			var sb storedBody
+			if err := rows.Scan(append([]any{&r.seq, &r.topic, &r.ts}, sb.dest()...)...); err != nil {
+				rows.Close()
+				return err
+			}
+			// A pruned or unreadable body indexes no package: the row is
+			// still found by topic and time.
+			if b, err := j.bfile.load(&sb); err == nil {
+				if env, err := bus.ParseEnvelope(b); err == nil {
+					r.pkgs = EventPackages(env.Msg)
+				}
+			}
+			batch = append(batch, r)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil || len(batch) == 0 {
+			return err
+		}
+		for _, r := range batch {
+			tid, err := ix.topicID(r.topic)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(`UPDATE envelopes SET topic_id = ?, packages = ? WHERE seq_id = ?`, tid, packagesColumn(r.pkgs), r.seq); err != nil {
+				return err
+			}
+			ix.add(tid, r.ts)
+		}
+		if err := ix.flush(); err != nil {
+			return err
+		}
+	}
+}
