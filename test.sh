@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, vet, staticcheck, then every Go test —
-# unit tests, golden files, fuzz seed corpora, and the end-to-end tests in
-# test/e2e that drive real postfix, swaks, gpg and python3-zmq.
+# unit tests, golden files, fuzz seed corpora, and, behind the e2e build
+# tag, the tests that drive real programs or need root: the end-to-end
+# tests in test/e2e (real postfix, swaks, gpg, python3-zmq) and the interop
+# tests beside the code. vet and staticcheck look at the build with and
+# without the tag (without it, go test ./... needs nothing but Go).
 # Run test/install-deps.sh once first on a fresh machine (.ci/run does).
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,5 +16,7 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 go vet ./...
+go vet -tags e2e ./...
 staticcheck ./...
-go test -count=1 -timeout 40m "$@" ./...
+staticcheck -tags e2e ./...
+go test -tags e2e -count=1 -timeout 40m "$@" ./...

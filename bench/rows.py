@@ -48,9 +48,10 @@ def free_port():
 
 
 def gotest(c, pkg, bench, cpu="1"):
-    return c.sh([os.path.join(c.bin, pkg + ".test"), "-test.run", "^$", "-test.bench", bench,
+    name = os.path.basename(pkg)
+    return c.sh([os.path.join(c.bin, name + ".test"), "-test.run", "^$", "-test.bench", bench,
                  "-test.cpu", cpu, "-test.count", str(c.a.runs), "-test.benchtime", c.a.benchtime,
-                 "-test.benchmem"], pkg + ".bench.log", cwd=os.path.join(os.path.dirname(BENCH), pkg))
+                 "-test.benchmem"], name + ".bench.log", cwd=os.path.join(os.path.dirname(BENCH), pkg))
 
 
 def parse(c):
@@ -88,7 +89,7 @@ def publish(c):
     out = c.sh([PY, os.path.join(BENCH, "pyzmq_rate.py"), "-n", str(c.a.pyzmq_n), "--runs", str(c.a.runs)],
                "pyzmq.log")
     py = [float(x) for x in re.findall(r"^run \d+: ([0-9.]+) msg/s", out, re.M)]
-    r = [row("publish 4 KiB, mailgw PUB (internal/zmtp) -> SUB", zmq4, "msg/s", ">= 50,000", at_least(50000)),
+    r = [row("publish 4 KiB, mailgw PUB (bus/zmtp) -> SUB", zmq4, "msg/s", ">= 50,000", at_least(50000)),
          row("publish 4 KiB, libzmq (pyzmq) PUB -> SUB", py, "msg/s")]
     if zmq4 and py:
         r[0]["note"] = "%.0f%% of libzmq" % (100 * statistics.median(zmq4) / statistics.median(py))
@@ -269,6 +270,56 @@ def ratios(c):
     return r
 
 
+def trust(c):
+    """DKIM checking: one mail's check with its key cached (go test
+    -bench), and replay --publish of an mbox whose DKIM-signed mails are
+    signed afresh (mboxgen -dkim-key), keys served by bench/dkimdns on
+    loopback, with DKIM checked and not checked, runs taken in turn."""
+    out = gotest(c, "internal/auth", "^BenchmarkCheckCached$")
+    r = [row("DKIM check, RSA-2048 key cached, 1 core (CheckCached)", metric(out, "BenchmarkCheckCached", "mails/cpu-s"),
+             "mails/cpu-s", ">= 5,000", at_least(5000), "a 11 KiB debbugs mail, relaxed/relaxed")]
+    key = os.path.join(c.work, "dkim.pem")
+    mbox = os.path.join(c.work, "bench-dkim-%d.mbox" % c.a.mails)
+    if not os.path.exists(mbox):
+        c.sh([os.path.join(c.bin, "mboxgen"), "-n", str(c.a.mails), "-dkim-key", key, "-o", mbox + ".tmp"], "build.log")
+        os.rename(mbox + ".tmp", mbox)
+    dns = subprocess.Popen([os.path.join(c.bin, "dkimdns"), "-record", key + ".record"], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        addr = dns.stdout.readline().split()[1]
+        on, off, trusted = [], [], []
+        for _ in range(c.a.runs):
+            for checked, rates in ((True, on), (False, off)):
+                ep = "tcp://127.0.0.1:%d" % free_port()
+                cfg = e2e_config(c, ep)
+                with open(cfg, "a") as f:
+                    f.write('[trust]\ndkim = %s\ndns_resolver = "%s"\n'
+                            '[trust.dak]\ndkim_domains = ["ftp-master.debian.org"]\n'
+                            '[trust.debbugs]\ndkim_domains = ["bugs.debian.org"]\n' % (str(checked).lower(), addr))
+                cmd = [c.mailgw, "replay", "--config", cfg, "--publish", "--no-progress", "--wait-subscribers", "1", mbox]
+                res, secs, out = counted(c, cmd, "trust.log", ep)
+                new = int(re.findall(r"events: (\d+) new", out)[-1])
+                if not (res["count"] == res["distinct"] == new and res["bad"] == 0):
+                    raise RuntimeError("events lost or duplicated (DKIM %s)" % checked)
+                rates.append(c.a.mails / secs)
+                if checked:
+                    with open(os.path.join(c.work, "state", "journal.sqlite-bodies"), errors="replace") as f:
+                        trusted.append(f.read().count('"by":"dkim:'))
+        dns.stdin.close()
+        queries = dns.stdout.read().strip()
+    finally:
+        dns.kill()
+        dns.wait()
+    if min(trusted) == 0:
+        raise RuntimeError("no event trusted by DKIM: the signatures did not verify")
+    note = "%d events trusted by DKIM per run; DNS %s in all" % (statistics.median(trusted), queries)
+    r += [row("replay --publish, DKIM checked, keys cached (%d mails)" % c.a.mails, on, "mails/s", note=note),
+          row("replay --publish, DKIM not checked (same mbox)", off, "mails/s"),
+          row("ratio: DKIM checked / not checked", [100 * a / b for a, b in zip(on, off)], "%", ">= 80%",
+              at_least(80), "median of %d runs taken in turn" % len(on))]
+    return r
+
+
 def smtp(c):
     env = dict(c.env, SMTP_MAILS=str(c.a.smtp_mails), LAT_MAILS=str(c.a.lat_mails), MAILGW_BIN=c.mailgw)
     out = c.sh([os.path.join(BENCH, "smtp_ingest.sh"), str(c.a.runs)], "smtp.log", env=env)
@@ -315,4 +366,4 @@ def f0(xs):
     return "-" if xs is None else "{:,.0f}".format(xs)
 
 
-ALL = [parse, dry_run, sign, publish, e2e, reference, ratios, smtp, deliver, rss_1g]
+ALL = [parse, dry_run, sign, publish, e2e, reference, ratios, trust, smtp, deliver, rss_1g]

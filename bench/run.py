@@ -79,15 +79,15 @@ class Ctx:
 
 
 def build(c):
-    progs = [("./cmd/mboxgen", "mboxgen")]
+    progs = [("./cmd/mboxgen", "mboxgen"), ("./bench/dkimdns", "dkimdns")]
     if not c.a.mailgw:
         progs.append(("./cmd/mailgw", "mailgw"))
     if c.a.profile:
         progs.append(("./bench/replayprof", "replayprof"))
     for pkg, name in progs:
         c.sh(["go", "build", "-o", os.path.join(c.bin, name), pkg], "build.log")
-    for pkg in ("parsers", "bus"):
-        c.sh(["go", "test", "-c", "-o", os.path.join(c.bin, pkg + ".test"), "./" + pkg], "build.log")
+    for pkg in ("parsers", "bus", "internal/auth"):
+        c.sh(["go", "test", "-c", "-o", os.path.join(c.bin, os.path.basename(pkg) + ".test"), "./" + pkg], "build.log")
 
 
 def fmt_num(v):

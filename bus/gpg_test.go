@@ -1,3 +1,5 @@
+//go:build e2e
+
 package bus
 
 import (
@@ -9,44 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/debian/mailgw/internal/gpgtest"
 )
-
-// gpgHome makes a private GNUPGHOME. Its path is short (the agent's socket
-// path must fit in sun_path), and the agent is stopped at cleanup.
-func gpgHome(t testing.TB) string {
-	t.Helper()
-	if _, err := exec.LookPath("gpg"); err != nil {
-		t.Fatalf("gpg is required: %v", err)
-	}
-	dir, err := os.MkdirTemp("", "mgwgpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", dir, "--kill", "all").Run()
-		os.RemoveAll(dir)
-	})
-	return dir
-}
-
-// gpg runs gpg --batch in home with args and returns its exit code and
-// combined output.
-func gpg(t testing.TB, home string, stdin []byte, args ...string) (int, string) {
-	t.Helper()
-	cmd := exec.Command("gpg", append([]string{"--homedir", home, "--batch", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", ""}, args...)...)
-	cmd.Stdin = bytes.NewReader(stdin)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		if ee, ok := err.(*exec.ExitError); ok {
-			return ee.ExitCode(), string(out)
-		}
-		t.Fatalf("gpg %v: %v", args, err)
-	}
-	return 0, string(out)
-}
 
 // gpgVerify writes sig and data to files and runs gpg --verify on them.
 func gpgVerify(t *testing.T, home string, sig, data []byte) (int, string) {
@@ -55,18 +22,7 @@ func gpgVerify(t *testing.T, home string, sig, data []byte) (int, string) {
 	sf, df := filepath.Join(dir, "sig"), filepath.Join(dir, "data")
 	os.WriteFile(sf, sig, 0o644)
 	os.WriteFile(df, data, 0o644)
-	return gpg(t, home, nil, "--verify", sf, df)
-}
-
-// testMsg is a payload with non-ASCII text, nesting and lists.
-func testMsg() map[string]any {
-	return map[string]any{
-		"source":  "hello",
-		"version": "2.12-1",
-		"changes": "é 😀 <tag> & \"quoted\"\n\ttab",
-		"closes":  []any{123456, 654321},
-		"files":   []any{map[string]any{"name": "hello_2.12-1.dsc", "size": 1234}},
-	}
+	return gpgtest.Run(t, home, nil, "--verify", sf, df)
 }
 
 // TestGPGVerifiesGoSignatures: a key made by GenerateKey imports into
@@ -86,13 +42,13 @@ func TestGPGVerifiesGoSignatures(t *testing.T) {
 				!bytes.HasPrefix(pub, []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----")) || len(fpr) != 40 {
 				t.Fatalf("bad key output: fpr %q", fpr)
 			}
-			home := gpgHome(t)
-			if rc, out := gpg(t, home, pub, "--import"); rc != 0 {
+			home := gpgtest.Home(t)
+			if rc, out := gpgtest.Run(t, home, pub, "--import"); rc != 0 {
 				t.Fatalf("gpg --import: rc %d\n%s", rc, out)
 			}
 			// Trust is irrelevant to --verify's exit code, but GnuPG must
 			// list the key under the fingerprint GenerateKey reported.
-			if rc, out := gpg(t, home, nil, "--with-colons", "--fingerprint", fpr); rc != 0 || !strings.Contains(out, "fpr:::::::::"+fpr+":") {
+			if rc, out := gpgtest.Run(t, home, nil, "--with-colons", "--fingerprint", fpr); rc != 0 || !strings.Contains(out, "fpr:::::::::"+fpr+":") {
 				t.Fatalf("gpg does not know %s: rc %d\n%s", fpr, rc, out)
 			}
 			s := writeSigner(t, sec)
@@ -120,71 +76,6 @@ func TestGPGVerifiesGoSignatures(t *testing.T) {
 	}
 }
 
-// writeSigner stores an armored secret key and loads it with LoadSigner.
-func writeSigner(t testing.TB, sec []byte) *OpenPGPSigner {
-	t.Helper()
-	f := filepath.Join(t.TempDir(), "sec.asc")
-	if err := os.WriteFile(f, sec, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s, err := LoadSigner(f, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// gpgKey makes a key with real GnuPG and returns its home, fingerprint and
-// exported public key.
-func gpgKey(t testing.TB, algo string) (home, fpr string, pub []byte) {
-	t.Helper()
-	home = gpgHome(t)
-	if rc, out := gpg(t, home, nil, "--quick-gen-key", "GnuPG Signer <gnupg@example.org>", algo, "sign", "never"); rc != 0 {
-		t.Fatalf("gpg --quick-gen-key: rc %d\n%s", rc, out)
-	}
-	_, out := gpg(t, home, nil, "--with-colons", "--list-keys")
-	for _, line := range strings.Split(out, "\n") {
-		if strings.HasPrefix(line, "fpr:") {
-			fpr = strings.Split(line, ":")[9]
-			break
-		}
-	}
-	cmd := exec.Command("gpg", "--homedir", home, "--batch", "--export", fpr)
-	pub, err := cmd.Output()
-	if err != nil || len(pub) == 0 || fpr == "" {
-		t.Fatalf("gpg --export %q: %v", fpr, err)
-	}
-	return home, fpr, pub
-}
-
-// gpgSign signs data with real gpg --detach-sign (binary).
-func gpgSign(t testing.TB, home, fpr string, data []byte) []byte {
-	t.Helper()
-	cmd := exec.Command("gpg", "--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", "",
-		"--local-user", fpr, "--detach-sign")
-	cmd.Stdin = bytes.NewReader(data)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	sig, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("gpg --detach-sign: %v\n%s", err, stderr.String())
-	}
-	return sig
-}
-
-// wrap76 is Python 2's str.encode('base64'): lines of 76 characters, each
-// ending in a newline (fedmsg 0.7.x).
-func wrap76(b []byte) string {
-	s := base64.StdEncoding.EncodeToString(b)
-	var sb strings.Builder
-	for len(s) > 76 {
-		sb.WriteString(s[:76] + "\n")
-		s = s[76:]
-	}
-	sb.WriteString(s + "\n")
-	return sb.String()
-}
-
 // fedmsgValidate does what fedmsg.crypto.gpg.validate does, in Debian's
 // /usr/bin/python3: parse the wire body, re-encode msg with fedmsg's
 // canonical json.dumps, base64-decode the signature (b64decode skips
@@ -209,8 +100,8 @@ func TestFedmsgStyleValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	home := gpgHome(t)
-	if rc, out := gpg(t, home, pub, "--import"); rc != 0 {
+	home := gpgtest.Home(t)
+	if rc, out := gpgtest.Run(t, home, pub, "--import"); rc != 0 {
 		t.Fatalf("gpg --import: %s", out)
 	}
 	env := NewEnvelope("org.debian.dev.dak.package.upload", testMsg(), MsgID(2026, "f"), 1790000000, "mailgw")

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/debian/mailgw/internal/zmtp"
+	"github.com/debian/mailgw/bus/zmtp"
 )
 
 // SubOptions tunes Subscribe. The zero value is usable.

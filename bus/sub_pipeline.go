@@ -6,7 +6,7 @@ import (
 	"runtime"
 	"sync"
 
-	"github.com/debian/mailgw/internal/zmtp"
+	"github.com/debian/mailgw/bus/zmtp"
 )
 
 // subJob is one received message on its way through the validation

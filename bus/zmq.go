@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/debian/mailgw/internal/zmtp"
+	"github.com/debian/mailgw/bus/zmtp"
 )
 
 // ErrClosed is returned by a publisher or subscriber used after Close.
@@ -24,7 +24,7 @@ const DefaultLinger = time.Second
 const DefaultMaxQueueBytes = 64 << 20
 
 // ZMQPublisher is a ZeroMQ PUB socket speaking ZMTP 3.0 to libzmq and zmq4
-// subscribers, with the handshake and framing of internal/zmtp (which
+// subscribers, with the handshake and framing of bus/zmtp (which
 // bounds every length a peer announces), and does its own fan-out,
 // because go-zeromq/zmq4's PUB (v0.17.0, pub.go) sends to every peer from
 // one goroutine under one lock: a subscriber that stops reading blocks all

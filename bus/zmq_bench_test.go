@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/debian/mailgw/internal/zmtp"
+	"github.com/debian/mailgw/bus/zmtp"
 )
 
 // bench4KBody returns the canonical body of an envelope with a 4 KiB msg,
@@ -59,7 +59,7 @@ func benchPublish(b *testing.B, p *ZMQPublisher, recv func() error, dropped func
 }
 
 // BenchmarkZMQPublish4K is the transport rate: ZMQPublisher to a Go SUB
-// connection (internal/zmtp handshake, the Subscriber's frame reader) on TCP
+// connection (bus/zmtp handshake, the Subscriber's frame reader) on TCP
 // loopback, counting two-frame messages, as bench/pyzmq_rate.py does
 // for libzmq.
 func BenchmarkZMQPublish4K(b *testing.B) {

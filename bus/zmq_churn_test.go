@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/debian/mailgw/internal/zmtp"
+	"github.com/debian/mailgw/bus/zmtp"
 )
 
 // stuckSubscriber connects to ep as a SUB, subscribes to everything and

@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"net"
 
-	"github.com/debian/mailgw/internal/zmtp"
+	"github.com/debian/mailgw/bus/zmtp"
 )
 
 // The ZMTP wire protocol (greeting, READY, frames, endpoints) lives in
-// internal/zmtp, shared with the replay endpoint; every length a peer
+// bus/zmtp, shared with the replay endpoint; every length a peer
 // announces is bounded there before anything is allocated.
 
 // handshakeTimeout bounds the ZMTP greeting and READY exchange, so a peer

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/debian/mailgw/internal/zmtp"
-	"github.com/debian/mailgw/internal/zmtp/zmtptest"
+	"github.com/debian/mailgw/bus/zmtp"
+	"github.com/debian/mailgw/bus/zmtp/zmtptest"
 )
 
 // quietLog discards the drop warnings the garbage causes.

@@ -159,7 +159,7 @@ func (st *readState) walk(m *Message, src *source, h mimeHeader, body, entity []
 			m.Defects = append(m.Defects, fmt.Sprintf("message/rfc822 nested deeper than %d; not parsed", MaxAttachDepth))
 			return mt
 		}
-		inner, _, td := decodeTransfer(h.cte, body, MaxDecoded)
+		inner, _, td := DecodeTransfer(h.cte, body, MaxDecoded)
 		if td != "" {
 			m.Defects = append(m.Defects, td)
 		}
@@ -196,7 +196,7 @@ func (st *readState) leaf(m *Message, src *source, mt string, params map[string]
 		m.Parts = append(m.Parts, p)
 		return
 	}
-	raw, cut, d := decodeTransfer(cte, body, MaxText)
+	raw, cut, d := DecodeTransfer(cte, body, MaxText)
 	if d != "" {
 		m.Defects = append(m.Defects, d)
 	}

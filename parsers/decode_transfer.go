@@ -6,13 +6,14 @@ import (
 	"strings"
 )
 
-// decodeTransfer undoes a Content-Transfer-Encoding, producing at most
+// DecodeTransfer undoes a Content-Transfer-Encoding (the header's value:
+// base64, quoted-printable or an identity encoding), producing at most
 // limit bytes. Identity encodings return a sub-slice of body (no copy).
 // Malformed input is decoded leniently: invalid base64 characters are
 // skipped and a stray "=" in quoted-printable is kept as it is. cut reports
 // that the output was bounded; defect names an encoding that was not
 // understood ("" otherwise).
-func decodeTransfer(cte string, body []byte, limit int) (out []byte, cut bool, defect string) {
+func DecodeTransfer(cte string, body []byte, limit int) (out []byte, cut bool, defect string) {
 	switch strings.ToLower(cte) {
 	case "", "7bit", "8bit", "binary":
 	case "base64":

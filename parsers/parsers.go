@@ -14,7 +14,7 @@ import "strings"
 // (<prefix>.<env>.<service>.<object>.<event>).
 type Event struct {
 	// Service is the producing system: "dak", "debbugs", "pts", "tracker"
-	// or "debmessenger" (the compatibility topics of docs/payloads.md).
+	// or "debmessenger" (the compatibility topics of docs/topics.md).
 	Service string
 	// Object is the singular noun the event is about: "package" or "bug".
 	Object string

@@ -17,6 +17,11 @@ pkgs=(
   procmail                  # the procmailrc example is exercised by test/e2e
   groff-base                # groff checks the generated man pages (cmd/mailgw)
   bash-completion           # the generated bash completion is run in real bash
+  dpkg-dev debhelper        # test/deb builds the .deb (dpkg-buildpackage, dh)
+  lintian                   # … checks it with lintian
+  systemd                   # systemd-analyze security (unit hardening), systemd-sysusers (postinst)
+  debian-keyring            # upload signatures checked against Debian's real keyring (parsers/dak)
+  python3-jsonschema        # the schemas in schemas/ checked by a second validator
 )
 missing=()
 for p in "${pkgs[@]}"; do

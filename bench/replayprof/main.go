@@ -1,7 +1,7 @@
 // Command replayprof is "mailgw replay --publish" with a CPU profile, for
 // bench/run.sh --profile: it wires the same pieces the same way as
-// cmd/mailgw (config, the pts/dak/debbugs classifier, the signing key, the
-// journal and the ZeroMQ publisher), waits for the subscribers, replays
+// cmd/mailgw (config, the pts/dak/debbugs classifier, the trust policy, the
+// signing key, the journal and the ZeroMQ publisher), waits for the subscribers, replays
 // the archives and writes the CPU profile of the whole run:
 //
 //	replayprof -config mailgw.toml -cpuprofile cpu.prof [-wait-subscribers 1] [-batch N] FILE...
@@ -19,9 +19,10 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/auth"
+	"github.com/debian/mailgw/internal/backfill"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
-	"github.com/debian/mailgw/internal/replay"
 	"github.com/debian/mailgw/parsers"
 	"github.com/debian/mailgw/parsers/dak"
 	"github.com/debian/mailgw/parsers/debbugs"
@@ -55,8 +56,13 @@ func run(cfgPath, prof string, waitSubs, batch int, files []string) error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx := context.Background()
-	o := replay.Options{Mode: replay.ModePublish, Config: cfg, Logger: log, Restart: true, BatchSize: batch}
+	o := backfill.Options{Mode: backfill.ModePublish, Config: cfg, Logger: log, Restart: true, BatchSize: batch}
 	o.Classifier = classifier(cfg)
+	v, err := auth.New(cfg.Trust, nil) // the [trust] policy, DKIM checked as serve checks it
+	if err != nil {
+		return err
+	}
+	o.Verifier = v
 	if o.Signer, err = bus.LoadSigner(cfg.GPGSigningKey, cfg.GPGPassphraseFile); err != nil {
 		return err
 	}
@@ -84,7 +90,7 @@ func run(cfgPath, prof string, waitSubs, batch int, files []string) error {
 	if err := pprof.StartCPUProfile(f); err != nil {
 		return err
 	}
-	s, err := replay.Run(ctx, o, files)
+	s, err := backfill.Run(ctx, o, files)
 	pub.Close() // drains the subscriber queues, as mailgw replay does
 	pprof.StopCPUProfile()
 	fmt.Fprintln(os.Stderr, s.String())

@@ -13,10 +13,10 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/backfill"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/pipeline"
-	"github.com/debian/mailgw/internal/replay"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -98,7 +98,7 @@ func cmdReplay(cfgPath string, ro replayOptions, files []string, stdout, stderr 
 		fmt.Fprintf(stderr, "mailgw replay: %v\n", err)
 		return code
 	}
-	o := replay.Options{Rate: ro.rate, Restart: ro.restart, AllRecords: ro.allRecords, Workers: ro.workers, CheckpointEvery: ro.cpEvery, SpoolMax: ro.spoolMax, TrustArchive: ro.trustArchive}
+	o := backfill.Options{Rate: ro.rate, Restart: ro.restart, AllRecords: ro.allRecords, Workers: ro.workers, CheckpointEvery: ro.cpEvery, SpoolMax: ro.spoolMax, TrustArchive: ro.trustArchive}
 	var err error
 	if o.Since, err = parseDate(ro.since); err != nil {
 		return fail(exitUsage, fmt.Errorf("--since: %w", err))
@@ -126,16 +126,16 @@ func cmdReplay(cfgPath string, ro replayOptions, files []string, stdout, stderr 
 
 	switch {
 	case ro.dryRun:
-		o.Mode = replay.ModeDryRun
+		o.Mode = backfill.ModeDryRun
 	case ro.publish:
-		o.Mode = replay.ModePublish
+		o.Mode = backfill.ModePublish
 		closeFn, code, err := wirePublish(ctx, cfg, &o, ro.waitSubs)
 		if err != nil {
 			return fail(code, err)
 		}
 		defer closeFn()
 	default:
-		o.Mode = replay.ModeSpool
+		o.Mode = backfill.ModeSpool
 		if _, err := os.Stat(cfg.StateDir); err != nil {
 			return fail(exitConfig, fmt.Errorf("state_dir %s: %w (start serve first, or use --publish or --dry-run)", cfg.StateDir, err))
 		}
@@ -149,18 +149,18 @@ func cmdReplay(cfgPath string, ro replayOptions, files []string, stdout, stderr 
 			defer o.Journal.Close()
 		}
 	}
-	if o.Mode != replay.ModeDryRun {
+	if o.Mode != backfill.ModeDryRun {
 		o.CheckpointDir = filepath.Join(cfg.StateDir, "replay")
 	}
 	if !ro.noProgress {
 		o.Progress = os.Stderr
 		o.Terminal = term.IsTerminal(int(os.Stderr.Fd()))
 	}
-	s, err := replay.Run(ctx, o, files)
+	s, err := backfill.Run(ctx, o, files)
 	if ro.noProgress {
 		fmt.Fprintln(stderr, s.String())
 	}
-	if o.Mode == replay.ModeDryRun {
+	if o.Mode == backfill.ModeDryRun {
 		fmt.Fprint(stdout, s.Table())
 	}
 	switch {
@@ -176,7 +176,7 @@ func cmdReplay(cfgPath string, ro replayOptions, files []string, stdout, stderr 
 
 // wirePublish loads the signing key and opens the journal and the ZeroMQ
 // publisher for --publish. The returned func closes them.
-func wirePublish(ctx context.Context, cfg *config.Config, o *replay.Options, waitSubs int) (func(), int, error) {
+func wirePublish(ctx context.Context, cfg *config.Config, o *backfill.Options, waitSubs int) (func(), int, error) {
 	var err error
 	if o.Signer, err = loadSigner(cfg, true); err != nil {
 		return nil, exitConfig, err

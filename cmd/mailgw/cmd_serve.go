@@ -127,6 +127,7 @@ type daemon struct {
 	web     *web.Server     // nil when [web] listen is ""
 	// applied is what the last load or reload applied (cmd_serve_reload.go).
 	applied reloadState
+	prune   *pruner
 }
 
 // runServe starts every part, waits for stopping (or a part failing), and
@@ -137,7 +138,7 @@ type daemon struct {
 // READY=1 once every listener is bound and the journal is open, and
 // STOPPING=1 when the drain starts (internal/sdnotify).
 func runServe(cfg *config.Config, log *slog.Logger, stopping <-chan struct{}, hup <-chan os.Signal, cfgPath string) int {
-	d := &daemon{cfg: cfg, log: log, m: metrics.New()}
+	d := &daemon{cfg: cfg, log: log, m: metrics.New(), prune: newPruner(cfg)}
 	code, err := d.open()
 	if err != nil {
 		log.Error("cannot start", "err", err)
@@ -190,7 +191,7 @@ func runServe(cfg *config.Config, log *slog.Logger, stopping <-chan struct{}, hu
 	if lns.web != nil {
 		run("web", func() error { return d.web.Serve(adminCtx, lns.web) })
 	}
-	run("prune", func() error { d.pruneLoop(adminCtx); return nil })
+	run("prune", func() error { d.prune.loop(adminCtx, d.journal, log.With("component", "journal")); return nil })
 	// The replay REP endpoint (docs/replay.md), bound in open, answers from the
 	// journal until the pipeline has stopped publishing.
 	replayAddr := ""

@@ -10,11 +10,11 @@ import (
 	"syscall"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/bus/zmtp"
 	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/smtpd"
-	"github.com/debian/mailgw/internal/zmtp"
 )
 
 // checkServeConfig is "serve --check-config": beyond config.Load's checks

@@ -25,8 +25,9 @@ import (
 type reloadable struct {
 	name string
 	// keys are the config keys it reads ("upload_keyrings",
-	// "smtp.listen"); files returns the files it reads, whose contents
-	// are compared too.
+	// "smtp.listen"; "trust." stands for every key of the table);
+	// files returns the files it reads, whose contents are compared
+	// too.
 	keys  []string
 	files func(*config.Config) []string
 	apply func(*config.Config) error
@@ -49,11 +50,17 @@ func (d *daemon) reloadables() []reloadable {
 			return err
 		},
 	}, {
-		// The trust policy judges the mail processed from now on, the
-		// mail still in the spool included (docs/trust.md). The retry
-		// backoff (trust.retry_min, retry_max) waits for a restart.
+		// How long the journal keeps bodies and keys: applied by a
+		// prune at once.
+		name:  "retention",
+		keys:  []string{"retention", "dedup_retention"},
+		files: func(*config.Config) []string { return nil },
+		apply: func(c *config.Config) error { d.prune.set(c); return nil },
+	}, {
+		// The trust policy ([trust], docs/trust.md): relays, DKIM
+		// domains, senders and actions per service.
 		name:  "trust",
-		keys:  trustReloadKeys(),
+		keys:  []string{"trust."},
 		files: func(*config.Config) []string { return nil },
 		apply: func(c *config.Config) error {
 			v, err := newVerifier(c)
@@ -65,16 +72,14 @@ func (d *daemon) reloadables() []reloadable {
 	}}
 }
 
-// trustReloadKeys are the [trust] keys a reload applies.
-func trustReloadKeys() []string {
-	keys := []string{"trust.trusted_relays", "trust.trusted_authserv_ids", "trust.dkim", "trust.dns_resolver",
-		"trust.dns_timeout", "trust.max_signatures", "trust.key_cache_ttl", "trust.key_cache_size"}
-	for _, s := range config.Services {
-		for _, k := range []string{"dkim_domains", "senders", "relays", "action"} {
-			keys = append(keys, "trust."+s+"."+k)
+// covers reports whether the config key k is one of r's keys.
+func (r *reloadable) covers(k string) bool {
+	for _, key := range r.keys {
+		if k == key || (strings.HasSuffix(key, ".") && strings.HasPrefix(k, key)) {
+			return true
 		}
 	}
-	return keys
+	return false
 }
 
 // unusedByServe are keys serve does not read at all (tail and verify do,
@@ -116,13 +121,9 @@ func (d *daemon) reload(path string) {
 	changed := configDiff(d.applied.cfg, cfg)
 	files := d.digests(cfg)
 	var applied, failed, restart, unused []string
-	handled := map[string]bool{}
-	for _, r := range d.reloadables() {
-		do := false
-		for _, k := range r.keys {
-			handled[k] = true
-			do = do || slices.Contains(changed, k)
-		}
+	rs := d.reloadables()
+	for _, r := range rs {
+		do := slices.ContainsFunc(changed, r.covers)
 		for _, f := range r.files(cfg) {
 			do = do || files[f] != d.applied.files[f]
 		}
@@ -140,7 +141,7 @@ func (d *daemon) reload(path string) {
 	// with, so that every reload says what still waits for a restart.
 	for _, k := range configDiff(d.cfg, cfg) {
 		switch {
-		case handled[k]:
+		case slices.ContainsFunc(rs, func(r reloadable) bool { return r.covers(k) }):
 		case slices.Contains(unusedByServe, k):
 			unused = append(unused, k)
 		default:

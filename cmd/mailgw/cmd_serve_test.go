@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/debian/mailgw/internal/metrics"
-	"github.com/debian/mailgw/internal/smtpd"
+	"github.com/debian/mailgw/internal/smtpd/smtpdtest"
 	"github.com/debian/mailgw/internal/spool"
 )
 
@@ -34,7 +34,7 @@ func TestReasonClass(t *testing.T) {
 func TestMailCounter(t *testing.T) {
 	m := metrics.New()
 	tr := newPickupTracker(m)
-	sp := tr.spooler(&smtpd.FakeSpooler{})
+	sp := tr.spooler(&smtpdtest.FakeSpooler{})
 	smtpName, err := sp.DeliverFrom(strings.NewReader("Subject: x\r\n\r\n"), 1000, spool.Origin{})
 	if err != nil {
 		t.Fatal(err)

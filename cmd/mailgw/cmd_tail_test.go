@@ -128,6 +128,15 @@ func TestTailPrettyAndSummaries(t *testing.T) {
 	if !strings.Contains(buf.String(), "\n  \"msg\": {\n") || strings.Contains(buf.String(), "validation") {
 		t.Errorf("pretty output:\n%s", buf.String())
 	}
+	// A publisher cannot claim a validation: the member is tail's own.
+	forged, err := bus.ParseEnvelope([]byte(`{"msg":{},"msg_id":"m","timestamp":1,"topic":"t","username":"","validation":{"bound":true,"signer":"ABCD"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf.Reset()
+	if err := printEnvelope(&buf, bus.Message{Env: forged}, false, true); err != nil || strings.Contains(buf.String(), "validation") {
+		t.Errorf("unvalidated envelope printed with a validation: %v %s", err, buf.String())
+	}
 	// A validated unbound envelope says so in every format.
 	foreign := bus.Message{Env: &bus.Envelope{Topic: "org.fedoraproject.prod.x", Msg: map[string]any{"log": "hi"}, MsgID: "m", Timestamp: 1}, Signer: "ABCD"}
 	for _, f := range []struct {

@@ -1,47 +1,19 @@
+//go:build e2e
+
 package main
 
 import (
 	"bytes"
 	"encoding/base64"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/gpgtest"
 )
-
-// gpgBatch runs gpg in home; it fails the test if gpg is missing or fails.
-func gpgBatch(t *testing.T, home string, stdin []byte, args ...string) []byte {
-	t.Helper()
-	cmd := exec.Command("gpg", append([]string{"--homedir", home, "--batch", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", ""}, args...)...)
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("gpg %v: %v\n%s", args, err, stderr.String())
-	}
-	return out
-}
-
-// shortGPGHome is a GNUPGHOME whose agent socket path fits; the agent is
-// stopped at cleanup.
-func shortGPGHome(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "mgwv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(dir, 0o700)
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", dir, "--kill", "all").Run()
-		os.RemoveAll(dir)
-	})
-	return dir
-}
 
 func TestKeygenCommand(t *testing.T) {
 	dir := t.TempDir()
@@ -59,10 +31,10 @@ func TestKeygenCommand(t *testing.T) {
 	if err != nil || s.Fingerprint() != fpr {
 		t.Fatalf("LoadSigner: %v, fingerprint %s want %s", err, s.Fingerprint(), fpr)
 	}
-	home := shortGPGHome(t)
+	home := gpgtest.Home(t)
 	pubData, _ := os.ReadFile(pub)
-	gpgBatch(t, home, pubData, "--import")
-	if listed := gpgBatch(t, home, nil, "--with-colons", "--fingerprint"); !bytes.Contains(listed, []byte(fpr)) {
+	gpgtest.Output(t, home, pubData, "--import")
+	if listed := gpgtest.Output(t, home, nil, "--with-colons", "--fingerprint"); !bytes.Contains(listed, []byte(fpr)) {
 		t.Fatalf("gpg does not list %s:\n%s", fpr, listed)
 	}
 	if rc, _, errOut := run(t, nil, "keygen", "--secret", sec, "--public", pub); rc != 1 || !strings.Contains(errOut, "exists") {
@@ -90,18 +62,10 @@ func TestKeygenCommand(t *testing.T) {
 // "mailgw verify" (file, stdin, wrapped base64, config file), and a changed
 // msg, an unknown key and a policy violation are reported as invalid.
 func TestVerifyCommandGnuPG(t *testing.T) {
-	home := shortGPGHome(t)
-	gpgBatch(t, home, nil, "--quick-gen-key", "GnuPG <g@example.org>", "ed25519", "sign", "never")
-	var fpr string
-	for _, line := range strings.Split(string(gpgBatch(t, home, nil, "--with-colons", "--list-keys")), "\n") {
-		if strings.HasPrefix(line, "fpr:") {
-			fpr = strings.Split(line, ":")[9]
-			break
-		}
-	}
+	home, fpr, pub := gpgtest.Key(t, "ed25519")
 	dir := t.TempDir()
 	keyring := filepath.Join(dir, "pub.gpg")
-	os.WriteFile(keyring, gpgBatch(t, home, nil, "--export", fpr), 0o644)
+	os.WriteFile(keyring, pub, 0o644)
 
 	env := bus.NewEnvelope("org.debian.dev.debbugs.bug.report", map[string]any{"bug": 1, "title": "ça <casse> 😀"},
 		bus.MsgID(2026, "x"), 1790000000, "test")
@@ -109,7 +73,7 @@ func TestVerifyCommandGnuPG(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig := gpgBatch(t, home, data, "--local-user", fpr, "--detach-sign")
+	sig := gpgtest.Sign(t, home, fpr, data)
 	env.Crypto, env.Signature = "gpg", base64.StdEncoding.EncodeToString(sig)
 	body, _ := env.Marshal()
 	envFile := filepath.Join(dir, "env.json")
@@ -166,7 +130,7 @@ func TestVerifyCommandGnuPG(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.Signature = base64.StdEncoding.EncodeToString(gpgBatch(t, home, data, append([]string{"--local-user", fpr, "--detach-sign"}, args...)...))
+		e.Signature = base64.StdEncoding.EncodeToString(gpgtest.Sign(t, home, fpr, data, args...))
 		b, _ := e.Marshal()
 		return b
 	}

@@ -210,22 +210,6 @@ func TestGeneratedDocs(t *testing.T) {
 	}
 }
 
-// TestManPagesRender: man(1) formats every generated page without a
-// warning (groff's -ww), so a roff mistake in a help text shows here.
-func TestManPagesRender(t *testing.T) {
-	pages, _ := filepath.Glob("../../docs/man/*.8")
-	if len(pages) < 10 {
-		t.Fatalf("only %d man pages", len(pages))
-	}
-	for _, p := range pages {
-		cmd := exec.Command("groff", "-man", "-Tutf8", "-ww", "-z", p)
-		out, err := cmd.CombinedOutput()
-		if err != nil || len(out) > 0 {
-			t.Errorf("groff %s: %v\n%s", p, err, out)
-		}
-	}
-}
-
 // TestDocsOwnTheContract: no file of the repository cites the seed
 // specification that lives outside it (by its name and a section sign);
 // every Markdown file under docs/ that code, help texts and docs name,

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/debian/mailgw/internal/config"
@@ -47,22 +48,41 @@ func pruneJournal(ctx context.Context, j *journal.Journal, cfg *config.Config, n
 	return st, nil
 }
 
-// pruneLoop prunes the journal at start and every pruneInterval until
-// ctx ends; with no retention it returns at once.
-func (d *daemon) pruneLoop(ctx context.Context) {
-	if d.cfg.Retention.Duration <= 0 {
-		return
+// pruner is serve's part that prunes the journal: at start, every
+// pruneInterval, and at once when a reload changes the retention keys.
+type pruner struct {
+	cfg  atomic.Pointer[config.Config] // the retention in force
+	poke chan struct{}
+}
+
+func newPruner(cfg *config.Config) *pruner {
+	p := &pruner{poke: make(chan struct{}, 1)}
+	p.cfg.Store(cfg)
+	return p
+}
+
+// set puts a new retention in force (a reload) and prunes by it now.
+func (p *pruner) set(cfg *config.Config) {
+	p.cfg.Store(cfg)
+	select {
+	case p.poke <- struct{}{}:
+	default:
 	}
+}
+
+// loop prunes j until ctx ends; with retention 0 a round does nothing.
+func (p *pruner) loop(ctx context.Context, j *journal.Journal, log *slog.Logger) {
 	t := time.NewTicker(pruneInterval)
 	defer t.Stop()
 	for {
 		// A failed prune is logged and tried again next time: it costs
 		// disk, never mail.
-		pruneJournal(ctx, d.journal, d.cfg, time.Now(), d.log.With("component", "journal"))
+		pruneJournal(ctx, j, p.cfg.Load(), time.Now(), log)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-p.poke:
 		}
 	}
 }

@@ -1,7 +1,7 @@
 // Command mboxgen writes mbox archives of any size from the test mails, for
 // replay tests and benchmarks:
 //
-//	go run ./cmd/mboxgen -n 100000 -o out.mbox [-seed 1] [-mails testdata/mails] [-gzip|-bzip2|-xz]
+//	go run ./cmd/mboxgen -n 100000 -o out.mbox [-seed 1] [-mails testdata/mails] [-gzip|-bzip2|-xz] [-dkim-key FILE]
 //
 // Mails are taken in turn from the .eml files of -mails (sorted by name);
 // the first copy of each is written unchanged, later copies get a unique
@@ -21,7 +21,7 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/debian/mailgw/internal/archive"
+	"github.com/debian/mailgw/internal/archive/archivetest"
 )
 
 func main() {
@@ -40,6 +40,7 @@ func run(args []string) error {
 	gz := fs.Bool("gzip", false, "compress with gzip")
 	bz := fs.Bool("bzip2", false, "compress with bzip2")
 	xz := fs.Bool("xz", false, "compress with xz -T2 -1")
+	dkimKey := fs.String("dkim-key", "", "sign the mails that were DKIM-signed again with the PEM key in `FILE` (made when missing; see dkim.go)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,6 +50,14 @@ func run(args []string) error {
 	mails, err := loadMails(*dir)
 	if err != nil {
 		return err
+	}
+	var edit func([]byte) ([]byte, error)
+	if *dkimKey != "" {
+		key, err := loadOrMakeKey(*dkimKey)
+		if err != nil {
+			return err
+		}
+		edit = resigner(key)
 	}
 	var w io.Writer = os.Stdout
 	if *out != "-" {
@@ -69,7 +78,7 @@ func run(args []string) error {
 		tool = []string{"xz", "-T2", "-1", "-c"}
 	}
 	if tool == nil {
-		return archive.Generate(w, mails, *n, *seed)
+		return archivetest.GenerateWith(w, mails, *n, *seed, edit)
 	}
 	cmd := exec.Command(tool[0], tool[1:]...)
 	cmd.Stdout, cmd.Stderr = w, os.Stderr
@@ -80,7 +89,7 @@ func run(args []string) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("%s: %w", tool[0], err)
 	}
-	gerr := archive.Generate(in, mails, *n, *seed)
+	gerr := archivetest.GenerateWith(in, mails, *n, *seed, edit)
 	in.Close()
 	if err := cmd.Wait(); err != nil {
 		return fmt.Errorf("%s: %w", tool[0], err)

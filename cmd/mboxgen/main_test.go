@@ -1,3 +1,5 @@
+//go:build e2e
+
 package main
 
 import (
@@ -34,7 +36,7 @@ func TestGenerate(t *testing.T) {
 	}
 	mid := regexp.MustCompile(`(?mi)^Message-ID:\s*(.*)$`)
 	for _, p := range []string{a, z} {
-		r, err := archive.Open(p)
+		r, err := archive.Open(p, archive.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,8 @@
 // Command goconsumer is a minimal Go consumer of mailgw's bus: it
 // subscribes to bug events, checks each signature against a public key,
-// and prints one line per event.
+// decodes each msg into its typed struct (package events, checked
+// against the topic's JSON Schema) and prints one line per event: its
+// summary, and for a new bug report its severity.
 //
 //	go run ./examples/goconsumer -endpoint tcp://127.0.0.1:9940 -key signing.pub.asc
 package main
@@ -14,6 +16,7 @@ import (
 	"os/signal"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/events"
 )
 
 func main() {
@@ -48,6 +51,15 @@ func main() {
 		if err != nil {
 			return // context cancelled
 		}
-		fmt.Println(m.Env.SeqID, m.Topic, m.Env.Msg["bug"], m.Env.Msg["title"])
+		ev, err := events.FromEnvelope(m.Env)
+		if err != nil {
+			log.Print(err) // another publisher's topic, or a msg its schema refuses
+			continue
+		}
+		line := ev.Base().Mailgw.Summary
+		if r, ok := ev.(*events.BugReport); ok {
+			line += " [" + r.Severity + "]"
+		}
+		fmt.Println(m.Env.SeqID, m.Topic, line)
 	}
 }

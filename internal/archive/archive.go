@@ -133,12 +133,9 @@ type Options struct {
 	Flavour Flavour
 }
 
-// Open opens the archive at path with the default options.
-func Open(path string) (Reader, error) { return OpenWith(path, Options{}) }
-
-// OpenWith opens the archive at path: a Maildir directory, or a file whose
+// Open opens the archive at path: a Maildir directory, or a file whose
 // compression and format are detected from its content.
-func OpenWith(path string, o Options) (Reader, error) {
+func Open(path string, o Options) (Reader, error) {
 	if o.MaxMail <= 0 {
 		o.MaxMail = DefaultMaxMail
 	}
@@ -159,15 +156,6 @@ func OpenWith(path string, o Options) (Reader, error) {
 		return nil, err
 	}
 	return r, nil
-}
-
-// NewReader reads an archive from src (compression and format detected
-// as for Open; Maildir is not possible). name is used in errors.
-func NewReader(name string, src io.Reader, o Options) (Reader, error) {
-	if o.MaxMail <= 0 {
-		o.MaxMail = DefaultMaxMail
-	}
-	return openStream(name, &countingReader{r: src, size: -1}, io.NopCloser(nil), o)
 }
 
 // countingReader counts the bytes read from the input.

@@ -2,18 +2,16 @@ package archive
 
 import (
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ulikunitz/xz"
+	"github.com/debian/mailgw/internal/archive/archivetest"
 )
 
 // readAll reads every mail of r; non-fatal errors are collected, a fatal
@@ -46,7 +44,7 @@ func readAll(t *testing.T, r Reader) (mails []Mail, skipped []*Error, fatal *Err
 
 func openAll(t *testing.T, path string) ([]Mail, []*Error, *Error, string) {
 	t.Helper()
-	r, err := Open(path)
+	r, err := Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +92,7 @@ func TestDebbugsLogEscapes(t *testing.T) {
 	log := "\x06\n<b>html</b>\n\x03\n" +
 		"\x02\na@example.org\x04b@example.org\n\x05\nSubject: x\n\n\x18\x03\nbody\n\x18\x18keep one\n\x03\n" +
 		"\x07\nReceived: (at submit) by bugs.debian.org; 1 Jan 2000\nFrom someone Sat Jan  1 00:00:00 2000\nSubject: y\n\nhi\n\x03\n"
-	r, err := NewReader("t.log", strings.NewReader(log), Options{})
+	r, err := newReader("t.log", strings.NewReader(log), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +115,7 @@ func TestDebbugsLogDamage(t *testing.T) {
 	rec := func(s string) string { return "\x02\n-t\n\x05\nSubject: " + s + "\n\nbody\n\x03\n" }
 	// junk between records, a record cut by the next one, then a cut file.
 	log := rec("one") + "junk\nmore junk\n" + "\x07\nReceived: x\n" + rec("two") + "\x02\n-t\n\x05\nSubject: cut\n\nhalf a bo"
-	r, _ := NewReader("cut.log", strings.NewReader(log), Options{})
+	r, _ := newReader("cut.log", strings.NewReader(log), Options{})
 	mails, skipped, fatal := readAll(t, r)
 	if len(mails) != 2 || !strings.Contains(string(mails[1].Data), "two") {
 		t.Fatalf("got %d mails, want one and two", len(mails))
@@ -149,7 +147,7 @@ func mkMails(n int) [][]byte {
 func writeMbox(t *testing.T, mails [][]byte) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	w := NewMboxWriter(&b)
+	w := archivetest.NewMboxWriter(&b)
 	for i, m := range mails {
 		if err := w.Write("a@example.org", time.Unix(int64(i)*86400, 0), m); err != nil {
 			t.Fatal(err)
@@ -164,7 +162,7 @@ func writeMbox(t *testing.T, mails [][]byte) []byte {
 func TestMboxRoundTrip(t *testing.T) {
 	want := mkMails(20)
 	data := writeMbox(t, want)
-	r, err := NewReader("x.mbox", bytes.NewReader(data), Options{})
+	r, err := newReader("x.mbox", bytes.NewReader(data), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +195,7 @@ func TestMboxoUnescape(t *testing.T) {
 		{FlavourMboxrd, "Subject: a\n\nFrom b\n>From c\nFrom d\n", "mboxrd"},
 		{FlavourAuto, "Subject: a\n\nFrom b\n>From c\nFrom d\n", "mboxrd"},
 	} {
-		r, _ := NewReader("o", strings.NewReader(in), Options{Flavour: c.fl})
+		r, _ := newReader("o", strings.NewReader(in), Options{Flavour: c.fl})
 		got, _, _ := readAll(t, r)
 		if len(got) != 2 || string(got[0].Data) != c.first || string(got[1].Data) != "Subject: e\n\nFrom f\n" {
 			t.Errorf("flavour %d: %v", c.fl, got)
@@ -207,7 +205,7 @@ func TestMboxoUnescape(t *testing.T) {
 		}
 	}
 	// Auto without any ">>From " line stays mboxo.
-	r, _ := NewReader("o", strings.NewReader("From x\nA: b\n\n>From c\n"), Options{})
+	r, _ := newReader("o", strings.NewReader("From x\nA: b\n\n>From c\n"), Options{})
 	if got, _, _ := readAll(t, r); len(got) != 1 || string(got[0].Data) != "A: b\n\nFrom c\n" || r.Format() != "mboxo" {
 		t.Errorf("auto mboxo: %v %s", got, r.Format())
 	}
@@ -217,7 +215,7 @@ func TestMboxTooBig(t *testing.T) {
 	big := append([]byte("Subject: big\n\n"), bytes.Repeat([]byte("0123456789abcdef\n"), 100)...)
 	long := append([]byte("Subject: long line\n\n"), bytes.Repeat([]byte("x"), 3000)...)
 	data := writeMbox(t, [][]byte{[]byte("Subject: 1\n"), big, long, []byte("Subject: 4\n")})
-	r, _ := NewReader("big", bytes.NewReader(data), Options{MaxMail: 1000})
+	r, _ := newReader("big", bytes.NewReader(data), Options{MaxMail: 1000})
 	got, skipped, fatal := readAll(t, r)
 	if fatal != nil || len(got) != 2 || len(skipped) != 2 {
 		t.Fatalf("mails %d skipped %v fatal %v", len(got), skipped, fatal)
@@ -242,7 +240,7 @@ func TestSingleMailAndEmpty(t *testing.T) {
 	}
 	bin := filepath.Join(dir, "b")
 	os.WriteFile(bin, []byte("\x00\x01binary"), 0o644)
-	if _, err := Open(bin); err == nil || !strings.Contains(err.Error(), "unknown format") {
+	if _, err := Open(bin, Options{}); err == nil || !strings.Contains(err.Error(), "unknown format") {
 		t.Errorf("binary file: %v", err)
 	}
 }
@@ -264,39 +262,16 @@ func TestMaildir(t *testing.T) {
 	if strings.Join(subj, ",") != "Subject: 1,Subject: 2,Subject: 3" || format != "maildir" || mails[2].Offset != 22 {
 		t.Errorf("maildir: %q %s %d", subj, format, mails[2].Offset)
 	}
-	if _, err := Open(t.TempDir()); err == nil {
+	if _, err := Open(t.TempDir(), Options{}); err == nil {
 		t.Error("a plain directory opened as a Maildir")
 	}
 }
 
-// compress returns data compressed with kind: gzip and xz in Go, bzip2
-// with the system bzip2 command (Go has no bzip2 writer).
-// bzip2 decodes whole blocks: a cut file yields the blocks before the cut.
-func compress(t *testing.T, kind string, data []byte) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	switch kind {
-	case "gzip":
-		w := gzip.NewWriter(&b)
-		w.Write(data)
-		w.Close()
-	case "xz":
-		w, err := xz.NewWriter(&b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write(data)
-		w.Close()
-	case "bzip2":
-		cmd := exec.Command("bzip2", "-1", "-c") // 100k blocks
-		cmd.Stdin = bytes.NewReader(data)
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("bzip2: %v", err)
-		}
-		return out
-	default:
-		return data
+// newReader reads an archive from src, compression and format detected as
+// for Open (Maildir is not possible); name is used in errors.
+func newReader(name string, src io.Reader, o Options) (Reader, error) {
+	if o.MaxMail <= 0 {
+		o.MaxMail = DefaultMaxMail
 	}
-	return b.Bytes()
+	return openStream(name, &countingReader{r: src, size: -1}, io.NopCloser(nil), o)
 }

@@ -1,13 +1,19 @@
+//go:build e2e
+
 package archive
 
 import (
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ulikunitz/xz"
 )
 
 func TestCompressedFormats(t *testing.T) {
@@ -92,4 +98,36 @@ func TestTruncatedStreams(t *testing.T) {
 			t.Errorf("%s: no error for a corrupt stream", kind)
 		}
 	}
+}
+
+// compress returns data compressed with kind: gzip and xz in Go, bzip2
+// with the system bzip2 command (Go has no bzip2 writer).
+// bzip2 decodes whole blocks: a cut file yields the blocks before the cut.
+func compress(t *testing.T, kind string, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	switch kind {
+	case "gzip":
+		w := gzip.NewWriter(&b)
+		w.Write(data)
+		w.Close()
+	case "xz":
+		w, err := xz.NewWriter(&b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(data)
+		w.Close()
+	case "bzip2":
+		cmd := exec.Command("bzip2", "-1", "-c") // 100k blocks
+		cmd.Stdin = bytes.NewReader(data)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("bzip2: %v", err)
+		}
+		return out
+	default:
+		return data
+	}
+	return b.Bytes()
 }

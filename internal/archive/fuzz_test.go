@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/debian/mailgw/internal/archive/archivetest"
 )
 
 // drain reads r to the end, checking the invariants every reader keeps:
@@ -53,14 +55,14 @@ func FuzzMbox(f *testing.F) {
 	f.Add([]byte("From x\n" + string(bytes.Repeat([]byte("y"), 3000)) + "\n"))
 	f.Add([]byte("From x\r\n\r\nFrom y\r\n>From z"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := NewReader("fuzz", bytes.NewReader(data), Options{MaxMail: 2048})
+		r, err := newReader("fuzz", bytes.NewReader(data), Options{MaxMail: 2048})
 		if err == nil {
 			drain(t, r)
 		}
 		// Round trip: one mail written with MboxWriter reads back as
 		// itself (less a leading "From " line, plus a final newline).
 		var b bytes.Buffer
-		w := NewMboxWriter(&b)
+		w := archivetest.NewMboxWriter(&b)
 		w.Write("s@example.org", time.Unix(0, 0), data)
 		w.Flush()
 		want := data
@@ -74,7 +76,7 @@ func FuzzMbox(f *testing.F) {
 		if len(want) > 0 && want[len(want)-1] != '\n' {
 			want = append(bytes.Clone(want), '\n')
 		}
-		r, err = NewReader("rt", &b, Options{})
+		r, err = newReader("rt", &b, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +100,7 @@ func FuzzDebbugsLog(f *testing.F) {
 		if len(data) == 0 || data[0] < 1 || data[0] > 7 {
 			data = append([]byte{7, '\n'}, data...)
 		}
-		r, err := NewReader("fuzz.log", bytes.NewReader(data), Options{MaxMail: 2048})
+		r, err := newReader("fuzz.log", bytes.NewReader(data), Options{MaxMail: 2048})
 		if err != nil {
 			return
 		}

@@ -84,7 +84,7 @@ type Config struct {
 	// UploadKeyrings check the uploader's signature on .changes files.
 	UploadKeyrings []string `toml:"upload_keyrings"`
 
-	// CompatDebmessenger also publishes debmessenger's topics (docs/payloads.md).
+	// CompatDebmessenger also publishes debmessenger's topics (docs/topics.md).
 	CompatDebmessenger bool `toml:"compat_debmessenger"`
 	// MaxBodyBytes bounds decoded bodies copied into payloads.
 	MaxBodyBytes int `toml:"max_body_bytes"`

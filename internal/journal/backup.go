@@ -106,7 +106,7 @@ var backupSnapshotHook func()
 // published there, so the watermark moves over them first.
 func (j *Journal) pruneThrough(through int64) error {
 	j.mu.Lock()
-	err := inConnTx(j.w, func(tx *sql.Tx) error {
+	err := inTx(j.w, func(tx *sql.Tx) error {
 		var mark int64
 		if err := tx.QueryRow(`SELECT seq_id FROM published_mark WHERE id = 1`).Scan(&mark); err != nil {
 			return err

@@ -40,3 +40,34 @@ func uploadBatch(n *int, format string) []*bus.Envelope {
 	}
 	return envs
 }
+
+// BenchmarkQueryRange100 reads 100 envelopes of 3 KiB by seq_id range
+// (the replay endpoint's gap-fill query), and BenchmarkPruneMark the
+// check every query now makes first (one single-row SELECT): run
+// together, their ratio is what the "pruned" answer costs a query.
+func BenchmarkQueryRange100(b *testing.B) {
+	j := open(b, filepath.Join(b.TempDir(), "j.sqlite"))
+	n := 0
+	for range 4 {
+		if _, err := j.Add(uploadBatch(&n, "2008-%d")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	i := 0
+	for b.Loop() {
+		lo := int64(i%900) + 1
+		i++
+		if bodies, err := j.BySeqRange(lo, lo+99, 1000); err != nil || len(bodies) != 100 {
+			b.Fatal(len(bodies), err)
+		}
+	}
+}
+
+func BenchmarkPruneMark(b *testing.B) {
+	j := open(b, filepath.Join(b.TempDir(), "j.sqlite"))
+	for b.Loop() {
+		if _, err := j.Pruned(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -57,6 +57,9 @@ type Journal struct {
 	// has is prepared once: SQLite parsing the statement per call cost
 	// about a third of Has (replay profile).
 	has *sql.Stmt
+	// mark reads the prune mark, which every replay query checks first
+	// (prune.go); prepared once, like has.
+	mark *sql.Stmt
 	// bfile is the bodies file; buf is Add's buffer for a batch's
 	// bodies, kept between calls (under mu).
 	bfile *bodyFile
@@ -140,6 +143,9 @@ func Open(path string) (*Journal, error) {
 		j.has, err = db.Prepare(keyQuery)
 	}
 	if err == nil {
+		j.mark, err = db.Prepare(markQuery)
+	}
+	if err == nil {
 		err = j.st.prepare(db)
 	}
 	if err != nil {
@@ -193,10 +199,15 @@ func createTx(db *sql.DB) error {
 	})
 }
 
+// beginner is *sql.DB or *sql.Conn (the writer connection).
+type beginner interface {
+	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+}
+
 // inTx runs f in a transaction of db (immediate: the journal's DSN says
 // so), committed when f succeeds.
-func inTx(db *sql.DB, f func(*sql.Tx) error) error {
-	tx, err := db.Begin()
+func inTx(db beginner, f func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(context.Background(), nil)
 	if err != nil {
 		return err
 	}
@@ -209,8 +220,10 @@ func inTx(db *sql.DB, f func(*sql.Tx) error) error {
 
 // Close closes the database.
 func (j *Journal) Close() error {
-	if j.has != nil {
-		j.has.Close()
+	for _, st := range []*sql.Stmt{j.has, j.mark} {
+		if st != nil {
+			st.Close()
+		}
 	}
 	j.st.close()
 	var err error

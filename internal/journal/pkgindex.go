@@ -26,7 +26,7 @@ func (j *Journal) IndexPackages(limit int) (int, error) {
 	defer j.mu.Unlock()
 	var n int
 	var ix *indexer
-	err := inConnTx(j.w, func(tx *sql.Tx) error {
+	err := inTx(j.w, func(tx *sql.Tx) error {
 		var through int64
 		if err := tx.QueryRow(`SELECT through FROM package_index WHERE id = 1`).Scan(&through); err != nil {
 			return err

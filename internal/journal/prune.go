@@ -79,7 +79,7 @@ func scanMark(r *sql.Row) (PruneMark, error) {
 
 // Pruned returns how far pruning went.
 func (j *Journal) Pruned() (PruneMark, error) {
-	m, err := scanMark(j.db.QueryRow(markQuery))
+	m, err := scanMark(j.mark.QueryRow())
 	if err != nil {
 		return m, fmt.Errorf("journal: %w", err)
 	}
@@ -161,7 +161,7 @@ func (j *Journal) pruneBodies(before, through int64) (int64, int64, error) {
 	defer j.mu.Unlock()
 	var m PruneMark
 	var n int64
-	err := inConnTx(j.w, func(tx *sql.Tx) error {
+	err := inTx(j.w, func(tx *sql.Tx) error {
 		var err error
 		if m, err = scanMark(tx.QueryRow(markQuery)); err != nil {
 			return err
@@ -232,7 +232,7 @@ func (j *Journal) pruneKeys(before int64) (int64, bool, error) {
 	defer j.mu.Unlock()
 	var n, scanned int64
 	var ix *indexer
-	err := inConnTx(j.w, func(tx *sql.Tx) error {
+	err := inTx(j.w, func(tx *sql.Tx) error {
 		m, err := scanMark(tx.QueryRow(markQuery))
 		if err != nil {
 			return err
@@ -309,20 +309,6 @@ func (j *Journal) pruneKeys(before int64) (int64, bool, error) {
 		ix.commit()
 	}
 	return n, scanned == pruneBatch, err
-}
-
-// inConnTx runs f in a transaction on the writer connection c, committed
-// when f succeeds.
-func inConnTx(c *sql.Conn, f func(*sql.Tx) error) error {
-	tx, err := c.BeginTx(context.Background(), nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := f(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
 }
 
 // migratePruned adds the pruned table to a journal that lacks it.

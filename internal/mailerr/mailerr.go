@@ -16,8 +16,6 @@ package mailerr
 import (
 	"errors"
 	"fmt"
-
-	"github.com/emersion/go-smtp"
 )
 
 // Error is an error with a temporariness and the SMTP reply for it.
@@ -79,17 +77,6 @@ func ConfigUnreadable(err error) *Error {
 	return &Error{Code: 451, Enhanced: [3]int{4, 3, 5}, Message: "Configuration problem, try again later", Err: err}
 }
 
-// IsTemporary reports whether err, or any error it wraps, says Temporary().
-// Errors without an opinion count as temporary: losing mail is worse than
-// a retry.
-func IsTemporary(err error) bool {
-	var t interface{ Temporary() bool }
-	if errors.As(err, &t) {
-		return t.Temporary()
-	}
-	return true
-}
-
 // Exit codes of "mailgw deliver" (sysexits.h).
 const (
 	ExitOK       = 0
@@ -109,20 +96,16 @@ func ExitCode(err error) int {
 	return ExitTempFail
 }
 
-// SMTPError maps err to the bare *smtp.SMTPError that go-smtp must get (a
-// wrapped or plain error would become a permanent 554). Unknown errors
-// become 451 4.3.0 so that no mail is bounced for a local fault.
-func SMTPError(err error) *smtp.SMTPError {
+// Reply maps err to the *Error whose reply a client must get: the one
+// err wraps, or 451 4.3.0 (SpoolFailed) for an error without one, so that
+// no mail is bounced for a local fault; nil for nil.
+func Reply(err error) *Error {
 	if err == nil {
 		return nil
 	}
-	var se *smtp.SMTPError
-	if errors.As(err, &se) {
-		return &smtp.SMTPError{Code: se.Code, EnhancedCode: se.EnhancedCode, Message: se.Message}
-	}
 	var me *Error
-	if !errors.As(err, &me) {
-		me = SpoolFailed(err)
+	if errors.As(err, &me) {
+		return me
 	}
-	return &smtp.SMTPError{Code: me.Code, EnhancedCode: smtp.EnhancedCode(me.Enhanced), Message: me.Message}
+	return SpoolFailed(err)
 }

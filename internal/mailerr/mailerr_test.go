@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"testing"
-
-	"github.com/emersion/go-smtp"
 )
 
 func TestMapping(t *testing.T) {
@@ -15,31 +13,27 @@ func TestMapping(t *testing.T) {
 		err      error
 		exit     int
 		code     int
-		enhanced smtp.EnhancedCode
+		enhanced [3]int
+		temp     bool
 	}{
-		{"nil", nil, 0, 0, smtp.EnhancedCode{}},
-		{"spool failed", SpoolFailed(fs.ErrPermission), 75, 451, smtp.EnhancedCode{4, 3, 0}},
-		{"spool full wrapped", fmt.Errorf("deliver: %w", SpoolFull(errors.New("ENOSPC"))), 75, 452, smtp.EnhancedCode{4, 3, 1}},
-		{"too big", TooBig(10), 75, 552, smtp.EnhancedCode{5, 3, 4}},
-		{"not allowed", NotAllowed("recipient"), 75, 550, smtp.EnhancedCode{5, 7, 1}},
-		{"shutting down", ShuttingDown(), 75, 421, smtp.EnhancedCode{4, 3, 2}},
-		{"config", ConfigUnreadable(errors.New("x")), 75, 451, smtp.EnhancedCode{4, 3, 5}},
-		{"plain error is temporary", errors.New("disk on fire"), 75, 451, smtp.EnhancedCode{4, 3, 0}},
-		{"smtp error kept", fmt.Errorf("w: %w", &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "m"}), 75, 554, smtp.EnhancedCode{5, 6, 0}},
+		{"spool failed", SpoolFailed(fs.ErrPermission), 75, 451, [3]int{4, 3, 0}, true},
+		{"spool full wrapped", fmt.Errorf("deliver: %w", SpoolFull(errors.New("ENOSPC"))), 75, 452, [3]int{4, 3, 1}, true},
+		{"too big", TooBig(10), 75, 552, [3]int{5, 3, 4}, false},
+		{"not allowed", NotAllowed("recipient"), 75, 550, [3]int{5, 7, 1}, false},
+		{"shutting down", ShuttingDown(), 75, 421, [3]int{4, 3, 2}, true},
+		{"config", ConfigUnreadable(errors.New("x")), 75, 451, [3]int{4, 3, 5}, true},
+		{"plain error is temporary", errors.New("disk on fire"), 75, 451, [3]int{4, 3, 0}, true},
 	}
 	for _, c := range cases {
 		if got := ExitCode(c.err); got != c.exit {
 			t.Errorf("%s: ExitCode = %d, want %d", c.name, got, c.exit)
 		}
-		se := SMTPError(c.err)
-		if c.err == nil {
-			if se != nil {
-				t.Errorf("%s: SMTPError(nil) = %v", c.name, se)
-			}
-			continue
+		r := Reply(c.err)
+		if r.Code != c.code || r.Enhanced != c.enhanced || r.Temporary() != c.temp {
+			t.Errorf("%s: Reply = %d %v (temporary %v), want %d %v (%v)", c.name, r.Code, r.Enhanced, r.Temporary(), c.code, c.enhanced, c.temp)
 		}
-		if se.Code != c.code || se.EnhancedCode != c.enhanced {
-			t.Errorf("%s: SMTPError = %d %v, want %d %v", c.name, se.Code, se.EnhancedCode, c.code, c.enhanced)
-		}
+	}
+	if ExitCode(nil) != 0 || Reply(nil) != nil {
+		t.Errorf("nil: ExitCode %d, Reply %v", ExitCode(nil), Reply(nil))
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/config"
+	"github.com/debian/mailgw/internal/meaning"
 	"github.com/debian/mailgw/parsers"
 )
 
@@ -23,8 +24,9 @@ import (
 // <topic_prefix>.<environment>.<service>.<object>.<event>; msg is the
 // event's payload plus "mail" (the source mail's message_id, date, from,
 // subject, and auth: the trust decision, auth.Decision.Object) and
-// "mailgw" (rule, topic, msg_id, timestamp, replayed); the timestamp is
-// now; msg_id is bus.MsgID(MsgIDYear(m), ev.Identity(m)), so the same
+// "mailgw" (rule, topic, msg_id, timestamp, replayed, and the event's
+// meaning: summary, url, packages, people, by meaning.Describe); the
+// timestamp is now; msg_id is bus.MsgID(MsgIDYear(m), ev.Identity(m)), so the same
 // mail always yields the same msg_ids whatever its trust, and every mail
 // announcing the same happening the same msg_id (docs/dedup.md). An event
 // with a happening also gets LegacyMsgID, the msg_id its mail alone gave
@@ -56,7 +58,9 @@ func Build(cfg *config.Config, m *parsers.Message, evs []parsers.Event, now time
 		if ev.Service == "debmessenger" {
 			msg["mail"] = compat
 		}
-		msg["mailgw"] = map[string]any{"rule": ev.Rule, "replayed": replayed}
+		mg := map[string]any{"rule": ev.Rule, "replayed": replayed}
+		meaning.Describe(ev.Name(), msg).AddTo(mg)
+		msg["mailgw"] = mg
 		id, legacy := EventMsgID(year, m, ev)
 		env := bus.NewEnvelope(topic, msg, id, ts, cfg.Username)
 		env.LegacyMsgID = legacy

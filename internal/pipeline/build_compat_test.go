@@ -34,7 +34,7 @@ func TestCompatTopicStaysDev(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"auth":{"by":"archive","dkim":[],"trusted":true},"date":"","from":"","message_id":"x@example.org","subject":""}`; string(body) != want {
+	if want := `{"auth":{"by":"archive","dkim":[],"trusted":true},"date":null,"from":"","from_email":null,"message_id":"x@example.org","subject":""}`; string(body) != want {
 		t.Errorf("mail %s, want %s", body, want)
 	}
 	if mail := envs[1].Msg["mail"].(parsers.Object); mail.Get("auth") != nil {

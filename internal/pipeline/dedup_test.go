@@ -69,7 +69,7 @@ func readFile(t *testing.T, name string) []byte {
 // file of internal/archive/testdata that contains marker.
 func logMail(t *testing.T, log, marker string) []byte {
 	t.Helper()
-	r, err := archive.Open(filepath.Join("../archive/testdata", log))
+	r, err := archive.Open(filepath.Join("../archive/testdata", log), archive.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

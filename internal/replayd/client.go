@@ -10,8 +10,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/debian/mailgw/bus"
-	"github.com/debian/mailgw/internal/zmtp"
+	"github.com/debian/mailgw/bus/zmtp"
 )
 
 // MaxReplyBytes bounds a whole reply the client accepts.
@@ -21,28 +20,13 @@ const MaxReplyBytes = 256 << 20
 // included.
 const DefaultTimeout = 10 * time.Second
 
-// Query asks a replay endpoint for the envelopes matching req. It uses a
-// fresh REQ connection per query, given up after timeout (DefaultTimeout
-// when 0) or when ctx ends, because a REQ whose peer vanished would wait
-// for ever. An "error: '…'" reply is a *ReplyError (errors.Is ErrNoMatch
-// and ErrTooMany tell the usual ones apart); a frame that is not an
-// envelope is an error too.
-func Query(ctx context.Context, endpoint string, req Request, timeout time.Duration) ([]*bus.Envelope, error) {
-	frames, err := QueryRaw(ctx, endpoint, req, timeout)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*bus.Envelope, len(frames))
-	for i, f := range frames {
-		if out[i], err = bus.ParseEnvelope(f); err != nil {
-			return nil, fmt.Errorf("replay %s: reply frame %d: %w", endpoint, i, err)
-		}
-	}
-	return out, nil
-}
-
-// QueryRaw is Query returning the reply frames unparsed (each should be
-// one canonical envelope).
+// QueryRaw asks a replay endpoint for the envelopes matching req and
+// returns the reply frames unparsed (each should be one canonical
+// envelope). It uses a fresh REQ connection per query, given up after
+// timeout (DefaultTimeout when 0) or when ctx ends, because a REQ whose
+// peer vanished would wait for ever. An "error: '…'" reply is a
+// *ReplyError (errors.Is ErrNoMatch and ErrTooMany tell the usual ones
+// apart).
 func QueryRaw(ctx context.Context, endpoint string, req Request, timeout time.Duration) ([][]byte, error) {
 	body, err := json.Marshal(req)
 	if err != nil {

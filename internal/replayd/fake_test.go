@@ -1,8 +1,12 @@
 package replayd
 
 import (
+	"context"
 	"fmt"
+	"path/filepath"
 	"sort"
+	"testing"
+	"time"
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/journal"
@@ -86,3 +90,66 @@ func (s *fakeStore) ByTime(t0, t1 int64, limit int) ([][]byte, error) {
 
 var _ Store = (*fakeStore)(nil)
 var _ Store = (*journal.Journal)(nil)
+
+// query is QueryRaw with the reply frames parsed as envelopes; a frame
+// that is not an envelope is an error.
+func query(ctx context.Context, endpoint string, req Request, timeout time.Duration) ([]*bus.Envelope, error) {
+	frames, err := QueryRaw(ctx, endpoint, req, timeout)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*bus.Envelope, len(frames))
+	for i, f := range frames {
+		if out[i], err = bus.ParseEnvelope(f); err != nil {
+			return nil, fmt.Errorf("replay %s: reply frame %d: %w", endpoint, i, err)
+		}
+	}
+	return out, nil
+}
+
+// newJournal opens a journal in a temp dir holding n envelopes (seq_ids
+// 1..n, as testEnv describes them).
+func newJournal(t testing.TB, n int) *journal.Journal {
+	t.Helper()
+	j, err := journal.Open(filepath.Join(t.TempDir(), "journal.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	addEnvs(t, j, 1, int64(n))
+	return j
+}
+
+// addEnvs journals testEnv(lo..hi) and checks the seq_ids they got.
+func addEnvs(t testing.TB, j *journal.Journal, lo, hi int64) {
+	t.Helper()
+	for seq := lo; seq <= hi; seq++ {
+		env := testEnv(seq)
+		env.SeqID = 0
+		added, err := j.Add([]*bus.Envelope{env})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(added) != 1 || added[0].SeqID != seq {
+			t.Fatalf("journal gave seq_id %d, want %d", added[0].SeqID, seq)
+		}
+	}
+}
+
+// startServer serves st on a free loopback port until the test ends.
+func startServer(t testing.TB, st Store, maxReply int) *Server {
+	t.Helper()
+	s, err := NewServer(st, "tcp://127.0.0.1:0", maxReply, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(context.Background()) }()
+	t.Cleanup(func() {
+		s.Close()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return s
+}

@@ -214,7 +214,7 @@ func TestSeqIDContinuesAfterReopen(t *testing.T) {
 			t.Fatal(err)
 		}
 		go s.Serve(context.Background())
-		envs, err := Query(context.Background(), s.Addr(), SeqRange(1, 100), 0)
+		envs, err := query(context.Background(), s.Addr(), SeqRange(1, 100), 0)
 		s.Close()
 		j.Close()
 		if err != nil || len(envs) != int(want[1]) || envs[len(envs)-1].SeqID != want[1] {

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package replayd
 
 import (
@@ -34,7 +36,7 @@ func TestClientAgainstLibzmqREP(t *testing.T) {
 	}
 	ep := strings.TrimSpace(line)
 	ctx := context.Background()
-	envs, err := Query(ctx, ep, SeqRange(3, 6), 20*time.Second)
+	envs, err := query(ctx, ep, SeqRange(3, 6), 20*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +44,7 @@ func TestClientAgainstLibzmqREP(t *testing.T) {
 		t.Fatalf("got %+v", envs)
 	}
 	seq := int64(1)
-	if _, err := Query(ctx, ep, Request{SeqID: &seq}, 20*time.Second); !errors.Is(err, ErrNoMatch) {
+	if _, err := query(ctx, ep, Request{SeqID: &seq}, 20*time.Second); !errors.Is(err, ErrNoMatch) {
 		t.Fatalf("fedmsg's no-match reply: %v", err)
 	}
 	g := NewGapFiller(map[string]string{pubA: ep}, GapOptions{Logger: quiet, Timeout: 20 * time.Second})

@@ -1,65 +1,15 @@
+//go:build e2e
+
 package replayd
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/debian/mailgw/bus"
-	"github.com/debian/mailgw/internal/journal"
 )
-
-// newJournal opens a journal in a temp dir holding n envelopes (seq_ids
-// 1..n, as testEnv describes them).
-func newJournal(t testing.TB, n int) *journal.Journal {
-	t.Helper()
-	j, err := journal.Open(filepath.Join(t.TempDir(), "journal.sqlite"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { j.Close() })
-	addEnvs(t, j, 1, int64(n))
-	return j
-}
-
-// addEnvs journals testEnv(lo..hi) and checks the seq_ids they got.
-func addEnvs(t testing.TB, j *journal.Journal, lo, hi int64) {
-	t.Helper()
-	for seq := lo; seq <= hi; seq++ {
-		env := testEnv(seq)
-		env.SeqID = 0
-		added, err := j.Add([]*bus.Envelope{env})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(added) != 1 || added[0].SeqID != seq {
-			t.Fatalf("journal gave seq_id %d, want %d", added[0].SeqID, seq)
-		}
-	}
-}
-
-// startServer serves st on a free loopback port until the test ends.
-func startServer(t testing.TB, st Store, maxReply int) *Server {
-	t.Helper()
-	s, err := NewServer(st, "tcp://127.0.0.1:0", maxReply, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(context.Background()) }()
-	t.Cleanup(func() {
-		s.Close()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return s
-}
 
 type pyReply struct {
 	Frames      []string `json:"frames"`

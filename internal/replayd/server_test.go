@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/debian/mailgw/internal/zmtp"
+	"github.com/debian/mailgw/bus/zmtp"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -21,7 +21,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 func TestQueryClient(t *testing.T) {
 	s := startServer(t, newFakeStore(50), 20)
 	ctx := context.Background()
-	envs, err := Query(ctx, s.Addr(), SeqRange(10, 14), time.Second*10)
+	envs, err := query(ctx, s.Addr(), SeqRange(10, 14), time.Second*10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,11 +32,11 @@ func TestQueryClient(t *testing.T) {
 	if !slices.Equal(got, []int64{10, 11, 12, 13, 14}) || envs[0].MsgID != "2026-m10" {
 		t.Fatalf("got seq_ids %v", got)
 	}
-	_, err = Query(ctx, s.Addr(), SeqRange(1, 50), 0)
+	_, err = query(ctx, s.Addr(), SeqRange(1, 50), 0)
 	if !errors.Is(err, ErrTooMany) || !strings.Contains(err.Error(), "more than 20") {
 		t.Fatalf("range over the bound: %v", err)
 	}
-	_, err = Query(ctx, s.Addr(), SeqRange(51, 60), 0)
+	_, err = query(ctx, s.Addr(), SeqRange(51, 60), 0)
 	if !errors.Is(err, ErrNoMatch) {
 		t.Fatalf("range past the end: %v", err)
 	}
@@ -85,7 +85,7 @@ func TestServerSurvivesBadPeers(t *testing.T) {
 	gone.Write(zmtp.EncodeMessage([]byte{}, []byte(`{"seq_id_range":[1,5]}`)))
 	gone.Close()
 
-	envs, err := Query(context.Background(), s.Addr(), Request{MsgIDs: []string{"2026-m2"}}, 0)
+	envs, err := query(context.Background(), s.Addr(), Request{MsgIDs: []string{"2026-m2"}}, 0)
 	if err != nil || len(envs) != 1 || envs[0].SeqID != 2 {
 		t.Fatalf("after bad peers: %v, %v", envs, err)
 	}
@@ -108,13 +108,13 @@ func TestQueryTimeout(t *testing.T) {
 			defer c.Close()
 		}
 	}()
-	_, err = Query(context.Background(), "tcp://"+ln.Addr().String(), SeqRange(1, 2), 200*time.Millisecond)
+	_, err = query(context.Background(), "tcp://"+ln.Addr().String(), SeqRange(1, 2), 200*time.Millisecond)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("silent peer: %v", err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	if _, err := Query(context.Background(), "tcp://"+addr, SeqRange(1, 2), 0); err == nil || errors.Is(err, context.DeadlineExceeded) {
+	if _, err := query(context.Background(), "tcp://"+addr, SeqRange(1, 2), 0); err == nil || errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("closed port: %v", err)
 	}
 }
@@ -128,7 +128,7 @@ func TestServerStoreFailure(t *testing.T) {
 	}
 	go s.Serve(context.Background())
 	defer s.Close()
-	_, err = Query(context.Background(), s.Addr(), SeqRange(1, 2), 0)
+	_, err = query(context.Background(), s.Addr(), SeqRange(1, 2), 0)
 	var re *ReplyError
 	if !errors.As(err, &re) || !strings.Contains(re.Text, "internal error") || strings.Contains(re.Text, "fire") {
 		t.Fatalf("got %v", err)

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/debian/mailgw/internal/zmtp"
+	"github.com/debian/mailgw/bus/zmtp"
 	"github.com/miekg/dns"
 )
 

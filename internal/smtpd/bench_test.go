@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/debian/mailgw/internal/config"
+	"github.com/debian/mailgw/internal/smtpd/smtpdtest"
 	"github.com/debian/mailgw/internal/spool"
 )
 
@@ -13,7 +14,7 @@ import (
 // kept-open connection against the in-memory spooler (protocol cost only;
 // bench/smtp_ingest.sh measures the daemon with the real spool).
 func BenchmarkSMTPTransaction(b *testing.B) {
-	sp := &FakeSpooler{}
+	sp := &smtpdtest.FakeSpooler{}
 	ts := startServer(b, sp, false, nil)
 	sendParallel(b, ts.addr)
 }

@@ -33,7 +33,7 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 }
 
 // session is one SMTP/LMTP session. Every error it returns to go-smtp is a
-// bare *smtp.SMTPError made by mailerr.SMTPError: a plain error from Data
+// bare *smtp.SMTPError made by smtpReply: a plain error from Data
 // would become a permanent 554 and bounce the mail.
 type session struct {
 	s      *Server
@@ -49,10 +49,10 @@ type session struct {
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	if !ss.s.allowedClient(ss.remote) {
 		ss.s.log.Warn("client not allowed", "remote", ss.remote.String(), "from", from)
-		return mailerr.SMTPError(mailerr.NotAllowed("Client " + hostOf(ss.remote)))
+		return smtpReply(mailerr.NotAllowed("Client " + hostOf(ss.remote)))
 	}
 	if ss.conn != nil && !ss.conn.setBusy(true) {
-		return mailerr.SMTPError(mailerr.ShuttingDown())
+		return smtpReply(mailerr.ShuttingDown())
 	}
 	ss.from = from
 	return nil
@@ -62,11 +62,11 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 // smtp.allowed_recipients.
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if !ss.s.allowedClient(ss.remote) {
-		return mailerr.SMTPError(mailerr.NotAllowed("Client " + hostOf(ss.remote)))
+		return smtpReply(mailerr.NotAllowed("Client " + hostOf(ss.remote)))
 	}
 	if !ss.s.rcpts.allows(to) {
 		ss.s.log.Warn("recipient not allowed", "remote", ss.remote.String(), "rcpt", to)
-		return mailerr.SMTPError(mailerr.NotAllowed("Recipient"))
+		return smtpReply(mailerr.NotAllowed("Recipient"))
 	}
 	ss.rcpts = append(ss.rcpts, to)
 	return nil
@@ -91,7 +91,7 @@ func (ss *session) Data(r io.Reader) error {
 	code := 250
 	var reply *smtp.SMTPError
 	if err != nil {
-		reply = mailerr.SMTPError(err)
+		reply = smtpReply(err)
 		code = reply.Code
 	}
 	n := max(1, len(ss.rcpts))
@@ -131,9 +131,27 @@ func classify(err, readErr error, limit int64) error {
 		return &mailerr.Error{Code: 552, Enhanced: [3]int{5, 3, 4}, Message: fmt.Sprintf("Line too long (limit %d bytes)", maxLineLength)}
 	case isTimeout(readErr):
 		return mailerr.Timeout(readErr)
+	case errors.As(readErr, new(*smtp.SMTPError)):
+		return readErr // go-smtp's own reply
 	default:
 		return mailerr.SpoolFailed(fmt.Errorf("reading DATA: %w", readErr))
 	}
+}
+
+// smtpReply maps err to the bare *smtp.SMTPError that go-smtp must get (a
+// wrapped or plain error would become a permanent 554): go-smtp's own
+// reply when err carries one, else mailerr.Reply's (451 4.3.0 for an
+// error without a reply, so that no mail is bounced for a local fault).
+func smtpReply(err error) *smtp.SMTPError {
+	if err == nil {
+		return nil
+	}
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return &smtp.SMTPError{Code: se.Code, EnhancedCode: se.EnhancedCode, Message: se.Message}
+	}
+	me := mailerr.Reply(err)
+	return &smtp.SMTPError{Code: me.Code, EnhancedCode: smtp.EnhancedCode(me.Enhanced), Message: me.Message}
 }
 
 func isTimeout(err error) bool {

@@ -22,12 +22,13 @@ import (
 
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/metrics"
+	"github.com/debian/mailgw/internal/smtpd/smtpdtest"
 )
 
 // TestShutdown: a DATA in flight finishes with 250, an idle session and a
 // new connection get 421, and Shutdown returns once the DATA is done.
 func TestShutdown(t *testing.T) {
-	sp := &FakeSpooler{Gate: make(chan struct{}), Started: make(chan struct{}, 1)}
+	sp := &smtpdtest.FakeSpooler{Gate: make(chan struct{}), Started: make(chan struct{}, 1)}
 	s := New(config.Defaults().SMTP, sp, metrics.New(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -89,7 +90,7 @@ func TestSTARTTLS(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	writeCert(t, cert, key)
-	sp := &FakeSpooler{}
+	sp := &smtpdtest.FakeSpooler{}
 	ts := startServer(t, sp, false, func(c *config.SMTP) { c.TLSCert, c.TLSKey = cert, key })
 	c, err := smtp.Dial(ts.addr)
 	if err != nil {

@@ -2,6 +2,7 @@ package smtpd
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -10,11 +11,13 @@ import (
 
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/mailerr"
+	"github.com/debian/mailgw/internal/smtpd/smtpdtest"
 	"github.com/debian/mailgw/internal/spool"
+	"github.com/emersion/go-smtp"
 )
 
 func TestDeliverOK(t *testing.T) {
-	sp := &FakeSpooler{}
+	sp := &smtpdtest.FakeSpooler{}
 	ts := startServer(t, sp, false, nil)
 	c := dial(t, ts.addr)
 	c.expect("220 ")
@@ -50,7 +53,7 @@ func TestDeliverOK(t *testing.T) {
 }
 
 func TestLMTPOneReplyPerRecipient(t *testing.T) {
-	sp := &FakeSpooler{}
+	sp := &smtpdtest.FakeSpooler{}
 	ts := startServer(t, sp, true, nil)
 	c := dial(t, ts.addr)
 	c.hello("LHLO")
@@ -79,7 +82,7 @@ func TestSpoolErrors(t *testing.T) {
 		{mailerr.SpoolFull(errors.New("12 MB free")), "452 4.3.1 "},
 		{errors.New("plain error"), "451 4.3.0 "}, // never a 554
 	} {
-		sp := &FakeSpooler{Err: tc.err}
+		sp := &smtpdtest.FakeSpooler{Err: tc.err}
 		ts := startServer(t, sp, false, nil)
 		c := dial(t, ts.addr)
 		c.hello("EHLO")
@@ -93,7 +96,7 @@ func TestSpoolErrors(t *testing.T) {
 }
 
 func TestTooBig(t *testing.T) {
-	sp := &FakeSpooler{}
+	sp := &smtpdtest.FakeSpooler{}
 	ts := startServer(t, sp, false, func(c *config.SMTP) { c.MaxMessageBytes = 1000 })
 	c := dial(t, ts.addr)
 	c.hello("EHLO")
@@ -112,7 +115,7 @@ func TestTooBig(t *testing.T) {
 }
 
 func TestClientNotAllowed(t *testing.T) {
-	sp := &FakeSpooler{}
+	sp := &smtpdtest.FakeSpooler{}
 	ts := startServer(t, sp, false, func(c *config.SMTP) { c.AllowedNetworks = []string{"127.0.0.1/32"} })
 	c := dialFrom(t, ts.addr, &net.TCPAddr{IP: net.ParseIP("127.0.0.2")})
 	c.hello("EHLO")
@@ -129,7 +132,7 @@ func TestClientNotAllowed(t *testing.T) {
 }
 
 func TestRecipientNotAllowed(t *testing.T) {
-	sp := &FakeSpooler{}
+	sp := &smtpdtest.FakeSpooler{}
 	ts := startServer(t, sp, false, func(c *config.SMTP) {
 		c.AllowedRecipients = []string{"mailgw@localhost", "@Bugs.Debian.org"}
 	})
@@ -169,7 +172,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestMaxConnections(t *testing.T) {
-	ts := startServer(t, &FakeSpooler{}, false, func(c *config.SMTP) { c.MaxConnections = 2 })
+	ts := startServer(t, &smtpdtest.FakeSpooler{}, false, func(c *config.SMTP) { c.MaxConnections = 2 })
 	a, b := dial(t, ts.addr), dial(t, ts.addr)
 	a.expect("220 ")
 	b.expect("220 ")
@@ -198,7 +201,7 @@ func TestMaxConnections(t *testing.T) {
 }
 
 func TestStallMidData(t *testing.T) {
-	sp := &FakeSpooler{}
+	sp := &smtpdtest.FakeSpooler{}
 	ts := startServer(t, sp, false, func(c *config.SMTP) { c.ReadTimeout = config.Duration{Duration: 200 * time.Millisecond} })
 	c := dial(t, ts.addr)
 	c.hello("EHLO")
@@ -218,7 +221,7 @@ func TestStallMidData(t *testing.T) {
 }
 
 func TestLongLine(t *testing.T) {
-	sp := &FakeSpooler{}
+	sp := &smtpdtest.FakeSpooler{}
 	ts := startServer(t, sp, false, nil)
 	c := dial(t, ts.addr)
 	c.hello("EHLO")
@@ -228,5 +231,32 @@ func TestLongLine(t *testing.T) {
 	}
 	if n := len(sp.Mails()); n != 0 {
 		t.Errorf("spooled %d mails", n)
+	}
+}
+
+func TestSMTPReply(t *testing.T) {
+	cases := []struct {
+		name     string
+		err      error
+		code     int
+		enhanced smtp.EnhancedCode
+	}{
+		{"spool full wrapped", fmt.Errorf("deliver: %w", mailerr.SpoolFull(errors.New("ENOSPC"))), 452, smtp.EnhancedCode{4, 3, 1}},
+		{"too big", mailerr.TooBig(10), 552, smtp.EnhancedCode{5, 3, 4}},
+		{"plain error is temporary", errors.New("disk on fire"), 451, smtp.EnhancedCode{4, 3, 0}},
+		{"go-smtp's reply kept", fmt.Errorf("w: %w", &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "m"}), 554, smtp.EnhancedCode{5, 6, 0}},
+	}
+	for _, c := range cases {
+		se := smtpReply(c.err)
+		if se.Code != c.code || se.EnhancedCode != c.enhanced {
+			t.Errorf("%s: smtpReply = %d %v, want %d %v", c.name, se.Code, se.EnhancedCode, c.code, c.enhanced)
+		}
+	}
+	if smtpReply(nil) != nil {
+		t.Error("smtpReply(nil) is not nil")
+	}
+	// A read error of go-smtp's (its size limit) wins over the spool's.
+	if err := classify(mailerr.SpoolFailed(smtp.ErrDataTooLarge), smtp.ErrDataTooLarge, 10); mailerr.Reply(err).Code != 552 {
+		t.Errorf("classify(ErrDataTooLarge) = %v, want 552", err)
 	}
 }

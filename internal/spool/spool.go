@@ -27,7 +27,6 @@ import (
 
 	"github.com/debian/mailgw/internal/dirsync"
 	"github.com/debian/mailgw/internal/mailerr"
-	"github.com/emersion/go-smtp"
 )
 
 // Spool is an open Maildir spool. It is safe for concurrent use by many
@@ -158,8 +157,9 @@ func classify(err error) error {
 // Deliver copies one mail from r into the spool and returns its name once
 // it is durable in new/. maxBytes <= 0 means no limit. Errors are
 // *mailerr.Error: TooBig (permanent), SpoolFull (free space below minFree,
-// ENOSPC, EDQUOT) and SpoolFailed (anything else). An error from r that
-// already carries an SMTP reply (go-smtp's data reader) is returned as is.
+// ENOSPC, EDQUOT) and SpoolFailed (anything else, a failure to read r
+// among them, wrapping r's error). An error from r that is a
+// *mailerr.Error already is returned as is.
 func (s *Spool) Deliver(r io.Reader, maxBytes int64) (string, error) {
 	return s.deliver(r, maxBytes, Origin{})
 }
@@ -243,7 +243,7 @@ func (s *Spool) writeTmp(r io.Reader, maxBytes int64) (string, string, error) {
 	if err != nil {
 		var re readErr
 		if errors.As(err, &re) {
-			if isSMTPReply(re.err) {
+			if errors.As(re.err, new(*mailerr.Error)) {
 				return fail(re.err)
 			}
 			return fail(mailerr.SpoolFailed(fmt.Errorf("reading mail: %w", re.err)))
@@ -291,12 +291,4 @@ func (r readerOnly) Read(p []byte) (int, error) {
 		return n, readErr{err}
 	}
 	return n, err
-}
-
-// isSMTPReply reports whether err already carries an SMTP reply (go-smtp's
-// data reader returns *smtp.SMTPError, e.g. 552 for ErrDataTooLarge).
-func isSMTPReply(err error) bool {
-	var se *smtp.SMTPError
-	var me *mailerr.Error
-	return errors.As(err, &se) || errors.As(err, &me)
 }

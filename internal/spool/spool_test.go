@@ -13,7 +13,6 @@ import (
 	"testing"
 
 	"github.com/debian/mailgw/internal/mailerr"
-	"github.com/emersion/go-smtp"
 )
 
 const testMail = "From: dak <dak@ftp-master.debian.org>\r\nSubject: Accepted bash 3.2-2 (source all)\r\nMessage-ID: <abc@debian.org>\r\n\r\nbody\r\n"
@@ -153,7 +152,7 @@ func TestDeliverTooBig(t *testing.T) {
 	_, err := s.Deliver(strings.NewReader(testMail+"x"), lim)
 	wantCode(t, err, 552)
 	// Permanent for SMTP (552); deliver still exits 75 (docs/errors.md).
-	if mailerr.IsTemporary(err) || mailerr.ExitCode(err) != 75 {
+	if mailerr.Reply(err).Temporary() || mailerr.ExitCode(err) != 75 {
 		t.Errorf("too big must be permanent for SMTP, 75 for deliver: %v", err)
 	}
 	if n := dirLen(t, filepath.Join(s.Dir(), "tmp")); n != 0 {
@@ -208,12 +207,16 @@ func TestDeliverReadErrors(t *testing.T) {
 	s := newSpool(t)
 	_, err := s.Deliver(io.MultiReader(strings.NewReader("From: x\r\n"), failReader{errors.New("connection reset")}), 0)
 	wantCode(t, err, 451)
-	// go-smtp's own reply (552 for its size limit) passes through.
-	_, err = s.Deliver(failReader{smtp.ErrDataTooLarge}, 0)
-	var se *smtp.SMTPError
-	if !errors.As(err, &se) || se.Code != 552 {
-		t.Errorf("err = %v, want go-smtp's 552", err)
+	// The reader's error stays inside, for the caller to tell apart
+	// (smtpd answers 552 for go-smtp's size limit), and a reply the
+	// reader made already passes through.
+	cause := errors.New("client vanished")
+	_, err = s.Deliver(failReader{cause}, 0)
+	if !errors.Is(err, cause) {
+		t.Errorf("err = %v, want it to wrap %v", err, cause)
 	}
+	_, err = s.Deliver(failReader{mailerr.TooBig(7)}, 0)
+	wantCode(t, err, 552)
 	if n := dirLen(t, filepath.Join(s.Dir(), "tmp")); n != 0 {
 		t.Errorf("tmp/ keeps %d files", n)
 	}

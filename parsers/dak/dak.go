@@ -14,7 +14,7 @@ type Options struct {
 	Compat bool
 	// Keyring verifies uploaders' signatures; nil means none configured
 	// (signature.valid is then null).
-	Keyring openpgp.EntityList
+	Keyring openpgp.KeyRing
 	// KeyringName is reported as signature.keyring when a signature
 	// verifies (e.g. "debian-keyring").
 	KeyringName string

@@ -1,45 +1,19 @@
 package dak
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
-	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
 	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
-
-// LoadKeyrings reads OpenPGP public keyrings, binary (debian-keyring's
-// .gpg files) or ASCII-armored, and returns all their keys as one list.
-func LoadKeyrings(files ...string) (openpgp.EntityList, error) {
-	var all openpgp.EntityList
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("upload keyring: %w", err)
-		}
-		var el openpgp.EntityList
-		if bytes.Contains(data[:min(len(data), 1024)], []byte("-----BEGIN PGP")) {
-			el, err = openpgp.ReadArmoredKeyRing(bytes.NewReader(data))
-		} else {
-			el, err = openpgp.ReadKeyRing(bytes.NewReader(data))
-		}
-		if err != nil {
-			return nil, fmt.Errorf("upload keyring %s: %w", f, err)
-		}
-		all = append(all, el...)
-	}
-	return all, nil
-}
 
 // sigInfo is what an OpenPGP signature packet says about its issuer,
 // read without any keyring.

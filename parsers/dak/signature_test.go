@@ -158,8 +158,8 @@ func TestSignatureUnsigned(t *testing.T) {
 // exported.
 func TestSignatureGPGInterop(t *testing.T) {
 	kr, err := LoadKeyrings("testdata/test-uploader.asc")
-	if err != nil || len(kr) != 1 {
-		t.Fatalf("LoadKeyrings: %v (%d keys)", err, len(kr))
+	if err != nil || kr.Len() != 1 {
+		t.Fatalf("LoadKeyrings: %v", err)
 	}
 	p := New(Options{Keyring: kr, KeyringName: "test-uploader"})
 	for _, f := range []string{"051-written-policy-queue-accept-2024.eml", "057-written-accepted-from-new-2024.eml"} {
@@ -192,17 +192,49 @@ func TestLoadKeyrings(t *testing.T) {
 	if err := os.WriteFile(bin, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Three copies of the key in one binary keyring, and an armored one.
+	three := bytes.Repeat(buf.Bytes(), 3)
+	if err := os.WriteFile(bin, three, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	kr, err := LoadKeyrings(bin, "testdata/test-uploader.asc")
-	if err != nil || len(kr) != 2 || fpr(kr[0]) != fpr(key) {
-		t.Fatalf("LoadKeyrings: %v, %d keys", err, len(kr))
+	if err != nil || kr.Len() != 4 {
+		t.Fatalf("LoadKeyrings: %v", err)
+	}
+	// Primary keys and subkeys are found by key ID, each as often as the
+	// keyring holds it, parsed as go-crypto parses the whole keyring.
+	eager, err := openpgp.ReadKeyRing(bytes.NewReader(three))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := []uint64{key.PrimaryKey.KeyId}
+	for _, sk := range key.Subkeys {
+		ids = append(ids, sk.PublicKey.KeyId)
+	}
+	if len(ids) < 2 {
+		t.Fatal("the test key has no subkey")
+	}
+	for _, id := range ids {
+		got, want := kr.KeysById(id), eager.KeysById(id)
+		if len(got) != 3 || len(got) != len(want) || fpr(got[0].Entity) != fpr(key) {
+			t.Errorf("key %X: %d keys, want %d", id, len(got), len(want))
+		}
+		if len(kr.KeysByIdUsage(id, packet.KeyFlagSign)) != len(eager.KeysByIdUsage(id, packet.KeyFlagSign)) {
+			t.Errorf("key %X: signing keys differ", id)
+		}
+	}
+	if kr.KeysById(12345) != nil || kr.DecryptionKeys() != nil {
+		t.Error("keys for an unknown ID, or decryption keys")
 	}
 	if _, err := LoadKeyrings(filepath.Join(dir, "missing.gpg")); err == nil {
 		t.Error("missing file: no error")
 	}
 	junk := filepath.Join(dir, "junk.gpg")
-	os.WriteFile(junk, []byte("not a keyring"), 0o644)
-	if _, err := LoadKeyrings(junk); err == nil {
-		t.Error("junk keyring: no error")
+	for _, b := range [][]byte{[]byte("not a keyring"), buf.Bytes()[:len(buf.Bytes())-3], {0xb4, 0x02, 'x', 'y'}, nil} {
+		os.WriteFile(junk, b, 0o644)
+		if _, err := LoadKeyrings(junk); err == nil {
+			t.Errorf("junk keyring %q: no error", b)
+		}
 	}
 }
 

@@ -47,7 +47,7 @@ func (p *Parser) upload(c *ctx, rule string) []parsers.Event {
 	return evs
 }
 
-// uploadPayload builds the dak.package.upload payload (docs/payloads.md).
+// uploadPayload builds the dak.package.upload payload (docs/topics.md).
 func (p *Parser) uploadPayload(c *ctx) map[string]any {
 	var bx boxes
 	var fr fieldRows

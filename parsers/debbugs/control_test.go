@@ -105,21 +105,6 @@ func TestParseTranscriptEmpty(t *testing.T) {
 	}
 }
 
-func TestDecodeQP(t *testing.T) {
-	cases := map[string]string{
-		"a=3Db":         "a=b",
-		"soft=\nbreak":  "softbreak",
-		"crlf=\r\nx":    "crlfx",
-		"bad=ZZ end=":   "bad=ZZ end=",
-		"=C3=A9t=C3=A9": "été",
-	}
-	for in, want := range cases {
-		if got := string(decodeQP([]byte(in))); got != want {
-			t.Errorf("decodeQP(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // TestLongTranscript checks that a transcript longer than parsers.MaxText
 // is read in full from the raw mail, not only its first 64 KiB.
 func TestLongTranscript(t *testing.T) {

@@ -63,7 +63,7 @@
 // The people (submitter, from, closed_by, old_submitter, new_submitter)
 // are in parsers.Address's display form, each with a <field>_email
 // sibling (parsers.PutAddress). Bodies (body, content) are bounded by
-// Options.MaxBody. The mail and mailgw blocks (docs/payloads.md) are
+// Options.MaxBody. The mail and mailgw blocks (docs/topics.md) are
 // added by the pipeline, not here.
 //
 // With Options.Compat the parser also emits debmessenger's

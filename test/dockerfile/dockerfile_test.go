@@ -1,3 +1,5 @@
+//go:build e2e
+
 // Package dockerfile checks the Dockerfile on machines without a Docker
 // engine: the build command it runs must succeed, and its entrypoint with
 // its default arguments and the baked-in config must start mailgw serve.

@@ -1,3 +1,5 @@
+//go:build e2e
+
 // Package e2e holds mailgw's end-to-end tests: they build the mailgw
 // binary once and drive it with real programs — a private postfix
 // instance, swaks, postfix's tools, Debian's python3-zmq — each test with

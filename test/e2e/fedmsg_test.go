@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -15,43 +17,8 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/gpgtest"
 )
-
-// gnupgKey makes a GnuPG home with an RSA signing key and no passphrase
-// (fedmsg's gpg backend signs with such a key through the gpg binary).
-// It returns the home, the key's fingerprint and its exported public key;
-// the agent is stopped at cleanup.
-func gnupgKey(t *testing.T) (home, fpr string, pub []byte) {
-	t.Helper()
-	need(t, "gpg")
-	home, err := os.MkdirTemp("", "mgwfm") // short: the agent socket path must fit
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(home, 0o700)
-	t.Cleanup(func() {
-		exec.Command("gpgconf", "--homedir", home, "--kill", "all").Run()
-		os.RemoveAll(home)
-	})
-	gpg := func(args ...string) []byte {
-		cmd := exec.Command("gpg", append([]string{"--homedir", home, "--batch", "--pinentry-mode", "loopback", "--passphrase", ""}, args...)...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("gpg %v: %v\n%s", args, err, stderr.String())
-		}
-		return out
-	}
-	gpg("--quick-gen-key", "fedmsg publisher <fedmsg@example.org>", "rsa2048", "sign", "never")
-	for _, line := range strings.Split(string(gpg("--with-colons", "--list-keys")), "\n") {
-		if strings.HasPrefix(line, "fpr:") {
-			fpr = strings.Split(line, ":")[9]
-			break
-		}
-	}
-	return home, fpr, gpg("--export", fpr)
-}
 
 // fedmsgMsgs are the msgs the fedmsg publisher sends: half without floats
 // (text with escapes and astral characters, big integers, nesting, empty
@@ -101,7 +68,7 @@ func fedmsgMsgs() []map[string]any {
 // envelope whose msg.mailgw was removed.
 func TestFedmsgPublisherInterop(t *testing.T) {
 	need(t, python)
-	home, fpr, pub := gnupgKey(t)
+	home, fpr, pub := gpgtest.Key(t, "rsa2048") // fedmsg signs through the gpg binary with such a key
 	dir := t.TempDir()
 	keyring := filepath.Join(dir, "fedmsg.gpg")
 	os.WriteFile(keyring, pub, 0o644)

@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/internal/config"
+	"github.com/debian/mailgw/test/testlock"
 )
 
 // readmeBlock returns the command lines of the first ```sh block after
@@ -70,6 +73,9 @@ func TestReadmeTryIt(t *testing.T) {
 		t.Fatalf("README 'Try it' commands out of order: %q", lines)
 	}
 
+	// The default state directory and ports are the machine's: no other
+	// test (test/deb installs the package) may use them meanwhile.
+	testlock.DefaultPaths(t)
 	state := config.DefaultStateDir()
 	if _, err := os.Stat(state); err == nil {
 		aside := state + ".e2e-aside"

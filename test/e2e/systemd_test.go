@@ -1,3 +1,5 @@
+//go:build e2e
+
 package e2e
 
 import (
@@ -50,7 +52,8 @@ func keygen(t *testing.T, dir, name string) string {
 
 // TestSystemdNotifyAndReload: serve under a notify socket says READY=1
 // only once it accepts SMTP; SIGHUP (systemctl reload) re-reads the
-// upload keyrings (a changed key list, then a changed keyring file),
+// upload keyrings (a changed key list, then a changed keyring file), the
+// trust policy and the retention,
 // logs what changed and what waits for a restart, keeps its listeners
 // and its process, and survives a broken config; SIGTERM says
 // STOPPING=1 before the drain.
@@ -92,6 +95,18 @@ func TestSystemdNotifyAndReload(t *testing.T) {
 	// The same file list, another key in the file: applied again.
 	keygen(t, d.dir, "uploader")
 	reload(`msg=reloaded config=` + d.config + ` changed="" applied=parsers`)
+	// The trust policy: a relay more.
+	cfg += "\n[trust]\ntrusted_relays = [\"192.0.2.1\"]\n"
+	if err := os.WriteFile(d.config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reload(`changed=trust.trusted_relays applied=trust failed=""`)
+	// Retention: a prune by the new one runs at once.
+	cfg = "retention = \"30d\"\n" + cfg
+	if err := os.WriteFile(d.config, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reload(`changed=retention applied=retention failed=""`)
 	// Nothing changed: nothing applied.
 	reload(`changed="" applied="" failed=""`)
 	// A broken config: logged, the running one kept.

@@ -10,14 +10,13 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
-	"encoding/base64"
 	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/debian/mailgw/internal/auth/dkimkey"
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/miekg/dns"
 )
@@ -41,11 +40,11 @@ func RSAKey(t testing.TB) *Key {
 		if err != nil {
 			panic(err)
 		}
-		der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+		rec, err := dkimkey.Record(k.Public())
 		if err != nil {
 			panic(err)
 		}
-		rsaKey = &Key{Signer: k, Record: "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(der)}
+		rsaKey = &Key{Signer: k, Record: rec}
 	})
 	return rsaKey
 }
@@ -56,7 +55,11 @@ func Ed25519Key(t testing.TB) *Key {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Key{Signer: priv, Record: "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub)}
+	rec, err := dkimkey.Record(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Key{Signer: priv, Record: rec}
 }
 
 // Sign returns raw with a DKIM-Signature of domain and selector prepended,
