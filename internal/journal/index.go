@@ -69,9 +69,10 @@ CREATE INDEX IF NOT EXISTS envelopes_unindexed ON envelopes(seq_id) WHERE topic_
 DROP INDEX IF EXISTS envelopes_timestamp;
 `
 
-// maxPackages bounds the packages indexed per event (a removal of
-// hundreds of packages is found by its first maxPackages).
-const maxPackages = 64
+// maxPackages bounds the packages indexed per event: real ones name up
+// to a few hundred (a control mail of a mass bug filing, a removal), a
+// hostile one is found by its first maxPackages.
+const maxPackages = 1000
 
 // EventPackages returns the source packages an event is about, as the
 // journal indexes them and the web listener filters them: the event's

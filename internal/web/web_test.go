@@ -81,6 +81,12 @@ func newFixtureOn(t *testing.T, n int, o Options, wrap func(net.Listener) net.Li
 			t.Fatal(err)
 		}
 	}
+	return newFixtureWith(t, j, o, wrap)
+}
+
+// newFixtureWith serves the journal j.
+func newFixtureWith(t *testing.T, j *journal.Journal, o Options, wrap func(net.Listener) net.Listener) *fixture {
+	t.Helper()
 	o.Journal = j
 	if o.MaxStreams == 0 {
 		o.MaxStreams = 10
