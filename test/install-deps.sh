@@ -22,6 +22,7 @@ pkgs=(
   systemd                   # systemd-analyze security (unit hardening), systemd-sysusers (postinst)
   debian-keyring            # upload signatures checked against Debian's real keyring (parsers/dak)
   python3-jsonschema        # the schemas in schemas/ checked by a second validator
+  chromium fonts-dejavu-core  # the web view in a real browser (test/e2e TestWebBrowser, driven by chromedp)
 )
 missing=()
 for p in "${pkgs[@]}"; do

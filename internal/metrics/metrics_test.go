@@ -43,6 +43,7 @@ var allMetrics = []string{
 	"mailgw_web_streams",
 	"mailgw_web_streams_refused_total",
 	"mailgw_web_streams_dropped_total",
+	"mailgw_web_stream_events_skipped_total",
 	"mailgw_web_package_index_behind",
 }
 
@@ -97,6 +98,7 @@ func TestMetricsListed(t *testing.T) {
 	m.WebStreams(-1)
 	m.WebStreamRefused()
 	m.WebStreamDropped("slow")
+	m.WebStreamSkipped(3)
 	m.WebPackageIndexBehind(12)
 	m.SetSpoolProbe(func() (int, time.Time, error) { return 3, time.Now().Add(-90 * time.Second), nil })
 	m.SetJournalProbe(func() (int64, int64, error) { return 42, 41, nil })
@@ -137,6 +139,7 @@ func TestMetricsListed(t *testing.T) {
 		`mailgw_web_streams 1`,
 		`mailgw_web_streams_refused_total 1`,
 		`mailgw_web_streams_dropped_total{reason="slow"} 1`,
+		`mailgw_web_stream_events_skipped_total 3`,
 		`mailgw_web_package_index_behind 12`,
 	} {
 		if !strings.Contains(body, want+"\n") {

@@ -14,6 +14,7 @@ type webMetrics struct {
 	streams       prometheus.Gauge
 	refused       prometheus.Counter
 	dropped       *prometheus.CounterVec
+	skipped       prometheus.Counter
 	packageBehind prometheus.Gauge
 }
 
@@ -40,12 +41,16 @@ func newWebMetrics(reg *prometheus.Registry) *webMetrics {
 			Name: "mailgw_web_streams_dropped_total",
 			Help: "Live streams that ended other than by the server stopping: slow (the reader took nothing for web.stream_write_timeout) or closed (by the client).",
 		}, []string{"reason"}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "mailgw_web_stream_events_skipped_total",
+			Help: "Events live streams skipped because their readers fell behind the events the listener holds (the page says so).",
+		}),
 		packageBehind: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "mailgw_web_package_index_behind",
 			Help: "Journaled envelopes the journal's package index has yet to take in.",
 		}),
 	}
-	reg.MustRegister(w.requests, w.duration, w.streams, w.refused, w.dropped, w.packageBehind)
+	reg.MustRegister(w.requests, w.duration, w.streams, w.refused, w.dropped, w.skipped, w.packageBehind)
 	return w
 }
 
@@ -77,6 +82,13 @@ func (m *Metrics) WebStreamRefused() {
 func (m *Metrics) WebStreamDropped(reason string) {
 	if m != nil {
 		m.web.dropped.WithLabelValues(reason).Inc()
+	}
+}
+
+// WebStreamSkipped counts events a slow live stream skipped.
+func (m *Metrics) WebStreamSkipped(events int64) {
+	if m != nil {
+		m.web.skipped.Add(float64(events))
 	}
 }
 

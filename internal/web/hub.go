@@ -24,8 +24,9 @@ type Hub struct {
 	bytes int
 	// wake is closed when an event is added, then replaced.
 	wake chan struct{}
-	// latest is the highest seq_id Publish was given (under mu).
-	latest int64
+	// latest is the highest seq_id Publish was given, evicted the
+	// highest that left the ring (under mu).
+	latest, evicted int64
 }
 
 type hubItem struct {
@@ -98,6 +99,7 @@ func (h *Hub) add(e *liveEvent) {
 		drop := 0
 		for len(h.ring)-drop > ringEvents || (h.bytes > ringMaxBytes && len(h.ring)-drop > 1) {
 			h.bytes -= h.ring[drop].size()
+			h.evicted = h.ring[drop].seq
 			h.ring[drop] = nil
 			drop++
 		}
@@ -124,28 +126,48 @@ func (h *Hub) wait() <-chan struct{} {
 	return h.wake
 }
 
-// since returns the ring's events that follow seq without a gap, and
-// false when the stream must read the journal first: the ring does not
-// hold seq+1 while Publish has had it (fallen behind the ring, or the
-// hub dropped it).
-func (h *Hub) since(seq int64) ([]*liveEvent, bool) {
+// What since says of the events after a stream's position.
+const (
+	inRing = iota // the ring holds them (or there are none yet)
+	behind        // they have left the ring: the stream is slower than the events
+	hole          // the hub dropped them (or never had them): the journal has them
+)
+
+// since appends to dst (a stream's own slice, reused: a wake-up of
+// hundreds of streams makes no garbage) up to limit of the ring's events
+// that follow seq without a gap, and says where the next events are when
+// the ring does not hold them.
+func (h *Hub) since(dst []*liveEvent, seq int64, limit int) ([]*liveEvent, int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	i := len(h.ring)
 	for i > 0 && h.ring[i-1].seq > seq {
 		i--
 	}
-	if i == len(h.ring) {
-		return nil, h.latest <= seq
-	}
-	if h.ring[i].seq != seq+1 {
-		return nil, false
+	switch {
+	case seq+1 <= h.evicted:
+		return dst, behind
+	case i == len(h.ring) && h.latest <= seq:
+		return dst, inRing
+	case i == len(h.ring) || h.ring[i].seq != seq+1:
+		return dst, hole
 	}
 	k := i + 1
-	for k < len(h.ring) && h.ring[k].seq == h.ring[k-1].seq+1 {
+	for k < len(h.ring) && k-i < limit && h.ring[k].seq == h.ring[k-1].seq+1 {
 		k++
 	}
-	return append([]*liveEvent(nil), h.ring[i:k]...), true
+	return append(dst, h.ring[i:k]...), inRing
+}
+
+// oldest returns the seq_id before the ring's oldest event (where a
+// stream that fell behind skips to).
+func (h *Hub) oldest() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.ring) == 0 {
+		return h.latest
+	}
+	return h.ring[0].seq - 1
 }
 
 // seen tells the hub that envelopes up to seq are journaled (the

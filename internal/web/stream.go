@@ -21,12 +21,16 @@ const (
 	heartbeat = 15 * time.Second
 	// catchUpPage is how many envelopes a stream reads from the journal
 	// at a time, and maxCatchUps how many streams read at once: the
-	// memory streams use for catching up is bounded by their product.
-	catchUpPage = 100
-	maxCatchUps = 4
+	// memory streams use for reading is bounded by their product. Of a
+	// page, a stream keeps the rows of at most catchUpBytes to send.
+	catchUpPage  = 100
+	catchUpBytes = 32 << 10
+	maxCatchUps  = 4
 	// maxCatchUp is how far behind a stream may fall; past it, it skips
 	// to the events the hub still holds and says so (event "skipped").
 	maxCatchUp = 10000
+	// sinceMax is how many of the hub's events a stream takes at a time.
+	sinceMax = 256
 )
 
 // serveStream serves /events.
@@ -113,6 +117,11 @@ type stream struct {
 	last int64 // the seq_id sent (or passed over) last
 	// told is the seq_id the browser last heard of (its Last-Event-ID).
 	told int64
+	// buf and evs are send's, reused.
+	buf []byte
+	evs []*liveEvent
+	// live: the stream has caught up with the hub once.
+	live bool
 }
 
 // write writes b and flushes, giving the reader stream_write_timeout to
@@ -125,27 +134,55 @@ func (st *stream) write(b []byte) error {
 	return st.rc.Flush()
 }
 
+// sendChunk bounds what a stream writes at once: a reader that takes
+// nothing holds at most about this much of the stream's memory, beside
+// the connection's own buffers.
+const sendChunk = 4 << 10
+
 // send sends the events after st.last the filter lets through: from the
 // hub, or from the journal where the hub cannot say.
 func (st *stream) send(r *http.Request) error {
-	buf := make([]byte, 0, 4096)
+	if st.buf == nil {
+		st.buf, st.evs = make([]byte, 0, 2*sendChunk), make([]*liveEvent, 0, sinceMax)
+	}
+	buf := st.buf[:0]
+	defer func() { clear(st.evs[:cap(st.evs)]) }() // no event kept alive
 	for r.Context().Err() == nil {
-		evs, ok := st.s.hub.since(st.last)
-		if !ok {
+		evs, where := st.s.hub.since(st.evs[:0], st.last, sinceMax)
+		fromRing := where == inRing
+		switch {
+		case where == behind && st.live:
+			// A reader slower than the events: it skips to those the hub
+			// still holds, rather than make serve read the journal for
+			// it again and again.
+			if err := st.skip(st.s.hub.oldest()); err != nil {
+				return err
+			}
+			continue
+		case !fromRing:
 			var err error
 			if evs, err = st.fromJournal(r); err != nil {
 				return err
 			}
+		default:
+			st.live = true
 		}
 		if len(evs) == 0 {
 			break
 		}
 		for _, e := range evs {
-			if st.f.match(e) {
+			// The journal's events are filtered already (fromJournal).
+			if (!fromRing && e.data != nil) || (fromRing && st.f.match(e)) {
 				buf = fmt.Appendf(buf, "id: %d\ndata: %s\n\n", e.seq, e.data)
 				st.told = e.seq
 			}
 			st.last = e.seq
+			if len(buf) >= sendChunk {
+				if err := st.write(buf); err != nil {
+					return err
+				}
+				buf = buf[:0]
+			}
 		}
 		if len(buf) > 0 {
 			if err := st.write(buf); err != nil {
@@ -163,16 +200,25 @@ func (st *stream) send(r *http.Request) error {
 	return nil
 }
 
-// fromJournal reads the next events after st.last from the journal; when
-// the stream is more than maxCatchUp behind, it first skips to the
-// events the hub holds and tells the browser ("skipped").
+// skip moves the stream to to, telling the browser which events it
+// passed over (event "skipped", whose id moves its Last-Event-ID).
+func (st *stream) skip(to int64) error {
+	from := st.last + 1
+	st.last, st.told = to, to
+	st.s.o.Metrics.WebStreamSkipped(to - from + 1)
+	return st.write(fmt.Appendf(nil, "event: skipped\nid: %d\ndata: {\"from\":%d,\"to\":%d}\n\n", to, from, to))
+}
+
+// fromJournal reads the next events after st.last from the journal: a
+// stream starting behind the hub (a browser resuming after a
+// reconnection), or events the hub dropped. They are filtered here: an
+// event the filter holds back has no data, and none keeps its text or
+// body, so that a stream blocked on a slow reader holds a page of short
+// rows, not of envelopes. A stream more than maxCatchUp behind first
+// skips to the events the hub holds.
 func (st *stream) fromJournal(r *http.Request) ([]*liveEvent, error) {
-	if newest := st.s.hub.newest(); newest-st.last > maxCatchUp {
-		from := st.last + 1
-		st.last = newest - ringEvents
-		st.told = st.last
-		msg := fmt.Appendf(nil, "event: skipped\nid: %d\ndata: {\"from\":%d,\"to\":%d}\n\n", st.last, from, st.last)
-		if err := st.write(msg); err != nil {
+	if st.s.hub.newest()-st.last > maxCatchUp {
+		if err := st.skip(st.s.hub.oldest()); err != nil {
 			return nil, err
 		}
 	}
@@ -187,9 +233,19 @@ func (st *stream) fromJournal(r *http.Request) ([]*liveEvent, error) {
 		st.s.o.Logger.Warn("live stream: journal", "err", err)
 		return nil, err
 	}
-	evs := make([]*liveEvent, len(hits))
+	evs := make([]*liveEvent, 0, len(hits))
+	size := 0
 	for i, h := range hits {
-		evs[i] = newLiveEvent(h)
+		e := newLiveEvent(h)
+		if !st.f.match(e) {
+			e.data = nil
+		}
+		e.text, hits[i].Body = nil, nil
+		evs = append(evs, e)
+		// The rest of the page is read again next time.
+		if size += len(e.data); size >= catchUpBytes {
+			break
+		}
 	}
 	return evs, nil
 }

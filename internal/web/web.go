@@ -45,6 +45,7 @@ type Metrics interface {
 	WebStreams(delta int)
 	WebStreamRefused()
 	WebStreamDropped(reason string)
+	WebStreamSkipped(events int64)
 	WebPackageIndexBehind(n int64)
 }
 
@@ -217,7 +218,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		srv.Close()
 	}()
 	s.o.Logger.Info("web listening", "addr", l.Addr().String())
-	err := srv.Serve(l)
+	err := srv.Serve(sendBuffers{l})
 	if errors.Is(err, http.ErrServerClosed) {
 		<-done
 		return nil
@@ -262,10 +263,28 @@ func (s *Server) indexPackages(ctx context.Context) {
 	}
 }
 
+// sendBuffer is the kernel's send buffer of a web connection. Left to
+// grow (Linux lets it reach 4 MiB), every live stream whose reader stops
+// would hold that much kernel memory; 256 KiB is plenty for a page, and
+// a stream's writes block once its reader is that far behind.
+const sendBuffer = 256 << 10
+
+// sendBuffers is a listener whose TCP connections get sendBuffer.
+type sendBuffers struct{ net.Listener }
+
+func (l sendBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(sendBuffer)
+	}
+	return c, err
+}
+
 type nopMetrics struct{}
 
 func (nopMetrics) WebRequest(string, int, time.Duration) {}
 func (nopMetrics) WebStreams(int)                        {}
 func (nopMetrics) WebStreamRefused()                     {}
 func (nopMetrics) WebStreamDropped(string)               {}
+func (nopMetrics) WebStreamSkipped(int64)                {}
 func (nopMetrics) WebPackageIndexBehind(int64)           {}
