@@ -34,6 +34,8 @@ var wantRows = []string{
 	"SMTP ingest",
 	"SMTP 250 -> bus",
 	"mailgw deliver",
+	"/v2/search, topic, one page",
+	"/v2/search, package, one page",
 }
 
 // row is one row of bench/out/results.json.

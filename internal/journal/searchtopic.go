@@ -65,11 +65,19 @@ func (s *search) merge(want int) ([]key, error) {
 			h.runs = append(h.runs, ks)
 		}
 	}
+	return h.mergeDistinct(want), nil
+}
+
+// mergeDistinct returns the first want keys of the runs together, in
+// order, each once (an event may be in two runs: two of its packages).
+func (h *keyHeap) mergeDistinct(want int) []key {
 	heap.Init(h)
 	var out []key
 	for len(out) < want && h.Len() > 0 {
 		r := h.runs[0]
-		out = append(out, r[0])
+		if len(out) == 0 || out[len(out)-1] != r[0] {
+			out = append(out, r[0])
+		}
 		if len(r) == 1 {
 			heap.Pop(h)
 		} else {
@@ -77,7 +85,7 @@ func (s *search) merge(want int) ([]key, error) {
 			heap.Fix(h, 0)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // keyHeap orders runs of keys (each in the query's order) by their first.
