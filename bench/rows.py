@@ -389,4 +389,6 @@ def f0(xs):
     return "-" if xs is None else "{:,.0f}".format(xs)
 
 
-ALL = [parse, dry_run, sign, publish, e2e, reference, ratios, trust, smtp, deliver, websearch, rss_1g]
+from rows_amqp import amqp  # noqa: E402  (it imports helpers from here)
+
+ALL = [parse, dry_run, sign, publish, e2e, reference, ratios, trust, smtp, deliver, amqp, websearch, rss_1g]

@@ -34,6 +34,11 @@ var wantRows = []string{
 	"SMTP ingest",
 	"SMTP 250 -> bus",
 	"mailgw deliver",
+	"AMQP: outlet publishing with confirms",
+	"AMQP: python3-pika",
+	"ratio: AMQP outlet / pika",
+	"replay --publish (",
+	"ratio: replay --publish with AMQP / without",
 	"/v2/search, topic, one page",
 	"/v2/search, package, one page",
 }

@@ -154,8 +154,9 @@ func envErr(format string, a ...any) error {
 // re-encoded by a relay). Numbers are kept exact (json.Number in Msg;
 // floats are encoded back as Python writes them); a number too large for
 // a double is refused, as are a missing or ill-typed topic, msg (must be
-// an object), timestamp (integer) or msg_id (string), and ill-typed i,
-// seq_id (integers), username, crypto or signature (strings). Unknown
+// an object), timestamp (integer) or msg_id (string), ill-typed i,
+// seq_id (integers), username, crypto or signature (strings), and a key
+// that appears twice in one object, at any depth (dupkeys.go). Unknown
 // fields such as "headers" are ignored. Errors wrap ErrEnvelope.
 func ParseEnvelope(body []byte) (*Envelope, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -169,6 +170,13 @@ func ParseEnvelope(body []byte) (*Envelope, error) {
 	}
 	if raw == nil {
 		return nil, envErr("not a JSON object")
+	}
+	if hasDuplicateKeys(body, raw) {
+		err := CheckDuplicateKeys(body) // names the key
+		if err == nil {
+			err = errors.New("duplicate key")
+		}
+		return nil, envErr("%v", err)
 	}
 	if err := checkNumbers(raw); err != nil {
 		return nil, envErr("%v", err)

@@ -21,6 +21,11 @@ var handshakeTimeout = zmtp.DefaultHandshakeTimeout
 // returns the buffered reader to use for the rest of the connection.
 func handshake(conn net.Conn, typ zmtp.SocketType, server bool) (*bufio.Reader, error) {
 	r := newReader(conn)
+	if typ == zmtp.Pub {
+		// A publisher only reads subscriptions and commands: a small
+		// buffer, since every subscriber, stuck ones included, keeps it.
+		r = bufio.NewReaderSize(conn, 4<<10)
+	}
 	if _, err := zmtp.Handshake(conn, r, typ, server, handshakeTimeout); err != nil {
 		return nil, err
 	}

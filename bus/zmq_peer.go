@@ -54,35 +54,35 @@ func (pp *pubPeer) close() {
 	})
 }
 
-// write sends queued messages, batching up to 256 queued ones into one
-// flush. A write error (peer gone) closes the peer.
+// write sends queued messages, up to 256 queued ones in one writev(2)
+// (net.Buffers): no copy into a per-subscriber buffer, whose 128 KiB were
+// most of the memory a stuck subscriber cost (a subscriber that stops
+// reading holds its writer in the write, with the buffer full). A write
+// error (peer gone) closes the peer.
 func (pp *pubPeer) write() {
 	defer pp.close()
-	w := bufio.NewWriterSize(pp.conn, 128<<10)
 	var batch [][]byte
 	for {
-		var k, n int64 // messages from q in this batch, and their bytes
 		select {
 		case <-pp.done:
 			return
 		case <-pp.q.ready:
 			batch = pp.q.take(batch, 256)
+			var n int64
 			for _, m := range batch {
-				k, n = k+1, n+int64(len(m))
-				if _, err := w.Write(m); err != nil {
-					return
-				}
+				n += int64(len(m))
 			}
+			bufs := net.Buffers(batch) // WriteTo consumes its own copy
+			if _, err := bufs.WriteTo(pp.conn); err != nil {
+				return
+			}
+			pp.pendingBytes.Add(-n)
+			pp.pending.Add(-int64(len(batch)))
 		case m := <-pp.ctl:
-			if _, err := w.Write(m); err != nil {
+			if _, err := pp.conn.Write(m); err != nil {
 				return
 			}
 		}
-		if err := w.Flush(); err != nil {
-			return
-		}
-		pp.pendingBytes.Add(-n)
-		pp.pending.Add(-k)
 	}
 }
 

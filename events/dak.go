@@ -30,35 +30,11 @@ type Upload struct {
 	Suite         *string   `json:"suite,omitempty"`
 }
 
-// Policy is dak.package.policy: an upload accepted into a policy queue.
-// It carries what an Upload carries where the mail has it, and Queue.
+// Policy is dak.package.policy: an upload accepted into a policy queue
+// (Queue). It carries what an Upload carries where the mail has it.
 type Policy struct {
-	Common
-	Source          string     `json:"source"`
-	Version         string     `json:"version"`
-	Distribution    []string   `json:"distribution"`
-	Queue           string     `json:"queue"`
-	Architecture    []string   `json:"architecture,omitempty"`
-	Binary          []string   `json:"binary,omitempty"`
-	ChangedBy       string     `json:"changed_by,omitempty"`
-	ChangedByEmail  *string    `json:"changed_by_email,omitempty"`
-	Maintainer      string     `json:"maintainer,omitempty"`
-	MaintainerEmail *string    `json:"maintainer_email,omitempty"`
-	Urgency         string     `json:"urgency,omitempty"`
-	Date            string     `json:"date,omitempty"`
-	Closes          []int      `json:"closes,omitempty"`
-	Changes         string     `json:"changes,omitempty"`
-	Files           []File     `json:"files,omitempty"`
-	ChecksumsSHA1   []SHA1     `json:"checksums_sha1,omitempty"`
-	SHA256          []SHA256   `json:"sha256,omitempty"`
-	Signature       *Signature `json:"signature,omitempty"`
-	ChangesFile     *string    `json:"changes_file,omitempty"`
-	Format          string     `json:"format,omitempty"`
-	HasChanges      *bool      `json:"has_changes,omitempty"`
-	NMU             *bool      `json:"nmu,omitempty"`
-	Program         *string    `json:"program,omitempty"`
-	SourceOnly      *bool      `json:"source_only,omitempty"`
-	Suite           *string    `json:"suite,omitempty"`
+	Upload
+	Queue string `json:"queue"`
 }
 
 // File is one entry of an upload's Files field.

@@ -236,15 +236,23 @@ func sample(path string, n int) (topics, pkgs []string, err error) {
 	}
 	r := rand.New(rand.NewPCG(2, 3))
 	for len(topics) < n {
-		hs, err := j.After(r.Int64N(last), 1)
+		es, err := j.After(r.Int64N(last), 1)
 		if err != nil {
 			return nil, nil, err
 		}
-		if len(hs) == 0 || len(hs[0].Packages) == 0 {
+		if len(es) == 0 {
 			continue
 		}
-		topics = append(topics, hs[0].Topic)
-		pkgs = append(pkgs, hs[0].Packages[r.IntN(len(hs[0].Packages))])
+		env, err := bus.ParseEnvelope(es[0].Body)
+		if err != nil {
+			return nil, nil, err
+		}
+		ps := journal.EventPackages(env.Msg)
+		if len(ps) == 0 {
+			continue
+		}
+		topics = append(topics, es[0].Topic)
+		pkgs = append(pkgs, ps[r.IntN(len(ps))])
 	}
 	return topics, pkgs, nil
 }

@@ -7,8 +7,8 @@ file), which keeps every published envelope with its seq_id.`
 
 // newJournalCmd is "mailgw journal": the journal's maintenance commands
 // ("check", "backup", "prune"), each added here by its own constructor in
-// its own file. Hidden while it has none.
+// its own file.
 func newJournalCmd(g *globals) *cobra.Command {
 	return newGroupCmd("journal", "check, back up and prune the journal", journalLong,
-		newJournalBackupCmd(g), newJournalPruneCmd(g))
+		newJournalCheckCmd(g), newJournalBackupCmd(g), newJournalPruneCmd(g))
 }

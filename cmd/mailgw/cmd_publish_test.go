@@ -37,6 +37,21 @@ func busTestKeys(t *testing.T) (cfgPath, pubPath string) {
 	return cfgPath, pubPath
 }
 
+// busTestSigner is busTestKeys with the configured signing key loaded.
+func busTestSigner(t *testing.T) (cfgPath string, signer bus.Signer) {
+	t.Helper()
+	cfgPath, _ = busTestKeys(t)
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := loadSigner(cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath, s
+}
+
 func TestPublishBadInput(t *testing.T) {
 	cfgPath, _ := busTestKeys(t)
 	for _, tc := range []struct {

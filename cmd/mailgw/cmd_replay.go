@@ -191,6 +191,17 @@ func wirePublish(ctx context.Context, cfg *config.Config, o *backfill.Options, w
 		return nil, exitConfig, err
 	}
 	o.Publisher = pub
+	// [amqp] on: the events go to the broker too, from the journal, as
+	// serve's outlet would send them.
+	amqpOut, err := newAMQP(cfg, o.Journal, o.Logger, nil)
+	if err != nil {
+		pub.Close()
+		o.Journal.Close()
+		return nil, exitConfig, err
+	}
+	if amqpOut != nil {
+		amqpOut.start()
+	}
 	if waitSubs > 0 {
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := pub.WaitSubscribers(wctx, waitSubs)
@@ -201,10 +212,15 @@ func wirePublish(ctx context.Context, cfg *config.Config, o *backfill.Options, w
 	}
 	return func() {
 		// Run has stopped writing the journal: its closing WAL
-		// checkpoint (tens of milliseconds after a large replay)
-		// overlaps the drain instead of following it.
+		// checkpoint (tens of milliseconds after a large replay), and
+		// the AMQP outlet's last confirms before it, overlap the drain
+		// instead of following it.
 		jClosed := make(chan struct{})
 		go func() {
+			if amqpOut != nil {
+				amqpOut.drain()
+				amqpOut.stop()
+			}
 			o.Journal.Close()
 			close(jClosed)
 		}()

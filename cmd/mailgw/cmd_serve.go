@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/metrics"
+	"github.com/debian/mailgw/internal/pidlock"
 	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/debian/mailgw/internal/replayd"
 	"github.com/debian/mailgw/internal/sdnotify"
@@ -52,7 +54,10 @@ Exit status: 0 after a clean stop or a valid configuration; 1 when a second
 signal forced the exit; 64 usage error; 70 a part failed while running; 75
 the daemon cannot start for an environment reason (state directory unusable,
 port in use; --check-config: when every problem is an address in use); 78
-configuration error (the exact problem on stderr).`
+configuration error (the exact problem on stderr), another serve running on
+the same state_dir (its pid is named), a signing key or passphrase file open
+to group or others or in a directory others may write, or a journal whose two
+files do not belong together (docs/recovery.md).`
 
 // newServeCmd is "mailgw serve [--check-config]": the daemon.
 func newServeCmd(g *globals) *cobra.Command {
@@ -124,15 +129,22 @@ type daemon struct {
 	pipe    *pipeline.Pipeline
 	smtp    *smtpd.Server
 	replay  *replayd.Server // nil when replay_endpoints has no entry for name
+	lock    *pidlock.Lock   // on <state_dir>/serve.pid
+	amqp    *amqpOutlet     // nil when [amqp] is off
 	web     *web.Server     // nil when [web] listen is ""
 	// applied is what the last load or reload applied (cmd_serve_reload.go).
 	applied reloadState
 	prune   *pruner
 }
 
+// lockFile is the file in state_dir that serve locks and writes its pid
+// into.
+const lockFile = "serve.pid"
+
 // runServe starts every part, waits for stopping (or a part failing), and
 // stops them in the order that keeps every acknowledged mail: listeners
-// first (in-flight DATA finishes), then the pipeline, publisher, journal.
+// first (in-flight DATA finishes), then the pipeline, publisher, AMQP
+// outlet, journal.
 //
 // A signal on hup reloads the config file at cfgPath; systemd hears
 // READY=1 once every listener is bound and the journal is open, and
@@ -249,6 +261,20 @@ wait:
 // code for a failure: 78 for configuration, 75 for the environment.
 func (d *daemon) open() (int, error) {
 	cfg := d.cfg
+	// One serve per state directory: two would split publishing between
+	// them and race on the spool.
+	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		return exitTempFail, err
+	}
+	lock, err := pidlock.Acquire(filepath.Join(cfg.StateDir, lockFile))
+	if err != nil {
+		var he *pidlock.HeldError
+		if errors.As(err, &he) {
+			return exitConfig, fmt.Errorf("mailgw serve (pid %d) is already running on state_dir %s; stop it first, or give this one its own state_dir", he.PID, cfg.StateDir)
+		}
+		return exitTempFail, err
+	}
+	d.lock = lock
 	if err := spool.Create(cfg.SpoolDir); err != nil {
 		return exitTempFail, err
 	}
@@ -262,7 +288,13 @@ func (d *daemon) open() (int, error) {
 		return exitTempFail, err
 	}
 	sp.QuarantineDir = cfg.QuarantineDir
+	sp.MaxMessageBytes = cfg.SMTP.MaxMessageBytes
 	d.spool = sp
+	if cfg.SignMessages {
+		if err := checkSecrets(cfg); err != nil {
+			return exitConfig, err
+		}
+	}
 	signer, err := loadSigner(cfg, true)
 	if err != nil {
 		return exitConfig, err
@@ -276,17 +308,42 @@ func (d *daemon) open() (int, error) {
 		return exitConfig, err
 	}
 	if d.journal, err = journal.Open(cfg.Journal); err != nil {
+		var me *journal.MismatchError
+		if errors.As(err, &me) {
+			return exitConfig, err // an operator must decide: docs/recovery.md
+		}
 		return exitTempFail, err
+	}
+	d.journal.OnDamage = func(seq int64, err error) {
+		d.log.Error("journal: damaged body left out of a reply (run mailgw journal check; docs/recovery.md)", "seq_id", seq, "err", err)
 	}
 	if d.pub, err = bus.NewZMQPublisher(context.Background(), cfg.Endpoints[cfg.Name], cfg.HighWaterMark); err != nil {
 		return exitTempFail, err
+	}
+	d.pub.MaxQueueBytes = cfg.SubscriberQueueBytes
+	d.pub.MaxSubscribers = cfg.MaxSubscribers
+	// The AMQP outlet reads the journal on its own: a broker that is
+	// down never holds up the pipeline or the bus.
+	if d.amqp, err = newAMQP(cfg, d.journal, d.log, d.m); err != nil {
+		return exitConfig, err
+	}
+	if d.amqp == nil {
+		if err := forgetAMQP(d.journal, d.log); err != nil {
+			return exitTempFail, err
+		}
+	} else {
+		d.amqp.start()
 	}
 	if ep := cfg.ReplayEndpoints[cfg.Name]; ep != "" {
 		if d.replay, err = replayd.NewServer(d.journal, ep, cfg.ReplayMaxReply, d.log.With("component", "replay")); err != nil {
 			return exitTempFail, err
 		}
+		d.replay.IdleTimeout = cfg.ReplayIdleTimeout.Duration
+		d.replay.MaxClients = cfg.ReplayMaxClients
+		d.replay.MaxPerAddress = cfg.ReplayMaxClientsPerAddress
 	}
 	d.installProbes()
+	d.m.SetMaxSpoolAge(cfg.Metrics.MaxSpoolAge.Duration)
 	tracker := newPickupTracker(d.m)
 	var pub bus.Publisher = countingPublisher{Publisher: d.pub, m: d.m}
 	if d.web = d.newWeb(); d.web != nil {
@@ -300,9 +357,10 @@ func (d *daemon) open() (int, error) {
 		Publisher:  pub,
 		Spool:      sp,
 		Logger:     slog.New(tracker.handler(d.log.Handler())),
+		Health:     d.m,
 		Verifier:   verifier,
 	})
-	d.smtp = smtpd.New(cfg.SMTP, tracker.spooler(sp), d.m, d.log.With("component", "smtp"))
+	d.smtp = smtpd.New(cfg.SMTP, sp, d.m, d.log.With("component", "smtp"))
 	return exitOK, nil
 }
 
@@ -340,7 +398,9 @@ func (d *daemon) close() {
 	if d.pub != nil {
 		d.pub.Close() // waits up to its linger for subscribers' queues
 	}
+	d.amqp.stop() // briefly waits for the confirms of what it sent
 	if d.journal != nil {
 		d.journal.Close()
 	}
+	d.lock.Release()
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/bus/zmtp"
+	"github.com/debian/mailgw/internal/amqpout"
 	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/journal"
@@ -20,7 +21,8 @@ import (
 // checkServeConfig is "serve --check-config": beyond config.Load's checks
 // (values, listen address and endpoint forms), the bus endpoint is there,
 // every TCP address serve binds can be bound now, the key, passphrase and
-// keyring files can be read (the signing key is loaded), the state
+// keyring files can be read (the signing key is loaded), so can [amqp]'s
+// TLS files (the broker is not contacted), the state
 // directories exist or can be made, and the journal is not damaged. It
 // changes nothing. Each problem is one error; temporary ones (an address
 // in use, by another program or a running serve) are marked temporary,
@@ -36,7 +38,9 @@ func checkServeConfig(cfg *config.Config) []error {
 	}
 	errs = append(errs, checkBinds(cfg)...)
 	if cfg.SignMessages && cfg.GPGSigningKey != "" {
-		if _, err := bus.LoadSigner(cfg.GPGSigningKey, cfg.GPGPassphraseFile); err != nil {
+		if err := checkSecrets(cfg); err != nil {
+			errs = append(errs, err)
+		} else if _, err := bus.LoadSigner(cfg.GPGSigningKey, cfg.GPGPassphraseFile); err != nil {
 			errs = append(errs, fmt.Errorf("gpg_signing_key: %v", err))
 		}
 	}
@@ -45,6 +49,9 @@ func checkServeConfig(cfg *config.Config) []error {
 	}
 	if _, err := newClassifier(cfg); err != nil {
 		errs = append(errs, fmt.Errorf("upload_keyrings: %v", err))
+	}
+	if cfg.AMQP.Enabled {
+		errs = append(errs, amqpout.Check(cfg.AMQP))
 	}
 	if _, err := auth.New(cfg.Trust, nil); err != nil {
 		errs = append(errs, err)
@@ -57,6 +64,20 @@ func checkServeConfig(cfg *config.Config) []error {
 	}
 	errs = append(errs, journal.CheckFile(cfg.Journal))
 	return slices.DeleteFunc(errs, func(err error) bool { return err == nil })
+}
+
+// checkSecrets refuses a signing key or passphrase file that others may
+// read, or that sits in a directory others may write (serve and
+// --check-config).
+func checkSecrets(cfg *config.Config) error {
+	var errs []error
+	if cfg.GPGSigningKey != "" {
+		errs = append(errs, config.CheckSecretFile("gpg_signing_key", cfg.GPGSigningKey))
+	}
+	if cfg.GPGPassphraseFile != "" {
+		errs = append(errs, config.CheckSecretFile("gpg_passphrase_file", cfg.GPGPassphraseFile))
+	}
+	return errors.Join(errs...)
 }
 
 // temporary marks a problem that may go away by itself (exit 75).

@@ -2,18 +2,15 @@ package main
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/metrics"
 	"github.com/debian/mailgw/internal/pipeline"
-	"github.com/debian/mailgw/internal/smtpd"
 	"github.com/debian/mailgw/internal/spool"
 )
 
@@ -29,7 +26,7 @@ func (d *daemon) installProbes() {
 			return 0, time.Time{}, err
 		}
 		// Names start with the delivery time, so the first is the oldest.
-		fi, err := os.Stat(filepath.Join(d.spool.Dir(), "new", names[0]))
+		fi, err := os.Lstat(filepath.Join(d.spool.Dir(), "new", names[0]))
 		if err != nil {
 			return len(names), time.Now(), nil // picked up meanwhile
 		}
@@ -53,7 +50,13 @@ func (d *daemon) installProbes() {
 		return u, err
 	})
 	d.m.SetBusDropProbe(d.pub.Dropped)
+	d.m.SetSpoolRefusedProbe(d.spool.BadEntries)
+	d.m.SetJournalDamageProbe(d.journal.Damaged)
 	d.m.SetBusSubscribersProbe(d.pub.Subscribers)
+	d.m.SetBusRefusedProbe(d.pub.Refused)
+	if r := d.replay; r != nil {
+		d.m.SetReplayProbe(func() (int, uint64, uint64) { return r.Clients(), r.Evicted(), r.Refused() })
+	}
 }
 
 // countingPublisher counts publishes and their failures.
@@ -73,35 +76,18 @@ func (p countingPublisher) Publish(ctx context.Context, env *bus.Envelope) error
 	return err
 }
 
-// pickupTracker tells the pipeline's pickups of mail that arrived over
-// SMTP/LMTP (already counted by smtpd) from mail that "mailgw deliver" or
-// an MTA's own Maildir delivery put in the spool (mode deliver-pickup),
-// and counts each mail's outcome from the pipeline's "mail" log line.
+// pickupTracker counts each mail's outcome from the pipeline's "mail" log
+// line, and counts as received (mode deliver-pickup) the mails that
+// "mailgw deliver" or an MTA's own Maildir delivery put in the spool:
+// mail that came over SMTP/LMTP, counted by smtpd when it was accepted,
+// or through mailgw replay, says so in its spool name (spool.OriginOf),
+// even when the pipeline picks it up before smtpd's Deliver returned, or
+// after a restart.
 type pickupTracker struct {
-	m       *metrics.Metrics
-	viaSMTP sync.Map // spool name → struct{}
+	m *metrics.Metrics
 }
 
 func newPickupTracker(m *metrics.Metrics) *pickupTracker { return &pickupTracker{m: m} }
-
-// spooler wraps the spool given to smtpd so the names it writes are known.
-func (t *pickupTracker) spooler(sp smtpd.Spooler) smtpd.Spooler {
-	return trackedSpooler{sp: sp, t: t}
-}
-
-type trackedSpooler struct {
-	sp smtpd.Spooler
-	t  *pickupTracker
-}
-
-// DeliverFrom implements smtpd.Spooler.
-func (s trackedSpooler) DeliverFrom(r io.Reader, maxBytes int64, o spool.Origin) (string, error) {
-	name, err := s.sp.DeliverFrom(r, maxBytes, o)
-	if err == nil {
-		s.t.viaSMTP.Store(name, struct{}{})
-	}
-	return name, err
-}
 
 // handler wraps h: it sees every "mail" record (whatever the log level)
 // and counts it, and passes on what h wants.
@@ -156,7 +142,11 @@ func (c mailCounter) count(r slog.Record) {
 	})
 	m := c.t.m
 	if name != "" {
-		if _, smtp := c.t.viaSMTP.LoadAndDelete(name); !smtp {
+		switch o := spool.OriginOf(name); {
+		case o.Relay.IsValid(): // over SMTP/LMTP: smtpd counted it at the 250
+		case o.Replayed:
+			m.Received(metrics.ModeReplay)
+		default:
 			m.Received(metrics.ModeDeliver)
 		}
 	}
@@ -192,6 +182,10 @@ func reasonClass(reason string) string {
 		return "unreadable"
 	case strings.HasPrefix(r, "envelope "):
 		return "envelope"
+	case strings.HasPrefix(reason, pipeline.ReasonTooBig):
+		return "too-big"
+	case strings.HasPrefix(reason, pipeline.ReasonBadEntry):
+		return "bad-entry"
 	}
 	return "parser"
 }

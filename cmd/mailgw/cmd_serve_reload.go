@@ -69,6 +69,36 @@ func (d *daemon) reloadables() []reloadable {
 			}
 			return err
 		},
+	}, {
+		// A broker's new password, CA or address takes effect without
+		// a restart; the new outlet goes on from the old one's
+		// watermark (or is dropped when [amqp] is turned off).
+		name: "amqp",
+		keys: []string{"amqp.enabled", "amqp.url", "amqp.exchange", "amqp.ca_cert", "amqp.certfile", "amqp.keyfile", "amqp.start"},
+		files: func(c *config.Config) []string {
+			var fs []string
+			for _, f := range []string{c.AMQP.CACert, c.AMQP.CertFile, c.AMQP.KeyFile} {
+				if f != "" {
+					fs = append(fs, f)
+				}
+			}
+			return fs
+		},
+		apply: func(c *config.Config) error {
+			// Made first: a config that does not work keeps the running
+			// outlet.
+			next, err := newAMQP(c, d.journal, d.log, d.m)
+			if err != nil {
+				return err
+			}
+			d.amqp.stop()
+			d.amqp = next
+			if next == nil {
+				return forgetAMQP(d.journal, d.log)
+			}
+			next.start()
+			return nil
+		},
 	}}
 }
 

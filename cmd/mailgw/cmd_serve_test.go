@@ -3,11 +3,11 @@ package main
 import (
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/debian/mailgw/internal/metrics"
-	"github.com/debian/mailgw/internal/smtpd/smtpdtest"
 	"github.com/debian/mailgw/internal/spool"
 )
 
@@ -21,6 +21,8 @@ func TestReasonClass(t *testing.T) {
 		"unreadable mail: malformed header line":                       "unreadable",
 		"envelope org.debian.dev.x: float in payload":                  "envelope",
 		"dak: Accepted mail without a .changes":                        "parser",
+		"over max_message_bytes: 1073741824 bytes":                     "too-big",
+		"spool entry is not a regular mail file (fifo)":                "bad-entry",
 	} {
 		if got := reasonClass(reason); got != want {
 			t.Errorf("reasonClass(%q) = %q, want %q", reason, got, want)
@@ -34,22 +36,27 @@ func TestReasonClass(t *testing.T) {
 func TestMailCounter(t *testing.T) {
 	m := metrics.New()
 	tr := newPickupTracker(m)
-	sp := tr.spooler(&smtpdtest.FakeSpooler{})
-	smtpName, err := sp.DeliverFrom(strings.NewReader("Subject: x\r\n\r\n"), 1000, spool.Origin{})
+	sp, err := spool.Open(mkSpool(t), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	smtpName, err := sp.DeliverFrom(strings.NewReader("Subject: x\r\n\r\n"), 1000, spool.Origin{Relay: netip.MustParseAddr("127.0.0.1")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(tr.handler(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError})))
 	log.Info("mail", "spool", smtpName, "topics", []string{"org.debian.dev.debbugs.bug.report"}, "outcome", "published")
 	log.Info("mail", "spool", "piped-1", "topics", []string{"a", "b"}, "outcome", "duplicate")
+	log.Info("mail", "spool", "1.M1P1Q1R1.host,C127.0.0.2", "topics", []string{}, "outcome", "duplicate")
+	log.Info("mail", "spool", "1.M1P1Q2R1.host,R", "topics", []string{}, "outcome", "duplicate")
 	log.Info("mail", "spool", "piped-2", "topics", []string{}, "outcome", "quarantined", "reason", "no rule matched (…)")
 	log.Info("something else", "spool", "piped-3", "outcome", "quarantined")
 
 	reg := m.Registry()
 	for name, want := range map[string]float64{
-		"mailgw_mails_received_total":    2, // the two pipe pickups; SMTP counts in smtpd
+		"mailgw_mails_received_total":    3, // the two pipe pickups and the replayed one; SMTP/LMTP count in smtpd
 		"mailgw_events_total":            1,
-		"mailgw_duplicates_total":        2,
+		"mailgw_duplicates_total":        2, // 2 topics + the LMTP and replay mails' none
 		"mailgw_mails_quarantined_total": 1,
 	} {
 		mfs, err := reg.Gather()
@@ -68,4 +75,12 @@ func TestMailCounter(t *testing.T) {
 			t.Errorf("%s = %v, want %v", name, sum, want)
 		}
 	}
+}
+
+func mkSpool(t *testing.T) string {
+	dir := t.TempDir()
+	if err := spool.Create(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

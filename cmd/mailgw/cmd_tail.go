@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/config"
@@ -22,7 +23,12 @@ import (
 
 const tailLong = `Subscribe to the bus and print what arrives, like fedmsg-tail. Endpoints
 are every endpoint of every name in the config, or --endpoint (repeatable).
---topic PREFIX (repeatable) keeps topics that start with PREFIX.
+--topic PREFIX (repeatable) keeps topics that start with PREFIX (the
+subscription itself filters on them). --include REGEX and --exclude REGEX
+(each repeatable; Go regular expressions, matched anywhere in the topic)
+keep the topics that match some --include and no --exclude. --package NAME
+(repeatable) keeps the events whose msg.mailgw.packages names one of them
+(a source package: docs/topics.md, "Meaning").
 
 Messages are validated (signature, envelope binding, routing_policy) when
 keyrings are configured or given with --keyring; invalid ones are dropped
@@ -34,13 +40,21 @@ everything well-formed. A validated envelope without msg.mailgw (fedmsg's
 own: only msg is signed, not its topic, msg_id and timestamp) is "unbound";
 mailgw's own topics and require_binding must be bound.
 
-Output: one line per message: time, topic, msg_id, summary, with
-"(unbound)" before the summary of an unbound one. --pretty: a "# trust: ..."
+Output: one line per message: time, topic, msg_id, summary (the event's
+msg.mailgw.summary; for another publisher's message, its log text or
+subject), with "(unbound)" before the summary of an unbound one. --terse:
+the summary alone. --pretty: a "# trust: ..."
 line saying what msg.mail.auth says, then the envelope as indented JSON;
 --json: one canonical envelope per line on stdout and nothing else there
 (logs go to stderr). Validated envelopes get a member
 "validation": {"bound": true|false, "signer": FINGERPRINT} in both.
---count N exits after N messages. --trusted-only keeps the messages whose
+--exec CMD runs CMD with /bin/sh once per message, in order, each after
+the previous one ended: the message as --json prints it on its standard
+input, its topic, msg_id and seq_id (0 when it has none) in MAILGW_TOPIC,
+MAILGW_MSG_ID and MAILGW_SEQ_ID; its output is tail's, and tail prints
+nothing else on stdout. A CMD that fails, cannot start, or runs longer than
+--exec-timeout (its process group is then killed) is logged on stderr and
+the next message goes on. --count N exits after N messages. --trusted-only keeps the messages whose
 msg.mail.auth.trusted is true: the gateway proved that the mail came from
 dak, debbugs or the tracker (docs/trust.md); it means something only when
 messages are validated.
@@ -54,8 +68,11 @@ unusable.`
 // tailOptions are tail's flags.
 type tailOptions struct {
 	endpoints, topics, keyrings []string
+	include, exclude, packages  []string
 	noValidate, pretty, json    bool
-	trustedOnly                 bool
+	terse, trustedOnly          bool
+	exec                        string
+	execTimeout                 time.Duration
 	count                       int
 	gap                         *gapFlags
 }
@@ -83,8 +100,14 @@ func newTailCmd(g *globals) *cobra.Command {
 	f.BoolVar(&o.json, "json", false, "print one canonical envelope per line")
 	f.IntVar(&o.count, "count", 0, "exit after `N` messages (0: run until interrupted)")
 	f.BoolVar(&o.trustedOnly, "trusted-only", false, "keep only messages whose msg.mail.auth.trusted is true")
+	f.StringArrayVar(&o.include, "include", nil, "keep topics that match `REGEX` (repeatable: any of them)")
+	f.StringArrayVar(&o.exclude, "exclude", nil, "drop topics that match `REGEX` (repeatable)")
+	f.StringArrayVar(&o.packages, "package", nil, "keep events about source package `NAME` (msg.mailgw.packages; repeatable)")
+	f.BoolVar(&o.terse, "terse", false, "print each message's summary line alone")
+	f.StringVar(&o.exec, "exec", "", "run `CMD` (with /bin/sh) once per message, the envelope on its stdin")
+	f.DurationVar(&o.execTimeout, "exec-timeout", 5*time.Minute, "kill an --exec command that runs longer than `DURATION` (0: never)")
 	o.gap = addGapFlags(f)
-	c.MarkFlagsMutuallyExclusive("pretty", "json")
+	c.MarkFlagsMutuallyExclusive("pretty", "json", "terse", "exec")
 	return c
 }
 
@@ -96,7 +119,12 @@ type tailFilter func(ctx context.Context, m bus.Message) []bus.Message
 
 // cmdTail subscribes and prints until ctx ends or o.count messages.
 func cmdTail(ctx context.Context, cfgPath string, o tailOptions, stdout, stderr io.Writer) int {
-	endpoints, topics, keyrings, gap := o.endpoints, o.topics, o.keyrings, o.gap
+	endpoints, topics, gap := o.endpoints, o.topics, o.gap
+	sel, err := newTailSelect(o)
+	if err != nil {
+		fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
+		return exitUsage
+	}
 	cfg, err := loadConfig(cfgPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
@@ -108,31 +136,14 @@ func cmdTail(ctx context.Context, cfgPath string, o tailOptions, stdout, stderr 
 		gap.discoverEndpoints(ctx, cfg, log)
 		endpoints = allEndpoints(cfg)
 	}
-	switch {
-	case len(keyrings) > 0 || o.noValidate:
-	case len(o.endpoints) == 0:
-		keyrings = trustedKeyrings(cfg, log)
-	default:
-		// Another publisher's endpoint: a local development key says
-		// nothing about its messages.
-		keyrings = cfg.Keyrings
+	verify, err := messageVerifier(cfg, o.keyrings, len(o.endpoints) == 0, o.noValidate, log, "tail")
+	if err != nil {
+		fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
+		return exitConfig
 	}
-	opts := bus.SubOptions{Logger: log}
-	if o.trustedOnly && (o.noValidate || len(keyrings) == 0) {
+	opts := bus.SubOptions{Logger: log, Verify: verify}
+	if o.trustedOnly && verify == nil {
 		log.Warn("tail: --trusted-only without validation: anyone who can publish can claim trusted = true")
-	}
-	switch {
-	case o.noValidate:
-	case len(keyrings) == 0:
-		log.Warn("tail: no keyring configured: messages are NOT validated")
-	default:
-		kr, err := loadKeyring(cfg, keyrings)
-		if err != nil {
-			fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
-			return exitConfig
-		}
-		pol := verifyPolicy(cfg)
-		opts.Verify = func(env *bus.Envelope) (string, error) { return kr.Verify(env, pol) }
 	}
 	sub, err := bus.Subscribe(ctx, endpoints, topics, opts)
 	if err != nil {
@@ -143,7 +154,11 @@ func cmdTail(ctx context.Context, cfgPath string, o tailOptions, stdout, stderr 
 	log.Debug("tail: subscribed", "endpoints", endpoints, "topics", topics)
 
 	out := bufio.NewWriter(stdout)
-	filter, pending, err := gap.setup(ctx, cfg, endpoints, topics, opts.Verify, log)
+	var run *tailExec
+	if o.exec != "" {
+		run = &tailExec{command: o.exec, timeout: o.execTimeout, stdout: stdout, stderr: stderr, log: log}
+	}
+	filter, pending, err := gap.setup(ctx, cfg, endpoints, topics, verify, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
 		return exitUsage
@@ -157,11 +172,18 @@ func cmdTail(ctx context.Context, cfgPath string, o tailOptions, stdout, stderr 
 			pending = filter(ctx, m)
 			continue
 		}
-		if o.trustedOnly && !isTrusted(pending[0].Env.Msg) {
+		if !sel.keep(pending[0]) {
 			pending = pending[1:]
 			continue
 		}
-		if err := printEnvelope(out, pending[0], o.pretty, o.json); err != nil {
+		if run != nil {
+			body, err := jsonLine(pending[0])
+			if err != nil {
+				fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
+				return exitSoftware
+			}
+			run.run(ctx, pending[0], body)
+		} else if err := printEnvelope(out, pending[0], o.pretty, o.json, o.terse); err != nil {
 			fmt.Fprintf(stderr, "mailgw tail: %v\n", err)
 			return exitSoftware
 		}
@@ -201,7 +223,11 @@ func allEndpoints(cfg *config.Config) []string {
 }
 
 // printEnvelope writes one message in the chosen format.
-func printEnvelope(w io.Writer, m bus.Message, pretty, asJSON bool) error {
+func printEnvelope(w io.Writer, m bus.Message, pretty, asJSON, terse bool) error {
+	if terse {
+		_, err := fmt.Fprintln(w, summary(m.Env))
+		return err
+	}
 	validated := m.Signer != ""
 	if !pretty && !asJSON {
 		mark := ""
@@ -212,18 +238,9 @@ func printEnvelope(w io.Writer, m bus.Message, pretty, asJSON bool) error {
 			time.Unix(m.Env.Timestamp, 0).UTC().Format(time.RFC3339), m.Env.Topic, m.Env.MsgID, mark, summary(m.Env))
 		return err
 	}
-	body, err := m.Env.Marshal()
+	body, err := jsonLine(m)
 	if err != nil {
 		return err
-	}
-	if validated {
-		// "validation" sorts after "username", the last member of every
-		// envelope body: the output stays canonical.
-		v, err := bus.Canonical(map[string]any{"bound": m.Env.Bound(), "signer": m.Signer})
-		if err != nil {
-			return err
-		}
-		body = append(append(append(body[:len(body)-1], `,"validation":`...), v...), '}')
 	}
 	if pretty {
 		var buf bytes.Buffer
@@ -237,18 +254,39 @@ func printEnvelope(w io.Writer, m bus.Message, pretty, asJSON bool) error {
 	return err
 }
 
-// summary is a short one-line description of an envelope's msg: the log
-// text, else the source mail's subject, else a title, else its keys
-// (without the mailgw binding).
+// jsonLine is the message as --json prints it: the canonical envelope,
+// with "validation" when it was validated.
+func jsonLine(m bus.Message) ([]byte, error) {
+	body, err := m.Env.Marshal()
+	if err != nil || m.Signer == "" {
+		return body, err
+	}
+	// "validation" sorts after "username", the last member of every
+	// envelope body: the output stays canonical.
+	v, err := bus.Canonical(map[string]any{"bound": m.Env.Bound(), "signer": m.Signer})
+	if err != nil {
+		return nil, err
+	}
+	return append(append(append(body[:len(body)-1], `,"validation":`...), v...), '}'), nil
+}
+
+// summary is a one-line description of an envelope's msg: its
+// msg.mailgw.summary, else the log text, else the source mail's subject,
+// else a title, else its keys (without the mailgw binding); control
+// characters are dropped (a terminal shows it), white space runs become
+// one space, and it is cut at 200 characters.
 func summary(env *bus.Envelope) string {
-	s := ""
-	if v, ok := env.Msg["log"].(string); ok {
-		s = v
-	} else if mail, ok := env.Msg["mail"].(map[string]any); ok && mail["subject"] != nil {
+	s := eventSummary(env)
+	mail, _ := env.Msg["mail"].(map[string]any)
+	switch {
+	case s != "":
+	case env.Msg["log"] != nil:
+		s = fmt.Sprint(env.Msg["log"])
+	case mail["subject"] != nil:
 		s = fmt.Sprint(mail["subject"])
-	} else if v, ok := env.Msg["title"].(string); ok {
-		s = v
-	} else {
+	case env.Msg["title"] != nil:
+		s = fmt.Sprint(env.Msg["title"])
+	default:
 		keys := make([]string, 0, len(env.Msg))
 		for k := range env.Msg {
 			if k != "mailgw" {
@@ -258,9 +296,14 @@ func summary(env *bus.Envelope) string {
 		sort.Strings(keys)
 		s = "{" + strings.Join(keys, ",") + "}"
 	}
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > 120 {
-		s = string(r[:119]) + "…"
+	s = strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && !unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) {
+			return -1
+		}
+		return r
+	}, s)), " ")
+	if r := []rune(s); len(r) > 200 {
+		s = string(r[:199]) + "…"
 	}
 	return s
 }

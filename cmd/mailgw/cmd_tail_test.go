@@ -62,15 +62,7 @@ func unboundEnv(t *testing.T, topic, text string, s bus.Signer) *bus.Envelope {
 // and drops the unsigned, the tampered, and an unbound one on mailgw's
 // own topic.
 func TestTailJSONValidates(t *testing.T) {
-	cfgPath, _ := busTestKeys(t)
-	cfg, err := loadConfig(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := loadSigner(cfg, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, signer := busTestSigner(t)
 	pub, wait := runTailAsync(t, "--config", cfgPath, "--json", "--count", "3", "--topic", "org.debian.")
 	good1 := tailEnv(t, "org.debian.dev.logger.log", "first é", signer)
 	unsigned := tailEnv(t, "org.debian.dev.logger.log", "unsigned", nil)
@@ -122,7 +114,7 @@ func TestTailSummaryNoValidate(t *testing.T) {
 func TestTailPrettyAndSummaries(t *testing.T) {
 	env := tailEnv(t, "a.b", "x", nil)
 	var buf bytes.Buffer
-	if err := printEnvelope(&buf, bus.Message{Env: env}, true, false); err != nil {
+	if err := printEnvelope(&buf, bus.Message{Env: env}, true, false, false); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(buf.String(), "\n  \"msg\": {\n") || strings.Contains(buf.String(), "validation") {
@@ -134,7 +126,7 @@ func TestTailPrettyAndSummaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf.Reset()
-	if err := printEnvelope(&buf, bus.Message{Env: forged}, false, true); err != nil || strings.Contains(buf.String(), "validation") {
+	if err := printEnvelope(&buf, bus.Message{Env: forged}, false, true, false); err != nil || strings.Contains(buf.String(), "validation") {
 		t.Errorf("unvalidated envelope printed with a validation: %v %s", err, buf.String())
 	}
 	// A validated unbound envelope says so in every format.
@@ -148,7 +140,7 @@ func TestTailPrettyAndSummaries(t *testing.T) {
 		{true, false, "  \"validation\": {\n    \"bound\": false,\n    \"signer\": \"ABCD\"\n  }\n}\n"},
 	} {
 		buf.Reset()
-		if err := printEnvelope(&buf, foreign, f.pretty, f.asJSON); err != nil || !strings.HasSuffix(buf.String(), f.want) {
+		if err := printEnvelope(&buf, foreign, f.pretty, f.asJSON, false); err != nil || !strings.HasSuffix(buf.String(), f.want) {
 			t.Errorf("pretty=%v json=%v: %v\n%s\nwant suffix\n%s", f.pretty, f.asJSON, err, buf.String(), f.want)
 		}
 	}
@@ -159,10 +151,21 @@ func TestTailPrettyAndSummaries(t *testing.T) {
 		{map[string]any{"mail": map[string]any{"subject": "Accepted hello 1.0"}}, "Accepted hello 1.0"},
 		{map[string]any{"title": "a bug"}, "a bug"},
 		{map[string]any{"b": 1, "a": 2, "mailgw": map[string]any{}}, "{a,b}"},
-		{map[string]any{"log": strings.Repeat("é", 200)}, strings.Repeat("é", 119) + "…"},
+		{map[string]any{"log": strings.Repeat("é", 300)}, strings.Repeat("é", 199) + "…"},
+		{map[string]any{"log": "a\x1b[31mred\u202e\n b"}, "a[31mred b"},
+		{map[string]any{"mailgw": map[string]any{"summary": "doko uploaded bash 3.2-2 to unstable"}, "mail": map[string]any{"subject": "Accepted bash"}}, "doko uploaded bash 3.2-2 to unstable"},
 	} {
 		if got := summary(&bus.Envelope{Msg: tc.msg}); got != tc.want {
 			t.Errorf("summary(%v) = %q, want %q", tc.msg, got, tc.want)
+		}
+	}
+	buf.Reset()
+	if err := printEnvelope(&buf, bus.Message{Env: &bus.Envelope{Msg: map[string]any{"mailgw": map[string]any{"summary": "Bug#1 (x): reported"}}}}, false, false, true); err != nil || buf.String() != "Bug#1 (x): reported\n" {
+		t.Errorf("--terse: %q %v", buf.String(), err)
+	}
+	for _, bad := range [][]string{{"--terse", "--json"}, {"--exec", "true", "--pretty"}, {"--include", "("}, {"--exclude", "[z-a]"}} {
+		if code := runTail(context.Background(), bad, &buf, &buf); code != exitUsage {
+			t.Errorf("%v: exit %d", bad, code)
 		}
 	}
 	if code := runTail(context.Background(), []string{"--json", "--pretty"}, &buf, &buf); code != exitUsage {

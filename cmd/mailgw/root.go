@@ -29,6 +29,7 @@ var subcommands = []func(*globals) *cobra.Command{
 	newReplayCmd,
 	newParseCmd,
 	newTailCmd,
+	newQueryCmd,
 	newPublishCmd,
 	newKeygenCmd,
 	newVerifyCmd,

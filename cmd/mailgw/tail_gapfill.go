@@ -21,7 +21,13 @@ const tailGapHelp = `Gap filling (docs/replay.md): when a publisher's replay end
 tail tracks its seq_id, fetches missed messages from the replay endpoint
 and prints every message exactly once and in order; duplicates and late
 arrivals are dropped. A replay endpoint that does not answer is reported on
-stderr and live messages go on. --no-gap-fill turns this off.
+stderr and live messages go on. A seq_id lower than the last one printed
+that is not a repeat means the publisher's journal was reset: it is
+reported, and tail follows the new seq_ids. --since-seq N first prints
+every message from seq_id N on: while the replay endpoint does not answer
+(serve down), tail retries with backoff (up to 5s apart) rather than skip
+any; a journal that has no seq_id N-1 is reported (reset, or behind).
+--no-gap-fill turns this off.
 
 srv_endpoints domains add their _fedmsg._tcp SRV records as endpoints,
 under the domain's name (unreachable or unknown domains are skipped).`

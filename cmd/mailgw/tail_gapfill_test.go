@@ -40,15 +40,7 @@ func printedSeqs(t *testing.T, out string) []int64 {
 // from the replay endpoint given with --replay-endpoint, validates them
 // like live ones (an unsigned one is dropped) and prints them in order.
 func TestTailFillsGapsAndValidatesReplayed(t *testing.T) {
-	cfgPath, _ := busTestKeys(t)
-	cfg, err := loadConfig(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := loadSigner(cfg, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, signer := busTestSigner(t)
 	j, err := journal.Open(filepath.Join(t.TempDir(), "journal.sqlite"))
 	if err != nil {
 		t.Fatal(err)

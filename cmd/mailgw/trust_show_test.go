@@ -23,15 +23,7 @@ func mailEnv(t *testing.T, subject string, d *auth.Decision, s bus.Signer) *bus.
 // tail --trusted-only prints only what the gateway proved; --pretty says
 // in a "# trust:" line what msg.mail.auth says.
 func TestTailTrustedOnly(t *testing.T) {
-	cfgPath, _ := busTestKeys(t)
-	cfg, err := loadConfig(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := loadSigner(cfg, false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, signer := busTestSigner(t)
 	pub, wait := runTailAsync(t, "--config", cfgPath, "--pretty", "--trusted-only", "--count", "1")
 	untrusted := mailEnv(t, "forged", &auth.Decision{DKIM: []auth.Signature{{Domain: "evil.example", Selector: "s", Result: "pass"}}}, signer)
 	trusted := mailEnv(t, "real", &auth.Decision{Trusted: true, By: "dkim:bugs.debian.org", DKIM: []auth.Signature{{Domain: "bugs.debian.org", Selector: "smtpauto.buxtehude", Result: "pass"}}}, signer)

@@ -197,3 +197,33 @@ func newVerifier(cfg *config.Config) (*auth.Verifier, error) {
 	}
 	return v, nil
 }
+
+// messageVerifier returns the check that tail and query apply to every
+// envelope (signature, binding, routing_policy), or nil when messages go
+// unchecked: with noValidate, or when no keyring is known (then logged as
+// a warning). keyrings are the --keyring files; without them the
+// configured keyrings are used, and, for the configured publishers
+// (ownEndpoints) only, the development key (trustedKeyrings).
+func messageVerifier(cfg *config.Config, keyrings []string, ownEndpoints, noValidate bool, log *slog.Logger, cmd string) (func(*bus.Envelope) (string, error), error) {
+	switch {
+	case noValidate:
+		return nil, nil
+	case len(keyrings) > 0:
+	case ownEndpoints:
+		keyrings = trustedKeyrings(cfg, log)
+	default:
+		// Another publisher's endpoint: a local development key says
+		// nothing about its messages.
+		keyrings = cfg.Keyrings
+	}
+	if len(keyrings) == 0 {
+		log.Warn(cmd + ": no keyring configured: messages are NOT validated")
+		return nil, nil
+	}
+	kr, err := loadKeyring(cfg, keyrings)
+	if err != nil {
+		return nil, err
+	}
+	pol := verifyPolicy(cfg)
+	return func(env *bus.Envelope) (string, error) { return kr.Verify(env, pol) }, nil
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -57,8 +58,21 @@ type Config struct {
 	SRVEndpoints []string `toml:"srv_endpoints"`
 	// HighWaterMark bounds the messages queued per subscriber.
 	HighWaterMark int `toml:"high_water_mark"`
+	// SubscriberQueueBytes bounds the bytes queued per subscriber of
+	// serve's bus, MaxSubscribers the subscribers served at once: the
+	// bus's memory is at most MaxSubscribers × (SubscriberQueueBytes +
+	// about 32 KiB).
+	SubscriberQueueBytes int64 `toml:"subscriber_queue_bytes"`
+	MaxSubscribers       int   `toml:"max_subscribers"`
 	// ReplayMaxReply bounds how many envelopes one replay reply carries.
 	ReplayMaxReply int `toml:"replay_max_reply"`
+	// The replay endpoint's peers: one silent for ReplayIdleTimeout is
+	// disconnected; at most ReplayMaxClients connections (the longest
+	// idle one makes room for a new client), at most
+	// ReplayMaxClientsPerAddress from one address.
+	ReplayIdleTimeout          Duration `toml:"replay_idle_timeout"`
+	ReplayMaxClients           int      `toml:"replay_max_clients"`
+	ReplayMaxClientsPerAddress int      `toml:"replay_max_clients_per_address"`
 
 	// SignMessages must stay true unless publishing unsigned on purpose.
 	SignMessages bool `toml:"sign_messages"`
@@ -94,6 +108,7 @@ type Config struct {
 	Metrics Metrics `toml:"metrics"`
 	Web     Web     `toml:"web"`
 	Log     Log     `toml:"log"`
+	AMQP    AMQP    `toml:"amqp"`
 }
 
 // SMTP configures serve's SMTP and LMTP listeners.
@@ -105,16 +120,27 @@ type SMTP struct {
 	AllowedRecipients []string `toml:"allowed_recipients"`
 	MaxMessageBytes   int64    `toml:"max_message_bytes"`
 	MaxConnections    int      `toml:"max_connections"`
-	MaxRecipients     int      `toml:"max_recipients"`
-	ReadTimeout       Duration `toml:"read_timeout"`
-	WriteTimeout      Duration `toml:"write_timeout"`
-	TLSCert           string   `toml:"tls_cert"`
-	TLSKey            string   `toml:"tls_key"`
+	// MaxConnectionsPerAddress bounds the connections of one client
+	// address (0: no bound beyond MaxConnections).
+	MaxConnectionsPerAddress int `toml:"max_connections_per_address"`
+	MaxRecipients            int `toml:"max_recipients"`
+	// ReadTimeout bounds each read; CommandTimeout one whole command
+	// line; DataTimeout one whole DATA (a client dribbling a byte at a
+	// time is dropped when these run out).
+	ReadTimeout    Duration `toml:"read_timeout"`
+	CommandTimeout Duration `toml:"command_timeout"`
+	DataTimeout    Duration `toml:"data_timeout"`
+	WriteTimeout   Duration `toml:"write_timeout"`
+	TLSCert        string   `toml:"tls_cert"`
+	TLSKey         string   `toml:"tls_key"`
 }
 
-// Metrics configures the admin HTTP listener (/metrics, /healthz).
+// Metrics configures the admin HTTP listener (/metrics, /healthz, /livez).
 type Metrics struct {
 	Listen string `toml:"listen"`
+	// MaxSpoolAge: /healthz answers 503 while the oldest mail waiting in
+	// the spool is older than this (0 turns the check off).
+	MaxSpoolAge Duration `toml:"max_spool_age"`
 }
 
 // Web configures serve's read-only web listener: the live view, the
@@ -137,6 +163,27 @@ type Web struct {
 type Log struct {
 	Format string `toml:"format"` // "text" or "json"
 	Level  string `toml:"level"`  // "debug", "info", "warn", "error"
+}
+
+// AMQP configures the second outlet of the journal: every event, in
+// fedora-messaging's wire format, to a RabbitMQ exchange (docs/amqp.md).
+// The TLS key names are fedora-messaging's ([tls] ca_cert, certfile,
+// keyfile).
+type AMQP struct {
+	Enabled bool `toml:"enabled"`
+	// URL is amqp://user:password@host:port/vhost or amqps://…; with
+	// CertFile and KeyFile the user comes from the client certificate
+	// (SASL EXTERNAL) and the URL names none.
+	URL      string `toml:"url"`
+	Exchange string `toml:"exchange"`
+	// CACert verifies the broker's certificate (amqps); empty means the
+	// system's roots.
+	CACert   string `toml:"ca_cert"`
+	CertFile string `toml:"certfile"`
+	KeyFile  string `toml:"keyfile"`
+	// Start says where an outlet that has no watermark yet begins: "end"
+	// (what is journaled from then on) or "beginning" (the whole journal).
+	Start string `toml:"start"`
 }
 
 // Duration is a time.Duration written as "30s" in TOML.
@@ -187,28 +234,48 @@ func Defaults() *Config {
 		user = "mailgw"
 	}
 	return &Config{
-		TopicPrefix:        "org.debian",
-		Environment:        "dev",
-		Name:               "mailgw",
-		Username:           user,
-		StateDir:           DefaultStateDir(),
-		SpoolMinFreeBytes:  64 << 20,
-		Endpoints:          map[string][]string{"mailgw": {"tcp://127.0.0.1:9940"}},
-		ReplayEndpoints:    map[string]string{"mailgw": "tcp://127.0.0.1:9941"},
-		HighWaterMark:      10000,
-		ReplayMaxReply:     1000,
-		SignMessages:       true,
-		CompatDebmessenger: true,
-		MaxBodyBytes:       64 << 10,
+		TopicPrefix:       "org.debian",
+		Environment:       "dev",
+		Name:              "mailgw",
+		Username:          user,
+		StateDir:          DefaultStateDir(),
+		SpoolMinFreeBytes: 64 << 20,
+		Endpoints:         map[string][]string{"mailgw": {"tcp://127.0.0.1:9940"}},
+		ReplayEndpoints:   map[string]string{"mailgw": "tcp://127.0.0.1:9941"},
+		HighWaterMark:     10000,
+		// A burst of a commit batch (tens of envelopes of a few KiB)
+		// fits. Worst case 1,024 × (1 MiB + 32 KiB): every subscriber
+		// stuck, each on different messages; subscribers stuck
+		// together share their messages' bytes (1,000 of them: 91 MiB
+		// of RSS in TestHostileBusMemory).
+		SubscriberQueueBytes: 1 << 20,
+		MaxSubscribers:       1024,
+		ReplayMaxReply:       1000,
+		// A fedmsg client holds its REQ socket open between queries;
+		// tail opens one per query.
+		ReplayIdleTimeout:          Duration{60 * time.Second},
+		ReplayMaxClients:           256,
+		ReplayMaxClientsPerAddress: 32,
+		SignMessages:               true,
+		CompatDebmessenger:         true,
+		MaxBodyBytes:               64 << 10,
 		SMTP: SMTP{
 			Listen:          "127.0.0.1:2525",
 			Domain:          "localhost",
 			AllowedNetworks: []string{"127.0.0.0/8", "::1/128"},
 			MaxMessageBytes: 32 << 20,
 			MaxConnections:  100,
-			MaxRecipients:   100,
-			ReadTimeout:     Duration{60 * time.Second},
-			WriteTimeout:    Duration{60 * time.Second},
+			// Off: the usual client is the local MTA alone, on one
+			// address, and may use every slot (postfix's smtp client
+			// opens up to 20 per destination, smtp-source 50).
+			MaxConnectionsPerAddress: 0,
+			MaxRecipients:            100,
+			ReadTimeout:              Duration{60 * time.Second},
+			// postfix's smtpd_timeout for a command; RFC 5321
+			// 4.5.3.2.6's 10 minutes for the whole DATA.
+			CommandTimeout: Duration{5 * time.Minute},
+			DataTimeout:    Duration{10 * time.Minute},
+			WriteTimeout:   Duration{60 * time.Second},
 		},
 		// No policy: everything is published untrusted (docs/trust.md).
 		Trust: Trust{
@@ -224,7 +291,7 @@ func Defaults() *Config {
 			PTS:           Policy{Action: ActionPublish},
 			Tracker:       Policy{Action: ActionPublish},
 		},
-		Metrics: Metrics{Listen: "127.0.0.1:9942"},
+		Metrics: Metrics{Listen: "127.0.0.1:9942", MaxSpoolAge: Duration{15 * time.Minute}},
 		Web: Web{
 			MaxStreams:         1000,
 			MaxScan:            200000,
@@ -232,6 +299,9 @@ func Defaults() *Config {
 			StreamWriteTimeout: Duration{30 * time.Second},
 		},
 		Log: Log{Format: "text", Level: "info"},
+		// fedora-messaging's publish_exchange; a new outlet does not
+		// flood a broker with a journal's whole past.
+		AMQP: AMQP{Exchange: "amq.topic", Start: "end"},
 	}
 }
 
@@ -288,6 +358,15 @@ func (c *Config) Check() error {
 	if c.HighWaterMark <= 0 {
 		errs = append(errs, errors.New("high_water_mark must be positive (0 would mean unbounded memory)"))
 	}
+	if c.SubscriberQueueBytes <= 0 {
+		errs = append(errs, errors.New("subscriber_queue_bytes must be positive (0 would mean unbounded memory)"))
+	}
+	if c.MaxSubscribers <= 0 {
+		errs = append(errs, errors.New("max_subscribers must be positive (0 would mean unbounded memory)"))
+	}
+	if c.ReplayMaxClients <= 0 {
+		errs = append(errs, errors.New("replay_max_clients must be positive"))
+	}
 	if c.ReplayMaxReply <= 0 {
 		errs = append(errs, errors.New("replay_max_reply must be positive"))
 	}
@@ -297,6 +376,7 @@ func (c *Config) Check() error {
 	if (c.SMTP.TLSCert == "") != (c.SMTP.TLSKey == "") {
 		errs = append(errs, errors.New("smtp.tls_cert and smtp.tls_key must be set together"))
 	}
+	errs = append(errs, c.AMQP.check()...)
 	errs = append(errs, c.Trust.check()...)
 	if c.Retention.Duration < 0 || c.DedupRetention.Duration < 0 {
 		errs = append(errs, errors.New("retention and dedup_retention must not be negative (0 keeps everything)"))
@@ -345,6 +425,31 @@ func (c *Config) Check() error {
 	return errors.Join(errs...)
 }
 
+// CheckSecretFile refuses a secret file (the signing key, its
+// passphrase) that group or others may read or write, or that sits in a
+// directory others may write (they could replace it); the error says how
+// to fix it. key names the config key in the message.
+func CheckSecretFile(key, path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s %s is open to group or others (mode %04o); make it readable by mailgw's user only: chmod 600 %s",
+			key, path, perm, path)
+	}
+	dir := filepath.Dir(path)
+	di, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", key, err)
+	}
+	if perm := di.Mode().Perm(); perm&0o002 != 0 {
+		return fmt.Errorf("%s %s is in %s, which others may write (mode %04o) and so replace the key; move it, or: chmod o-w %s",
+			key, path, dir, perm, dir)
+	}
+	return nil
+}
+
 // Environments are the values environment may take: fedmsg's three.
 var Environments = []string{"dev", "stg", "prod"}
 
@@ -374,4 +479,37 @@ func checkHostPort(addr string) error {
 		return fmt.Errorf("port %q: want a number from 0 to 65535", port)
 	}
 	return nil
+}
+
+// check validates the [amqp] table; only an enabled one needs a URL.
+func (a *AMQP) check() []error {
+	var errs []error
+	if a.Enabled && a.URL == "" {
+		errs = append(errs, errors.New("amqp.url is empty but amqp.enabled is true"))
+	}
+	if a.URL != "" {
+		u, err := url.Parse(a.URL)
+		switch {
+		case err != nil:
+			// url's error repeats the URL, password included.
+			errs = append(errs, errors.New("amqp.url is not a URL"))
+		case u.Scheme != "amqp" && u.Scheme != "amqps":
+			errs = append(errs, fmt.Errorf("amqp.url: scheme %q, want amqp or amqps", u.Scheme))
+		case u.Scheme == "amqp" && (a.CACert != "" || a.CertFile != "" || a.KeyFile != ""):
+			errs = append(errs, errors.New("amqp.ca_cert, certfile and keyfile need an amqps:// url"))
+		}
+	}
+	if (a.CertFile == "") != (a.KeyFile == "") {
+		errs = append(errs, errors.New("amqp.certfile and amqp.keyfile must be set together"))
+	}
+	switch {
+	case a.Exchange == "":
+		errs = append(errs, errors.New("amqp.exchange is empty (the default exchange routes by queue name, not by topic)"))
+	case len(a.Exchange) > 255:
+		errs = append(errs, errors.New("amqp.exchange is longer than 255 bytes"))
+	}
+	if a.Start != "end" && a.Start != "beginning" {
+		errs = append(errs, fmt.Errorf("amqp.start %q: want end or beginning", a.Start))
+	}
+	return errs
 }

@@ -66,6 +66,13 @@ func TestErrors(t *testing.T) {
 		"tls half":     "[smtp]\ntls_cert = \"c\"\n",
 		"bad duration": "[smtp]\nread_timeout = \"soon\"\n",
 		"syntax":       "topic_prefix = \n",
+		"amqp no url":  "[amqp]\nenabled = true\n",
+		"amqp scheme":  "[amqp]\nurl = \"http://localhost/\"\n",
+		"amqp tls":     "[amqp]\nurl = \"amqp://localhost/\"\nca_cert = \"ca.pem\"\n",
+		"amqp cert":    "[amqp]\nurl = \"amqps://localhost/\"\ncertfile = \"c.pem\"\n",
+		"amqp exch":    "[amqp]\nexchange = \"\"\n",
+		"amqp start":   "[amqp]\nstart = \"now\"\n",
+		"amqp badurl":  "[amqp]\nurl = \"amqp://u:s3cret@host:port/\"\n",
 	}
 	for name, body := range cases {
 		p := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".toml")
@@ -76,6 +83,8 @@ func TestErrors(t *testing.T) {
 			t.Errorf("%s: Load accepted %q", name, body)
 		} else if !strings.Contains(err.Error(), p) {
 			t.Errorf("%s: error %q does not name the file", name, err)
+		} else if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: error %q shows the password", name, err)
 		}
 	}
 	// Values serve would trip on: the error names the key and the value.

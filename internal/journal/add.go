@@ -121,6 +121,9 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 	for i, env := range added {
 		env.SeqID = seqs[i]
 	}
+	if len(added) > 0 {
+		j.signalAdded()
+	}
 	return added, nil
 }
 

@@ -103,7 +103,8 @@ var backupSnapshotHook func()
 
 // pruneThrough prunes every body up to seq_id through, as a prune of
 // the journal this one was copied from did: those envelopes were
-// published there, so the watermark moves over them first.
+// published and delivered by every outlet there, so the watermarks move
+// over them first.
 func (j *Journal) pruneThrough(through int64) error {
 	j.mu.Lock()
 	err := inTx(j.w, func(tx *sql.Tx) error {
@@ -114,6 +115,9 @@ func (j *Journal) pruneThrough(through int64) error {
 		next, err := absorb(tx, max(mark, through))
 		if err == nil {
 			_, err = tx.Exec(`UPDATE published_mark SET seq_id = ? WHERE id = 1`, next)
+		}
+		if err == nil {
+			_, err = tx.Exec(`UPDATE outlets SET seq_id = ? WHERE seq_id < ?`, through, through)
 		}
 		return err
 	})

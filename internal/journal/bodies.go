@@ -69,15 +69,9 @@ func openBodies(db *sql.DB, journalPath string) (*bodyFile, error) {
 		f.Close()
 		return nil, err
 	}
-	fi, err := f.Stat()
-	if err != nil {
+	if err := checkBodies(db, f, journalPath, end, true); err != nil {
 		f.Close()
 		return nil, err
-	}
-	if fi.Size() < end {
-		f.Close()
-		return nil, fmt.Errorf("bodies file %s has %d bytes but the journal names %d: "+
-			"it is damaged or from another copy (back up and restore both files together)", path, fi.Size(), end)
 	}
 	return &bodyFile{f: f, path: path}, nil
 }
@@ -143,10 +137,10 @@ func (b *bodyFile) load(s *storedBody) ([]byte, error) {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
-		return nil, fmt.Errorf("journal: %s: body at offset %d (%d bytes): %w", b.path, at, n, err)
+		return nil, fmt.Errorf("journal: %s: body at offset %d (%d bytes): %w (%w)", b.path, at, n, err, ErrDamaged)
 	}
 	if int64(crc32.Checksum(buf, castagnoli)) != s.crc.Int64 {
-		return nil, fmt.Errorf("journal: %s: body at offset %d (%d bytes) is damaged (CRC-32C mismatch)", b.path, at, n)
+		return nil, fmt.Errorf("journal: %s: body at offset %d (%d bytes) is damaged (CRC-32C mismatch): %w", b.path, at, n, ErrDamaged)
 	}
 	return buf, nil
 }

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,8 +26,23 @@ func allBodies(t *testing.T, j *Journal) [][]byte {
 	return bodies
 }
 
-// TestBodiesFileIsJSONLines: the bodies file holds exactly the journaled
-// bodies, one per line in seq_id order; duplicates leave nothing behind.
+// header returns the bodies file's identity line (with its newline).
+func header(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(BodiesPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 || !bytes.HasPrefix(b, []byte(`{"mailgw_journal":"`)) {
+		t.Fatalf("bodies file does not start with an identity line: %.80q", b)
+	}
+	return b[:i+1]
+}
+
+// TestBodiesFileIsJSONLines: the bodies file holds its identity line,
+// then exactly the journaled bodies, one per line in seq_id order;
+// duplicates leave nothing behind.
 func TestBodiesFileIsJSONLines(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.sqlite")
 	j := open(t, path)
@@ -41,7 +57,7 @@ func TestBodiesFileIsJSONLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := append(bytes.Join(bodies, []byte("\n")), '\n'); !bytes.Equal(got, want) {
+	if want := append(append(header(t, path), bytes.Join(bodies, []byte("\n"))...), '\n'); !bytes.Equal(got, want) {
 		t.Fatalf("bodies file\n%s\nwant\n%s", got, want)
 	}
 	for i, b := range bodies {
@@ -75,34 +91,47 @@ func TestBodiesTailOfInterruptedWriter(t *testing.T) {
 	addN(t, j, 100, 2)
 	bodies := allBodies(t, j)
 	got, _ := os.ReadFile(BodiesPath(path))
-	if want := append(bytes.Join(bodies, []byte("\n")), '\n'); !bytes.Equal(got, want) {
+	if want := append(append(header(t, path), bytes.Join(bodies, []byte("\n"))...), '\n'); !bytes.Equal(got, want) {
 		t.Fatalf("bodies file after the next Add:\n%s\nwant\n%s", got, want)
 	}
 }
 
-// TestBodiesDamaged: a changed byte is reported with the file and offset
-// (CRC-32C), the other bodies still read; a bodies file shorter than the
-// journal says (lost, or restored from another copy) stops Open with
-// both sizes.
+// TestBodiesDamaged: a changed byte in a body is reported with the file,
+// offset and seq_id (CRC-32C) and the query answers with the other
+// bodies; a bodies file shorter than the journal says (lost, or restored
+// from another copy) stops Open with both sizes.
 func TestBodiesDamaged(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "j.sqlite")
 	j := open(t, path)
+	var damaged []int64
+	var damageErr error
+	j.OnDamage = func(seq int64, err error) { damaged, damageErr = append(damaged, seq), err }
 	addN(t, j, 0, 3)
 	bodies := allBodies(t, j)
+	h := len(header(t, path))
 	bp := BodiesPath(path)
 	data, _ := os.ReadFile(bp)
-	off := len(bodies[0]) + 1 + 10 // inside the second body
+	off := h + len(bodies[0]) + 1 + 10 // inside the second body
 	data[off] ^= 0x20
 	if err := os.WriteFile(bp, data, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	_, err := j.BySeqRange(2, 2, 10)
-	wantErr := fmt.Sprintf("%s: body at offset %d (%d bytes) is damaged (CRC-32C mismatch)", bp, len(bodies[0])+1, len(bodies[1]))
-	if err == nil || !strings.Contains(err.Error(), wantErr) {
-		t.Fatalf("damaged body: err %v, want %q", err, wantErr)
+	got, err := j.BySeqRange(1, 3, 10)
+	if err != nil || len(got) != 2 || !bytes.Equal(got[0], bodies[0]) || !bytes.Equal(got[1], bodies[2]) {
+		t.Fatalf("range over a damaged body: %d bodies, %v; want the 2 undamaged", len(got), err)
 	}
-	if got, err := j.BySeqRange(1, 1, 10); err != nil || !bytes.Equal(got[0], bodies[0]) {
-		t.Fatalf("undamaged body: %v", err)
+	wantErr := fmt.Sprintf("%s: body at offset %d (%d bytes) is damaged (CRC-32C mismatch)", bp, h+len(bodies[0])+1, len(bodies[1]))
+	if len(damaged) != 1 || damaged[0] != 2 || !strings.Contains(damageErr.Error(), wantErr) || j.Damaged() != 1 {
+		t.Fatalf("OnDamage got %v %v (count %d), want seq_id 2 and %q", damaged, damageErr, j.Damaged(), wantErr)
+	}
+	for name, q := range map[string]func() ([][]byte, error){
+		"seq_ids": func() ([][]byte, error) { return j.BySeqIDs([]int64{1, 2, 3}, 10) },
+		"msg_ids": func() ([][]byte, error) { return j.ByMsgIDs([]string{"2008-0", "2008-1", "2008-2"}, 10) },
+		"time":    func() ([][]byte, error) { return j.ByTime(0, 10, 10) },
+	} {
+		if got, err := q(); err != nil || len(got) != 2 {
+			t.Errorf("%s over a damaged body: %d bodies, %v; want 2", name, len(got), err)
+		}
 	}
 	j.Close()
 
@@ -110,11 +139,12 @@ func TestBodiesDamaged(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Open(path)
-	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("bodies file %s has 100 bytes but the journal names %d", bp, len(data))) {
+	var me *MismatchError
+	if !errors.As(err, &me) || !strings.Contains(err.Error(), fmt.Sprintf("the bodies file has 100 bytes but the journal names %d", len(data))) {
 		t.Fatalf("Open with a short bodies file: %v", err)
 	}
 	os.Remove(bp)
-	if _, err = Open(path); err == nil || !strings.Contains(err.Error(), "has 0 bytes") {
+	if _, err = Open(path); !errors.As(err, &me) || !strings.Contains(err.Error(), "the bodies file is missing or empty") {
 		t.Fatalf("Open without the bodies file: %v", err)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	_ "modernc.org/sqlite" // the "sqlite" database/sql driver
 )
@@ -64,6 +65,10 @@ type Journal struct {
 	// bodies, kept between calls (under mu).
 	bfile *bodyFile
 	buf   []byte
+	// OnDamage, when set, is called for each damaged body a query
+	// skipped (serve logs it); set it before queries run.
+	OnDamage func(seqID int64, err error)
+	damaged  atomic.Uint64
 	// legacyUntil is the last seq_id journaled before happenings
 	// (legacy.go); 0 when no legacy msg_id needs looking up.
 	legacyUntil int64
@@ -72,6 +77,9 @@ type Journal struct {
 	topicIDs, packageIDs *dict
 	// st are Add's statements, prepared once (index.go).
 	st writeStmts
+	// added is closed by the next Add that adds envelopes (Added).
+	addedMu sync.Mutex
+	added   chan struct{}
 }
 
 // Entry is one journaled envelope.
@@ -101,6 +109,9 @@ func Open(path string) (*Journal, error) {
 	// the published watermark) into the database once, not each time.
 	dsn := "file:" + path + "?_txlock=immediate&_pragma=cache_size(-16384)&_pragma=wal_autocheckpoint(2048)" +
 		"&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
+	if err := checkHalves(path); err != nil {
+		return nil, err
+	}
 	if err := create(path); err != nil {
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
@@ -125,6 +136,12 @@ func Open(path string) (*Journal, error) {
 	if err == nil {
 		legacyUntil, err = migrateLegacy(db)
 	}
+	if err == nil {
+		err = migrateOutlets(db)
+	}
+	if err == nil {
+		err = migrateIdentity(db, BodiesPath(path))
+	}
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
@@ -133,6 +150,10 @@ func Open(path string) (*Journal, error) {
 		topicIDs: newDict("topics", "topic"), packageIDs: newDict("packages", "name")}
 	if j.bfile, err = openBodies(db, path); err != nil {
 		db.Close()
+		var me *MismatchError
+		if errors.As(err, &me) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
 	if err := j.migrateSearch(); err != nil {
@@ -162,14 +183,27 @@ func Open(path string) (*Journal, error) {
 // time. 16 KiB pages hold a few envelopes each.
 const pageSize = 16384
 
-// create makes a missing journal file with pageSize pages and its whole
-// schema, in one transaction: statement by statement, a new journal cost
-// a dozen fsyncs, a sizeable part of a short replay's start. It must
-// happen before WAL mode is set, which fixes the page size: the driver
-// applies the DSN's pragmas in name order, journal_mode before page_size.
-// An existing journal keeps its page size.
+// create makes a missing (or empty) journal file with pageSize pages and
+// its whole schema, in one transaction: statement by statement, a new
+// journal cost a dozen fsyncs, a sizeable part of a short replay's start.
+// It must happen before WAL mode is set, which fixes the page size: the
+// driver applies the DSN's pragmas in name order, journal_mode before
+// page_size. An existing journal keeps its page size. The file is made
+// 0640, like the bodies file (SQLite gives its -wal and -shm files the
+// same mode).
 func create(path string) error {
-	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+		if err == nil {
+			f.Close()
+		} else if !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+	case err != nil:
+		return err
+	case fi.Size() > 0:
 		return nil
 	}
 	db, err := sql.Open("sqlite", fmt.Sprintf("file:%s?_pragma=busy_timeout(10000)&_pragma=page_size(%d)&_txlock=immediate", path, pageSize))
@@ -190,7 +224,7 @@ func createTx(db *sql.DB) error {
 		if _, err := tx.Exec(schema); err != nil {
 			return err
 		}
-		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx, migratePrunedTx, migrateLegacyTx, migrateSearchTx} {
+		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx, migratePrunedTx, migrateLegacyTx, migrateOutletsTx, createIdentityTx, migrateSearchTx} {
 			if err := migrate(tx); err != nil {
 				return err
 			}
@@ -283,6 +317,9 @@ func (j *Journal) entries(q string, args ...any) ([]Entry, error) {
 			return nil, fmt.Errorf("journal: %w", err)
 		}
 		if e.Body, err = j.loadRow(e.SeqID, &sb); err != nil {
+			if j.damagedBody(e.SeqID, err) {
+				continue
+			}
 			return nil, err
 		}
 		out = append(out, e)

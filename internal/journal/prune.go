@@ -23,9 +23,10 @@ import (
 //
 // The pruned table records how far each step went, so that a query for
 // a pruned envelope is answered "pruned" (PrunedError) rather than "no
-// match". Pruning never passes the published watermark (an envelope not
-// yet on the bus keeps its body) and never deletes the newest row (seq_id
-// continues from it).
+// match". Pruning never passes the published watermark nor an outlet's
+// (DeliveredThrough: an envelope not yet on the bus, or not yet confirmed
+// by the AMQP broker, keeps its body) and never deletes the newest row
+// (seq_id continues from it).
 const prunedSchema = `
 CREATE TABLE IF NOT EXISTS pruned (
 	id          INTEGER PRIMARY KEY CHECK (id = 1),
@@ -167,7 +168,7 @@ func (j *Journal) pruneBodies(before, through int64) (int64, int64, error) {
 			return err
 		}
 		rows, err := tx.Query(`SELECT seq_id, timestamp, body_at, body_len FROM envelopes
-			WHERE seq_id > ? AND seq_id <= (SELECT seq_id FROM published_mark WHERE id = 1)
+			WHERE seq_id > ? AND seq_id <= `+DeliveredThrough+`
 			AND (? < 0 OR seq_id <= ?)
 			ORDER BY seq_id LIMIT ?`, m.Through, through, through, pruneBatch)
 		if err != nil {

@@ -106,12 +106,19 @@ func (j *Journal) PublishedThrough() (int64, error) {
 // The transaction commits with synchronous(NORMAL), without an fsync:
 // losing a "published" mark in a power cut only republishes (which
 // consumers drop by msg_id), and the next Add's commit makes it durable
-// anyway. It runs on the writer connection w (see Journal) with the
-// pragma switched for this commit only.
-func (j *Journal) MarkPublished(seqIDs ...int64) (err error) {
+// anyway (lightTx).
+func (j *Journal) MarkPublished(seqIDs ...int64) error {
 	if len(seqIDs) == 0 {
 		return nil
 	}
+	return j.lightTx(func(tx *sql.Tx) error { return markTx(tx, seqIDs) })
+}
+
+// lightTx runs f in a transaction on the writer connection w (see
+// Journal) that commits with synchronous(NORMAL), without an fsync, for
+// marks whose loss in a power cut only delivers again; the pragma is
+// switched for this commit only.
+func (j *Journal) lightTx(f func(*sql.Tx) error) (err error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	ctx := context.Background()
@@ -130,7 +137,7 @@ func (j *Journal) MarkPublished(seqIDs ...int64) (err error) {
 		return fmt.Errorf("journal: %w", err)
 	}
 	defer tx.Rollback()
-	if err := markTx(tx, seqIDs); err != nil {
+	if err := f(tx); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

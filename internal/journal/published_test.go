@@ -26,11 +26,7 @@ func unpublishedSeqs(t *testing.T, j *Journal) string {
 
 func addN(t testing.TB, j *Journal, from, n int) []*bus.Envelope {
 	t.Helper()
-	var envs []*bus.Envelope
-	for i := from; i < from+n; i++ {
-		envs = append(envs, env(fmt.Sprint(i), int64(i)))
-	}
-	added, err := j.Add(envs)
+	added, err := j.Add(envsOf(t, from, n))
 	if err != nil || len(added) != n {
 		t.Fatalf("Add: %d added, %v", len(added), err)
 	}

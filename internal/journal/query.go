@@ -135,6 +135,9 @@ func bySeqList(j *Journal, ids []int64, limit int) ([][]byte, error) {
 				return nil, fmt.Errorf("journal: %w", err)
 			}
 			if r.body, err = j.loadRow(r.seq, &sb); err != nil {
+				if j.damagedBody(r.seq, err) {
+					continue
+				}
 				rs.Close()
 				return nil, err
 			}
@@ -173,6 +176,9 @@ func (j *Journal) bodies(limit int, q string, args ...any) ([][]byte, error) {
 			return nil, fmt.Errorf("journal: %w", err)
 		}
 		b, err := j.loadRow(seq, &sb)
+		if j.damagedBody(seq, err) {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -203,3 +209,26 @@ func inList(prefix string, vals []int64) (string, []any) {
 	b.WriteByte(')')
 	return b.String(), args
 }
+
+// ErrDamaged is wrapped by the error of a body that fails its CRC-32C or
+// cannot be read whole from the bodies file.
+var ErrDamaged = errors.New("journal: damaged body")
+
+// damagedBody reports whether err is a damaged body; if so it is counted
+// (Damaged) and passed to OnDamage, and the query goes on without it: the
+// replay endpoint answers with the undamaged envelopes instead of
+// failing every query over the damaged one's range.
+func (j *Journal) damagedBody(seq int64, err error) bool {
+	if !errors.Is(err, ErrDamaged) {
+		return false
+	}
+	j.damaged.Add(1)
+	if j.OnDamage != nil {
+		j.OnDamage(seq, err)
+	}
+	return true
+}
+
+// Damaged counts the damaged bodies queries skipped (each time one was
+// met) since Open.
+func (j *Journal) Damaged() uint64 { return j.damaged.Load() }

@@ -394,20 +394,6 @@ func (j *Journal) hits(keys []key) ([]Hit, error) {
 	return out, nil
 }
 
-// After returns up to limit envelopes with a seq_id above seq, in seq_id
-// order, pruned ones without a body (the live view's catch-up).
-func (j *Journal) After(seq int64, limit int) ([]Hit, error) {
-	ks, err := (&search{j: j}).keys(`SELECT timestamp, seq_id FROM envelopes WHERE seq_id > ? ORDER BY seq_id LIMIT ?`, seq, min(limit, maxParams))
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	hs, err := j.hits(ks)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	return hs, nil
-}
-
 // ByMsgID returns the envelope with msgID, found false when the journal
 // has no row for it.
 func (j *Journal) ByMsgID(msgID string) (h Hit, found bool, err error) {

@@ -15,7 +15,6 @@ package meaning
 import (
 	"net/mail"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -103,6 +102,9 @@ func nonNil(l []string) []string {
 type desc struct {
 	summary, url     string
 	packages, people []string
+	// seen holds the packages once there are many (a control transcript
+	// of hundreds of bugs), so that adding one stays O(1).
+	seen map[string]bool
 }
 
 // pkg adds package names that are valid Debian package names (a
@@ -110,9 +112,24 @@ type desc struct {
 func (d *desc) pkg(names ...string) {
 	for _, n := range names {
 		n = strings.TrimPrefix(strings.TrimSpace(n), "src:")
-		if validPackage.MatchString(n) && !contains(d.packages, n) {
-			d.packages = append(d.packages, n)
+		if !isPackage(n) {
+			continue
 		}
+		if d.seen == nil && len(d.packages) >= 16 {
+			d.seen = make(map[string]bool, 2*len(d.packages))
+			for _, p := range d.packages {
+				d.seen[p] = true
+			}
+		}
+		if d.seen != nil {
+			if d.seen[n] {
+				continue
+			}
+			d.seen[n] = true
+		} else if contains(d.packages, n) {
+			continue
+		}
+		d.packages = append(d.packages, n)
 	}
 }
 
@@ -126,7 +143,9 @@ func (d *desc) person(p getter, keys ...string) {
 			continue
 		}
 		for _, v := range strs(p(k)) {
-			if l, err := mail.ParseAddressList(v); err == nil {
+			if _, a, ok := splitAddress(v); ok {
+				d.addPeople(a)
+			} else if l, err := mail.ParseAddressList(v); err == nil { // "A <a@x>, B <b@y>"
 				for _, a := range l {
 					d.addPeople(a.Address)
 				}
@@ -138,10 +157,22 @@ func (d *desc) person(p getter, keys ...string) {
 func (d *desc) addPeople(addrs ...string) {
 	for _, a := range addrs {
 		a = strings.ToLower(strings.TrimSpace(a))
-		if a != "" && len(a) <= 254 && strings.Contains(a, "@") && !strings.ContainsFunc(a, unsafeInAddress) && !contains(d.people, a) {
+		at := strings.LastIndexByte(a, '@')
+		if at > 0 && len(a) <= 254 && !serviceDomains[a[at+1:]] && !strings.ContainsFunc(a, unsafeInAddress) && !contains(d.people, a) {
 			d.people = append(d.people, a)
 		}
 	}
+}
+
+// serviceDomains are the mail domains of Debian's services, whose
+// addresses (owner@bugs.debian.org, ftpmaster@ftp-master.debian.org, a
+// tracker team's forward address) are no person's.
+var serviceDomains = map[string]bool{
+	"bugs.debian.org":        true,
+	"ftp-master.debian.org":  true,
+	"release.debian.org":     true,
+	"tracker.debian.org":     true,
+	"packages.qa.debian.org": true,
 }
 
 func unsafeInAddress(r rune) bool {
@@ -162,9 +193,22 @@ func (d *desc) bugPage(n int64) {
 	}
 }
 
-// validPackage is a Debian package name (Debian Policy 5.6.1; upper
-// case is allowed for the names of old mails).
-var validPackage = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9+.-]{0,99}$`)
+// isPackage reports whether s is a Debian package name (Debian Policy
+// 5.6.1; upper case is allowed for the names of old mails), at most 100
+// bytes.
+func isPackage(s string) bool {
+	if s == "" || len(s) > 100 || !alnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !alnum(c) && c != '+' && c != '.' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func alnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
 
 func contains(l []string, s string) bool {
 	for _, x := range l {
@@ -179,23 +223,54 @@ func contains(l []string, s string) bool {
 // (as Debian people know each other), else the display name, else the
 // address.
 func who(s string) string {
-	a, err := mail.ParseAddress(s)
-	if err != nil {
+	name, addr, ok := splitAddress(s)
+	if !ok {
 		return strings.TrimSpace(s)
 	}
-	if login, ok := strings.CutSuffix(strings.ToLower(a.Address), "@debian.org"); ok && login != "" {
-		return login
+	if len(addr) > len("@debian.org") && strings.EqualFold(addr[len(addr)-len("@debian.org"):], "@debian.org") {
+		return strings.ToLower(addr[:len(addr)-len("@debian.org")])
 	}
-	if a.Name != "" {
-		return a.Name
+	if name != "" {
+		return name
 	}
-	return a.Address
+	return addr
+}
+
+// splitAddress splits one person, "Name <addr>" as the parsers write it
+// or a bare address, into its display name and address; anything else
+// is left to net/mail.
+func splitAddress(s string) (name, addr string, ok bool) {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '<'); i >= 0 && strings.HasSuffix(s, ">") {
+		name, addr = strings.TrimSpace(s[:i]), s[i+1:len(s)-1]
+		if plainAddress(addr) && !strings.ContainsAny(name, "\"<>,;") {
+			return name, addr, true
+		}
+	} else if plainAddress(s) {
+		return "", s, true
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil {
+		return "", "", false
+	}
+	return a.Name, a.Address, true
+}
+
+// plainAddress reports whether s is local@domain with nothing odd in it.
+func plainAddress(s string) bool {
+	at := strings.IndexByte(s, '@')
+	return at > 0 && at < len(s)-1 && !strings.ContainsFunc(s, func(r rune) bool {
+		return r <= ' ' || r > '~' || strings.ContainsRune("\"<>(),;:[]\\", r)
+	})
 }
 
 // oneLine makes s one line of printable text: runs of white space and
 // control characters become one space, and it is cut to MaxSummary
 // runes.
 func oneLine(s string) string {
+	if cleanASCII(s) {
+		return s
+	}
 	var b strings.Builder
 	b.Grow(min(len(s), 4*MaxSummary))
 	n, space := 0, false
@@ -222,6 +297,21 @@ func oneLine(s string) string {
 		out = strings.TrimRight(out[:len(out)-size], " ") + "…"
 	}
 	return out
+}
+
+// cleanASCII reports whether s is already what oneLine makes of it:
+// printable ASCII of at most MaxSummary bytes, single spaces between
+// words (the common case, kept without copying).
+func cleanASCII(s string) bool {
+	if len(s) > MaxSummary || s == "" || s[0] == ' ' || s[len(s)-1] == ' ' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == ' ' && s[i+1] == ' ' {
+			return false
+		}
+	}
+	return true
 }
 
 // firstLine returns the first line of s that says something: blank

@@ -32,7 +32,7 @@ func TestHostilePayload(t *testing.T) {
 			t.Errorf("%s: url %q", tc.name, m.URL)
 		}
 		for _, p := range m.Packages {
-			if !validPackage.MatchString(p) {
+			if !isPackage(p) {
 				t.Errorf("%s: package %q", tc.name, p)
 			}
 		}
@@ -64,6 +64,8 @@ func TestRules(t *testing.T) {
 		{"dak.package.upload", map[string]any{"source": "bash", "version": "3.2-2", "distribution": []any{"unstable"}, "changed_by": "Matthias Klose <doko@debian.org>", "maintainer": parsers.Object{}},
 			Meaning{Summary: "doko uploaded bash 3.2-2 to unstable", URL: "https://tracker.debian.org/pkg/bash", Packages: []string{"bash"}, People: []string{"doko@debian.org"}}},
 		{"debbugs.bug.followup", map[string]any{}, Meaning{Summary: "debbugs: reply"}},
+		{"debmessenger.bug.followup", map[string]any{"nb": "7", "from": "Debian Bug Tracking System <owner@bugs.debian.org>", "title": "Bug#7: x", "type": "followup"},
+			Meaning{Summary: "Bug#7: followup: x", URL: "https://bugs.debian.org/7"}},
 		{"pts.package.contact", map[string]any{"mail": parsers.Object{{Key: "subject", Value: "hi"}}}, Meaning{Summary: "hi"}},
 	} {
 		got := Describe(tc.name, tc.msg)
@@ -78,5 +80,23 @@ func TestRules(t *testing.T) {
 	Meaning{Summary: "s"}.AddTo(mg)
 	if mg["url"] != nil || mg["packages"] == nil || len(mg["people"].([]string)) != 0 {
 		t.Errorf("AddTo: %#v", mg)
+	}
+}
+
+// TestOneLine: the fast path for clean text and the slow one agree.
+func TestOneLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"doko uploaded bash": "doko uploaded bash",
+		" lead":              "lead",
+		"two  spaces":        "two spaces",
+		"tab\there":          "tab here",
+		"trail ":             "trail",
+		"café crème":         "café crème",
+		"":                   "",
+		"\x00":               "",
+	} {
+		if got := oneLine(in); got != want {
+			t.Errorf("oneLine(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

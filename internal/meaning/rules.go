@@ -29,7 +29,7 @@ func (d *desc) dak(event string, p getter) {
 			break
 		}
 		d.summary = sv + " is NEW" + suffix(" in ", dist)
-		if validPackage.MatchString(source) && validVersion(version) {
+		if isPackage(source) && validVersion(version) {
 			d.url = newURL + url.PathEscape(source+"_"+noEpoch(version)) + ".html"
 		}
 	case "reject":

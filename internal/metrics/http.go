@@ -11,20 +11,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Handler serves /metrics (Prometheus text format) and /healthz (200 "ok"
-// while the pipeline runs, 503 otherwise).
+// Handler serves /metrics (Prometheus text format), /healthz (readiness:
+// 200 "ok", or 503 with the reasons, health.go) and /livez (liveness).
 func (m *Metrics) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if !m.Healthy() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			w.Write([]byte("pipeline not running\n"))
-			return
-		}
-		w.Write([]byte("ok\n"))
-	})
+	mux.HandleFunc("GET /healthz", m.healthz)
+	mux.HandleFunc("GET /livez", livez)
 	return mux
 }
 

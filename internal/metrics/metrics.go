@@ -44,7 +44,9 @@ type Metrics struct {
 	smtpRejected prometheus.Counter
 
 	healthy atomic.Bool
+	health  health
 	probes  *probes
+	amqp    amqpProbe
 	web     *webMetrics
 }
 
@@ -97,7 +99,7 @@ func New() *Metrics {
 	}
 	m.reg.MustRegister(m.received, m.spooled, m.quarantined, m.events, m.published,
 		m.publishErrs, m.duplicates, m.smtpReplies, m.smtpConns, m.smtpRejected,
-		newStateCollector(m),
+		newStateCollector(m), newAMQPCollector(m),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.web = newWebMetrics(m.reg)
@@ -253,6 +255,38 @@ func (m *Metrics) SetJournalProbe(p JournalProbe) {
 	}
 }
 
+// SetSpoolRefusedProbe installs a function returning how many spool
+// entries were refused and left in place
+// (mailgw_spool_refused_entries_total).
+func (m *Metrics) SetSpoolRefusedProbe(p func() uint64) {
+	if m != nil {
+		m.probes.mu.Lock()
+		m.probes.refused = p
+		m.probes.mu.Unlock()
+	}
+}
+
+// SetJournalDamageProbe installs a function returning how many damaged
+// journal bodies queries left out (mailgw_journal_damaged_bodies_total).
+func (m *Metrics) SetJournalDamageProbe(p func() uint64) {
+	if m != nil {
+		m.probes.mu.Lock()
+		m.probes.damaged = p
+		m.probes.mu.Unlock()
+	}
+}
+
+// SetBusRefusedProbe installs a function returning how many bus
+// connections were closed because max_subscribers were connected
+// (mailgw_bus_subscribers_refused_total).
+func (m *Metrics) SetBusRefusedProbe(p func() uint64) {
+	if m != nil {
+		m.probes.mu.Lock()
+		m.probes.busRefused = p
+		m.probes.mu.Unlock()
+	}
+}
+
 // DiskUsage is what a DiskProbe reports: the bytes on disk of each of
 // the journal's files (by name: "database", "wal", "bodies"), and the
 // quarantined mails and the bytes of the quarantine's files.
@@ -275,11 +309,26 @@ func (m *Metrics) SetDiskProbe(p DiskProbe) {
 	}
 }
 
+// SetReplayProbe installs a function returning the replay endpoint's
+// connected clients and the connections it evicted and refused
+// (mailgw_replay_clients, mailgw_replay_connections_closed_total).
+func (m *Metrics) SetReplayProbe(p func() (clients int, evicted, refused uint64)) {
+	if m != nil {
+		m.probes.mu.Lock()
+		m.probes.replay = p
+		m.probes.mu.Unlock()
+	}
+}
+
 type probes struct {
-	mu      sync.Mutex
-	spool   SpoolProbe
-	disk    DiskProbe
-	journal JournalProbe
-	drops   func() uint64
-	subs    func() int
+	replay     func() (int, uint64, uint64)
+	busRefused func() uint64
+	refused    func() uint64
+	damaged    func() uint64
+	mu         sync.Mutex
+	spool      SpoolProbe
+	disk       DiskProbe
+	journal    JournalProbe
+	drops      func() uint64
+	subs       func() int
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
@@ -33,6 +34,7 @@ var allMetrics = []string{
 	"mailgw_journal_rows",
 	"mailgw_journal_last_seq_id",
 	"mailgw_pipeline_up",
+	"mailgw_ready",
 	"mailgw_bus_subscribers",
 	"mailgw_journal_bytes",
 	"mailgw_quarantine_mails",
@@ -158,7 +160,7 @@ func TestMetricsDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range allMetrics {
+	for _, name := range append(allMetrics, amqpMetrics...) {
 		if !strings.Contains(string(doc), "`"+name+"`") {
 			t.Errorf("docs/monitoring.md does not document %s", name)
 		}
@@ -188,6 +190,14 @@ func TestHealthz(t *testing.T) {
 	if code, body := get(t, base+"/healthz"); code != 200 || body != "ok\n" {
 		t.Errorf("healthz running: %d %q", code, body)
 	}
+	m.SetFailing("amqp", errors.New("broker unreachable"))
+	if code, body := get(t, base+"/healthz"); code != http.StatusServiceUnavailable || body != "amqp: broker unreachable\n" {
+		t.Errorf("healthz with a failing component: %d %q", code, body)
+	}
+	m.SetFailing("amqp", nil)
+	if code, body := get(t, base+"/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("healthz once it works again: %d %q", code, body)
+	}
 	m.SetHealthy(false)
 	if code, _ := get(t, base+"/healthz"); code != http.StatusServiceUnavailable {
 		t.Errorf("healthz after stop: %d, want 503", code)
@@ -215,5 +225,38 @@ func TestNilSafe(t *testing.T) {
 	m.SetBusSubscribersProbe(nil)
 	if m.Healthy() {
 		t.Error("nil Metrics reports healthy")
+	}
+}
+
+// TestHealthzReasons: /healthz is 503 with one line per reason (pipeline
+// down, a failing component, an old spool) and 200 once they are gone;
+// /livez stays 200.
+func TestHealthzReasons(t *testing.T) {
+	m := New()
+	h := m.Handler()
+	get := func(path string) (int, string) {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		return w.Code, w.Body.String()
+	}
+	if c, body := get("/healthz"); c != 503 || body != "pipeline: not running\n" {
+		t.Errorf("before start: %d %q", c, body)
+	}
+	m.SetHealthy(true)
+	oldest := time.Now().Add(-time.Hour)
+	m.SetSpoolProbe(func() (int, time.Time, error) { return 3, oldest, nil })
+	m.SetMaxSpoolAge(10 * time.Minute)
+	m.SetFailing("journal", errors.New("disk full"))
+	c, body := get("/healthz")
+	if c != 503 || !strings.Contains(body, "journal: disk full\n") || !strings.Contains(body, "spool: oldest of 3 mails waiting for 1h0m0s (max_spool_age 10m0s)") {
+		t.Errorf("failing: %d %q", c, body)
+	}
+	if c, _ := get("/livez"); c != 200 {
+		t.Errorf("/livez = %d", c)
+	}
+	m.SetFailing("journal", nil)
+	oldest = time.Now()
+	if c, body := get("/healthz"); c != 200 || body != "ok\n" {
+		t.Errorf("recovered: %d %q", c, body)
 	}
 }

@@ -11,6 +11,8 @@ import (
 type stateCollector struct {
 	m                                                 *Metrics
 	depth, oldest, rows, lastSeq, up, pe, drops, subs *prometheus.Desc
+	ready, refused, damaged, busRefused               *prometheus.Desc
+	replayClients, replayClosed                       *prometheus.Desc
 	jbytes, qmails, qbytes                            *prometheus.Desc
 }
 
@@ -26,7 +28,19 @@ func newStateCollector(m *Metrics) *stateCollector {
 		lastSeq: prometheus.NewDesc("mailgw_journal_last_seq_id",
 			"Highest seq_id assigned by the journal.", nil, nil),
 		up: prometheus.NewDesc("mailgw_pipeline_up",
-			"1 while the pipeline runs (what /healthz reports), else 0.", nil, nil),
+			"1 while the pipeline runs, else 0.", nil, nil),
+		ready: prometheus.NewDesc("mailgw_ready",
+			"1 while /healthz answers 200 (pipeline running, no failing component, spool not too old), else 0.", nil, nil),
+		replayClients: prometheus.NewDesc("mailgw_replay_clients",
+			"Clients connected to the replay endpoint.", nil, nil),
+		replayClosed: prometheus.NewDesc("mailgw_replay_connections_closed_total",
+			"Replay endpoint connections closed by its limits: evicted (the longest idle, to make room for a new client) or refused (over replay_max_clients_per_address, or every connection busy).", []string{"why"}, nil),
+		busRefused: prometheus.NewDesc("mailgw_bus_subscribers_refused_total",
+			"Bus connections closed at once because max_subscribers were connected.", nil, nil),
+		damaged: prometheus.NewDesc("mailgw_journal_damaged_bodies_total",
+			"Journal bodies found damaged (CRC-32C mismatch, cut short) and left out of replay replies or republishing; mailgw journal check lists them.", nil, nil),
+		refused: prometheus.NewDesc("mailgw_spool_refused_entries_total",
+			"Recycled tmp/ files found replaced by a symlink, FIFO, hard link or another user's file and left alone.", nil, nil),
 		drops: prometheus.NewDesc("mailgw_bus_drops_total",
 			"Envelopes the bus dropped (a subscriber's queue was at the high-water mark); replay can fill the gap.", nil, nil),
 		subs: prometheus.NewDesc("mailgw_bus_subscribers",
@@ -44,7 +58,7 @@ func newStateCollector(m *Metrics) *stateCollector {
 
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.depth, c.oldest, c.rows, c.lastSeq, c.up, c.pe, c.drops, c.subs, c.jbytes, c.qmails, c.qbytes} {
+	for _, d := range []*prometheus.Desc{c.depth, c.oldest, c.rows, c.lastSeq, c.up, c.pe, c.drops, c.subs, c.ready, c.refused, c.damaged, c.busRefused, c.replayClients, c.replayClosed, c.jbytes, c.qmails, c.qbytes} {
 		ch <- d
 	}
 }
@@ -52,9 +66,31 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	c.m.probes.mu.Lock()
-	sp, jp, dp, subs := c.m.probes.spool, c.m.probes.journal, c.m.probes.drops, c.m.probes.subs
+	sp, jp, dp, subs, rp := c.m.probes.spool, c.m.probes.journal, c.m.probes.drops, c.m.probes.subs, c.m.probes.refused
+	dmg, br, rep := c.m.probes.damaged, c.m.probes.busRefused, c.m.probes.replay
 	disk := c.m.probes.disk
 	c.m.probes.mu.Unlock()
+
+	if rep != nil {
+		clients, evicted, refused := rep()
+		ch <- prometheus.MustNewConstMetric(c.replayClients, prometheus.GaugeValue, float64(clients))
+		ch <- prometheus.MustNewConstMetric(c.replayClosed, prometheus.CounterValue, float64(evicted), "evicted")
+		ch <- prometheus.MustNewConstMetric(c.replayClosed, prometheus.CounterValue, float64(refused), "refused")
+	}
+	if br != nil {
+		ch <- prometheus.MustNewConstMetric(c.busRefused, prometheus.CounterValue, float64(br()))
+	}
+	if dmg != nil {
+		ch <- prometheus.MustNewConstMetric(c.damaged, prometheus.CounterValue, float64(dmg()))
+	}
+	if rp != nil {
+		ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(rp()))
+	}
+	ready := 0.0
+	if len(c.m.NotReady()) == 0 {
+		ready = 1
+	}
+	ch <- prometheus.MustNewConstMetric(c.ready, prometheus.GaugeValue, ready)
 
 	if disk != nil {
 		diskErr := 0.0

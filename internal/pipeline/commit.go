@@ -83,8 +83,10 @@ func (p *Pipeline) commitBatch(ctx context.Context, batch []*spooled, inflight *
 	}
 	if err := p.commit(ctx, prs); err != nil {
 		p.o.Logger.Error("journal", "mails", len(prs), "err", err)
+		p.failed(ComponentJournal, err)
 		return ok
 	}
+	p.failed(ComponentJournal, nil)
 	for _, sp := range ok {
 		if err := p.done(sp); err != nil {
 			p.o.Logger.Error("spool", "spool", sp.name, "err", err)
@@ -106,13 +108,22 @@ func (p *Pipeline) quarantineMany(quar []*spooled, inflight *sync.Map) {
 		items[i] = spool.Quarantined{Name: sp.name, Reason: sp.pr.res.Quarantine}
 	}
 	errs := p.o.Spool.QuarantineMany(items)
+	var failed error
 	for i, sp := range quar {
 		if errs[i] != nil {
 			p.o.Logger.Error("quarantine", "spool", sp.name, "err", errs[i])
+			failed = errs[i]
 		} else {
 			p.logMail(sp.name, &sp.pr.res)
 		}
 		inflight.Delete(sp.name)
+	}
+	// A mail that could not be quarantined (a full disk) stays in new/:
+	// the spool is listed again after a backoff, so it moves once the
+	// cause is gone, without a restart.
+	p.failed(ComponentQuarantine, failed)
+	if failed != nil {
+		p.retryLater()
 	}
 }
 

@@ -40,6 +40,9 @@ type Options struct {
 	// it is held for a retry (OutcomeHeld), with the spool name: for
 	// metrics. It must not block.
 	OnMail func(name string, r *Result)
+	// Health, if set, is told when journal writes or quarantine moves
+	// start and stop failing (serve's /healthz).
+	Health Health
 	// Verifier authenticates every mail before its events are signed
 	// (internal/auth). nil means Config.Trust's policy without DKIM
 	// checking (no DNS lookups): for tests and tools that ask no DNS.
@@ -61,6 +64,8 @@ type Pipeline struct {
 	// envelopes are only journaled until PublishPending catches up, which
 	// keeps the bus in seq_id order.
 	pubFailed bool
+	// retry schedules rescans of the spool after failures (health.go).
+	retry retry
 	// verifier is the trust policy in force (SetVerifier swaps it).
 	verifier atomic.Pointer[auth.Verifier]
 }

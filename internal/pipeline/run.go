@@ -55,6 +55,12 @@ func (p *Pipeline) prepareSpooled(name string) (*spooled, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
+	var bad *spool.BadEntryError
+	if errors.As(err, &bad) {
+		// A symlink, FIFO, directory or oversized file dropped into new/:
+		// never followed, blocked on or read, but moved to quarantine.
+		return &spooled{name: name, pr: &prepared{res: Result{Quarantine: badEntryReason(bad)}}}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -68,10 +74,26 @@ func (p *Pipeline) prepareSpooled(name string) (*spooled, error) {
 	return &spooled{name: name, pr: pr}, nil
 }
 
+// badEntryReason is the quarantine reason of a refused spool entry.
+func badEntryReason(bad *spool.BadEntryError) string {
+	if bad.Kind == spool.KindTooBig {
+		return fmt.Sprintf("%s: %d bytes", ReasonTooBig, bad.Size)
+	}
+	return fmt.Sprintf("%s (%s)", ReasonBadEntry, bad.Kind)
+}
+
+// Quarantine reasons of spool entries refused unread (their prefix).
+const (
+	ReasonTooBig   = "over max_message_bytes"
+	ReasonBadEntry = "spool entry is not a regular mail file"
+)
+
 func (p *Pipeline) quarantine(sp *spooled) error {
 	if err := p.o.Spool.Quarantine(sp.name, sp.pr.res.Quarantine); err != nil {
+		p.failed(ComponentQuarantine, err)
 		return fmt.Errorf("quarantine %s: %w", sp.name, err)
 	}
+	p.failed(ComponentQuarantine, nil)
 	p.logMail(sp.name, &sp.pr.res)
 	return nil
 }
@@ -144,6 +166,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 				sp, err := p.prepareSpooled(name)
 				if err != nil {
 					p.o.Logger.Error("spool read", "spool", name, "err", err)
+					p.retryLater()
 				}
 				if sp == nil {
 					held.forget(name)

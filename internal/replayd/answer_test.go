@@ -84,6 +84,8 @@ func TestParseRequestRejects(t *testing.T) {
 		{`{"seq_id":1} x`, "trailing data"},
 		{`{}`, "empty query"},
 		{`{"seq_id":1,"colour":"red"}`, `unknown query key "colour"`},
+		{`{"seq_id":1,"seq_id":2}`, `ambiguous request: duplicate key "seq_id"`},
+		{`{"time":[1,2],"msg_ids":["a"],"time":[3,4]}`, `ambiguous request: duplicate key "time"`},
 		{`{"seq_id":"1"}`, "bad seq_id"},
 		{`{"seq_id":1.5}`, "bad seq_id"},
 		{`{"seq_ids":3}`, "bad seq_ids"},

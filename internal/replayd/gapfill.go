@@ -3,6 +3,7 @@ package replayd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"sort"
@@ -43,6 +44,7 @@ type GapStats struct {
 	Duplicates uint64 // messages dropped as seq_id <= the last delivered
 	Lost       uint64 // missed seq_ids that could not be fetched
 	Pruned     uint64 // missed seq_ids the publisher's journal has pruned (retention)
+	Resets     uint64 // times a publisher's seq_id went backwards (journal reset)
 }
 
 // source is the tracking state of one publisher (one replay endpoint).
@@ -52,6 +54,35 @@ type source struct {
 	down    bool
 	retryAt time.Time
 	lost    uint64 // lost during the current outage
+	// recent holds the msg_id of the last ringSize seq_ids delivered,
+	// at seq_id % ringSize: a message at or below last with the msg_id
+	// seen at its seq_id is a duplicate; one with another msg_id (or
+	// none known) means the publisher's journal was reset.
+	recent [ringSize]seenSeq
+	// floor is since-1 of a Backfill: messages at or below it were not
+	// asked for and are dropped, not taken for a reset.
+	floor int64
+}
+
+// ringSize is how many delivered seq_ids a source remembers.
+const ringSize = 4096
+
+type seenSeq struct {
+	seq   int64
+	msgID string
+}
+
+// deliver records that seq (msgID) was delivered.
+func (src *source) deliver(seq int64, msgID string) {
+	src.last = seq
+	src.recent[seq%ringSize] = seenSeq{seq, msgID}
+}
+
+// isDuplicate reports whether seq (at or below last) was delivered with
+// this msg_id.
+func (src *source) isDuplicate(seq int64, msgID string) bool {
+	d := src.recent[seq%ringSize]
+	return d.seq == seq && d.msgID == msgID
 }
 
 // GapFiller makes a subscriber deliver every seq_id of each publisher
@@ -122,18 +153,27 @@ func (g *GapFiller) Filter(ctx context.Context, m bus.Message) []bus.Message {
 	seq := m.Env.SeqID
 	switch {
 	case src.last == 0 || seq == src.last+1:
-	case seq <= src.last:
+	case seq <= src.last && (src.isDuplicate(seq, m.Env.MsgID) || seq <= src.floor):
 		g.stats.Duplicates++
 		g.log.Debug("replay: dropped duplicate or late message", "endpoint", m.Endpoint, "seq_id", seq, "last", src.last)
 		return nil
+	case seq <= src.last:
+		// Not a message delivered before: the publisher's journal
+		// started again (restored, or made anew). Say so, and follow
+		// the new numbering instead of dropping everything up to the
+		// old last seq_id.
+		g.stats.Resets++
+		g.log.Warn("replay: seq_id went backwards: the publisher's journal was reset; following its new seq_ids",
+			"endpoint", m.Endpoint, "replay_endpoint", src.replay, "last", src.last, "seq_id", seq)
+		src.floor = 0
 	default:
 		out := g.fetch(ctx, src, m.Endpoint, seq-1)
 		g.stats.Live++
-		src.last = seq
+		src.deliver(seq, m.Env.MsgID)
 		return append(out, m)
 	}
 	g.stats.Live++
-	src.last = seq
+	src.deliver(seq, m.Env.MsgID)
 	return []bus.Message{m}
 }
 
@@ -158,12 +198,31 @@ func (g *GapFiller) Backfill(ctx context.Context, since int64) []bus.Message {
 		}
 		done[src] = true
 		src.last = max(since-1, src.last)
-		for ctx.Err() == nil {
+		src.floor = since - 1
+		first := true
+		for wait := backfillRetryMin; ctx.Err() == nil; {
 			msgs, got, n, err := g.chunk(ctx, src, ep, src.last+1, src.last+int64(g.opts.MaxReply))
 			if g.smaller(err) || g.skipPruned(src, err, src.last+1, math.MaxInt64) {
 				continue
 			}
+			if err != nil && !isReply(err) && ctx.Err() == nil {
+				// Unreachable (serve down, restarting): retry until it
+				// answers, so nothing from since on is skipped.
+				g.log.Warn("replay: backfill: replay endpoint unreachable; retrying", "replay_endpoint", src.replay,
+					"from_seq_id", src.last+1, "retry_in", wait.String(), "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(wait):
+				}
+				wait = min(2*wait, backfillRetryMax)
+				continue
+			}
+			wait = backfillRetryMin
 			out = append(out, msgs...)
+			if first && since > 1 && got == 0 && errors.Is(err, ErrNoMatch) {
+				g.checkReset(ctx, src, since)
+			}
+			first = false
 			if err != nil {
 				if !errors.Is(err, ErrNoMatch) {
 					g.log.Warn("replay: backfill failed", "replay_endpoint", src.replay, "from_seq_id", src.last+1, "err", err)
@@ -176,6 +235,26 @@ func (g *GapFiller) Backfill(ctx context.Context, since int64) []bus.Message {
 		}
 	}
 	return out
+}
+
+// Backfill's retry backoff while a replay endpoint is unreachable.
+const (
+	backfillRetryMin = 200 * time.Millisecond
+	backfillRetryMax = 5 * time.Second
+)
+
+// checkReset is asked when nothing is found from since on: if seq_id
+// since-1 is not there either, the journal ends before since, which means
+// it was reset (or since is ahead of it): say so instead of waiting
+// silently for seq_ids that may never come.
+func (g *GapFiller) checkReset(ctx context.Context, src *source, since int64) {
+	prev := since - 1
+	_, err := g.opts.query(ctx, src.replay, SeqRange(prev, prev), g.opts.Timeout)
+	if errors.Is(err, ErrNoMatch) {
+		g.stats.Resets++
+		g.log.Warn("replay: the replay endpoint has no seq_id before --since-seq: its journal was reset, or is behind; messages print from seq_id "+fmt.Sprint(since)+" on",
+			"replay_endpoint", src.replay, "missing_seq_id", prev)
+	}
 }
 
 // fetch gets [src.last+1, hi] in chunks; what it cannot get is counted
@@ -284,7 +363,7 @@ func (g *GapFiller) chunk(ctx context.Context, src *source, ep string, lo, hi in
 		if env.SeqID <= src.last || env.SeqID > hi {
 			continue // out of range or repeated: never deliver twice
 		}
-		src.last = env.SeqID
+		src.deliver(env.SeqID, env.MsgID)
 		got++
 		m := bus.Message{Endpoint: ep, Topic: env.Topic, Body: f, Env: env}
 		if !g.wanted(env.Topic) {

@@ -217,3 +217,60 @@ func TestGapFillerShrinksChunks(t *testing.T) {
 		t.Fatalf("asked %v, want %v", asks, want)
 	}
 }
+
+// TestGapFillerReset: a seq_id at or below the last delivered one that is
+// not a message delivered before means the publisher's journal was reset:
+// it is delivered, with a warning, and the count follows the new seq_ids;
+// a true duplicate is still dropped.
+func TestGapFillerReset(t *testing.T) {
+	f := &fakeReplay{st: newFakeStore(100)}
+	var log bytes.Buffer
+	g := newTestFiller(f, GapOptions{}, &log)
+	ctx := context.Background()
+	var got []int64
+	for _, seq := range []int64{5, 6, 7, 7, 1, 2, 3} {
+		got = append(got, delivered(g.Filter(ctx, live(pubA, seq)))...)
+	}
+	if !slices.Equal(got, []int64{5, 6, 7, 1, 2, 3}) {
+		t.Fatalf("delivered %v, want 5 6 7 1 2 3", got)
+	}
+	if st := g.Stats(); st.Resets != 1 || st.Duplicates != 1 {
+		t.Errorf("stats %+v, want 1 reset and 1 duplicate", st)
+	}
+	if !strings.Contains(log.String(), "journal was reset") {
+		t.Errorf("no warning about the reset:\n%s", log.String())
+	}
+}
+
+// TestGapFillerBackfillRetries: --since-seq started while the replay
+// endpoint is down retries with backoff until it answers, then fills
+// exactly from since.
+func TestGapFillerBackfillRetries(t *testing.T) {
+	f := &fakeReplay{st: newFakeStore(30)}
+	fails := 3
+	var log bytes.Buffer
+	g := NewGapFiller(map[string]string{pubA: replayA}, GapOptions{
+		MaxReply: 8,
+		Logger:   slog.New(slog.NewTextHandler(&log, nil)),
+		query: func(ctx context.Context, ep string, req Request, to time.Duration) ([][]byte, error) {
+			if fails > 0 {
+				fails--
+				return nil, errors.New("dial tcp: connection refused")
+			}
+			return f.query(ctx, ep, req, to)
+		},
+	})
+	start := time.Now()
+	got := delivered(g.Backfill(context.Background(), 12))
+	want := []int64{}
+	for s := int64(12); s <= 30; s++ {
+		want = append(want, s)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("backfill delivered %v, want 12..30", got)
+	}
+	if n := strings.Count(log.String(), "replay endpoint unreachable; retrying"); n != 3 {
+		t.Errorf("%d retry warnings, want 3:\n%s", n, log.String())
+	}
+	t.Logf("filled after 3 failed tries in %v", time.Since(start).Round(time.Millisecond))
+}

@@ -31,6 +31,8 @@ import (
 	"io"
 	"math"
 	"strings"
+
+	"github.com/debian/mailgw/bus"
 )
 
 // Store is what the server needs from the journal; *journal.Journal has
@@ -76,6 +78,11 @@ func ParseRequest(frame []byte) (*Request, error) {
 	}
 	if raw == nil {
 		return nil, errors.New("request is not a JSON object")
+	}
+	// Decoding kept one copy of a repeated key; which one is not for the
+	// server to guess (bus.CheckDuplicateKeys).
+	if err := bus.CheckDuplicateKeys(frame); err != nil {
+		return nil, fmt.Errorf("ambiguous request: %v", err)
 	}
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("empty query: use one of %s", strings.Join(Keys, ", "))

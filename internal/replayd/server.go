@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,8 +20,13 @@ const (
 	// MaxRequestBytes bounds one request message; a peer that sends more
 	// is disconnected (a fedmsg query is a few hundred bytes).
 	MaxRequestBytes = 1 << 20
-	// MaxConns bounds concurrent client connections.
+	// MaxConns is the default bound on concurrent client connections
+	// (Server.MaxClients).
 	MaxConns = 256
+	// DefaultMaxPerAddress is the default of Server.MaxPerAddress.
+	DefaultMaxPerAddress = 32
+	// DefaultIdleTimeout is the default of Server.IdleTimeout.
+	DefaultIdleTimeout = 60 * time.Second
 	// writeTimeout bounds sending one reply to a client that stopped
 	// reading.
 	writeTimeout = 60 * time.Second
@@ -34,19 +40,40 @@ var handshakeTimeout = zmtp.DefaultHandshakeTimeout
 // connection is served on its own goroutine, one request at a time as
 // REP requires; a request it cannot parse gets an error frame, so a
 // client is never left waiting.
+//
+// Peers cannot lock it: one that sends no request for IdleTimeout is
+// disconnected; one address holds at most MaxPerAddress connections; and
+// when MaxClients are connected, a new client is still answered: the
+// connection idle the longest is closed to make room (a REQ client
+// reconnects when it next asks). Only when every connection is in the
+// middle of a request is a new one refused.
 type Server struct {
 	store    Store
 	maxReply int
 	log      *slog.Logger
 	ln       net.Listener
-	slots    chan struct{}
 
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
-	wg     sync.WaitGroup
+	// IdleTimeout, MaxClients and MaxPerAddress are the limits above
+	// (DefaultIdleTimeout, MaxConns, DefaultMaxPerAddress; 0 or less
+	// turns IdleTimeout and MaxPerAddress off). Set them before Serve.
+	IdleTimeout   time.Duration
+	MaxClients    int
+	MaxPerAddress int
 
-	requests, errs atomic.Uint64
+	mu      sync.Mutex
+	conns   map[net.Conn]*client
+	perAddr map[netip.Addr]int
+	closed  bool
+	wg      sync.WaitGroup
+
+	requests, errs, evicted, refused atomic.Uint64
+}
+
+// client is one connection's state, for eviction.
+type client struct {
+	addr netip.Addr
+	last atomic.Int64 // Unix nanoseconds of the last request (or connect)
+	busy atomic.Bool  // a request is being answered
 }
 
 // NewServer binds a REP socket to endpoint (tcp://host:port, port 0 for a
@@ -67,7 +94,8 @@ func NewServer(store Store, endpoint string, maxReply int, log *slog.Logger) (*S
 		return nil, fmt.Errorf("replay: bind %s: %w", endpoint, err)
 	}
 	return &Server{store: store, maxReply: maxReply, log: log, ln: ln,
-		slots: make(chan struct{}, MaxConns), conns: map[net.Conn]struct{}{}}, nil
+		IdleTimeout: DefaultIdleTimeout, MaxClients: MaxConns, MaxPerAddress: DefaultMaxPerAddress,
+		conns: map[net.Conn]*client{}, perAddr: map[netip.Addr]int{}}, nil
 }
 
 // Addr returns the bound endpoint, with the real port when 0 was asked.
@@ -81,6 +109,20 @@ func (s *Server) Requests() uint64 { return s.requests.Load() }
 
 // Errors counts requests answered with an error frame.
 func (s *Server) Errors() uint64 { return s.errs.Load() }
+
+// Evicted counts idle connections closed to make room for a new client.
+func (s *Server) Evicted() uint64 { return s.evicted.Load() }
+
+// Refused counts connections turned away at once (over MaxPerAddress,
+// or every connection busy).
+func (s *Server) Refused() uint64 { return s.refused.Load() }
+
+// Clients returns the number of connected clients.
+func (s *Server) Clients() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
 
 // Serve accepts and answers clients until ctx ends or Close is called;
 // it then returns nil after every connection has finished.
@@ -98,42 +140,88 @@ func (s *Server) Serve(ctx context.Context) error {
 			time.Sleep(50 * time.Millisecond) // EMFILE and the like
 			continue
 		}
-		select {
-		case s.slots <- struct{}{}:
-		default:
-			s.log.Warn("replay: too many clients, connection refused", "peer", conn.RemoteAddr().String(), "max", MaxConns)
+		cl, ok := s.admit(conn)
+		if !ok {
 			conn.Close()
-			continue
-		}
-		if !s.track(conn, true) {
-			conn.Close()
-			<-s.slots
 			continue
 		}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer func() { <-s.slots }()
-			defer s.track(conn, false)
+			defer s.forget(conn)
 			defer conn.Close()
-			s.serveConn(conn)
+			s.serveConn(conn, cl)
 		}()
 	}
 }
 
-// track adds or removes a live connection; adding fails once closed.
-func (s *Server) track(conn net.Conn, add bool) bool {
+// admit registers a new connection, making room by closing the
+// connection idle the longest when MaxClients are connected; false when
+// it must be refused (closed server, address over MaxPerAddress, every
+// connection busy).
+func (s *Server) admit(conn net.Conn) (*client, bool) {
+	cl := &client{}
+	if ta, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+		cl.addr, _ = netip.AddrFromSlice(ta.IP)
+		cl.addr = cl.addr.Unmap()
+	}
+	cl.last.Store(time.Now().UnixNano())
+	peer := conn.RemoteAddr().String()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !add {
-		delete(s.conns, conn)
-		return true
-	}
 	if s.closed {
-		return false
+		return nil, false
 	}
-	s.conns[conn] = struct{}{}
-	return true
+	if s.MaxPerAddress > 0 && cl.addr.IsValid() && s.perAddr[cl.addr] >= s.MaxPerAddress {
+		s.refused.Add(1)
+		s.log.Warn("replay: too many connections from one address, connection refused", "peer", peer, "max", s.MaxPerAddress)
+		return nil, false
+	}
+	if max := s.MaxClients; max > 0 && len(s.conns) >= max {
+		var oldest net.Conn
+		var oldestAt int64
+		for c, other := range s.conns {
+			if at := other.last.Load(); !other.busy.Load() && (oldest == nil || at < oldestAt) {
+				oldest, oldestAt = c, at
+			}
+		}
+		if oldest == nil {
+			s.refused.Add(1)
+			s.log.Warn("replay: every connection is busy, connection refused", "peer", peer, "max", max)
+			return nil, false
+		}
+		// Its goroutine sees the closed connection and ends; it no
+		// longer counts from here on.
+		s.evicted.Add(1)
+		s.log.Info("replay: closed the longest idle connection to make room", "peer", oldest.RemoteAddr().String(),
+			"idle", time.Since(time.Unix(0, oldestAt)).Round(time.Second).String())
+		s.drop(oldest)
+		oldest.Close()
+	}
+	s.conns[conn] = cl
+	s.perAddr[cl.addr]++
+	return cl, true
+}
+
+// drop forgets conn's place (under s.mu); it is idempotent.
+func (s *Server) drop(conn net.Conn) {
+	cl, ok := s.conns[conn]
+	if !ok {
+		return
+	}
+	delete(s.conns, conn)
+	if n := s.perAddr[cl.addr]; n > 1 {
+		s.perAddr[cl.addr] = n - 1
+	} else {
+		delete(s.perAddr, cl.addr)
+	}
+}
+
+// forget removes a finished connection.
+func (s *Server) forget(conn net.Conn) {
+	s.mu.Lock()
+	s.drop(conn)
+	s.mu.Unlock()
 }
 
 // Close stops accepting and disconnects every client. Safe to repeat.
@@ -151,8 +239,9 @@ func (s *Server) Close() error {
 	return err
 }
 
-// serveConn answers one client's requests until it goes away.
-func (s *Server) serveConn(conn net.Conn) {
+// serveConn answers one client's requests until it goes away, or stays
+// silent for IdleTimeout.
+func (s *Server) serveConn(conn net.Conn, cl *client) {
 	peer := conn.RemoteAddr().String()
 	r := bufio.NewReader(conn)
 	if _, err := zmtp.Handshake(conn, r, zmtp.Rep, true, handshakeTimeout); err != nil {
@@ -160,8 +249,14 @@ func (s *Server) serveConn(conn net.Conn) {
 		return
 	}
 	for {
+		if s.IdleTimeout > 0 {
+			conn.SetReadDeadline(time.Now().Add(s.IdleTimeout))
+		}
 		frames, cmd, err := zmtp.ReadMessage(r, MaxRequestBytes)
 		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				s.log.Debug("replay: idle client disconnected", "peer", peer, "idle_timeout", s.IdleTimeout)
+			}
 			if errors.Is(err, zmtp.ErrTooBig) {
 				s.log.Warn("replay: request over the size limit, client disconnected", "peer", peer, "max", MaxRequestBytes)
 			}
@@ -177,13 +272,20 @@ func (s *Server) serveConn(conn net.Conn) {
 			}
 			continue
 		}
+		// Busy while the journal is queried: never evicted then. Writing
+		// the reply is not busy: a client that does not read its reply
+		// may be evicted like an idle one.
+		cl.busy.Store(true)
+		cl.last.Store(time.Now().UnixNano())
 		reply := s.handle(peer, frames)
+		cl.busy.Store(false)
 		conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 		if _, err := conn.Write(zmtp.EncodeMessage(reply...)); err != nil {
 			s.log.Debug("replay: client gone before its reply", "peer", peer, "err", err)
 			return
 		}
 		conn.SetWriteDeadline(time.Time{})
+		cl.last.Store(time.Now().UnixNano())
 	}
 }
 

@@ -2,29 +2,36 @@ package smtpd
 
 import (
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 )
 
-// trackedConn wraps an accepted connection. It enforces the read timeout
-// per read (so a client that stalls mid-DATA is dropped however large the
-// mail), knows whether a mail transaction is in progress, and can be
-// "kicked": its reads then fail with a timeout, which makes go-smtp reply
-// 421 and close the session from its own goroutine.
+// trackedConn wraps an accepted connection. It enforces two read
+// deadlines: smtp.read_timeout per read (so a client that stalls mid-DATA
+// is dropped however large the mail), and a total one per phase, so that
+// a client dribbling a byte every few seconds is dropped too: one command
+// line gets smtp.command_timeout (go-smtp sets it through SetReadDeadline
+// before each command), DATA as a whole smtp.data_timeout (startData). It
+// knows whether a mail transaction is in progress, and can be "kicked":
+// its reads then fail with a timeout, which makes go-smtp reply 421 and
+// close the session from its own goroutine.
 type trackedConn struct {
 	net.Conn
 	s       *Server
 	proto   string
+	addr    netip.Addr // the client's address, for the per-address limit
 	timeout time.Duration
 
-	mu     sync.Mutex
-	busy   bool // between MAIL and the end of the transaction
-	kicked bool
-	once   sync.Once
+	mu       sync.Mutex
+	busy     bool      // between MAIL and the end of the transaction
+	deadline time.Time // end of the current phase (command or DATA)
+	kicked   bool
+	once     sync.Once
 }
 
-func (s *Server) track(c net.Conn, proto string) *trackedConn {
-	tc := &trackedConn{Conn: c, s: s, proto: proto, timeout: s.cfg.ReadTimeout.Duration}
+func (s *Server) track(c net.Conn, proto string, addr netip.Addr) *trackedConn {
+	tc := &trackedConn{Conn: c, s: s, proto: proto, addr: addr, timeout: s.cfg.ReadTimeout.Duration}
 	s.mu.Lock()
 	s.conns[tc] = struct{}{}
 	s.mu.Unlock()
@@ -32,22 +39,51 @@ func (s *Server) track(c net.Conn, proto string) *trackedConn {
 	return tc
 }
 
-// Read reads with a fresh inactivity deadline, unless the conn was kicked.
+// Read reads with a fresh inactivity deadline, capped by the end of the
+// phase, unless the conn was kicked.
 func (c *trackedConn) Read(b []byte) (int, error) {
 	c.mu.Lock()
 	if c.kicked {
 		c.mu.Unlock()
 		return 0, errKicked{}
 	}
+	var d time.Time
 	if c.timeout > 0 {
-		c.Conn.SetReadDeadline(time.Now().Add(c.timeout))
+		d = time.Now().Add(c.timeout)
 	}
+	if !c.deadline.IsZero() && (d.IsZero() || c.deadline.Before(d)) {
+		d = c.deadline
+	}
+	c.Conn.SetReadDeadline(d)
 	c.mu.Unlock()
-	return c.Conn.Read(b)
+	n, err := c.Conn.Read(b)
+	if err != nil && isTimeout(err) {
+		// Out of time: the session is over. Without this a partial
+		// line handed up before the error would start a new command,
+		// and with it a new deadline, for ever.
+		c.kick()
+	}
+	return n, err
 }
 
-// SetReadDeadline is a no-op: Read manages the read deadline itself.
-func (c *trackedConn) SetReadDeadline(time.Time) error { return nil }
+// SetReadDeadline sets the end of the phase: go-smtp calls it before
+// reading each command (smtp.command_timeout) and for a TLS handshake.
+func (c *trackedConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.deadline = t
+	c.mu.Unlock()
+	return nil
+}
+
+// startData starts the DATA phase: its bytes must all arrive within
+// smtp.data_timeout.
+func (c *trackedConn) startData() {
+	var t time.Time
+	if d := c.s.cfg.DataTimeout.Duration; d > 0 {
+		t = time.Now().Add(d)
+	}
+	c.SetReadDeadline(t)
+}
 
 // SetDeadline sets only the write deadline, for the same reason.
 func (c *trackedConn) SetDeadline(t time.Time) error { return c.Conn.SetWriteDeadline(t) }
@@ -58,6 +94,7 @@ func (c *trackedConn) Close() error {
 	c.once.Do(func() {
 		c.s.mu.Lock()
 		delete(c.s.conns, c)
+		c.s.release(c.addr)
 		c.s.mu.Unlock()
 		<-c.s.slots
 		c.s.m.ConnClosed(c.proto)

@@ -78,6 +78,9 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 func (ss *session) Data(r io.Reader) error {
 	start := time.Now()
 	cr := &countingReader{r: r}
+	if ss.conn != nil {
+		ss.conn.startData() // DATA as a whole has smtp.data_timeout
+	}
 	// The client's address goes with the mail, in its spool name: trust
 	// judges it later (trust.trusted_relays); nothing in the mail can.
 	name, err := ss.s.sp.DeliverFrom(cr, ss.s.cfg.MaxMessageBytes, spool.Origin{Relay: addrOf(ss.remote)})
@@ -103,6 +106,13 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	attrs := []any{"protocol", ss.proto, "remote", ss.remote.String(), "from", ss.from,
 		"rcpts", ss.rcpts, "bytes", cr.n, "code", code, "ms", time.Since(start).Milliseconds()}
+	// The spool's own failures (not the client's: a stall, a vanished
+	// client, a mail too big) make serve unready until a mail is spooled.
+	if clientOK := cr.err == nil || errors.Is(cr.err, io.EOF); clientOK && err != nil && code != 552 {
+		ss.s.m.SetFailing("spool", err)
+	} else if err == nil {
+		ss.s.m.SetFailing("spool", nil)
+	}
 	if err != nil {
 		ss.s.log.Warn("mail not accepted", append(attrs, "err", err.Error())...)
 		return reply

@@ -6,12 +6,16 @@
 // Replies (docs/errors.md; internal/mailerr is the only place errors become codes):
 //
 //	250 2.0.0   spooled and fsynced
-//	421 4.3.2   shutting down, or too many connections (then closed)
+//	421 4.3.2   shutting down (then closed)
+//	421 4.7.0   too many connections, in all or from the client's address
+//	421 4.4.2   a command line took longer than smtp.command_timeout
 //	421 4.4.2   the client was idle or stalled longer than smtp.read_timeout
 //	451 4.3.0   the spool failed
-//	451 4.4.2   the client stalled mid-DATA (no 250; the mail is not kept)
+//	451 4.4.2   the client stalled mid-DATA, or DATA took longer than
+//	            smtp.data_timeout (no 250; the mail is not kept)
 //	452 4.3.1   the spool is full
-//	550 5.7.1   the client network or the recipient is not allowed
+//	550 5.7.1   the recipient is not allowed
+//	554 5.7.1   at connect: the client is outside smtp.allowed_networks
 //	552 5.3.4   over smtp.max_message_bytes (SIZE extension and counted DATA)
 //
 // Over LMTP the DATA reply is repeated once per recipient (the mail is
@@ -68,6 +72,7 @@ type Server struct {
 	mu        sync.Mutex
 	closing   bool
 	conns     map[*trackedConn]struct{}
+	perAddr   map[netip.Addr]int // open connections per client address
 	servers   []*smtp.Server
 	listeners []net.Listener
 	acceptWG  sync.WaitGroup
@@ -79,7 +84,7 @@ func New(cfg config.SMTP, sp Spooler, m *metrics.Metrics, log *slog.Logger) *Ser
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg, sp: sp, m: m, log: log, conns: map[*trackedConn]struct{}{}}
+	s := &Server{cfg: cfg, sp: sp, m: m, log: log, conns: map[*trackedConn]struct{}{}, perAddr: map[netip.Addr]int{}}
 	s.nets, s.rcpts, s.tls, s.err = parse(cfg)
 	n := cfg.MaxConnections
 	if n <= 0 {
@@ -137,15 +142,13 @@ func parse(cfg config.SMTP) ([]netip.Prefix, allowList, *tls.Config, error) {
 
 // allowedClient reports whether addr is in smtp.allowed_networks.
 func (s *Server) allowedClient(addr net.Addr) bool {
-	ta, ok := addr.(*net.TCPAddr)
-	if !ok {
+	if _, ok := addr.(*net.TCPAddr); !ok {
 		return addr.Network() == "unix" // a local socket is as trusted as its file mode
 	}
-	ip, ok := netip.AddrFromSlice(ta.IP)
-	if !ok {
+	ip := addrOf(addr)
+	if !ip.IsValid() {
 		return false
 	}
-	ip = ip.Unmap()
 	for _, p := range s.nets {
 		if p.Contains(ip) {
 			return true
@@ -172,8 +175,10 @@ func (s *Server) Serve(l net.Listener, lmtp bool) error {
 	srv.MaxRecipients = s.cfg.MaxRecipients
 	srv.MaxLineLength = maxLineLength
 	srv.WriteTimeout = s.cfg.WriteTimeout.Duration
-	// Read timeouts are per read (an inactivity timeout, also inside
-	// DATA), enforced by trackedConn, not go-smtp's per-command deadline.
+	// go-smtp's per-command deadline is the total time one command line
+	// may take; trackedConn adds smtp.read_timeout per read (an
+	// inactivity timeout, also inside DATA) and data_timeout for DATA.
+	srv.ReadTimeout = s.cfg.CommandTimeout.Duration
 	srv.TLSConfig = s.tls
 	srv.ErrorLog = log.New(slogWriter{s.log}, "", 0)
 
@@ -219,28 +224,59 @@ func (s *Server) acceptLoop(l net.Listener, cl *chanListener, proto string) {
 	}
 }
 
+// admit decides at connect time: a client outside smtp.allowed_networks
+// gets 554 and is closed before it takes a connection slot (so clients
+// from elsewhere can never lock the MTA out); one over
+// smtp.max_connections_per_address or smtp.max_connections gets 421.
 func (s *Server) admit(c net.Conn, cl *chanListener, proto string) {
+	if !s.allowedClient(c.RemoteAddr()) {
+		s.log.Warn("client not allowed", "remote", c.RemoteAddr().String())
+		go s.reject(c, "554 5.7.1 Client "+hostOf(c.RemoteAddr())+" not allowed")
+		return
+	}
+	addr := addrOf(c.RemoteAddr())
 	s.mu.Lock()
 	closing := s.closing
+	perAddr := s.cfg.MaxConnectionsPerAddress > 0 && addr.IsValid() && s.perAddr[addr] >= s.cfg.MaxConnectionsPerAddress
+	if !closing && !perAddr {
+		s.perAddr[addr]++ // released by trackedConn.Close or below
+	}
 	s.mu.Unlock()
 	if closing {
 		go s.reject(c, "421 4.3.2 Service shutting down, try again later")
 		return
 	}
+	if perAddr {
+		s.log.Warn("too many connections from one address", "remote", c.RemoteAddr().String(), "max", s.cfg.MaxConnectionsPerAddress)
+		go s.reject(c, "421 4.7.0 Too many connections from your address, try again later")
+		return
+	}
 	select {
 	case s.slots <- struct{}{}:
 	default:
+		s.mu.Lock()
+		s.release(addr)
+		s.mu.Unlock()
 		go s.reject(c, "421 4.7.0 Too many connections, try again later")
 		return
 	}
-	tc := s.track(c, proto)
+	tc := s.track(c, proto, addr)
 	if !cl.push(tc) {
 		// Shutdown closed go-smtp's listener meanwhile; closing tc frees its slot.
 		go s.reject(tc, "421 4.3.2 Service shutting down, try again later")
 	}
 }
 
-// reject greets c with a 421 reply and closes it.
+// release forgets one connection of addr (under s.mu).
+func (s *Server) release(addr netip.Addr) {
+	if n := s.perAddr[addr]; n > 1 {
+		s.perAddr[addr] = n - 1
+	} else {
+		delete(s.perAddr, addr)
+	}
+}
+
+// reject greets c with a 421 or 554 reply and closes it.
 func (s *Server) reject(c net.Conn, reply string) {
 	s.m.ConnRejected()
 	c.SetWriteDeadline(time.Now().Add(5 * time.Second))

@@ -117,10 +117,13 @@ func TestTooBig(t *testing.T) {
 func TestClientNotAllowed(t *testing.T) {
 	sp := &smtpdtest.FakeSpooler{}
 	ts := startServer(t, sp, false, func(c *config.SMTP) { c.AllowedNetworks = []string{"127.0.0.1/32"} })
+	// Refused at connect, before it takes a slot, and hung up on.
 	c := dialFrom(t, ts.addr, &net.TCPAddr{IP: net.ParseIP("127.0.0.2")})
-	c.hello("EHLO")
-	c.cmd("MAIL FROM:<a@example.org>", "550 5.7.1 ")
-	c.cmd("RCPT TO:<mailgw@localhost>", "5")
+	c.expect("554 5.7.1 ")
+	c.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.r.ReadByte(); err == nil {
+		t.Errorf("connection from 127.0.0.2 still open after 554")
+	}
 	ok := dial(t, ts.addr)
 	ok.hello("EHLO")
 	if got := ok.sendMail(testMail); !strings.HasPrefix(got, "250 ") {

@@ -45,8 +45,8 @@ func (s *Spool) Quarantine(name, reason string) error {
 	}
 	src := filepath.Join(s.dir, "new", name)
 	raw, err := readHead(src, 64<<10)
-	if err != nil {
-		return err
+	if err != nil && !errors.Is(err, ErrBadEntry) {
+		return err // an odd entry (a symlink, a FIFO) is moved unread
 	}
 	text := reasonText(reason, time.Now().UTC(), raw)
 	if err := writeFileSync(filepath.Join(s.QuarantineDir, name+ReasonSuffix), []byte(text)); err != nil {
@@ -87,56 +87,51 @@ func headerOf(raw []byte) textproto.MIMEHeader {
 	return h
 }
 
-// readHead reads at most n bytes of a file.
-func readHead(path string, n int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, n))
-}
-
 // writeFileSync writes data to path through a temporary file and an
 // fsynced rename.
 func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
+	return copyFileSync(path, bytes.NewReader(data))
 }
 
-// moveFile renames src to dst; across file systems it copies to dst
-// (through dst+".tmp", fsynced) and then removes src.
+// moveFile renames src to dst; across file systems it copies a regular
+// file to dst (through dst+".tmp", fsynced, streamed: never whole in
+// memory) and then removes src. Other entries cannot be copied.
 func moveFile(src, dst string) error {
 	err := rename(src, dst)
 	if err == nil || !errors.Is(err, syscall.EXDEV) {
 		return err
 	}
-	data, err := os.ReadFile(src)
+	in, _, err := openEntry(src, os.O_RDONLY, false)
 	if err != nil {
 		return err
 	}
-	if err := writeFileSync(dst, data); err != nil {
+	defer in.Close()
+	if err := copyFileSync(dst, in); err != nil {
 		return err
 	}
 	return os.Remove(src)
+}
+
+// copyFileSync writes r to path through a temporary file and an fsynced
+// rename.
+func copyFileSync(path string, r io.Reader) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o640)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, r)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // List returns the quarantined mails, oldest name first.
@@ -154,7 +149,7 @@ func (s *Spool) List() ([]Entry, error) {
 			continue
 		}
 		e := Entry{Name: n}
-		if fi, err := os.Stat(filepath.Join(s.QuarantineDir, n)); err == nil {
+		if fi, err := os.Lstat(filepath.Join(s.QuarantineDir, n)); err == nil {
 			e.Size = fi.Size()
 			e.Time = fi.ModTime()
 		}
@@ -170,12 +165,17 @@ func (s *Spool) List() ([]Entry, error) {
 	return out, nil
 }
 
+// showMax bounds what Show reads of a quarantined file.
+const showMax = 256 << 20
+
 // Show returns a quarantined mail's reason file and the mail itself.
 func (s *Spool) Show(name string) (reason string, mail []byte, err error) {
 	if err := checkName(name); err != nil {
 		return "", nil, err
 	}
-	mail, err = os.ReadFile(filepath.Join(s.QuarantineDir, name))
+	// Quarantine also holds what was refused from new/ (symlinks,
+	// FIFOs, oversized files): never followed, blocked on or read whole.
+	mail, err = readEntry(filepath.Join(s.QuarantineDir, name), showMax)
 	if err != nil {
 		return "", nil, err
 	}

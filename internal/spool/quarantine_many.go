@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,7 +53,7 @@ func (s *Spool) QuarantineMany(items []Quarantined) []error {
 			continue
 		}
 		raw, err := readHead(filepath.Join(s.dir, "new", it.Name), 64<<10)
-		if err != nil {
+		if err != nil && !errors.Is(err, ErrBadEntry) { // odd entries move unread
 			errs[i] = err
 			continue
 		}

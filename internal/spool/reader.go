@@ -17,8 +17,10 @@ func (s *Spool) Pending() ([]string, error) {
 	return listDir(filepath.Join(s.dir, "new"))
 }
 
-// listDir returns the sorted names of the regular files in dir, skipping
-// dot files.
+// listDir returns the sorted names of the entries in dir, skipping dot
+// files. Entries that are not regular files are listed too: Read refuses
+// them (a *BadEntryError) and the pipeline moves them to quarantine,
+// instead of leaving them unseen for ever.
 func listDir(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -26,7 +28,7 @@ func listDir(dir string) ([]string, error) {
 	}
 	names := make([]string, 0, len(ents))
 	for _, e := range ents {
-		if e.Type().IsRegular() && checkName(e.Name()) == nil {
+		if checkName(e.Name()) == nil {
 			names = append(names, e.Name())
 		}
 	}
@@ -34,12 +36,15 @@ func listDir(dir string) ([]string, error) {
 	return names, nil
 }
 
-// Read returns the mail called name from new/.
+// Read returns the mail called name from new/. An entry that is not a
+// regular file, or one over MaxMessageBytes, is refused with a
+// *BadEntryError (errors.Is ErrBadEntry) without being read: the caller
+// quarantines it.
 func (s *Spool) Read(name string) ([]byte, error) {
 	if err := checkName(name); err != nil {
 		return nil, err
 	}
-	return os.ReadFile(filepath.Join(s.dir, "new", name))
+	return readEntry(filepath.Join(s.dir, "new", name), s.MaxMessageBytes)
 }
 
 // Done removes a mail from new/ once its events are journaled. A mail that
@@ -85,10 +90,24 @@ func (s *Spool) CleanTmp(minAge time.Duration) (int, error) {
 	return n, nil
 }
 
+// rescanEvery is how often Watch lists new/ again on its own: a mail
+// whose processing failed is retried at the latest then.
+const rescanEvery = time.Minute
+
+// Rescan makes Watch emit every mail in new/ again soon (the pipeline
+// asks for it after a failure, with a backoff). It never blocks.
+func (s *Spool) Rescan() {
+	select {
+	case s.rescan <- struct{}{}:
+	default:
+	}
+}
+
 // Watch emits the name of every mail in new/: first those already there,
 // then each one as it lands (created or moved in, through inotify). A name
 // may be emitted twice (a mail landing while the initial listing runs, or
-// the full listing after an inotify queue overflow): the consumer skips
+// the full listing after an inotify queue overflow, or a rescan: Rescan,
+// and every rescanEvery): the consumer skips
 // names it is already processing, Read fails with fs.ErrNotExist for one
 // already Done, and the journal drops duplicate events. The channel closes
 // when ctx ends.
@@ -120,6 +139,20 @@ func (s *Spool) Watch(ctx context.Context) (<-chan string, error) {
 				return false
 			}
 		}
+		// resend emits every mail in new/ again: after an inotify
+		// overflow, and on rescans, which pick up mail whose processing
+		// failed (a quarantine on a full disk) once the cause is gone.
+		resend := func() bool {
+			names, _ := s.Pending()
+			for _, n := range names {
+				if !send(n) {
+					return false
+				}
+			}
+			return true
+		}
+		tick := time.NewTicker(rescanEvery)
+		defer tick.Stop()
 		for _, n := range initial {
 			if !send(n) {
 				return
@@ -143,18 +176,21 @@ func (s *Spool) Watch(ctx context.Context) (<-chan string, error) {
 				if !send(name) {
 					return
 				}
+			case <-s.rescan:
+				if !resend() {
+					return
+				}
+			case <-tick.C:
+				if !resend() {
+					return
+				}
 			case err, ok := <-w.Errors:
 				if !ok {
 					return
 				}
 				slog.Warn("spool watch", "dir", newDir, "err", err)
-				if errors.Is(err, fsnotify.ErrEventOverflow) {
-					names, _ := s.Pending()
-					for _, n := range names {
-						if !send(n) {
-							return
-						}
-					}
+				if errors.Is(err, fsnotify.ErrEventOverflow) && !resend() {
+					return
 				}
 			}
 		}

@@ -95,13 +95,27 @@ func (s *Spool) take() (*os.File, string) {
 		fl.names = fl.names[:n-1]
 		fl.mu.Unlock()
 		path := filepath.Join(s.dir, "tmp", name)
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+		// Never O_TRUNC at open: the file is checked first (open.go), so
+		// that a symlink or hard link swapped in by whoever can write
+		// tmp/ never makes serve overwrite another file.
+		f, _, err := openEntry(path, os.O_WRONLY, true)
 		if err == nil {
-			return f, path
+			if err = f.Truncate(0); err == nil {
+				return f, path
+			}
+			f.Close()
+		}
+		if errors.Is(err, ErrBadEntry) {
+			s.badEntries.Add(1)
 		}
 		// Removed meanwhile (CleanTmp, an operator): try the next one.
 	}
 }
+
+// BadEntries counts the recycled files in tmp/ that were found replaced
+// by a symlink, FIFO, hard link or another user's file, and so left
+// alone (for the metric of refused spool entries).
+func (s *Spool) BadEntries() uint64 { return s.badEntries.Load() }
 
 // SetRecycling turns file recycling on (the default) or off. Off, Done
 // unlinks and Deliver always creates a new file, as a Maildir writer

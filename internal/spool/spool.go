@@ -34,6 +34,11 @@ import (
 type Spool struct {
 	dir     string
 	minFree int64
+	// MaxMessageBytes bounds the mails Read returns (<= 0: no bound): a
+	// larger file, written straight into new/, is refused before it is
+	// read (a *BadEntryError of Kind KindTooBig). serve sets it to
+	// smtp.max_message_bytes.
+	MaxMessageBytes int64
 	// QuarantineDir is where Quarantine moves mail; Open sets it to
 	// "quarantine" beside the spool directory. Set it from the config
 	// (quarantine_dir) before use. It is created on first use.
@@ -50,6 +55,11 @@ type Spool struct {
 	newSync, fsSync *groupSync
 	// writing counts Deliver calls in progress.
 	writing atomic.Int64
+	// rescan asks Watch for a new listing of new/ (Rescan).
+	rescan chan struct{}
+	// badEntries counts recycled tmp/ files found replaced by something
+	// serve must not write (BadEntries).
+	badEntries atomic.Uint64
 	// free holds processed mail files for Deliver to reuse (recycle.go).
 	free freeList
 }
@@ -90,6 +100,7 @@ func Open(dir string, minFree int64) (*Spool, error) {
 		QuarantineDir: filepath.Join(filepath.Dir(filepath.Clean(dir)), "quarantine"),
 		newSync:       newGroupSync(func() error { return dirsync.Sync(filepath.Join(dir, "new")) }),
 		fsSync:        newGroupSync(func() error { return syncFS(dir) }),
+		rescan:        make(chan struct{}, 1),
 	}, nil
 }
 
@@ -185,14 +196,33 @@ func IsReplayed(name string) bool { return OriginOf(name).Replayed }
 func (s *Spool) deliver(r io.Reader, maxBytes int64, o Origin) (string, error) {
 	s.writing.Add(1)
 	defer s.writing.Add(-1)
-	name, tmp, err := s.writeTmp(r, maxBytes)
+	name, tmp, written, err := s.writeTmp(r, maxBytes)
 	if err != nil {
 		return "", err
 	}
 	name += o.suffix(len(name))
-	if err := rename(tmp, filepath.Join(s.dir, "new", name)); err != nil {
+	dst := filepath.Join(s.dir, "new", name)
+	// Whoever can write tmp/ could swap the file between the write and
+	// the rename: then what lands in new/ is not this mail (the pipeline
+	// refuses or processes it on its own), and the sender must keep this
+	// one. Checked before the rename and after it; after it, a file
+	// already gone was picked up by the pipeline, which is fine.
+	replaced := func(path string, gone bool) bool {
+		fi, err := os.Lstat(path)
+		if gone && errors.Is(err, os.ErrNotExist) {
+			return false
+		}
+		return err != nil || !os.SameFile(fi, written)
+	}
+	if replaced(tmp, false) {
+		return "", mailerr.SpoolFailed(fmt.Errorf("spool %s: %s was replaced before it reached new/", s.dir, tmp))
+	}
+	if err := rename(tmp, dst); err != nil {
 		os.Remove(tmp)
 		return "", classify(err)
+	}
+	if replaced(dst, true) {
+		return "", mailerr.SpoolFailed(fmt.Errorf("spool %s: %s was replaced before it reached new/", s.dir, tmp))
 	}
 	sync := s.newSync
 	if s.writing.Load() > 1 {
@@ -207,15 +237,16 @@ func (s *Spool) deliver(r io.Reader, maxBytes int64, o Origin) (string, error) {
 }
 
 // writeTmp writes r to tmp/<name> and makes it durable (fsync, or a
-// shared syncfs); it returns the name and the tmp path.
-func (s *Spool) writeTmp(r io.Reader, maxBytes int64) (string, string, error) {
+// shared syncfs); it returns the name, the tmp path and what fstat said
+// of the file written.
+func (s *Spool) writeTmp(r io.Reader, maxBytes int64) (string, string, os.FileInfo, error) {
 	if s.minFree > 0 {
 		free, err := s.Free()
 		if err != nil {
-			return "", "", classify(err)
+			return "", "", nil, classify(err)
 		}
 		if free < s.minFree {
-			return "", "", mailerr.SpoolFull(fmt.Errorf("spool %s: %d bytes free, spool_min_free_bytes is %d", s.dir, free, s.minFree))
+			return "", "", nil, mailerr.SpoolFull(fmt.Errorf("spool %s: %d bytes free, spool_min_free_bytes is %d", s.dir, free, s.minFree))
 		}
 	}
 	name := newName(time.Now())
@@ -225,15 +256,15 @@ func (s *Spool) writeTmp(r io.Reader, maxBytes int64) (string, string, error) {
 	if f == nil {
 		tmp = filepath.Join(s.dir, "tmp", name)
 		var err error
-		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|entryFlags, 0o640)
 		if err != nil {
-			return "", "", classify(err)
+			return "", "", nil, classify(err)
 		}
 	}
-	fail := func(err error) (string, string, error) {
+	fail := func(err error) (string, string, os.FileInfo, error) {
 		f.Close()
 		os.Remove(tmp)
-		return "", "", err
+		return "", "", nil, err
 	}
 	src := r
 	if maxBytes > 0 {
@@ -253,27 +284,31 @@ func (s *Spool) writeTmp(r io.Reader, maxBytes int64) (string, string, error) {
 	if maxBytes > 0 && n > maxBytes {
 		return fail(mailerr.TooBig(maxBytes))
 	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fail(classify(err))
+	}
 	if s.writing.Load() > 1 {
 		// Others are delivering too: share a syncfs that starts after
 		// this write.
 		if err := f.Close(); err != nil {
 			os.Remove(tmp)
-			return "", "", classify(err)
+			return "", "", nil, classify(err)
 		}
 		if err := s.fsSync.sync(); err != nil {
 			os.Remove(tmp)
-			return "", "", classify(err)
+			return "", "", nil, classify(err)
 		}
-		return name, tmp, nil
+		return name, tmp, fi, nil
 	}
 	if err := f.Sync(); err != nil {
 		return fail(classify(err))
 	}
 	if err := f.Close(); err != nil {
 		os.Remove(tmp)
-		return "", "", classify(err)
+		return "", "", nil, classify(err)
 	}
-	return name, tmp, nil
+	return name, tmp, fi, nil
 }
 
 // readerOnly hides WriterTo so that io.Copy reports read errors through

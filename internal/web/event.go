@@ -33,10 +33,10 @@ type row struct {
 func rowOf(h journal.Hit) (row, *bus.Envelope) {
 	r := row{Seq: h.SeqID, MsgID: h.MsgID, Topic: h.Topic, Timestamp: h.Timestamp,
 		Time: time.Unix(h.Timestamp, 0).UTC().Format(time.RFC3339), Packages: h.Packages}
-	if r.Packages == nil {
-		r.Packages = []string{}
-	}
 	if h.Body == nil {
+		if r.Packages == nil {
+			r.Packages = []string{}
+		}
 		r.Pruned, r.Summary = true, h.Topic
 		return r, nil
 	}
@@ -44,6 +44,11 @@ func rowOf(h journal.Hit) (row, *bus.Envelope) {
 	if err != nil {
 		r.Summary = h.Topic
 		return r, nil
+	}
+	if h.Packages == nil {
+		if r.Packages = journal.EventPackages(env.Msg); r.Packages == nil {
+			r.Packages = []string{}
+		}
 	}
 	r.Summary, r.URL, r.Trust = describe(env.Msg, h.Topic)
 	return r, env

@@ -79,12 +79,7 @@ func (h *Hub) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case it := <-h.in:
-			env, err := bus.ParseEnvelope(it.body)
-			var pkgs []string
-			if err == nil {
-				pkgs = journal.EventPackages(env.Msg)
-			}
-			h.add(newLiveEvent(journal.Hit{SeqID: it.seq, MsgID: it.msgID, Topic: it.topic, Timestamp: it.ts, Packages: pkgs, Body: it.body}))
+			h.add(newLiveEvent(journal.Hit{SeqID: it.seq, MsgID: it.msgID, Topic: it.topic, Timestamp: it.ts, Body: it.body}))
 		}
 	}
 }

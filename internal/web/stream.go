@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/debian/mailgw/internal/journal"
 )
 
 // Live streams (/events, docs/web.md): Server-Sent Events, one per
@@ -229,6 +231,11 @@ func (st *stream) fromJournal(r *http.Request) ([]*liveEvent, error) {
 		return nil, r.Context().Err()
 	}
 	hits, err := st.s.o.Journal.After(st.last, catchUpPage)
+	var pe *journal.PrunedError
+	if errors.As(err, &pe) {
+		// Retention took them: the stream passes over them, saying so.
+		return nil, st.skip(pe.Through)
+	}
 	if err != nil {
 		st.s.o.Logger.Warn("live stream: journal", "err", err)
 		return nil, err
@@ -236,7 +243,7 @@ func (st *stream) fromJournal(r *http.Request) ([]*liveEvent, error) {
 	evs := make([]*liveEvent, 0, len(hits))
 	size := 0
 	for i, h := range hits {
-		e := newLiveEvent(h)
+		e := newLiveEvent(journal.Hit{SeqID: h.SeqID, MsgID: h.MsgID, Topic: h.Topic, Timestamp: h.Timestamp, Body: h.Body})
 		if !st.f.match(e) {
 			e.data = nil
 		}

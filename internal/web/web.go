@@ -30,7 +30,7 @@ import (
 type Journal interface {
 	Search(q journal.Query) (*journal.Found, error)
 	ByMsgID(msgID string) (journal.Hit, bool, error)
-	After(seq int64, limit int) ([]journal.Hit, error)
+	After(seq int64, limit int) ([]journal.Entry, error)
 	LastSeq() (int64, error)
 	Topics() ([]journal.TopicCount, error)
 	Hours(lo, hi int64) ([]journal.HourCount, error)

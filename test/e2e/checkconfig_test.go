@@ -51,6 +51,8 @@ func TestCheckConfig(t *testing.T) {
 		{"state is a file", `state_dir = "` + filepath.Join(dir, "good.toml") + `"` + "\n" + free, 78, "state_dir"},
 		{"bad endpoint", base + strings.Replace(free, "tcp://127.0.0.1:0\"]", "udp://x\"]", 1), 78, "endpoints.mailgw"},
 		{"damaged journal", base + "journal = \"" + damaged + "\"\n" + free, 78, "journal " + damaged},
+		{"amqp ca", base + free + "[amqp]\nenabled = true\nurl = \"amqps://u:s3cret@localhost/\"\nca_cert = \"" + damaged + "\"\n", 78,
+			"amqp.ca_cert " + damaged + ": no PEM certificate"},
 		{"trust policy", base + free + "[trust.debbugs]\ndkim_domains = [\"bugs.debian.org\"]\naction = \"quarantine\"\n", 0,
 			"trust.debbugs: proven by DKIM from bugs.debian.org, senders none, relays none; otherwise quarantine"},
 		{"no trust policy", base + free, 0, "trust: no policy configured"},

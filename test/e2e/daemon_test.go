@@ -62,15 +62,24 @@ type daemon struct {
 	t                      testing.TB
 	dir, state, config     string
 	smtp, lmtp, bus, admin int
+	replayPort             int
 	cmd                    *exec.Cmd
 	log                    *syncBuffer
 	exited                 chan struct{}
-	env                    []string // extra environment for serve
+	// journalPath is the journal when the config moves it out of state.
+	journalPath string
+	env         []string // extra environment for serve
 }
 
 // newDaemon writes a config (extra TOML lines go in the [smtp] table)
 // into a fresh temp dir; start runs it.
 func newDaemon(t testing.TB, smtpExtra ...string) *daemon {
+	t.Helper()
+	return newDaemonWith(t, "", "", smtpExtra...)
+}
+
+// newDaemonWith is newDaemon with extra top-level and [metrics] lines.
+func newDaemonWith(t testing.TB, top, metricsExtra string, smtpExtra ...string) *daemon {
 	t.Helper()
 	dir := t.TempDir()
 	// pipe(8) runs "mailgw deliver" as nobody: it must reach the config
@@ -78,9 +87,10 @@ func newDaemon(t testing.TB, smtpExtra ...string) *daemon {
 	os.Chmod(filepath.Dir(dir), 0o755)
 	os.Chmod(dir, 0o755)
 	d := &daemon{t: t, dir: dir, state: filepath.Join(dir, "state"), config: filepath.Join(dir, "mailgw.toml"),
-		smtp: freePort(t), lmtp: freePort(t), bus: freePort(t), admin: freePort(t)}
+		smtp: freePort(t), lmtp: freePort(t), bus: freePort(t), admin: freePort(t), replayPort: freePort(t)}
 	cfg := fmt.Sprintf(`state_dir = %q
 username = "e2e"
+%s
 
 [endpoints]
 mailgw = ["tcp://127.0.0.1:%d"]
@@ -90,6 +100,7 @@ mailgw = "tcp://127.0.0.1:%d"
 
 [metrics]
 listen = "127.0.0.1:%d"
+%s
 
 [log]
 level = "debug"
@@ -98,7 +109,7 @@ level = "debug"
 listen = "127.0.0.1:%d"
 lmtp_listen = "127.0.0.1:%d"
 %s
-`, d.state, d.bus, freePort(t), d.admin, d.smtp, d.lmtp, strings.Join(smtpExtra, "\n"))
+`, d.state, top, d.bus, d.replayPort, d.admin, metricsExtra, d.smtp, d.lmtp, strings.Join(smtpExtra, "\n"))
 	if err := os.WriteFile(d.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +230,11 @@ func (d *daemon) spoolEmpty() bool {
 // highest seq_id.
 func (d *daemon) journal() (map[string]int, int64, int) {
 	d.t.Helper()
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(d.state, "journal.sqlite")+"?mode=ro&_pragma=busy_timeout(10000)")
+	path := d.journalPath
+	if path == "" {
+		path = filepath.Join(d.state, "journal.sqlite")
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
 	if err != nil {
 		d.t.Fatal(err)
 	}

@@ -45,6 +45,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: building mailgw:", err)
 		return 1
 	}
+	defer stopBroker()
 	return m.Run()
 }
 

@@ -60,10 +60,10 @@ func deliver(t *testing.T, d *daemon, file string) {
 	}
 }
 
-// proxy forwards TCP connections to a backend until cut, which closes
+// cutProxy forwards TCP connections to a backend until cut, which closes
 // its listener and every connection; restore listens on the same
 // address again. It stands for a network that drops and comes back.
-type proxy struct {
+type cutProxy struct {
 	t       *testing.T
 	addr    string
 	backend string
@@ -72,14 +72,14 @@ type proxy struct {
 	conns   []net.Conn
 }
 
-func newProxy(t *testing.T, backend string) *proxy {
-	p := &proxy{t: t, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), backend: backend}
+func newCutProxy(t *testing.T, backend string) *cutProxy {
+	p := &cutProxy{t: t, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), backend: backend}
 	p.restore()
 	t.Cleanup(p.cut)
 	return p
 }
 
-func (p *proxy) restore() {
+func (p *cutProxy) restore() {
 	p.t.Helper()
 	ln, err := net.Listen("tcp", p.addr)
 	if err != nil {
@@ -108,7 +108,7 @@ func (p *proxy) restore() {
 	}()
 }
 
-func (p *proxy) cut() {
+func (p *cutProxy) cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ln != nil {
@@ -240,7 +240,7 @@ func TestWebBrowser(t *testing.T) {
 	}
 	runMailgw(t, append([]string{"replay", "--config", d.config, "--no-progress"}, history...)...)
 	waitFor(t, 60*time.Second, "serve to take the replayed mails", d.spoolEmpty)
-	px := newProxy(t, fmt.Sprintf("127.0.0.1:%d", port))
+	px := newCutProxy(t, fmt.Sprintf("127.0.0.1:%d", port))
 	base := "http://" + px.addr
 	b := newBrowser(t)
 	b.do(t, chromedp.Navigate(base+"/"))

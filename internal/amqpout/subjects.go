@@ -1,0 +1,102 @@
+package amqpout
+
+import (
+	"encoding/json"
+	"strings"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/debian/mailgw/schemas"
+)
+
+// schemaName is the fedora_messaging_schema header of an event on topic:
+// the entry-point name a Python schema package registers for the
+// schema of its msg (schemas.EntryPoint: mailgw.dak.package.upload.v1),
+// and for a topic mailgw has no schema for, fedora-messaging's own base
+// schema, base.message.
+func schemaName(topic string) string {
+	if name := schemas.EntryPoint(topic); name != "" {
+		return name
+	}
+	return "base.message"
+}
+
+// maxSubjectHeaders bounds the package and the user headers of one
+// message each (a bug can be reassigned to many packages; a payload is
+// what a mail sender wrote), and maxHeaderKey the length of a header
+// name (an AMQP short string).
+const (
+	maxSubjectHeaders = 64
+	maxHeaderKey      = 255
+)
+
+// subjects are what a msg says about whom and what it is about, and how
+// important it is: msg.mailgw.packages and people (the source packages
+// and the bare addresses; docs/topics.md, "Meaning") and a bug report's
+// severity.
+type subjects struct {
+	packages, people []string
+	sev              string
+}
+
+// scan reads the subjects from msg. A field of another type than
+// expected is left out. The keys of a canonical msg are sorted: nothing
+// is wanted after "severity".
+func (s *subjects) scan(msg []byte) error {
+	return members(msg, func(k, v []byte) error {
+		switch key := string(k); {
+		case key > "severity":
+			return errStop
+		case key == "severity":
+			s.sev, _ = str(v)
+		case key == "mailgw":
+			return members(v, func(k, v []byte) error {
+				switch string(k) {
+				case "packages":
+					json.Unmarshal(v, &s.packages)
+				case "people":
+					json.Unmarshal(v, &s.people)
+				}
+				return nil
+			})
+		}
+		return nil
+	})
+}
+
+// severity is fedora_messaging_severity: a warning for what a
+// maintainer must act on (a rejected upload, a release-critical bug
+// report), information otherwise.
+func (s *subjects) severity(topic string) int {
+	switch {
+	case strings.HasSuffix(topic, ".dak.package.reject"):
+		return SeverityWarning
+	case strings.HasSuffix(topic, ".debbugs.bug.report"):
+		switch s.sev {
+		case "critical", "grave", "serious":
+			return SeverityWarning
+		}
+	}
+	return SeverityInfo
+}
+
+// addHeaders sets a true header per package (fedora-messaging's "rpm"
+// kind, which it fills from a message's packages) and per person ("user",
+// from its usernames: for Debian, e-mail addresses).
+func (s *subjects) addHeaders(h amqp.Table) {
+	add := func(prefix string, ids []string) {
+		n := 0
+		for _, id := range ids {
+			k := prefix + id
+			if id == "" || len(k) > maxHeaderKey || h[k] != nil {
+				continue
+			}
+			if n++; n > maxSubjectHeaders {
+				return
+			}
+			h[k] = true
+		}
+	}
+	add(hdrPackagePrefix, s.packages)
+	add(hdrUserPrefix, s.people)
+}
