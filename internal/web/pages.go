@@ -80,6 +80,11 @@ func writeJSON(w http.ResponseWriter, code int, v any) int {
 	} else {
 		b = buf.Bytes()
 	}
+	return writeRaw(w, code, b)
+}
+
+// writeRaw answers code with b, JSON.
+func writeRaw(w http.ResponseWriter, code int, b []byte) int {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")

@@ -31,21 +31,33 @@ func (s *Server) serveSearch(w http.ResponseWriter, r *http.Request) int {
 		s.o.Logger.Error("web: search", "err", err)
 		return s.errorPage(w, r, http.StatusInternalServerError, "the journal could not be read")
 	}
-	msgs := make([]json.RawMessage, 0, len(found.Hits))
-	for _, h := range found.Hits {
-		msgs = append(msgs, rawMessage(h, a.meta))
-	}
 	out := map[string]any{
-		"raw_messages": msgs,
-		"count":        len(msgs),
-		"total":        found.Total,
-		"pages":        (found.Total + int64(a.rowsPerPage) - 1) / int64(a.rowsPerPage),
-		"arguments":    a.arguments(),
+		"count":     len(found.Hits),
+		"total":     found.Total,
+		"pages":     (found.Total + int64(a.rowsPerPage) - 1) / int64(a.rowsPerPage),
+		"arguments": a.arguments(),
 	}
 	if found.Pruned.Through > 0 {
 		out["pruned"] = prunedInfo(found.Pruned)
 	}
-	return writeJSON(w, http.StatusOK, out)
+	rest, err := json.Marshal(out)
+	if err != nil {
+		return s.errorPage(w, r, http.StatusInternalServerError, "cannot encode the answer")
+	}
+	// The envelopes go out as journaled, spliced in: canonical JSON is
+	// compact already, and encoding/json's checking and compacting of
+	// them took a fifth of a query's time.
+	b := make([]byte, 0, 256+len(rest)+len(found.Hits)*2048)
+	b = append(b, `{"raw_messages":[`...)
+	for i, h := range found.Hits {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, rawMessage(h, a.meta)...)
+	}
+	b = append(b, "],"...)
+	b = append(b, rest[1:]...)
+	return writeRaw(w, http.StatusOK, append(b, '\n'))
 }
 
 // badArg answers 400 naming the argument.
@@ -147,10 +159,5 @@ func (s *Server) serveID(w http.ResponseWriter, r *http.Request) int {
 		p["error"] = "the body of this event is pruned (retention)"
 		return writeJSON(w, http.StatusGone, p)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Access-Control-Allow-Origin", "*")
-	w.WriteHeader(http.StatusOK)
-	w.Write(append(h.Body, '\n'))
-	return http.StatusOK
+	return writeRaw(w, http.StatusOK, append(h.Body, '\n'))
 }
