@@ -264,26 +264,34 @@ func (s *search) scan() error {
 	if est > int64(limit) {
 		return &CostError{arg, fmt.Sprintf("the query would examine %d events, more than %d; narrow it with start, end or delta, topic, category or package", est, limit)}
 	}
-	base := ` FROM envelopes e WHERE e.timestamp BETWEEN ? AND ?`
-	args := []any{q.From, q.To}
+	return s.filtered(` FROM envelopes e WHERE e.timestamp BETWEEN ? AND ?`, []any{q.From, q.To}, "e", "e.packages")
+}
+
+// filtered finishes a query over base (a FROM and WHERE of rows with the
+// columns timestamp, seq_id and topic_id, as table alias a, and pcol
+// their packages column): with the topic and NotPackages filters, the
+// total and the page, or, with Contains, the bodies read one by one.
+func (s *search) filtered(base string, args []any, a, pcol string) error {
+	q := s.q
 	if s.constrained {
 		tin, targs := idList(s.topicIDs())
-		base += ` AND e.topic_id IN ` + tin
+		base += ` AND ` + a + `.topic_id IN ` + tin
 		args = append(args, targs...)
 	}
-	np, npargs, err := s.notPackages("e", "e.packages")
+	np, npargs, err := s.notPackages(a, pcol)
 	if err != nil {
 		return err
 	}
 	base += np
 	args = append(args, npargs...)
+	sel := `SELECT ` + a + `.timestamp, ` + a + `.seq_id` + base + s.order(a)
 	if len(q.Contains) > 0 {
-		return s.matchBodies(`SELECT e.timestamp, e.seq_id`+base+s.order("e"), args)
+		return s.matchBodies(sel, args)
 	}
 	if err := s.j.db.QueryRow(`SELECT COUNT(*)`+base, args...).Scan(&s.f.Total); err != nil {
 		return err
 	}
-	keys, err := s.keys(`SELECT e.timestamp, e.seq_id`+base+s.order("e")+` LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
+	keys, err := s.keys(sel+` LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
 	if err != nil {
 		return err
 	}

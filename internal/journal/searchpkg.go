@@ -65,29 +65,7 @@ func (s *search) byPackage() error {
 			` AND timestamp BETWEEN ? AND ? UNION ALL ` + src
 		args = append(append(pargs, q.From, q.To), args...)
 	}
-	base := ` FROM (` + src + `) p WHERE 1`
-	if s.constrained {
-		tin, targs := idList(s.topicIDs())
-		base += ` AND p.topic_id IN ` + tin
-		args = append(args, targs...)
-	}
-	np, npargs, err := s.notPackages("p", "p.packages")
-	if err != nil {
-		return err
-	}
-	base += np
-	args = append(args, npargs...)
-	if len(q.Contains) > 0 {
-		return s.matchBodies(`SELECT p.timestamp, p.seq_id`+base+s.order("p"), args)
-	}
-	if err := s.j.db.QueryRow(`SELECT COUNT(*)`+base, args...).Scan(&s.f.Total); err != nil {
-		return err
-	}
-	keys, err := s.keys(`SELECT p.timestamp, p.seq_id`+base+s.order("p")+` LIMIT ? OFFSET ?`, append(args, q.Limit, q.Offset)...)
-	if err != nil {
-		return err
-	}
-	return s.load(keys)
+	return s.filtered(` FROM (`+src+`) p WHERE 1`, args, "p", "p.packages")
 }
 
 // byPackageIndex answers a query with Packages and no NotPackages or
