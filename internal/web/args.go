@@ -95,8 +95,8 @@ func parseSearch(v url.Values) (*searchArgs, error) {
 	}
 	var err error
 	if s := v.Get("page"); s != "" {
-		if a.page, err = strconv.Atoi(s); err != nil || a.page < 1 {
-			return nil, &argError{"page", "must be a whole number greater than 0"}
+		if a.page, err = strconv.Atoi(s); err != nil || a.page < 1 || a.page > maxPage {
+			return nil, &argError{"page", fmt.Sprintf("must be a whole number from 1 to %d", maxPage)}
 		}
 	}
 	if s := v.Get("rows_per_page"); s != "" {
@@ -112,6 +112,10 @@ func parseSearch(v url.Values) (*searchArgs, error) {
 	}
 	return a, nil
 }
+
+// maxPage bounds the page argument (deep pages are refused by cost
+// anyway; this keeps the offset's arithmetic far from overflowing).
+const maxPage = 1_000_000
 
 // maxTime bounds a time argument's magnitude (seconds).
 const maxTime = 1e11

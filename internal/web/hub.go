@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/journal"
@@ -18,7 +19,9 @@ import (
 // its own: a slow reader costs no memory, whatever it falls behind.
 type Hub struct {
 	in chan hubItem // to run, which decodes; never blocks Publish
-	mu sync.Mutex
+	// queued is the bytes of the bodies in in.
+	queued atomic.Int64
+	mu     sync.Mutex
 	// ring holds the newest events in seq_id order; bytes is their size.
 	ring  []*liveEvent
 	bytes int
@@ -35,11 +38,13 @@ type hubItem struct {
 	body         []byte
 }
 
-// Bounds of the hub: the envelopes waiting to be decoded, and the ring.
+// Bounds of the hub: the envelopes waiting to be decoded (in number and
+// bytes), and the ring.
 const (
-	hubQueue     = 1024
-	ringEvents   = 4096
-	ringMaxBytes = 16 << 20
+	hubQueue      = 1024
+	hubQueueBytes = 16 << 20
+	ringEvents    = 4096
+	ringMaxBytes  = 16 << 20
 )
 
 // NewHub returns an empty hub; Run decodes what Publish hands it.
@@ -61,11 +66,15 @@ func (h *Hub) Publish(_ context.Context, env *bus.Envelope) error {
 	if err != nil {
 		return nil // the bus refused it too; the journal has it
 	}
-	select {
-	case h.in <- hubItem{env.SeqID, env.Timestamp, env.MsgID, env.Topic, body}:
-	default:
-		h.notify() // streams look into the journal
+	if h.queued.Add(int64(len(body))) <= hubQueueBytes {
+		select {
+		case h.in <- hubItem{env.SeqID, env.Timestamp, env.MsgID, env.Topic, body}:
+			return nil
+		default:
+		}
 	}
+	h.queued.Add(-int64(len(body)))
+	h.notify() // dropped: the streams read it from the journal
 	return nil
 }
 
@@ -79,6 +88,7 @@ func (h *Hub) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case it := <-h.in:
+			h.queued.Add(-int64(len(it.body)))
 			h.add(newLiveEvent(journal.Hit{SeqID: it.seq, MsgID: it.msgID, Topic: it.topic, Timestamp: it.ts, Body: it.body}))
 		}
 	}

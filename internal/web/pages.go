@@ -121,8 +121,8 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) int {
 	}
 	page := 1
 	if p := v.Get("page"); p != "" {
-		if page, err = strconv.Atoi(p); err != nil || page < 1 {
-			return s.errorPage(w, r, http.StatusBadRequest, "page: want a whole number from 1")
+		if page, err = strconv.Atoi(p); err != nil || page < 1 || page > maxPage {
+			return s.errorPage(w, r, http.StatusBadRequest, fmt.Sprintf("page: want a whole number from 1 to %d", maxPage))
 		}
 	}
 	d := livePage{Title: "events", Script: true, Live: page == 1, Page: page, Filtered: len(f.Prefix)+len(f.Package)+len(f.Text) > 0,
