@@ -463,3 +463,39 @@ func TestEventPage(t *testing.T) {
 		t.Errorf("unknown: %d", resp.StatusCode)
 	}
 }
+
+// TestPruned: events whose bodies retention pruned are listed as what
+// the journal still knows, and said to be pruned; /v2/id answers 410;
+// the page and the event view say so.
+func TestPruned(t *testing.T) {
+	f := newFixture(t, 10, Options{})
+	seqs := make([]int64, 10)
+	for i := range seqs {
+		seqs[i] = int64(i + 1)
+	}
+	if err := f.j.MarkPublished(seqs...); err != nil {
+		t.Fatal(err)
+	}
+	// Bodies of the events before 1_800_000_000+5*60 (1..4) go.
+	if _, err := f.j.Prune(context.Background(), time.Unix(1_800_000_000+5*60, 0), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	a := search(t, f, "order=asc&rows_per_page=5")
+	if a.Total != 10 || a.RawMessages[0]["pruned"] != true || a.RawMessages[0]["msg_id"] != "2026-t1" ||
+		a.RawMessages[4]["pruned"] != nil || a.RawMessages[4]["msg"] == nil || a.Pruned["bodies_through_seq_id"] != 4.0 {
+		t.Errorf("search over pruned events: %+v", a)
+	}
+	if a := search(t, f, "start=1800000400"); a.Pruned != nil {
+		t.Errorf("a window after the pruned events says %v", a.Pruned)
+	}
+	resp, body := get(t, f.srv.URL+"/v2/id?id=2026-t2")
+	if resp.StatusCode != http.StatusGone || !strings.Contains(body, `"pruned":true`) || !strings.Contains(body, `"seq_id":2`) {
+		t.Errorf("/v2/id of a pruned event: %d %s", resp.StatusCode, body)
+	}
+	if _, page := get(t, f.srv.URL+"/event?id=2026-t2"); !strings.Contains(page, "body is pruned") {
+		t.Errorf("event page of a pruned event: %s", page)
+	}
+	if _, page := get(t, f.srv.URL+"/"); !strings.Contains(page, "(body pruned)") || !strings.Contains(page, "are pruned") {
+		t.Error("the live view does not say which events are pruned")
+	}
+}
