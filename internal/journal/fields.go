@@ -156,4 +156,3 @@ func hourOf(ts int64) int64 {
 	}
 	return h
 }
-

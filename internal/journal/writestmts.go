@@ -65,4 +65,3 @@ func (w *writeStmts) close() {
 		}
 	}
 }
-
