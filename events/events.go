@@ -73,7 +73,9 @@ type Auth struct {
 type DKIM struct {
 	Domain   string `json:"domain"`
 	Selector string `json:"selector"`
-	Result   string `json:"result"`
+	// Result is pass, fail, policy (verifies but does not cover what
+	// mailgw reads), temperror, permerror or none (docs/trust.md).
+	Result string `json:"result"`
 }
 
 // Mailgw is msg.mailgw: the signed copy of the envelope's topic, msg_id

@@ -144,12 +144,14 @@ func jsonNames(typ reflect.Type) map[string]bool {
 // published it.
 type DebmessengerBug struct {
 	Common
-	From      string   `json:"from"`
-	FromEmail *string  `json:"from_email,omitempty"`
-	Source    string   `json:"source"`
-	Package   string   `json:"package"`
-	Tags      []string `json:"tags"`
-	Type      string   `json:"type"`
+	// From is the From header as debmessenger sent it (decoded, not
+	// normalised); Mail.From and Mail.FromEmail have the normalised
+	// sender.
+	From    string   `json:"from"`
+	Source  string   `json:"source"`
+	Package string   `json:"package"`
+	Tags    []string `json:"tags"`
+	Type    string   `json:"type"`
 	// Nb is the bug number as a string ("" when none).
 	Nb      string   `json:"nb"`
 	Title   string   `json:"title"`

@@ -8,41 +8,19 @@ import (
 	"github.com/debian/mailgw/internal/corpustest"
 )
 
-// BrokenEnvelope is a golden envelope changed so that it breaks the
-// contract.
-type BrokenEnvelope struct {
+// ChangedEnvelope is a golden envelope with one change, which breaks the
+// contract (Broken) or keeps it (Valid).
+type ChangedEnvelope struct {
 	What string
 	Body []byte
 }
 
 // Broken returns envelopes that every validator must refuse: each one
 // golden envelope of a topic with one change.
-func Broken(t testing.TB) []BrokenEnvelope {
+func Broken(t testing.TB) []ChangedEnvelope {
 	t.Helper()
-	byTopic := map[string][]byte{}
-	for _, e := range corpustest.Envelopes(t, corpustest.Golden(t)) {
-		short := e.Env.Topic[strings.Index(e.Env.Topic, ".dev.")+5:]
-		if _, ok := byTopic[short]; !ok {
-			byTopic[short] = e.Body
-		}
-	}
-	var out []BrokenEnvelope
-	add := func(topic, what string, change func(env, msg map[string]any)) {
-		body, ok := byTopic[topic]
-		if !ok {
-			t.Fatalf("no golden envelope of %s", topic)
-		}
-		var env map[string]any
-		if err := json.Unmarshal(body, &env); err != nil {
-			t.Fatal(err)
-		}
-		change(env, env["msg"].(map[string]any))
-		b, err := json.Marshal(env)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, BrokenEnvelope{What: topic + ": " + what, Body: b})
-	}
+	var out []ChangedEnvelope
+	add := changer(t, &out)
 	mg := func(msg map[string]any) map[string]any { return msg["mailgw"].(map[string]any) }
 	add("dak.package.upload", "no source", func(_, msg map[string]any) { delete(msg, "source") })
 	add("dak.package.upload", "a bug number as a string in closes", func(_, msg map[string]any) { msg["closes"] = []any{"123"} })
@@ -65,10 +43,62 @@ func Broken(t testing.TB) []BrokenEnvelope {
 	add("debbugs.bug.ack", "mail.auth.by of an unknown kind", func(_, msg map[string]any) {
 		msg["mail"].(map[string]any)["auth"] = map[string]any{"trusted": true, "by": "smtp:example.org", "dkim": []any{}}
 	})
+	add("debbugs.bug.followup", "mail.from without mail.from_email", func(_, msg map[string]any) { delete(msg["mail"].(map[string]any), "from_email") })
+	add("debbugs.bug.report", "submitter without submitter_email", func(_, msg map[string]any) { delete(msg, "submitter_email") })
+	add("dak.package.upload", "changed_by without changed_by_email", func(_, msg map[string]any) { delete(msg, "changed_by_email") })
+	add("pts.package.upload-source", "from without from_email", func(_, msg map[string]any) { delete(msg, "from_email") })
+	add("debmessenger.package.upload", "mail.from without mail.from_email", func(_, msg map[string]any) { delete(msg["mail"].(map[string]any), "from_email") })
+	add("debbugs.bug.close", "a DKIM result outside its values", func(_, msg map[string]any) {
+		msg["mail"].(map[string]any)["auth"] = map[string]any{"trusted": false, "by": nil,
+			"dkim": []any{map[string]any{"domain": "bugs.debian.org", "selector": "s", "result": "neutral"}}}
+	})
 	add("dak.package.receive", "no envelope msg_id", func(env, _ map[string]any) { delete(env, "msg_id") })
 	add("dak.package.receive", "a fractional timestamp", func(env, _ map[string]any) { env["timestamp"] = 1.5 })
 	add("dak.package.remove", "a signature without crypto", func(env, _ map[string]any) { env["signature"] = "AAAA" })
 	add("debbugs.bug.error", "seq_id zero", func(env, _ map[string]any) { env["seq_id"] = 0 })
 	add("dak.package.other", "msg a list", func(env, _ map[string]any) { env["msg"] = []any{} })
 	return out
+}
+
+// Valid returns golden envelopes changed in ways the contract allows,
+// which every validator must accept: each DKIM result the schema lists.
+func Valid(t testing.TB) []ChangedEnvelope {
+	t.Helper()
+	var out []ChangedEnvelope
+	add := changer(t, &out)
+	for _, r := range []string{"pass", "fail", "policy", "temperror", "permerror", "none"} {
+		add("debbugs.bug.close", "DKIM result "+r, func(_, msg map[string]any) {
+			msg["mail"].(map[string]any)["auth"] = map[string]any{"trusted": false, "by": nil,
+				"dkim": []any{map[string]any{"domain": "bugs.debian.org", "selector": "s", "result": r}}}
+		})
+	}
+	return out
+}
+
+// changer returns a function that appends to out the first golden
+// envelope of topic (SERVICE.OBJECT.EVENT) changed by change.
+func changer(t testing.TB, out *[]ChangedEnvelope) func(topic, what string, change func(env, msg map[string]any)) {
+	byTopic := map[string][]byte{}
+	for _, e := range corpustest.Envelopes(t, corpustest.Golden(t)) {
+		short := e.Env.Topic[strings.Index(e.Env.Topic, ".dev.")+5:]
+		if _, ok := byTopic[short]; !ok {
+			byTopic[short] = e.Body
+		}
+	}
+	return func(topic, what string, change func(env, msg map[string]any)) {
+		body, ok := byTopic[topic]
+		if !ok {
+			t.Fatalf("no golden envelope of %s", topic)
+		}
+		var env map[string]any
+		if err := json.Unmarshal(body, &env); err != nil {
+			t.Fatal(err)
+		}
+		change(env, env["msg"].(map[string]any))
+		b, err := json.Marshal(env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		*out = append(*out, ChangedEnvelope{What: topic + ": " + what, Body: b})
+	}
 }

@@ -12,8 +12,8 @@ func ExampleEntryPoint() {
 	fmt.Println(schemas.EntryPoint("org.debian.prod.tracker.package.upload-source"))
 	fmt.Println(schemas.EntryPoint("org.fedoraproject.prod.bodhi.update.comment") == "")
 	// Output:
-	// mailgw.dak.package.upload.v1
-	// mailgw.tracker.package.upload-source.v1
+	// mailgw.dak.package.upload.v2
+	// mailgw.tracker.package.upload-source.v2
 	// true
 }
 

@@ -18,6 +18,10 @@ type Fields struct {
 	// of those that must be present.
 	Props    map[string]Fields
 	Required map[string]bool
+	// RequiredWith maps a member to the members whose presence makes it
+	// required (the schema's dependentRequired, turned round): an
+	// address field's X_email is required with X.
+	RequiredWith map[string][]string
 	// Items describes the elements of an array; nil when not declared.
 	Items *Fields
 	// Open is true for an object whose members the schema does not
@@ -36,15 +40,29 @@ func Declared(name string) Fields {
 	return resolve(e.doc, e.doc, 0)
 }
 
-// Names returns the members of f in order: required ones first, each
-// group sorted.
+// Always reports whether member k is in every valid object: required,
+// or required with a member that is.
+func (f Fields) Always(k string) bool {
+	if f.Required[k] {
+		return true
+	}
+	for _, w := range f.RequiredWith[k] {
+		if f.Required[w] {
+			return true
+		}
+	}
+	return false
+}
+
+// Names returns the members of f in order: those always present first,
+// each group sorted.
 func (f Fields) Names() []string {
 	out := make([]string, 0, len(f.Props))
 	for k := range f.Props {
 		out = append(out, k)
 	}
 	sort.Slice(out, func(i, j int) bool {
-		ri, rj := f.Required[out[i]], f.Required[out[j]]
+		ri, rj := f.Always(out[i]), f.Always(out[j])
 		if ri != rj {
 			return ri
 		}
@@ -55,7 +73,7 @@ func (f Fields) Names() []string {
 
 // resolve reads schema s, found in the document doc.
 func resolve(doc, s map[string]any, depth int) Fields {
-	f := Fields{Props: map[string]Fields{}, Required: map[string]bool{}}
+	f := Fields{Props: map[string]Fields{}, Required: map[string]bool{}, RequiredWith: map[string][]string{}}
 	if depth > 20 {
 		f.Open = true
 		return f
@@ -103,6 +121,15 @@ func resolve(doc, s map[string]any, depth int) Fields {
 			f.Required[r] = true
 		}
 	}
+	if dep, ok := s["dependentRequired"].(map[string]any); ok {
+		for w, ks := range dep {
+			for _, k := range list(ks) {
+				if k, ok := k.(string); ok {
+					f.RequiredWith[k] = append(f.RequiredWith[k], w)
+				}
+			}
+		}
+	}
 	if it, ok := s["items"].(map[string]any); ok {
 		items := resolve(doc, it, depth+1)
 		f.Items = &items
@@ -124,6 +151,9 @@ func merge(a, b Fields) Fields {
 	}
 	for k := range b.Required {
 		a.Required[k] = true
+	}
+	for k, ws := range b.RequiredWith {
+		a.RequiredWith[k] = append(a.RequiredWith[k], ws...)
 	}
 	if a.Type == "" {
 		a.Type = b.Type

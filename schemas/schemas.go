@@ -8,7 +8,7 @@
 // Every schema's $id ends in its version, MAJOR.MINOR: MINOR grows when
 // a change keeps every valid msg valid (a new optional field), MAJOR
 // when it does not. EntryPoint names a topic's schema the way
-// fedora-messaging names its message schemas (mailgw.dak.package.upload.v1),
+// fedora-messaging names its message schemas (mailgw.dak.package.upload.v2),
 // and the major version is part of that name.
 //
 // Validation uses github.com/santhosh-tekuri/jsonschema/v6 with every
@@ -89,8 +89,8 @@ func Short(topic string) string {
 
 // EntryPoint returns the fedora-messaging-style schema name of topic's
 // msg: "mailgw." + SERVICE.OBJECT.EVENT + ".v" + the major version of
-// its schema (mailgw.dak.package.upload.v1,
-// mailgw.pts.package.upload-source.v1); "" when mailgw has no schema
+// its schema (mailgw.dak.package.upload.v2,
+// mailgw.pts.package.upload-source.v2); "" when mailgw has no schema
 // for topic.
 func EntryPoint(topic string) string {
 	name, ok := Name(topic)

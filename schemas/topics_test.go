@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"text/template"
@@ -129,8 +130,11 @@ func table(f schemas.Fields, skip map[string]bool) string {
 			}
 			p := f.Props[k]
 			req := "optional"
-			if f.Required[k] {
+			switch with := f.RequiredWith[k]; {
+			case f.Always(k):
 				req = "always"
+			case len(with) > 0:
+				req = "with `" + strings.Join(slices.Sorted(slices.Values(with)), "`, `") + "`"
 			}
 			desc := p.Description
 			if len(p.Enum) > 0 {

@@ -219,9 +219,9 @@ func TestSubjectHeaders(t *testing.T) {
 // base schema for a topic mailgw has none for.
 func TestSchemaName(t *testing.T) {
 	for topic, want := range map[string]string{
-		"org.debian.prod.dak.package.upload":           "mailgw.dak.package.upload.v1",
-		"org.debian.dev.debmessenger.bug.report":       "mailgw.debmessenger.bug.report.v1",
-		"org.debian.stg.tracker.package.upload-source": "mailgw.tracker.package.upload-source.v1",
+		"org.debian.prod.dak.package.upload":           "mailgw.dak.package.upload.v2",
+		"org.debian.dev.debmessenger.bug.report":       "mailgw.debmessenger.bug.report.v2",
+		"org.debian.stg.tracker.package.upload-source": "mailgw.tracker.package.upload-source.v2",
 		"org.fedoraproject.prod.bodhi.update.comment":  "base.message",
 	} {
 		if got := schemaName(topic); got != want {

@@ -11,7 +11,7 @@ import (
 
 // schemaName is the fedora_messaging_schema header of an event on topic:
 // the entry-point name a Python schema package registers for the
-// schema of its msg (schemas.EntryPoint: mailgw.dak.package.upload.v1),
+// schema of its msg (schemas.EntryPoint: mailgw.dak.package.upload.v2),
 // and for a topic mailgw has no schema for, fedora-messaging's own base
 // schema, base.message.
 func schemaName(topic string) string {

@@ -28,35 +28,6 @@ func TestExampleIsDefaults(t *testing.T) {
 	}
 }
 
-// Every key of Config appears in the example file.
-func TestExampleDocumentsEveryKey(t *testing.T) {
-	b, err := os.ReadFile("../../etc/mailgw.toml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, key := range tomlKeys(reflect.TypeOf(Config{})) {
-		if !strings.Contains(string(b), key) {
-			t.Errorf("etc/mailgw.toml does not mention %q", key)
-		}
-	}
-}
-
-func tomlKeys(t reflect.Type) []string {
-	var keys []string
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		k := f.Tag.Get("toml")
-		if k == "" {
-			continue
-		}
-		keys = append(keys, k)
-		if f.Type.Kind() == reflect.Struct && f.Type.Name() != "Duration" {
-			keys = append(keys, tomlKeys(f.Type)...)
-		}
-	}
-	return keys
-}
-
 func TestErrors(t *testing.T) {
 	dir := t.TempDir()
 	cases := map[string]string{

@@ -8,15 +8,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 )
 
-// allMetrics are the names docs/monitoring.md documents; /metrics must
-// list each of them.
+// allMetrics are metrics /metrics must list once their probes are set
+// (TestEveryMetricDocumented checks that docs/monitoring.md has every
+// metric of the source).
 var allMetrics = []string{
 	"mailgw_mails_received_total",
 	"mailgw_mails_spooled_total",
@@ -151,19 +151,6 @@ func TestMetricsListed(t *testing.T) {
 	age := regexp.MustCompile(`(?m)^mailgw_spool_oldest_age_seconds (\S+)$`).FindStringSubmatch(body)
 	if age == nil || !strings.HasPrefix(age[1], "9") {
 		t.Errorf("oldest age = %v, want about 90", age)
-	}
-}
-
-// TestMetricsDocumented checks docs/monitoring.md names every metric.
-func TestMetricsDocumented(t *testing.T) {
-	doc, err := os.ReadFile("../../docs/monitoring.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range append(allMetrics, amqpMetrics...) {
-		if !strings.Contains(string(doc), "`"+name+"`") {
-			t.Errorf("docs/monitoring.md does not document %s", name)
-		}
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/debian/mailgw/schemas"
 	"github.com/debian/mailgw/test/testlock"
 )
 
@@ -99,8 +100,9 @@ func buildDeb(t *testing.T, version, commit string) string {
 	return deb
 }
 
-// lintianClean runs lintian on the package: errors fail the test,
-// warnings are logged (each is explained in the note).
+// lintianClean runs lintian on the package: errors and warnings fail
+// the test (the one override is explained in
+// debian/mailgw.lintian-overrides); informational tags are logged.
 func lintianClean(t *testing.T, deb string) {
 	need(t, "lintian")
 	start := time.Now()
@@ -111,7 +113,7 @@ func lintianClean(t *testing.T, deb string) {
 		t.Fatalf("lintian reports errors: %v", err)
 	}
 	for _, line := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(line, "E: ") {
+		if strings.HasPrefix(line, "E: ") || strings.HasPrefix(line, "W: ") {
 			t.Errorf("lintian: %s", line)
 		}
 	}
@@ -142,11 +144,12 @@ func freeAddr(t *testing.T) string {
 // TestDebianPackage: the .deb builds offline from vendored modules,
 // lintian finds no error in it, and on this machine it installs (user
 // mailgw, /var/lib/mailgw 0750, the conffile, unit, man pages,
-// completions), the installed serve's --check-config passes as mailgw
-// with the installed config, a serve started from the installed unit's
-// command line tells systemd READY=1 and publishes a mail delivered
-// through the installed binary, and a purge leaves nothing but the
-// mailgw user (Debian policy keeps system users).
+// completions, the JSON Schemas), the installed serve's --check-config
+// passes as mailgw with the installed config, a serve started from the
+// installed unit's command line tells systemd READY=1 and publishes a
+// mail delivered through the installed binary, whose event
+// python3-jsonschema finds valid with the installed schemas, and a purge
+// leaves nothing but the mailgw user (Debian policy keeps system users).
 //
 // It changes the machine, so it takes the default-paths lock (the README
 // test uses /var/lib/mailgw too), refuses to run where mailgw is really
@@ -253,6 +256,54 @@ func checkInstalled(t *testing.T, version, commit string) {
 	// Its syntax, binary and Documentation= man pages (no systemd needs
 	// to run for this).
 	sh(t, "/", nil, "systemd-analyze", "verify", "/lib/systemd/system/mailgw.service")
+	checkSchemas(t)
+}
+
+// schemaDir is where the package installs the JSON Schemas.
+const schemaDir = "/usr/share/mailgw/schemas"
+
+// checkSchemas checks that every schema of the source tree is installed,
+// byte for byte, and nothing else beside them.
+func checkSchemas(t *testing.T) {
+	t.Helper()
+	src, err := filepath.Glob(filepath.Join(repoRoot, "schemas", "*.json"))
+	if err != nil || len(src) < 3 {
+		t.Fatalf("schemas in the source: %v %v", src, err)
+	}
+	got, _ := filepath.Glob(filepath.Join(schemaDir, "*"))
+	if len(got) != len(src) {
+		t.Errorf("%d files in %s, want the %d schemas: %v", len(got), schemaDir, len(src), got)
+	}
+	for _, f := range src {
+		want, _ := os.ReadFile(f)
+		have, err := os.ReadFile(filepath.Join(schemaDir, filepath.Base(f)))
+		if err != nil || !bytes.Equal(have, want) {
+			t.Errorf("%s is not installed as in the source: %v", filepath.Base(f), err)
+		}
+	}
+	t.Logf("%d schemas installed in %s", len(src), schemaDir)
+}
+
+// validateInstalled checks one envelope printed by the installed tail
+// with Debian's python3-jsonschema and the installed schema files only.
+func validateInstalled(t *testing.T, envelope string) {
+	t.Helper()
+	need(t, "python3")
+	var env struct{ Topic string }
+	if err := json.Unmarshal([]byte(envelope), &env); err != nil {
+		t.Fatal(err)
+	}
+	name, ok := schemas.Name(env.Topic)
+	if !ok {
+		t.Fatalf("no schema for %s", env.Topic)
+	}
+	cmd := exec.Command("/usr/bin/python3", filepath.Join(repoRoot, "test", "python", "schema_verdicts.py"), schemaDir)
+	cmd.Stdin = strings.NewReader(name + "\t" + strings.TrimSpace(envelope) + "\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "valid" {
+		t.Errorf("python3-jsonschema with %s on the event of %s: %v\n%s", schemaDir, env.Topic, err, out)
+	}
+	t.Logf("python3-jsonschema with %s: the event of %s is %s", schemaDir, env.Topic, strings.TrimSpace(string(out)))
 }
 
 // runInstalled checks the config as mailgw, starts serve from the
@@ -378,6 +429,7 @@ func runInstalled(t *testing.T, u *user.User) {
 		!strings.HasSuffix(env.Topic, ".dak.package.upload") {
 		t.Errorf("first event: %v %+v\n%s", err, env, line)
 	}
+	validateInstalled(t, line)
 	stop()
 	if !strings.Contains(serveLog.String(), "mailgw serve stopped") {
 		t.Errorf("serve did not stop cleanly:\n%s", serveLog.String())
@@ -403,7 +455,7 @@ func checkPurged(t *testing.T, installed []string) {
 		t.Errorf("left after purge: %s", f)
 		left++
 	}
-	for _, f := range []string{"/etc/mailgw", "/var/lib/mailgw", "/etc/systemd/system/multi-user.target.wants/mailgw.service",
+	for _, f := range []string{"/etc/mailgw", "/var/lib/mailgw", "/usr/share/mailgw", "/etc/systemd/system/multi-user.target.wants/mailgw.service",
 		"/var/lib/systemd/deb-systemd-helper-enabled/mailgw.service.dsh-also",
 		"/var/lib/systemd/deb-systemd-helper-enabled/multi-user.target.wants/mailgw.service"} {
 		if _, err := os.Lstat(f); err == nil {
