@@ -352,6 +352,29 @@ def rss_1g(c):
                 "<= 100 MiB", at_most(100), "%s mails/s" % (rate[-1] if rate else "?"))]
 
 
+def websearch(c):
+    """bench/websearch: /v2/search on a journal of a million envelopes
+    (built once in work/websearch-N/, through the journal's API), one
+    page per query, 4 at a time, against mailgw serve."""
+    n = 20000 if c.a.quick else 1000000
+    queries = 200 if c.a.quick else 2000
+    path = os.path.join(c.work, "websearch-%d" % n, "journal.sqlite")
+    topic, pkg, notes = [], [], ""
+    for i in range(c.a.runs):
+        out = c.sh([os.path.join(c.bin, "websearch"), "-mailgw", c.mailgw, "-journal", path,
+                    "-events", str(n), "-n", str(queries)], "websearch.log")
+        if i == 0:
+            notes = "; ".join(l for l in out.splitlines() if l.startswith("journal:"))
+        for kind, dst in (("topic", topic), ("package", pkg)):
+            m = re.search(r"^%s: n=\d+ p50=([0-9.]+) ms p99=([0-9.]+) ms" % kind, out, re.M)
+            dst.append((float(m.group(1)), float(m.group(2))))
+    return [row("/v2/search, topic, one page, %d-event journal, p99" % n, [p for _, p in topic], "ms", "<= 50 ms",
+                at_most(50), "p50 %.1f ms; %d queries per run, 4 at a time; %s" % (
+                    statistics.median(m for m, _ in topic), queries, notes)),
+            row("/v2/search, package, one page, %d-event journal, p99" % n, [p for _, p in pkg], "ms", "<= 50 ms",
+                at_most(50), "p50 %.1f ms" % statistics.median(m for m, _ in pkg))]
+
+
 def dur_ms(s):
     """A Go time.Duration string as milliseconds."""
     total = 0.0
@@ -368,4 +391,4 @@ def f0(xs):
 
 from rows_amqp import amqp  # noqa: E402  (it imports helpers from here)
 
-ALL = [parse, dry_run, sign, publish, e2e, reference, ratios, trust, smtp, deliver, amqp, rss_1g]
+ALL = [parse, dry_run, sign, publish, e2e, reference, ratios, trust, smtp, deliver, amqp, websearch, rss_1g]

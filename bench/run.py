@@ -79,7 +79,7 @@ class Ctx:
 
 
 def build(c):
-    progs = [("./cmd/mboxgen", "mboxgen"), ("./bench/dkimdns", "dkimdns")]
+    progs = [("./cmd/mboxgen", "mboxgen"), ("./bench/dkimdns", "dkimdns"), ("./bench/websearch", "websearch")]
     if not c.a.mailgw:
         progs.append(("./cmd/mailgw", "mailgw"))
     if c.a.profile:

@@ -39,6 +39,8 @@ var wantRows = []string{
 	"ratio: AMQP outlet / pika",
 	"replay --publish (",
 	"ratio: replay --publish with AMQP / without",
+	"/v2/search, topic, one page",
+	"/v2/search, package, one page",
 }
 
 // row is one row of bench/out/results.json.

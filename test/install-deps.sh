@@ -24,6 +24,7 @@ pkgs=(
   rabbitmq-server           # private brokers for the AMQP outlet's tests (internal/amqpout/rabbittest)
   python3-pika              # the AMQP client fedora-messaging is built on
   python3-jsonschema        # the schemas in schemas/ checked by a second validator; fedora-messaging's header schema on what pika receives
+  chromium fonts-dejavu-core  # the web view in a real browser (test/e2e TestWebBrowser, driven by chromedp)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -25,6 +25,7 @@ import (
 	"github.com/debian/mailgw/internal/sdnotify"
 	"github.com/debian/mailgw/internal/smtpd"
 	"github.com/debian/mailgw/internal/spool"
+	"github.com/debian/mailgw/internal/web"
 	"github.com/spf13/cobra"
 )
 
@@ -34,9 +35,11 @@ const shutdownGrace = 30 * time.Second
 
 const serveLong = `The daemon: SMTP and LMTP listeners, spool pickup (inotify, and a scan at
 start), classification, signing, journal, ZeroMQ publisher, replay endpoint
-(docs/replay.md) and the admin HTTP listener (/metrics, /healthz;
-docs/monitoring.md). With no configuration it runs on built-in defaults and
-generates a development signing key with a loud warning.
+(docs/replay.md), the admin HTTP listener (/metrics, /healthz;
+docs/monitoring.md) and, when [web] listen is set, the web listener (live
+view and history API; docs/web.md). With no configuration it runs on
+built-in defaults and generates a development signing key with a loud
+warning.
 
 --check-config checks what serve would trip on and exits: the configuration
 values, the keys and keyrings, the directories, every listen address and
@@ -128,6 +131,7 @@ type daemon struct {
 	replay  *replayd.Server // nil when replay_endpoints has no entry for name
 	lock    *pidlock.Lock   // on <state_dir>/serve.pid
 	amqp    *amqpOutlet     // nil when [amqp] is off
+	web     *web.Server     // nil when [web] listen is ""
 	// applied is what the last load or reload applied (cmd_serve_reload.go).
 	applied reloadState
 	prune   *pruner
@@ -195,6 +199,9 @@ func runServe(cfg *config.Config, log *slog.Logger, stopping <-chan struct{}, hu
 	}
 	if lns.admin != nil {
 		run("metrics", func() error { return d.m.Serve(adminCtx, lns.admin, log) })
+	}
+	if lns.web != nil {
+		run("web", func() error { return d.web.Serve(adminCtx, lns.web) })
 	}
 	run("prune", func() error { d.prune.loop(adminCtx, d.journal, log.With("component", "journal")); return nil })
 	// The replay REP endpoint (docs/replay.md), bound in open, answers from the
@@ -338,12 +345,16 @@ func (d *daemon) open() (int, error) {
 	d.installProbes()
 	d.m.SetMaxSpoolAge(cfg.Metrics.MaxSpoolAge.Duration)
 	tracker := newPickupTracker(d.m)
+	var pub bus.Publisher = countingPublisher{Publisher: d.pub, m: d.m}
+	if d.web = d.newWeb(); d.web != nil {
+		pub = hubPublisher{Publisher: pub, hub: d.web.Hub()}
+	}
 	d.pipe = pipeline.New(pipeline.Options{
 		Config:     cfg,
 		Classifier: cls,
 		Signer:     signer,
 		Journal:    d.journal,
-		Publisher:  countingPublisher{Publisher: d.pub, m: d.m},
+		Publisher:  pub,
 		Spool:      sp,
 		Logger:     slog.New(tracker.handler(d.log.Handler())),
 		Health:     d.m,
@@ -354,20 +365,20 @@ func (d *daemon) open() (int, error) {
 }
 
 // listeners are the sockets serve binds besides the bus.
-type listeners struct{ smtp, lmtp, admin net.Listener }
+type listeners struct{ smtp, lmtp, admin, web net.Listener }
 
 func (d *daemon) listen() (*listeners, error) {
 	var lns listeners
 	for _, l := range []struct {
 		addr string
 		dst  *net.Listener
-	}{{d.cfg.SMTP.Listen, &lns.smtp}, {d.cfg.SMTP.LMTPListen, &lns.lmtp}, {d.cfg.Metrics.Listen, &lns.admin}} {
+	}{{d.cfg.SMTP.Listen, &lns.smtp}, {d.cfg.SMTP.LMTPListen, &lns.lmtp}, {d.cfg.Metrics.Listen, &lns.admin}, {d.cfg.Web.Listen, &lns.web}} {
 		if l.addr == "" {
 			continue
 		}
 		ln, err := net.Listen("tcp", l.addr)
 		if err != nil {
-			for _, c := range []net.Listener{lns.smtp, lns.lmtp, lns.admin} {
+			for _, c := range []net.Listener{lns.smtp, lns.lmtp, lns.admin, lns.web} {
 				if c != nil {
 					c.Close()
 				}

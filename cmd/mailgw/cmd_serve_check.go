@@ -104,7 +104,7 @@ func checkExitCode(errs []error) int {
 func checkBinds(cfg *config.Config) []error {
 	type bind struct{ key, addr string }
 	var binds []bind
-	for _, l := range []bind{{"smtp.listen", cfg.SMTP.Listen}, {"smtp.lmtp_listen", cfg.SMTP.LMTPListen}, {"metrics.listen", cfg.Metrics.Listen}} {
+	for _, l := range []bind{{"smtp.listen", cfg.SMTP.Listen}, {"smtp.lmtp_listen", cfg.SMTP.LMTPListen}, {"metrics.listen", cfg.Metrics.Listen}, {"web.listen", cfg.Web.Listen}} {
 		if l.addr != "" {
 			binds = append(binds, l)
 		}

@@ -106,6 +106,7 @@ type Config struct {
 	SMTP    SMTP    `toml:"smtp"`
 	Trust   Trust   `toml:"trust"`
 	Metrics Metrics `toml:"metrics"`
+	Web     Web     `toml:"web"`
 	Log     Log     `toml:"log"`
 	AMQP    AMQP    `toml:"amqp"`
 }
@@ -140,6 +141,22 @@ type Metrics struct {
 	// MaxSpoolAge: /healthz answers 503 while the oldest mail waiting in
 	// the spool is older than this (0 turns the check off).
 	MaxSpoolAge Duration `toml:"max_spool_age"`
+}
+
+// Web configures serve's read-only web listener: the live view, the
+// datagrepper-style history API and /stats (docs/web.md).
+type Web struct {
+	// Listen is the address of the listener; "" (the default) is off.
+	Listen string `toml:"listen"`
+	// MaxStreams bounds the live streams (/events) served at once.
+	MaxStreams int `toml:"max_streams"`
+	// MaxScan bounds the index entries one query examines one by one;
+	// MaxBodies the bodies it reads for "contains".
+	MaxScan   int `toml:"max_scan"`
+	MaxBodies int `toml:"max_bodies"`
+	// StreamWriteTimeout drops a live stream whose reader has not taken
+	// an event for this long.
+	StreamWriteTimeout Duration `toml:"stream_write_timeout"`
 }
 
 // Log configures log/slog output on stderr.
@@ -275,7 +292,13 @@ func Defaults() *Config {
 			Tracker:       Policy{Action: ActionPublish},
 		},
 		Metrics: Metrics{Listen: "127.0.0.1:9942", MaxSpoolAge: Duration{15 * time.Minute}},
-		Log:     Log{Format: "text", Level: "info"},
+		Web: Web{
+			MaxStreams:         1000,
+			MaxScan:            200000,
+			MaxBodies:          20000,
+			StreamWriteTimeout: Duration{30 * time.Second},
+		},
+		Log: Log{Format: "text", Level: "info"},
 		// fedora-messaging's publish_exchange; a new outlet does not
 		// flood a broker with a journal's whole past.
 		AMQP: AMQP{Exchange: "amq.topic", Start: "end"},
@@ -371,8 +394,15 @@ func (c *Config) Check() error {
 	if err := level.UnmarshalText([]byte(c.Log.Level)); err != nil {
 		errs = append(errs, fmt.Errorf("log.level %q: want debug, info, warn or error", c.Log.Level))
 	}
+	if c.Web.MaxStreams <= 0 || c.Web.MaxScan <= 0 || c.Web.MaxBodies <= 0 {
+		errs = append(errs, errors.New("web.max_streams, web.max_scan and web.max_bodies must be positive"))
+	}
+	if c.Web.StreamWriteTimeout.Duration <= 0 {
+		errs = append(errs, errors.New("web.stream_write_timeout must be positive"))
+	}
 	for _, l := range []struct{ key, addr string }{
 		{"smtp.listen", c.SMTP.Listen}, {"smtp.lmtp_listen", c.SMTP.LMTPListen}, {"metrics.listen", c.Metrics.Listen},
+		{"web.listen", c.Web.Listen},
 	} {
 		if l.addr != "" {
 			if err := checkHostPort(l.addr); err != nil {

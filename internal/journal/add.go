@@ -43,15 +43,10 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	j.proven.Store(proven)
-	// ON CONFLICT: a taken msg_key (a msg_id journaled already, or
-	// rarely another msg_id on the same key, msgkey.go) is found by the
-	// insert itself, without a lookup statement of its own.
-	ins, err := tx.Prepare(`INSERT INTO envelopes (seq_id, msg_id, msg_key, topic, timestamp, body, body_at, body_len, body_crc)
-		VALUES (?, ?, ?, ?, ?, x'', ?, ?, ?) ON CONFLICT(msg_key) DO NOTHING`)
+	ins, err := j.st.stmt(tx, stInsert)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	defer ins.Close()
 	var added []*bus.Envelope
 	seqs := make([]int64, 0, len(envs))
 	inBatch := make(map[string]bool, len(envs))
@@ -63,6 +58,7 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 			j.buf = buf[:0]
 		}
 	}()
+	ix := j.newIndexer(tx)
 	others, err := j.newDupCheck(tx, proven)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
@@ -87,7 +83,12 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 		n := len(buf) - pos
 		crc := crc32.Checksum(buf[pos:], castagnoli)
 		buf = append(buf, '\n')
-		ok, err := insert(tx, ins, env, seq, end+int64(pos), n, crc)
+		pkgs := EventPackages(env.Msg)
+		tid, err := ix.topicID(env.Topic)
+		if err != nil {
+			return nil, fmt.Errorf("journal: index: %w", err)
+		}
+		ok, err := insert(tx, ins, env, seq, end+int64(pos), n, crc, tid, packagesColumn(pkgs))
 		if err != nil {
 			return nil, fmt.Errorf("journal: %w", err)
 		}
@@ -95,6 +96,7 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 			buf = buf[:pos]
 			continue // duplicate: the seq_id stays free for the next one
 		}
+		ix.add(tid, env.Timestamp)
 		inBatch[env.MsgID] = true
 		if env.Proven {
 			nProven++
@@ -110,8 +112,11 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 			return nil, fmt.Errorf("journal: %w", err)
 		}
 	}
+	if err := ix.flush(); err != nil {
+		return nil, fmt.Errorf("journal: index: %w", err)
+	}
 	if nProven > 0 {
-		if _, err := tx.Exec(`UPDATE proven SET n = n + ? WHERE id = 1`, nProven); err != nil {
+		if err := j.countProven(tx, nProven); err != nil {
 			return nil, fmt.Errorf("journal: %w", err)
 		}
 	}
@@ -123,6 +128,7 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
+	ix.commit()
 	j.proven.Store(proven + nProven)
 	for i, env := range added {
 		env.SeqID = seqs[i]
@@ -136,10 +142,10 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 // insert stores env's row with seq_id seq and its body's place, on the
 // first free key of its msg_id's probe chain; it returns false, storing
 // nothing, when the msg_id is journaled already.
-func insert(tx *sql.Tx, ins *sql.Stmt, env *bus.Envelope, seq, at int64, n int, crc uint32) (bool, error) {
+func insert(tx *sql.Tx, ins *sql.Stmt, env *bus.Envelope, seq, at int64, n int, crc uint32, topicID int64, pkgs any) (bool, error) {
 	key := msgKey(env.MsgID)
 	for range maxProbes {
-		res, err := ins.Exec(seq, env.MsgID, key, env.Topic, env.Timestamp, at, n, crc)
+		res, err := ins.Exec(seq, env.MsgID, key, env.Topic, env.Timestamp, at, n, crc, topicID, pkgs)
 		if err != nil {
 			return false, err
 		}

@@ -40,7 +40,6 @@ CREATE TABLE IF NOT EXISTS envelopes (
 	timestamp INTEGER NOT NULL,
 	body      BLOB    NOT NULL
 );
-CREATE INDEX IF NOT EXISTS envelopes_timestamp ON envelopes(timestamp, seq_id);
 `
 
 // Journal is an open journal. It is safe for concurrent use; several
@@ -76,6 +75,11 @@ type Journal struct {
 	// proven is the count of proven envelopes journaled (proven.go), as
 	// this process saw it last: at Open, or in its last Add.
 	proven atomic.Int64
+	// topicIDs and packageIDs cache the ids of the search indexes
+	// (index.go), under mu.
+	topicIDs, packageIDs *dict
+	// st are Add's statements, prepared once (index.go).
+	st writeStmts
 	// added is closed by the next Add that adds envelopes (Added).
 	addedMu sync.Mutex
 	added   chan struct{}
@@ -149,7 +153,8 @@ func Open(path string) (*Journal, error) {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
-	j := &Journal{db: db, path: path, legacyUntil: legacyUntil}
+	j := &Journal{db: db, path: path, legacyUntil: legacyUntil,
+		topicIDs: newDict("topics", "topic"), packageIDs: newDict("packages", "name")}
 	j.proven.Store(proven)
 	if j.bfile, err = openBodies(db, path); err != nil {
 		db.Close()
@@ -159,11 +164,18 @@ func Open(path string) (*Journal, error) {
 		}
 		return nil, fmt.Errorf("journal %s: %w", path, err)
 	}
+	if err := j.migrateSearch(); err != nil {
+		j.Close()
+		return nil, fmt.Errorf("journal %s: search indexes: %w", path, err)
+	}
 	if j.w, err = db.Conn(context.Background()); err == nil {
 		j.has, err = db.Prepare(keyQuery)
 	}
 	if err == nil {
 		j.mark, err = db.Prepare(markQuery)
+	}
+	if err == nil {
+		err = j.st.prepare(db)
 	}
 	if err != nil {
 		j.Close()
@@ -220,7 +232,7 @@ func createTx(db *sql.DB) error {
 		if _, err := tx.Exec(schema); err != nil {
 			return err
 		}
-		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx, migratePrunedTx, migrateLegacyTx, migrateProvenTx, migrateOutletsTx, createIdentityTx} {
+		for _, migrate := range []func(*sql.Tx) error{migratePublishedTx, migrateBodiesTx, migrateKeysTx, migratePrunedTx, migrateLegacyTx, migrateProvenTx, migrateOutletsTx, createIdentityTx, migrateSearchTx} {
 			if err := migrate(tx); err != nil {
 				return err
 			}
@@ -255,6 +267,7 @@ func (j *Journal) Close() error {
 			st.Close()
 		}
 	}
+	j.st.close()
 	var err error
 	if j.w != nil {
 		err = j.w.Close()

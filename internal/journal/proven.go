@@ -74,7 +74,7 @@ type dupCheck struct {
 	q      func(key int64) *sql.Row
 }
 
-// newDupCheck prepares the msg_key lookup of dupCheck in tx, once per
+// newDupCheck takes the msg_key lookup of dupCheck into tx, once per
 // Add, when the journal has rows from before happenings or proven
 // envelopes; proven is the count of the latter.
 func (j *Journal) newDupCheck(tx *sql.Tx, proven int64) (*dupCheck, error) {
@@ -82,7 +82,7 @@ func (j *Journal) newDupCheck(tx *sql.Tx, proven int64) (*dupCheck, error) {
 	if j.legacyUntil == 0 && proven == 0 {
 		return d, nil
 	}
-	st, err := tx.Prepare(keyQuery) // closed with tx
+	st, err := j.st.stmt(tx, stKey)
 	if err != nil {
 		return nil, err
 	}
@@ -109,4 +109,14 @@ func (d *dupCheck) dup(env *bus.Envelope) (bool, error) {
 func (d *dupCheck) has(msgID string) (bool, error) {
 	seq, _, err := findMsgID(d.q, msgID)
 	return seq != 0, err
+}
+
+// countProven adds n to the count of proven envelopes, inside Add's
+// transaction tx.
+func (j *Journal) countProven(tx *sql.Tx, n int64) error {
+	st, err := j.st.stmt(tx, stProven)
+	if err == nil {
+		_, err = st.Exec(n)
+	}
+	return err
 }

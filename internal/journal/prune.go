@@ -232,6 +232,7 @@ func (j *Journal) pruneKeys(before int64) (int64, bool, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	var n, scanned int64
+	var ix *indexer
 	err := inTx(j.w, func(tx *sql.Tx) error {
 		m, err := scanMark(tx.QueryRow(markQuery))
 		if err != nil {
@@ -262,18 +263,52 @@ func (j *Journal) pruneKeys(before int64) (int64, bool, error) {
 		}
 		// The largest key has no next key in SQL (the sum overflows to a
 		// float) while Go's key++ wraps: that row always stays.
-		res, err := tx.Exec(`DELETE FROM envelopes WHERE seq_id > ? AND seq_id <= ?
+		// The deleted rows leave the search indexes too (index.go).
+		del, err := tx.Query(`DELETE FROM envelopes WHERE seq_id > ? AND seq_id <= ?
 			AND IFNULL(msg_key, 0) <> 9223372036854775807
-			AND NOT EXISTS (SELECT 1 FROM envelopes e WHERE e.msg_key = envelopes.msg_key + 1)`, m.KeysThrough, hi)
+			AND NOT EXISTS (SELECT 1 FROM envelopes e WHERE e.msg_key = envelopes.msg_key + 1)
+			RETURNING seq_id, topic_id, timestamp, packages`, m.KeysThrough, hi)
 		if err != nil {
 			return err
 		}
-		if n, err = res.RowsAffected(); err != nil {
+		type gone struct {
+			seq, topic, ts int64
+			pkgs           sql.NullString
+		}
+		var deleted []gone
+		for del.Next() {
+			var g gone
+			if err := del.Scan(&g.seq, &g.topic, &g.ts, &g.pkgs); err != nil {
+				del.Close()
+				return err
+			}
+			deleted = append(deleted, g)
+		}
+		err = del.Err()
+		del.Close()
+		if err != nil {
 			return err
 		}
+		var pkgThrough int64
+		if err := tx.QueryRow(`SELECT through FROM package_index WHERE id = 1`).Scan(&pkgThrough); err != nil {
+			return err
+		}
+		ix = j.newIndexer(tx)
+		for _, g := range deleted {
+			if err := ix.remove(g.seq, g.topic, g.ts, g.pkgs, pkgThrough); err != nil {
+				return err
+			}
+		}
+		if err := ix.flush(); err != nil {
+			return err
+		}
+		n = int64(len(deleted))
 		_, err = tx.Exec(`UPDATE pruned SET keys_seq_id = ? WHERE id = 1`, hi)
 		return err
 	})
+	if err == nil && ix != nil {
+		ix.commit()
+	}
 	return n, scanned == pruneBatch, err
 }
 

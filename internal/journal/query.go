@@ -96,7 +96,9 @@ func (j *Journal) ByTime(t0, t1 int64, limit int) ([][]byte, error) {
 	if err := j.checkPruned(func(m PruneMark) bool { return t0 <= m.Before }); err != nil {
 		return nil, err
 	}
-	return j.bodies(limit, `SELECT seq_id, `+bodyCols+` FROM envelopes WHERE timestamp BETWEEN ? AND ? ORDER BY seq_id LIMIT ?`, t0, t1, limit+1)
+	// Through the index by topic and time (index.go), topic by topic.
+	return j.bodies(limit, `SELECT seq_id, `+bodyCols+` FROM envelopes INDEXED BY envelopes_topic
+		WHERE topic_id IN (SELECT id FROM topics) AND timestamp BETWEEN ? AND ? ORDER BY seq_id LIMIT ?`, t0, t1, limit+1)
 }
 
 // bySeqList runs one IN query per chunk of seq_ids and merges them in

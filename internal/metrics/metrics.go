@@ -47,6 +47,7 @@ type Metrics struct {
 	health  health
 	probes  *probes
 	amqp    amqpProbe
+	web     *webMetrics
 }
 
 // New makes the metrics and registers them, with Go runtime and process
@@ -101,6 +102,7 @@ func New() *Metrics {
 		newStateCollector(m), newAMQPCollector(m),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.web = newWebMetrics(m.reg)
 	for _, mode := range []string{ModeSMTP, ModeLMTP, ModeDeliver, ModeReplay} {
 		m.received.WithLabelValues(mode) // export zeros so dashboards see every mode
 	}

@@ -40,6 +40,13 @@ var allMetrics = []string{
 	"mailgw_quarantine_mails",
 	"mailgw_quarantine_bytes",
 	"mailgw_probe_errors",
+	"mailgw_web_requests_total",
+	"mailgw_web_request_duration_seconds",
+	"mailgw_web_streams",
+	"mailgw_web_streams_refused_total",
+	"mailgw_web_streams_dropped_total",
+	"mailgw_web_stream_events_skipped_total",
+	"mailgw_web_package_index_behind",
 }
 
 func serve(t *testing.T, m *Metrics) string {
@@ -88,6 +95,13 @@ func TestMetricsListed(t *testing.T) {
 	m.SMTPReply(250)
 	m.ConnOpened("smtp")
 	m.ConnRejected()
+	m.WebRequest("search", 400, 3*time.Millisecond)
+	m.WebStreams(2)
+	m.WebStreams(-1)
+	m.WebStreamRefused()
+	m.WebStreamDropped("slow")
+	m.WebStreamSkipped(3)
+	m.WebPackageIndexBehind(12)
 	m.SetSpoolProbe(func() (int, time.Time, error) { return 3, time.Now().Add(-90 * time.Second), nil })
 	m.SetJournalProbe(func() (int64, int64, error) { return 42, 41, nil })
 	m.SetBusDropProbe(func() uint64 { return 6 })
@@ -122,6 +136,13 @@ func TestMetricsListed(t *testing.T) {
 		`mailgw_quarantine_mails 2`,
 		`mailgw_quarantine_bytes 777`,
 		`mailgw_probe_errors{probe="disk"} 0`,
+		`mailgw_web_requests_total{code="400",handler="search"} 1`,
+		`mailgw_web_request_duration_seconds_count{handler="search"} 1`,
+		`mailgw_web_streams 1`,
+		`mailgw_web_streams_refused_total 1`,
+		`mailgw_web_streams_dropped_total{reason="slow"} 1`,
+		`mailgw_web_stream_events_skipped_total 3`,
+		`mailgw_web_package_index_behind 12`,
 	} {
 		if !strings.Contains(body, want+"\n") {
 			t.Errorf("/metrics lacks %q", want)
