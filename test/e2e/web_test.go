@@ -339,6 +339,13 @@ func TestWebBrowser(t *testing.T) {
 		}
 	}
 
+	// One event, its signature checked against the development key serve
+	// made (the key tail and verify trust when none is configured).
+	b.do(t, chromedp.Navigate(base+"/event?id="+bash))
+	if sig := value(t, b, chromedp.Text(chromedp.CSS(`#signature`))); !strings.HasPrefix(sig, "valid, signed by ") {
+		t.Errorf("signature status %q", sig)
+	}
+
 	// Without JavaScript: a plain list with pages.
 	if _, err := chromedp.Call(b.ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
 		t.Fatal(err)
