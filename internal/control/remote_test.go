@@ -163,4 +163,3 @@ func TestRunRemoteServeGone(t *testing.T) {
 		t.Errorf("checkpoint says done: %s", data)
 	}
 }
-
