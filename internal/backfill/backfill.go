@@ -108,6 +108,15 @@ type Options struct {
 	// Observe, when set, is called in archive order for every envelope
 	// built, with added = true when it was journaled (or spooled) as new.
 	Observe func(env *bus.Envelope, added bool)
+	// OnMail, when set, is called in archive order for every mail read
+	// (not those a checkpoint covers or a filter drops), with the reason
+	// it yields no event ("" when it yields events): for metrics.
+	OnMail func(reason string)
+	// OnJournaled, when set, is called in ModePublish each time the
+	// events of every mail up to the one at index (offset) are
+	// journaled, where the checkpoint moves (on the engine's goroutine;
+	// serve's control socket tells its client).
+	OnJournaled func(index int, offset int64)
 	// Verifier judges every mail's trust in ModePublish and ModeDryRun
 	// (nil: Config.Trust's policy without DKIM checking). In ModeSpool
 	// serve judges the spooled mail, so replay does not.

@@ -52,7 +52,7 @@ func RunRemote(ctx context.Context, o Options, files []string, r Remote) (Summar
 	o.Mode = ModePublish // for loadCheckpoint: checkpoints are kept
 	s := Summary{Topics: map[string]int{}, Reasons: map[string]int{}}
 	start := o.Now()
-	prog := newProgress(&o, files)
+	prog := newProgress(&o)
 	defer func() { prog.finish(&s) }()
 	for _, f := range files {
 		s.Files++

@@ -82,14 +82,15 @@ type Server struct {
 	// ProgressEvery is the interval of Progress frames (250ms).
 	ProgressEvery time.Duration
 
-	ln    *net.UnixListener
-	path  string
-	ino   uint64 // of the socket file Listen made
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-	slots chan struct{} // one per running job
-	jobID int64
-	wg    sync.WaitGroup
+	ln        *net.UnixListener
+	closeOnce sync.Once
+	path      string
+	ino       uint64 // of the socket file Listen made
+	mu        sync.Mutex
+	conns     map[net.Conn]struct{}
+	slots     chan struct{} // one per running job
+	jobID     int64
+	wg        sync.WaitGroup
 
 	started, refused atomic.Int64
 }
@@ -253,6 +254,12 @@ func (s *Server) Close() error {
 	if s.ln == nil {
 		return nil
 	}
+	var err error
+	s.closeOnce.Do(func() { err = s.close() })
+	return err
+}
+
+func (s *Server) close() error {
 	err := s.ln.Close()
 	s.mu.Lock()
 	for c := range s.conns {
@@ -305,7 +312,7 @@ func (cn *conn) readHeader(d time.Duration) (byte, int64, error) {
 }
 
 func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
-	cn := &conn{s: s, c: c, r: bufio.NewReaderSize(c, 64<<10), log: s.logger().With("component", "control")}
+	cn := &conn{s: s, c: c, r: bufio.NewReaderSize(c, 64<<10), log: s.logger()}
 	if cred, err := peerCred(c); err == nil {
 		cn.log = cn.log.With("peer_pid", cred.Pid, "peer_uid", cred.Uid)
 	}
