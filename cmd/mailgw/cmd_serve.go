@@ -235,7 +235,9 @@ func runServe(cfg *config.Config, log *slog.Logger, stopping <-chan struct{}, hu
 	// mailgw replay run on the engine beside live mail.
 	ctlCtx, stopCtl := context.WithCancel(context.Background())
 	defer stopCtl()
-	run("control", func() error { return d.ctl.Serve(ctlCtx) })
+	if d.ctl != nil {
+		run("control", func() error { return d.ctl.Serve(ctlCtx) })
+	}
 	log.Info("mailgw serve running", "version", shortVersion(), "state_dir", cfg.StateDir,
 		"bus", d.pub.Addrs(), "replay", replayAddr, "spool", cfg.SpoolDir, "journal", cfg.Journal)
 
@@ -270,7 +272,9 @@ wait:
 	// 2. Backfills: cancelled, what they journaled is published with the
 	// rest; the client's next run resumes from its checkpoint.
 	stopCtl()
-	d.ctl.Close()
+	if d.ctl != nil {
+		d.ctl.Close()
+	}
 	// The pipeline: whatever it has not committed stays in the spool;
 	// what the engine journaled is published for up to publishGrace.
 	stopPipe()
@@ -405,7 +409,10 @@ func (d *daemon) open() (int, error) {
 		MaxMail: cfg.SMTP.MaxMessageBytes,
 	}
 	if err := d.ctl.Listen(control.Path(cfg.StateDir)); err != nil {
-		return exitTempFail, err
+		// Backfills then go through the spool (replay's fallback): no
+		// reason to refuse live mail.
+		d.log.Warn("no control socket: mailgw replay will deliver into the spool instead", "err", err)
+		d.ctl = nil
 	}
 	return exitOK, nil
 }

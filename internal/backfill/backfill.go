@@ -117,6 +117,11 @@ type Options struct {
 	// journaled, where the checkpoint moves (on the engine's goroutine;
 	// serve's control socket tells its client).
 	OnJournaled func(index int, offset int64)
+	// Hold, when set, is called in ModePublish before each batch goes to
+	// the engine, and may wait (serve waits while a bus subscriber lags,
+	// so that a backfill does not fill the subscriber queues live mail
+	// must pass through); its error stops the replay.
+	Hold func(ctx context.Context) error
 	// Verifier judges every mail's trust in ModePublish and ModeDryRun
 	// (nil: Config.Trust's policy without DKIM checking). In ModeSpool
 	// serve judges the spooled mail, so replay does not.
@@ -236,7 +241,13 @@ func replay(ctx context.Context, o Options, files []string, archives []Archive) 
 		o.Verifier = v
 	}
 	start := o.Now()
-	defer tuneGC(o.Mode)()
+	if o.Engine == nil {
+		// On a shared engine the replay runs inside serve: the
+		// collector's settings are the process's, and turning it off
+		// for a backfill made live mail wait on the collector's work
+		// near the limit.
+		defer tuneGC(o.Mode)()
+	}
 	own := false
 	if o.Mode == ModePublish && o.Engine == nil {
 		own = true

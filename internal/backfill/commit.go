@@ -77,6 +77,11 @@ func (c *committer) submit(ctx context.Context, batch []*item, index int, offset
 			}
 		}
 	}
+	if c.o.Hold != nil {
+		if err := c.o.Hold(ctx); err != nil {
+			return err
+		}
+	}
 	select {
 	case c.slots <- struct{}{}:
 	case <-ctx.Done():

@@ -2,11 +2,8 @@ package control
 
 import (
 	"context"
-	"io"
 	"sync"
 	"time"
-
-	"github.com/debian/mailgw/internal/archive"
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/backfill"
@@ -34,14 +31,19 @@ type Backfiller struct {
 	Options func() backfill.Options
 	Hooks   Hooks
 	// Backlog, if set, returns the bytes queued for the bus subscriber
-	// that lags most and the bound of a subscriber's queue: the backfill
-	// reads no further mail while a subscriber has more than half its
-	// bound queued, until it is down to a quarter, so that a subscriber
-	// that keeps reading receives every event of a backfill however fast
-	// serve replays. A subscriber whose queue does not shrink for
+	// that lags most and the bound of a subscriber's queue. Before each
+	// batch goes to the engine, the backfill waits while a subscriber
+	// has more than HoldBytes queued (default: 1 MiB or a quarter of the
+	// bound, the lesser), until it is down to half that. The queue of a
+	// subscriber is first in, first out: what a backfill queues there,
+	// live mail waits behind; held to about a megabyte, that is some
+	// tens of milliseconds at a subscriber's pace, and a subscriber that
+	// keeps reading receives every event of a backfill however fast
+	// serve could replay. A subscriber whose queue does not shrink for
 	// StallAfter (5s) is not waited for until it has caught up (its
 	// messages are dropped when its queue is full, as with live mail).
 	Backlog    func() (queued, limit int64)
+	HoldBytes  int64
 	StallAfter time.Duration
 
 	mu      sync.Mutex
@@ -54,9 +56,13 @@ func (b *Backfiller) hold(ctx context.Context) error {
 		return nil
 	}
 	q, limit := b.Backlog()
+	high := b.HoldBytes
+	if high <= 0 {
+		high = min(1<<20, limit/4)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if q <= limit/2 {
+	if q <= high {
 		b.stalled = false
 		return nil
 	}
@@ -70,13 +76,13 @@ func (b *Backfiller) hold(ctx context.Context) error {
 	low, since := q, time.Now()
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
-	for q > limit/4 {
+	for q > high/2 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-t.C:
 		}
-		if q, limit = b.Backlog(); q < low {
+		if q, _ = b.Backlog(); q < low {
 			low, since = q, time.Now()
 		} else if time.Since(since) > stall {
 			b.stalled = true
@@ -84,20 +90,6 @@ func (b *Backfiller) hold(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// heldReader is a Reader whose Next first waits for the bus (hold).
-type heldReader struct {
-	archive.Reader
-	ctx  context.Context
-	hold func(context.Context) error
-}
-
-func (r heldReader) Next() (archive.Mail, error) {
-	if err := r.hold(r.ctx); err != nil {
-		return archive.Mail{}, io.EOF // cancelled: the backfill ends with ctx.Err()
-	}
-	return r.Reader.Next()
 }
 
 // Backfill implements Handler.
@@ -128,6 +120,6 @@ func (b *Backfiller) Backfill(ctx context.Context, job Job, f *FileRun) (backfil
 			b.Hooks.Mail(reason)
 		}
 	}
-	src := heldReader{Reader: f.Source, ctx: ctx, hold: b.hold}
-	return backfill.RunArchives(ctx, o, []backfill.Archive{{Name: f.Name, Reader: src}})
+	o.Hold = b.hold
+	return backfill.RunArchives(ctx, o, []backfill.Archive{{Name: f.Name, Reader: f.Source}})
 }
