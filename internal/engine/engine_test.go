@@ -20,7 +20,7 @@ func env(id string) *bus.Envelope {
 	return bus.NewEnvelope("org.debian.dev.dak.package.upload", map[string]any{"source": "bash"}, "2008-"+id, 1, "mailgw")
 }
 
-func openJournal(t *testing.T) *journal.Journal {
+func openJournal(t testing.TB) *journal.Journal {
 	t.Helper()
 	j, err := journal.Open(filepath.Join(t.TempDir(), "j.sqlite"))
 	if err != nil {
@@ -75,9 +75,6 @@ func TestJournalThenPublish(t *testing.T) {
 			p = Backfill
 		}
 		jb, r := job(env(fmt.Sprintf("a%d", i)), env(fmt.Sprintf("b%d", i)))
-		if i == 49 {
-			jb.Envelopes = append(jb.Envelopes, env("a0")) // a duplicate
-		}
 		if err := e.Submit(context.Background(), p, jb); err != nil {
 			t.Fatal(err)
 		}
@@ -89,10 +86,18 @@ func TestJournalThenPublish(t *testing.T) {
 			t.Errorf("job %d: journaled %d (%v), published %v (%v)", i, len(r.added), r.jerr, r.published, r.perr)
 		}
 	}
+	jb, dup := job(env("a0"), env("c")) // a0 is journaled already
+	if err := e.Submit(context.Background(), Live, jb); err != nil {
+		t.Fatal(err)
+	}
+	<-dup.done
+	if len(dup.added) != 1 || dup.added[0].MsgID != "2008-c" || dup.perr != nil {
+		t.Errorf("job with a duplicate: added %v (%v)", dup.added, dup.perr)
+	}
 	e.Close()
 	got := pub.Envelopes()
-	if len(got) != 100 {
-		t.Fatalf("published %d envelopes, want 100", len(got))
+	if len(got) != 101 {
+		t.Fatalf("published %d envelopes, want 101", len(got))
 	}
 	if !slices.IsSortedFunc(got, func(a, b *bus.Envelope) int { return int(a.SeqID - b.SeqID) }) {
 		t.Error("bus order is not seq_id order")
