@@ -214,11 +214,16 @@ func (e *Engine) Close() {
 	<-e.exit
 }
 
+// markDelay is how long handed marks wait for a transaction before the
+// journaler records them in one of their own.
+const markDelay = 200 * time.Millisecond
+
 // journaler takes jobs, live first, and journals them in transactions of
 // up to MaxEnvelopes envelopes until Close; then it journals what is
 // still queued and returns.
 func (e *Engine) journaler() {
 	live, back := e.queues[Live], e.queues[Backfill]
+	var flush <-chan time.Time // armed while handed marks wait
 	for {
 		var j *Job
 		p := Live
@@ -230,9 +235,17 @@ func (e *Engine) journaler() {
 			case j = <-back:
 				p = Backfill
 			case <-e.markReq:
-				if len(live) == 0 && len(back) == 0 {
-					e.flushMarks() // idle: no transaction takes them soon
+				// Marks wait for the next transaction, or markDelay
+				// when none comes: a transaction of their own for
+				// every published batch took the journal's lock from
+				// the next Add.
+				if flush == nil {
+					flush = time.After(markDelay)
 				}
+				continue
+			case <-flush:
+				flush = nil
+				e.flushMarks()
 				continue
 			case <-e.stop:
 				e.drain()
