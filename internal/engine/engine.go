@@ -70,7 +70,7 @@ type Options struct {
 	// Health, if set, is told when journal writes start and stop failing.
 	Health Health
 	// MaxEnvelopes bounds the envelopes of one journal transaction
-	// (default 2048); a single larger job is journaled whole.
+	// (default 1024); a single larger job is journaled whole.
 	MaxEnvelopes int
 	// QueueJobs is how many jobs of each priority may wait (default 256):
 	// a producer's Submit blocks while its priority's queue is full.
@@ -146,7 +146,7 @@ func Start(ctx context.Context, o Options) *Engine {
 		o.Logger = slog.Default()
 	}
 	if o.MaxEnvelopes <= 0 {
-		o.MaxEnvelopes = 2048
+		o.MaxEnvelopes = 1024
 	}
 	if o.QueueJobs <= 0 {
 		o.QueueJobs = 256
@@ -214,47 +214,63 @@ func (e *Engine) Close() {
 	<-e.exit
 }
 
+// markDelay is how long handed marks wait for a transaction before the
+// journaler records them in one of their own.
+const markDelay = 200 * time.Millisecond
+
 // journaler takes jobs, live first, and journals them in transactions of
 // up to MaxEnvelopes envelopes until Close; then it journals what is
 // still queued and returns.
 func (e *Engine) journaler() {
 	live, back := e.queues[Live], e.queues[Backfill]
+	var flush <-chan time.Time // armed while handed marks wait
 	for {
 		var j *Job
+		p := Live
 		select {
 		case j = <-live:
 		default:
 			select {
 			case j = <-live:
 			case j = <-back:
+				p = Backfill
 			case <-e.markReq:
-				if len(live) == 0 && len(back) == 0 {
-					e.flushMarks() // idle: no transaction takes them soon
+				// Marks wait for the next transaction, or markDelay
+				// when none comes: a transaction of their own for
+				// every published batch took the journal's lock from
+				// the next Add.
+				if flush == nil {
+					flush = time.After(markDelay)
 				}
+				continue
+			case <-flush:
+				flush = nil
+				e.flushMarks()
 				continue
 			case <-e.stop:
 				e.drain()
 				return
 			}
 		}
-		e.commit(e.gather(j))
+		e.commit(e.gather(j, p))
 	}
 }
 
-// gather adds to j the jobs ready now, live ones first, up to
-// MaxEnvelopes envelopes.
-func (e *Engine) gather(j *Job) []*Job {
+// gather adds to j the jobs of its priority ready now, up to
+// MaxEnvelopes envelopes. A transaction holds live jobs only or backfill
+// jobs only: live mail then waits for at most one backfill transaction
+// and its own, which is small (BenchmarkLiveUnderBackfill).
+func (e *Engine) gather(j *Job, p Priority) []*Job {
 	jobs, n := []*Job{j}, len(j.Envelopes)
-	for _, q := range e.queues {
-		for n < e.o.MaxEnvelopes {
-			select {
-			case j := <-q:
-				jobs, n = append(jobs, j), n+len(j.Envelopes)
-				continue
-			default:
-			}
-			break
+	q := e.queues[p]
+	for n < e.o.MaxEnvelopes {
+		select {
+		case j := <-q:
+			jobs, n = append(jobs, j), n+len(j.Envelopes)
+			continue
+		default:
 		}
+		break
 	}
 	return jobs
 }
@@ -266,14 +282,14 @@ func (e *Engine) drain() {
 	e.closed = true
 	e.subMu.Unlock()
 	for {
-		var j *Job
 		select {
-		case j = <-e.queues[Live]:
-		case j = <-e.queues[Backfill]:
+		case j := <-e.queues[Live]:
+			e.commit(e.gather(j, Live))
+		case j := <-e.queues[Backfill]:
+			e.commit(e.gather(j, Backfill))
 		default:
 			return
 		}
-		e.commit(e.gather(j))
 	}
 }
 
