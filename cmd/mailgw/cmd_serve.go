@@ -40,7 +40,9 @@ const shutdownGrace = 30 * time.Second
 
 const serveLong = `The daemon: SMTP and LMTP listeners, spool pickup (inotify, and a scan at
 start), classification, signing, journal, ZeroMQ publisher, replay endpoint
-(docs/replay.md), the admin HTTP listener (/metrics, /healthz;
+(docs/replay.md), the control socket state_dir/control.sock, through which
+mailgw replay hands serve a backfill (docs/operations.md), the admin HTTP
+listener (/metrics, /healthz;
 docs/monitoring.md) and, when [web] listen is set, the web listener (live
 view and history API; docs/web.md). With no configuration it runs on
 built-in defaults and generates a development signing key with a loud

@@ -172,7 +172,7 @@ func runRemoteFile(ctx context.Context, o *Options, path string, s *Summary, pro
 	default:
 		rs, err = r.Abort(10 * time.Second)
 		if sendErr != nil {
-			err = errors.Join(sendErr, err)
+			err = sendErr // the cause; Abort only confirms it
 		} else if cerr := ctx.Err(); cerr != nil {
 			err = cerr
 		}

@@ -197,6 +197,9 @@ func (c *Client) writeErr(err error) error {
 	if rerr := c.err(); rerr != nil {
 		return rerr
 	}
+	if errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) {
+		return errors.New("serve closed the control connection (stopped?)")
+	}
 	return fmt.Errorf("control: %w", err)
 }
 
