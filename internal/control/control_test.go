@@ -546,3 +546,34 @@ func TestMailOverClientBound(t *testing.T) {
 		t.Error("Send of a mail over MaxMail succeeded")
 	}
 }
+
+// TestInFlightBudget: serve reads no more mail than MaxInFlight bytes
+// beyond what is journaled, whatever the client sends.
+func TestInFlightBudget(t *testing.T) {
+	h := newFake(0) // journals only at the end of the file
+	_, path := startServer(t, h, func(s *Server) { s.MaxInFlight = 3 * 100 })
+	c := dialStart(t, path)
+	c.StartFile("budget", -1, nil)
+	go func() {
+		for i := range 20 {
+			m := mail(i)
+			m.Data = append(m.Data, bytes.Repeat([]byte("x"), 100-len(m.Data)-mailHeader)...)
+			if c.Send(m) != nil {
+				return
+			}
+		}
+		c.Flush()
+	}()
+	read := func() int {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		return len(h.mails["budget"])
+	}
+	waitFor(t, func() bool { return read() == 3 })
+	time.Sleep(200 * time.Millisecond)
+	if n := read(); n != 3 {
+		t.Errorf("serve read %d mails of 100 bytes with a budget of 300 and none journaled", n)
+	}
+	// (The server's cleanup cancels the job: a real backfill journals
+	// every 250 ms, which frees the budget.)
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -38,7 +39,8 @@ type FileRun struct {
 	// Source yields the mails the client sends, in order, then io.EOF.
 	Source archive.Reader
 
-	through     atomic.Int64 // index+1 of the last journaled mail
+	release     func(index int) // the source's byte budget
+	through     atomic.Int64    // index+1 of the last journaled mail
 	offset      atomic.Int64
 	newEvents   atomic.Int64
 	duplicates  atomic.Int64
@@ -50,6 +52,9 @@ type FileRun struct {
 func (f *FileRun) Journaled(index int, offset int64) {
 	f.offset.Store(offset)
 	f.through.Store(int64(index) + 1)
+	if f.release != nil {
+		f.release(index)
+	}
 }
 
 // Event counts one event built: added when the journal took it as new,
@@ -81,6 +86,10 @@ type Server struct {
 	HelloTimeout, IdleTimeout, WriteTimeout time.Duration
 	// ProgressEvery is the interval of Progress frames (250ms).
 	ProgressEvery time.Duration
+	// MaxInFlight bounds the bytes of the mails of a job read and not
+	// yet journaled (64 MiB; one mail is always taken): serve's memory
+	// for a job does not grow with the client's mail sizes.
+	MaxInFlight int64
 
 	ln        *net.UnixListener
 	closeOnce sync.Once
@@ -177,6 +186,9 @@ func (s *Server) defaults() {
 	}
 	if s.ProgressEvery <= 0 {
 		s.ProgressEvery = 250 * time.Millisecond
+	}
+	if s.MaxInFlight <= 0 {
+		s.MaxInFlight = 64 << 20
 	}
 	s.slots = make(chan struct{}, s.MaxJobs)
 }
@@ -390,8 +402,8 @@ func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 func (cn *conn) runFile(ctx context.Context, job Job, file int, f File) bool {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	src := &source{cn: cn, cancel: cancel, last: -1, name: f.Name}
-	fr := &FileRun{File: f, Source: src}
+	src := &source{cn: cn, ctx: ctx, cancel: cancel, last: -1, name: f.Name, wake: make(chan struct{})}
+	fr := &FileRun{File: f, Source: src, release: src.release}
 	progress := func() Progress {
 		return Progress{File: file, Received: int(src.received.Load()), Through: int(fr.through.Load()) - 1, Offset: fr.offset.Load(),
 			New: int(fr.newEvents.Load()), Duplicates: int(fr.duplicates.Load()), Quarantined: int(fr.quarantined.Load())}
@@ -467,6 +479,7 @@ func (s *Server) endJob() { <-s.slots }
 // source is the archive.Reader over the mail frames of one file.
 type source struct {
 	cn       *conn
+	ctx      context.Context
 	cancel   context.CancelFunc
 	name     string
 	last     int // index of the last mail read
@@ -475,6 +488,55 @@ type source struct {
 	received atomic.Int64
 	ended    bool  // the E frame came
 	err      error // the connection failed or broke the protocol
+
+	// The byte budget (Server.MaxInFlight): the mails read and not yet
+	// journaled, in order; wake is closed and replaced when it shrinks.
+	mu      sync.Mutex
+	pending []inFlight
+	held    int64
+	wake    chan struct{}
+}
+
+type inFlight struct {
+	index int
+	size  int64
+}
+
+// release forgets the mails up to index (journaled).
+func (s *source) release(index int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := 0
+	for ; i < len(s.pending) && s.pending[i].index <= index; i++ {
+		s.held -= s.pending[i].size
+	}
+	if i == 0 {
+		return
+	}
+	s.pending = s.pending[i:]
+	close(s.wake)
+	s.wake = make(chan struct{})
+}
+
+// admit waits until a mail of size bytes fits the budget (or nothing is
+// held), and counts it.
+func (s *source) admit(index int, size int64) error {
+	for {
+		s.mu.Lock()
+		if s.held == 0 || s.held+size <= s.cn.s.MaxInFlight {
+			s.held += size
+			s.pending = append(s.pending, inFlight{index, size})
+			s.mu.Unlock()
+			return nil
+		}
+		wake := s.wake
+		s.mu.Unlock()
+		select {
+		case <-wake:
+		case <-s.ctx.Done():
+			return s.ctx.Err()
+		}
+	}
 }
 
 // Next returns the next mail frame's mail; io.EOF at the file's end, and
@@ -499,6 +561,17 @@ func (s *source) Next() (archive.Mail, error) {
 				err = fmt.Errorf("protocol: mail frame of %d bytes, shorter than its header", n)
 				break
 			}
+			if n > cn.s.MaxMail+mailHeader {
+				_, err = readPayload(cn.r, typ, n, cn.s.MaxMail+mailHeader, nil)
+				break
+			}
+			// Within the budget before the mail is read; its index is
+			// known only then (until then no release takes it).
+			if err = s.admit(math.MaxInt, n); err != nil {
+				s.err = err
+				return archive.Mail{}, io.EOF
+			}
+			cn.c.SetReadDeadline(time.Now().Add(cn.s.IdleTimeout))
 			var data []byte
 			if data, err = readPayload(cn.r, typ, n, cn.s.MaxMail+mailHeader, nil); err != nil {
 				break
@@ -510,6 +583,9 @@ func (s *source) Next() (archive.Mail, error) {
 				break
 			}
 			s.last, s.offset = index, offset
+			s.mu.Lock()
+			s.pending[len(s.pending)-1].index = index
+			s.mu.Unlock()
 			s.bytes += n + 5
 			s.received.Add(1)
 			return archive.Mail{Data: data[mailHeader:], Offset: offset, Index: index, Kind: archive.KindMail}, nil
