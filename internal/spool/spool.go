@@ -184,14 +184,10 @@ const ReplayedSuffix = ",R"
 
 // DeliverReplayed is Deliver for mailgw replay: the name ends in
 // ReplayedSuffix, and the pipeline marks the mail's events
-// msg.mailgw.replayed = true (IsReplayed).
+// msg.mailgw.replayed = true (OriginOf).
 func (s *Spool) DeliverReplayed(r io.Reader, maxBytes int64) (string, error) {
 	return s.deliver(r, maxBytes, Origin{Replayed: true})
 }
-
-// IsReplayed reports whether the spooled mail called name was delivered
-// by DeliverReplayed (or DeliverFrom with Origin.Replayed).
-func IsReplayed(name string) bool { return OriginOf(name).Replayed }
 
 func (s *Spool) deliver(r io.Reader, maxBytes int64, o Origin) (string, error) {
 	s.writing.Add(1)
