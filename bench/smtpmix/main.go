@@ -7,7 +7,7 @@
 // quarantine unproven mail, as it would run live. Events are Ed25519
 // signed; bench/sub_count.py (python3-zmq) counts them on the bus.
 //
-//	smtpmix -mailgw BIN -state DIR -key FILE [-n 20000] [-conns 50] [-mails testdata/mails]
+//	smtpmix -mailgw BIN -state DIR -key FILE [-n 20000] [-conns 50] [-mails testdata/mails] [-perf FILE]
 //
 // It reports the mails acknowledged per second (every 250 is sent after
 // the spool's fsync; timed from the first connection to the last 250),
@@ -17,7 +17,10 @@
 // and the drain time: from the last 250 to the last event on the bus. It
 // exits 1 when an event is missing or came twice. DIR must not exist; it
 // is left behind for the caller to remove (see bench/smtp_ingest.sh on
-// why deleting it right away slows the next run).
+// why deleting it right away slows the next run). With -perf, perf(1)
+// records serve (user and kernel stacks: the fsyncs are in the kernel)
+// while the mails go in and drain; read it with "perf report -i FILE
+// --no-children --stdio" (the subscriber's idle wait is in it too).
 package main
 
 import (
@@ -65,6 +68,7 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 1, "seed for the copies' Message-IDs and dates")
 	flag.StringVar(&o.python, "python", "/usr/bin/python3", "the python3 with python3-zmq")
 	flag.StringVar(&o.sub, "sub", "bench/sub_count.py", "the counting subscriber")
+	flag.StringVar(&o.perf, "perf", "", "record serve with perf(1) (-g, kernel included) from the first mail to the last event, into `FILE`")
 	flag.Parse()
 	if o.mailgw == "" || o.state == "" || o.key == "" {
 		flag.Usage()
@@ -77,9 +81,9 @@ func main() {
 }
 
 type options struct {
-	mailgw, state, key, mails, python, sub string
-	n, conns                               int
-	seed                                   uint64
+	mailgw, state, key, mails, python, sub, perf string
+	n, conns                                     int
+	seed                                         uint64
 }
 
 // subResult is sub_count.py's line.
@@ -169,6 +173,15 @@ func run(o options) error {
 		c.Close()
 	}
 
+	var perf *exec.Cmd
+	if o.perf != "" {
+		perf = exec.Command("perf", "record", "-q", "-g", "-F", "499", "-o", o.perf, "-p", strconv.Itoa(serve.Process.Pid))
+		perf.Stderr = os.Stderr
+		if err := perf.Start(); err != nil {
+			return fmt.Errorf("perf: %w", err)
+		}
+		time.Sleep(500 * time.Millisecond) // perf attaches
+	}
 	load0 := loadavg()
 	start := time.Now()
 	lastAck, err := send(smtpAddr, mails, o.conns)
@@ -180,6 +193,12 @@ func run(o options) error {
 	line, err := subLines.ReadString('\n')
 	if err != nil {
 		return fmt.Errorf("subscriber: %w", err)
+	}
+	if perf != nil {
+		_ = perf.Process.Signal(os.Interrupt)
+		if err := perf.Wait(); err != nil {
+			fmt.Fprintln(os.Stderr, "smtpmix: perf:", err)
+		}
 	}
 	var res subResult
 	if err := json.Unmarshal([]byte(line), &res); err != nil {
@@ -207,6 +226,10 @@ func run(o options) error {
 	if res.Last != nil {
 		last := time.Unix(0, int64(*res.Last*1e9))
 		fmt.Printf("drain: last 250 -> last event %.0f ms\n", last.Sub(lastAck).Seconds()*1000)
+	}
+	if cpu, err := cpuSeconds(serve.Process.Pid); err == nil {
+		// The CPU clock is steadier than the wall clock on a shared machine.
+		fmt.Printf("serve CPU %.2fs (%.3f ms a mail, start and idle included)\n", cpu, 1000*cpu/float64(len(mails)))
 	}
 	fmt.Printf("subscriber CPU %.2fs; load average at end: %s\n", res.CPU, loadavg())
 	switch {
@@ -449,6 +472,30 @@ func freePorts(n int) ([]string, error) {
 		out = append(out, strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
 	}
 	return out, nil
+}
+
+// cpuSeconds is the user and system CPU time of process pid so far
+// (/proc/PID/stat, in clock ticks of 1/100 s).
+func cpuSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command name (which may hold spaces) in ")".
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	utime, err1 := strconv.ParseFloat(f[11], 64)
+	stime, err2 := strconv.ParseFloat(f[12], 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return (utime + stime) / 100, nil
 }
 
 func loadavg() string {

@@ -248,7 +248,7 @@ func (s *Spool) writeTmp(r io.Reader, maxBytes int64) (string, string, os.FileIn
 	name := newName(time.Now())
 	// A recycled file (recycle.go) is written where it is, in tmp/, and
 	// renamed into new/ under the fresh name like a new one.
-	f, tmp := s.take()
+	f, tmp, old := s.take()
 	if f == nil {
 		tmp = filepath.Join(s.dir, "tmp", name)
 		var err error
@@ -279,6 +279,12 @@ func (s *Spool) writeTmp(r io.Reader, maxBytes int64) (string, string, os.FileIn
 	}
 	if maxBytes > 0 && n > maxBytes {
 		return fail(mailerr.TooBig(maxBytes))
+	}
+	if n < old {
+		// What is left of the recycled file's last mail (take).
+		if err := f.Truncate(n); err != nil {
+			return fail(classify(err))
+		}
 	}
 	fi, err := f.Stat()
 	if err != nil {
