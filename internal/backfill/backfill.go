@@ -37,6 +37,7 @@ import (
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/engine"
 	"github.com/debian/mailgw/internal/journal"
+	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/debian/mailgw/internal/spool"
 	"github.com/debian/mailgw/parsers"
 )
@@ -110,8 +111,9 @@ type Options struct {
 	Observe func(env *bus.Envelope, added bool)
 	// OnMail, when set, is called in archive order for every mail read
 	// (not those a checkpoint covers or a filter drops), with the reason
-	// it yields no event ("" when it yields events): for metrics.
-	OnMail func(reason string)
+	// it yields no event and its kind ("" when it yields events): for
+	// metrics.
+	OnMail func(reason string, kind pipeline.QuarantineKind)
 	// OnJournaled, when set, is called in ModePublish each time the
 	// events of every mail up to the one at index (offset) are
 	// journaled, where the checkpoint moves (on the engine's goroutine;

@@ -220,7 +220,7 @@ func (c *committer) take(ctx context.Context, it *item) error {
 			s.Reasons[reasonKind(it.reason)]++
 		}
 		if c.o.OnMail != nil {
-			c.o.OnMail(it.reason)
+			c.o.OnMail(it.reason, it.kind)
 		}
 		c.batch = append(c.batch, it)
 	}

@@ -7,14 +7,15 @@ import (
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/backfill"
+	"github.com/debian/mailgw/internal/pipeline"
 )
 
 // Hooks are the typed events a Backfiller reports for metrics; nil ones
 // are not called. They are called from the backfill's goroutines.
 type Hooks struct {
-	// Mail is called for every mail read, with the reason it yields no
-	// event ("" when it yields events).
-	Mail func(reason string)
+	// Mail is called for every mail read, with the kind of reason it
+	// yields no event ("" when it yields events).
+	Mail func(kind pipeline.QuarantineKind)
 	// Event is called for every event built: added when the journal took
 	// it, else it was a duplicate.
 	Event func(env *bus.Envelope, added bool)
@@ -112,12 +113,12 @@ func (b *Backfiller) Backfill(ctx context.Context, job Job, f *FileRun) (backfil
 			b.Hooks.Event(env, added)
 		}
 	}
-	o.OnMail = func(reason string) {
+	o.OnMail = func(reason string, kind pipeline.QuarantineKind) {
 		if reason != "" {
 			f.Quarantined()
 		}
 		if b.Hooks.Mail != nil {
-			b.Hooks.Mail(reason)
+			b.Hooks.Mail(kind)
 		}
 	}
 	o.Hold = b.hold

@@ -86,6 +86,9 @@ type Result struct {
 	Added []*bus.Envelope
 	// Quarantine is the reason the mail yields no event ("" otherwise).
 	Quarantine string
+	// QuarantineKind classifies Quarantine (set with it, where the
+	// reason is decided): serve's metrics label and the log line's kind.
+	QuarantineKind QuarantineKind
 	// Published is false when the publisher failed after journaling;
 	// PublishPending publishes them later.
 	Published bool
@@ -110,6 +113,45 @@ func (r *Result) Outcome() string {
 		return OutcomeJournaled
 	}
 	return OutcomePublished
+}
+
+// QuarantineKind is why a mail yields no event, as a fixed word: the
+// reason label of mailgw_mails_quarantined_total (docs/monitoring.md).
+type QuarantineKind string
+
+// The kinds of quarantine: the Classifier's (parsers.Refusal.Kind) and the
+// pipeline's own.
+const (
+	QuarantineLoop      QuarantineKind = parsers.RefusedLoop
+	QuarantineDSN       QuarantineKind = parsers.RefusedDSN
+	QuarantineAutoReply QuarantineKind = parsers.RefusedAutoReply
+	QuarantineNoRule    QuarantineKind = parsers.RefusedNoRule
+	// QuarantineParser: a parser claimed the mail and found no event, or
+	// it panicked.
+	QuarantineParser QuarantineKind = parsers.RefusedByParser
+	// QuarantineUnreadable: not a mail ReadMessage can read.
+	QuarantineUnreadable QuarantineKind = "unreadable"
+	// QuarantineUntrusted: the trust policy quarantines unproven mail of
+	// the service (docs/trust.md).
+	QuarantineUntrusted QuarantineKind = "untrusted"
+	// QuarantineEnvelope: a payload the bus cannot carry.
+	QuarantineEnvelope QuarantineKind = "envelope"
+	// QuarantineTooBig: a spool entry over max_message_bytes, never read.
+	QuarantineTooBig QuarantineKind = "too-big"
+	// QuarantineBadEntry: a spool entry that is not a regular file.
+	QuarantineBadEntry QuarantineKind = "bad-entry"
+)
+
+// QuarantineKinds are all the kinds, for tests and documentation.
+var QuarantineKinds = []QuarantineKind{
+	QuarantineLoop, QuarantineDSN, QuarantineAutoReply, QuarantineNoRule, QuarantineParser,
+	QuarantineUnreadable, QuarantineUntrusted, QuarantineEnvelope, QuarantineTooBig, QuarantineBadEntry,
+}
+
+// quarantined returns r refusing the mail for reason, of kind.
+func (r Result) quarantined(kind QuarantineKind, reason string) Result {
+	r.Quarantine, r.QuarantineKind = reason, kind
+	return r
 }
 
 // New returns a pipeline.
@@ -157,7 +199,11 @@ func (p *Pipeline) prepare(raw []byte, o spool.Origin) (*prepared, error) {
 			return nil, err
 		}
 	}
-	return &prepared{res: Result{MessageID: pp.MessageID, Envelopes: pp.Envelopes, Quarantine: pp.Quarantine, Held: pp.Held, Trust: pp.Trust}}, nil
+	res := Result{MessageID: pp.MessageID, Envelopes: pp.Envelopes, Held: pp.Held, Trust: pp.Trust}
+	if pp.Quarantine != "" {
+		res = res.quarantined(pp.QuarantineKind, pp.Quarantine)
+	}
+	return &prepared{res: res}, nil
 }
 
 // commit journals the envelopes of prs in one engine job and waits until

@@ -78,7 +78,9 @@ type Prepared struct {
 	// Trust is the auth decision (nil for a mail that yields no event).
 	Trust      *auth.Decision
 	Quarantine string
-	Held       string
+	// QuarantineKind classifies Quarantine (set with it).
+	QuarantineKind QuarantineKind
+	Held           string
 	// Panic is set when a parser panicked (Quarantine then says
 	// "parser panic: ..."): the panic's stack, for the caller's log.
 	Panic []byte
@@ -91,20 +93,17 @@ type Prepared struct {
 func (p *Preparer) Prepare(raw []byte, in Intake) (pr *Prepared) {
 	defer func() {
 		if r := recover(); r != nil {
-			pr = &Prepared{Quarantine: fmt.Sprintf("parser panic: %v", r), Panic: debug.Stack()}
+			pr = &Prepared{Quarantine: fmt.Sprintf("parser panic: %v", r), QuarantineKind: QuarantineParser, Panic: debug.Stack()}
 		}
 	}()
 	m, err := parsers.ReadMessage(raw)
 	if err != nil {
-		return &Prepared{Quarantine: "unreadable mail: " + err.Error()}
+		return &Prepared{Quarantine: "unreadable mail: " + err.Error(), QuarantineKind: QuarantineUnreadable}
 	}
 	pr = &Prepared{MessageID: m.MessageID}
-	evs, reason := p.classifier.Load().Classify(m)
+	evs, refused := p.classifier.Load().Classify(m)
 	if len(evs) == 0 {
-		if reason == "" {
-			reason = "no event"
-		}
-		pr.Quarantine = reason
+		pr.Quarantine, pr.QuarantineKind = refused.Reason, QuarantineKind(refused.Kind)
 		return pr
 	}
 	dec := p.verifier.Load().Check(m, AuthIntake(in.Origin), evs)
@@ -115,7 +114,7 @@ func (p *Preparer) Prepare(raw []byte, in Intake) (pr *Prepared) {
 		pr.Trust, pr.Held = dec, dec.Retry
 		return pr
 	case dec.Quarantine != "":
-		pr.Trust, pr.Quarantine = dec, dec.Quarantine
+		pr.Trust, pr.Quarantine, pr.QuarantineKind = dec, dec.Quarantine, QuarantineUntrusted
 		return pr
 	}
 	pr.Trust, pr.Events = dec, evs
@@ -170,7 +169,7 @@ func (pr *Prepared) Sign(s bus.Signer, required bool, skip []bool) error {
 		if err != nil {
 			var ce *bus.CanonicalError
 			if errors.As(err, &ce) {
-				pr.Quarantine = fmt.Sprintf("envelope %s: %v", env.Topic, err)
+				pr.Quarantine, pr.QuarantineKind = fmt.Sprintf("envelope %s: %v", env.Topic, err), QuarantineEnvelope
 				pr.Envelopes, pr.Events = nil, nil
 				return nil
 			}
