@@ -332,6 +332,29 @@ def smtp(c):
                 at_most(100), "p50 %s ms, %d mails" % (f0(p50), c.a.lat_mails))]
 
 
+def smtpmix(c):
+    """bench/smtpmix: serve taking the corpus mix over 50 SMTP connections
+    (issue 19), the events counted by sub_count.py; each run in a fresh
+    state directory, all removed at the end (see smtp_ingest.sh on why)."""
+    work = os.path.join(c.work, "smtpmix.%d" % os.getpid())
+    rates, drains, note = [], [], ""
+    try:
+        for i in range(c.a.runs):
+            out = c.sh([os.path.join(c.bin, "smtpmix"), "-mailgw", c.mailgw, "-n", str(c.a.smtp_mails),
+                        "-state", os.path.join(work, "state.%d" % i), "-key", key(c)[0],
+                        "-sub", os.path.join(BENCH, "sub_count.py"), "-python", PY], "smtpmix.log")
+            rates.append(float(re.search(r"= (\d+) mails/s", out).group(1)))
+            drains.append(float(re.search(r"drain: last 250 -> last event (-?\d+) ms", out).group(1)))
+            if i == 0:
+                note = re.search(r"^events: (expected \d+)", out, re.M).group(1) + " events per run, every one received once"
+                note += "; %s" % re.search(r"^mix: \d+ mails from \S+ \(\d+ bytes, ([0-9.]+ KiB a mail)", out, re.M).group(1)
+    finally:
+        subprocess.run(["rm", "-rf", work])
+    return [row("SMTP, corpus mix, 50 clients, acknowledged (%d mails)" % c.a.smtp_mails, rates, "mails/s", ">= 3,000",
+                at_least(3000), note),
+            row("SMTP, corpus mix: drain, last 250 -> last event", drains, "ms", note="the same runs")]
+
+
 def deliver(c):
     env = dict(c.env, MAILGW_BIN=c.mailgw)
     out = c.sh([os.path.join(BENCH, "deliver_latency.sh"), str(c.a.deliver_n)], "deliver.log", env=env)
@@ -391,4 +414,4 @@ def f0(xs):
 
 from rows_amqp import amqp  # noqa: E402  (it imports helpers from here)
 
-ALL = [parse, dry_run, sign, publish, e2e, reference, ratios, trust, smtp, deliver, amqp, websearch, rss_1g]
+ALL = [parse, dry_run, sign, publish, e2e, reference, ratios, trust, smtp, smtpmix, deliver, amqp, websearch, rss_1g]

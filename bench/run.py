@@ -79,7 +79,8 @@ class Ctx:
 
 
 def build(c):
-    progs = [("./cmd/mboxgen", "mboxgen"), ("./bench/dkimdns", "dkimdns"), ("./bench/websearch", "websearch")]
+    progs = [("./cmd/mboxgen", "mboxgen"), ("./bench/dkimdns", "dkimdns"), ("./bench/websearch", "websearch"),
+             ("./bench/smtpmix", "smtpmix")]
     if not c.a.mailgw:
         progs.append(("./cmd/mailgw", "mailgw"))
     if c.a.profile:

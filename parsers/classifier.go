@@ -26,15 +26,41 @@ var ClassifyHeaders = []string{
 	"X-Distro-Tracker-Package", "X-Distro-Tracker-Keyword",
 }
 
-// Classify returns the events of m, or none and the reason. Guards run
+// Refusal says why a mail yields no event. Its Kind is decided where the
+// reason is (Guard, a parser, Classify), so that nobody needs to read the
+// text to tell the kinds apart.
+type Refusal struct {
+	// Kind is one of the Refused constants ("" when nothing is refused).
+	Kind string
+	// Reason says it for people: the quarantine's reason file and the
+	// log line carry it.
+	Reason string
+}
+
+// The kinds of Refusal. They are the values of serve's
+// mailgw_mails_quarantined_total reason label (docs/monitoring.md).
+const (
+	// RefusedLoop: mailgw's own loop marker (Guard).
+	RefusedLoop = "loop"
+	// RefusedDSN: a delivery status notification (Guard).
+	RefusedDSN = "dsn"
+	// RefusedAutoReply: an auto-reply or another automatic report (Guard).
+	RefusedAutoReply = "auto-reply"
+	// RefusedNoRule: no parser claims the mail (NoRuleReason).
+	RefusedNoRule = "no-rule"
+	// RefusedByParser: a parser claimed the mail and found no event in it.
+	RefusedByParser = "parser"
+)
+
+// Classify returns the events of m, or none and the Refusal. Guards run
 // first (see Guard); then each parser in order, and the first that claims
 // the mail decides. A claimed mail with no events gets the parser's reason
-// as it stands (parsers word it so that it names the kind of mail). A mail
-// nobody claims gets
+// as it stands (parsers word it so that it names the kind of mail), kind
+// RefusedByParser. A mail nobody claims gets kind RefusedNoRule and
 // "no rule matched (from: …, subject: …, headers: …)", listing the
 // classifying headers it carries (or "none of …").
-func (c *Classifier) Classify(m *Message) (events []Event, reason string) {
-	if r := Guard(m); r != "" {
+func (c *Classifier) Classify(m *Message) (events []Event, refused Refusal) {
+	if r := Guard(m); r.Kind != "" {
 		return nil, r
 	}
 	for _, p := range c.Parsers {
@@ -46,11 +72,11 @@ func (c *Classifier) Classify(m *Message) (events []Event, reason string) {
 			if r == "" {
 				r = p.Name() + ": claimed, no event"
 			}
-			return nil, r
+			return nil, Refusal{RefusedByParser, r}
 		}
-		return evs, ""
+		return evs, Refusal{}
 	}
-	return nil, NoRuleReason(m)
+	return nil, Refusal{RefusedNoRule, NoRuleReason(m)}
 }
 
 // NoRuleReason is the reason given for a mail that no parser claims.

@@ -6,36 +6,36 @@ import (
 )
 
 func TestGuard(t *testing.T) {
-	cases := []struct{ header, want string }{
-		{"X-Loop: mailgw\n", "loop"},
-		{"X-Loop: owner@bugs.debian.org\nX-Loop: MailGW@mailgw.debian.org\n", "loop"},
-		{"X-Mailgw-Loop: org.debian.prod\n", "loop"},
-		{"X-Loop: owner@bugs.debian.org\n", ""},
-		{"X-Loop: notmailgw@example.org\n", ""},
-		{"Auto-Submitted: auto-replied\n", "auto-reply (RFC 3834: Auto-Submitted: auto-replied)"},
-		{"Auto-Submitted: Auto-Replied (vacation)\n", "auto-reply"},
-		{"Auto-Submitted: auto-notified; owner-email=x@example.org\n", "auto-reply"},
-		{"Auto-Submitted: auto-generated\n", ""},
-		{"Auto-Submitted: no\n", ""},
-		{"Precedence: auto_reply\n", "auto-reply"},
-		{"Precedence: bulk\n", ""},
-		{"X-Autoreply: yes\n", "auto-reply"},
-		{"X-Autorespond: Out of office\n", "auto-reply"},
-		{"X-Autoreply: no\n", ""},
-		{"Content-Type: multipart/report; report-type=delivery-status; boundary=b\n", "delivery status notification"},
-		{"Content-Type: multipart/report; report-type=disposition-notification; boundary=b\n", "automatic report"},
-		{"Content-Type: multipart/mixed; boundary=b\n", ""},
+	cases := []struct{ header, kind, want string }{
+		{"X-Loop: mailgw\n", RefusedLoop, "loop"},
+		{"X-Loop: owner@bugs.debian.org\nX-Loop: MailGW@mailgw.debian.org\n", RefusedLoop, "loop"},
+		{"X-Mailgw-Loop: org.debian.prod\n", RefusedLoop, "loop"},
+		{"X-Loop: owner@bugs.debian.org\n", "", ""},
+		{"X-Loop: notmailgw@example.org\n", "", ""},
+		{"Auto-Submitted: auto-replied\n", RefusedAutoReply, "auto-reply (RFC 3834: Auto-Submitted: auto-replied)"},
+		{"Auto-Submitted: Auto-Replied (vacation)\n", RefusedAutoReply, "auto-reply"},
+		{"Auto-Submitted: auto-notified; owner-email=x@example.org\n", RefusedAutoReply, "auto-reply"},
+		{"Auto-Submitted: auto-generated\n", "", ""},
+		{"Auto-Submitted: no\n", "", ""},
+		{"Precedence: auto_reply\n", RefusedAutoReply, "auto-reply"},
+		{"Precedence: bulk\n", "", ""},
+		{"X-Autoreply: yes\n", RefusedAutoReply, "auto-reply"},
+		{"X-Autorespond: Out of office\n", RefusedAutoReply, "auto-reply"},
+		{"X-Autoreply: no\n", "", ""},
+		{"Content-Type: multipart/report; report-type=delivery-status; boundary=b\n", RefusedDSN, "delivery status notification"},
+		{"Content-Type: multipart/report; report-type=disposition-notification; boundary=b\n", RefusedAutoReply, "automatic report"},
+		{"Content-Type: multipart/mixed; boundary=b\n", "", ""},
 	}
 	for _, c := range cases {
 		m := mustRead(t, "Subject: s\n"+c.header+"\n--b\nContent-Type: text/plain\n\nx\n--b--\n")
 		got := Guard(m)
-		if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
-			t.Errorf("Guard(%q) = %q, want %q", c.header, got, c.want)
+		if got.Kind != c.kind || (c.want == "") != (got.Reason == "") || !strings.Contains(got.Reason, c.want) {
+			t.Errorf("Guard(%q) = %+v, want kind %q, reason %q", c.header, got, c.kind, c.want)
 		}
 	}
 	m := mustRead(t, "Subject: s\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nAction: failed\n--b--\n")
-	if got := Guard(m); !strings.Contains(got, "message/delivery-status part") {
-		t.Errorf("DSN part: Guard = %q", got)
+	if got := Guard(m); got.Kind != RefusedDSN || !strings.Contains(got.Reason, "message/delivery-status part") {
+		t.Errorf("DSN part: Guard = %+v", got)
 	}
 	if m.Parts[0].Text != "Action: failed" {
 		t.Errorf("delivery-status text = %q", m.Parts[0].Text)
@@ -71,25 +71,25 @@ func TestClassify(t *testing.T) {
 		fakeParser{name: "third", word: "a", events: 2, calls: &calls},
 	)
 	evs, reason := c.Classify(mustRead(t, "Subject: alpha beta\n\n"))
-	if len(evs) != 1 || evs[0].Service != "first" || reason != "" || calls != 1 {
+	if len(evs) != 1 || evs[0].Service != "first" || reason != (Refusal{}) || calls != 1 {
 		t.Errorf("first match: %v %q after %d calls", evs, reason, calls)
 	}
 	evs, reason = c.Classify(mustRead(t, "Subject: beta\n\n"))
-	if len(evs) != 0 || reason != "second saw nothing to publish" {
+	if len(evs) != 0 || reason != (Refusal{RefusedByParser, "second saw nothing to publish"}) {
 		t.Errorf("claimed without events: %v %q", evs, reason)
 	}
 	evs, reason = c.Classify(mustRead(t, "Subject: xyz\nFrom: Jane <j@example.org>\nX-Debian: DAK\nX-Loop: owner@bugs.debian.org\n\n"))
 	want := `no rule matched (from: "Jane <j@example.org>", subject: "xyz", headers: X-Debian="DAK", X-Loop="owner@bugs.debian.org")`
-	if len(evs) != 0 || reason != want {
+	if len(evs) != 0 || reason != (Refusal{RefusedNoRule, want}) {
 		t.Errorf("no rule:\n got %q\nwant %q", reason, want)
 	}
 	_, reason = c.Classify(mustRead(t, "Subject: zzz\n\n"))
-	if !strings.Contains(reason, "headers: none of Debian, Debian-Archive-Action, X-Debian,") {
+	if reason.Kind != RefusedNoRule || !strings.Contains(reason.Reason, "headers: none of Debian, Debian-Archive-Action, X-Debian,") {
 		t.Errorf("no headers: %q", reason)
 	}
 	calls = 0
 	evs, reason = c.Classify(mustRead(t, "Subject: alpha\nAuto-Submitted: auto-replied\n\n"))
-	if len(evs) != 0 || !strings.HasPrefix(reason, "auto-reply") || calls != 0 {
+	if len(evs) != 0 || reason.Kind != RefusedAutoReply || !strings.HasPrefix(reason.Reason, "auto-reply") || calls != 0 {
 		t.Errorf("guarded mail reached parsers (%d calls) or %q", calls, reason)
 	}
 }

@@ -36,8 +36,8 @@ func FuzzReadMessage(f *testing.F) {
 		}
 		checkBounds(t, m, 0)
 		evs, reason := c.Classify(m)
-		if len(evs) == 0 && reason == "" {
-			t.Fatalf("no events and no reason")
+		if (len(evs) == 0) != (reason.Kind != "" && reason.Reason != "") {
+			t.Fatalf("no events and no reason, or events and a reason")
 		}
 		for _, e := range evs {
 			if e.Service == "" || e.Object == "" || e.EventType == "" || e.Rule == "" {

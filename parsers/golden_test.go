@@ -53,7 +53,7 @@ func goldenResult(c *parsers.Classifier, raw []byte) []goldenEntry {
 	}
 	evs, reason := c.Classify(m)
 	if len(evs) == 0 {
-		return []goldenEntry{{None: reason}}
+		return []goldenEntry{{None: reason.Reason}}
 	}
 	out := make([]goldenEntry, 0, len(evs))
 	for _, e := range evs {

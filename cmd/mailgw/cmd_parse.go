@@ -128,9 +128,9 @@ func parseOne(out, stderr io.Writer, stdin io.Reader, cfg *config.Config, cl *pa
 		fmt.Fprintf(stderr, "%s: no event: %v\n", name, err)
 		return nil
 	}
-	evs, reason := cl.Classify(m)
+	evs, refused := cl.Classify(m)
 	if len(evs) == 0 {
-		fmt.Fprintf(stderr, "%s: no event: %s\n", name, reason)
+		fmt.Fprintf(stderr, "%s: no event: %s\n", name, refused.Reason)
 		return nil
 	}
 	dec := v.Check(m, in, evs)

@@ -344,7 +344,6 @@ func (d *daemon) open() (int, error) {
 	}
 	d.installProbes()
 	d.m.SetMaxSpoolAge(cfg.Metrics.MaxSpoolAge.Duration)
-	tracker := newPickupTracker(d.m)
 	var pub bus.Publisher = countingPublisher{Publisher: d.pub, m: d.m}
 	if d.web = d.newWeb(); d.web != nil {
 		pub = hubPublisher{Publisher: pub, hub: d.web.Hub()}
@@ -356,7 +355,8 @@ func (d *daemon) open() (int, error) {
 		Journal:    d.journal,
 		Publisher:  pub,
 		Spool:      sp,
-		Logger:     slog.New(tracker.handler(d.log.Handler())),
+		Logger:     d.log,
+		OnMail:     countMail(d.m),
 		Health:     d.m,
 		Verifier:   verifier,
 	})

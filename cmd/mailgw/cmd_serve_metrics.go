@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/debian/mailgw/bus"
@@ -14,9 +12,10 @@ import (
 	"github.com/debian/mailgw/internal/spool"
 )
 
-// Metrics wiring for serve: the pipeline reports through its one log line
-// per mail and its Publisher, so serve counts there instead of threading
-// *metrics.Metrics through the pipeline.
+// Metrics wiring for serve: the pipeline reports each mail's Result
+// through its OnMail hook and publishes through a Publisher, so serve
+// counts there instead of threading *metrics.Metrics through the
+// pipeline.
 
 // installProbes computes the spool, journal and bus-drop gauges on scrape.
 func (d *daemon) installProbes() {
@@ -76,72 +75,20 @@ func (p countingPublisher) Publish(ctx context.Context, env *bus.Envelope) error
 	return err
 }
 
-// pickupTracker counts each mail's outcome from the pipeline's "mail" log
-// line, and counts as received (mode deliver-pickup) the mails that
+// countMail is the pipeline's OnMail hook: it counts each mail's outcome
+// from its typed Result (events and duplicates by topic, quarantine by
+// kind), and counts as received (mode deliver-pickup) the mails that
 // "mailgw deliver" or an MTA's own Maildir delivery put in the spool:
 // mail that came over SMTP/LMTP, counted by smtpd when it was accepted,
 // or through mailgw replay, says so in its spool name (spool.OriginOf),
 // even when the pipeline picks it up before smtpd's Deliver returned, or
 // after a restart.
-type pickupTracker struct {
-	m *metrics.Metrics
-}
-
-func newPickupTracker(m *metrics.Metrics) *pickupTracker { return &pickupTracker{m: m} }
-
-// handler wraps h: it sees every "mail" record (whatever the log level)
-// and counts it, and passes on what h wants.
-func (t *pickupTracker) handler(h slog.Handler) slog.Handler { return mailCounter{h: h, t: t} }
-
-type mailCounter struct {
-	h slog.Handler
-	t *pickupTracker
-}
-
-// Enabled implements slog.Handler: Info is always let through, to count.
-func (c mailCounter) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelInfo || c.h.Enabled(ctx, l)
-}
-
-// Handle implements slog.Handler.
-func (c mailCounter) Handle(ctx context.Context, r slog.Record) error {
-	if r.Message == "mail" {
-		c.count(r)
-	}
-	if !c.h.Enabled(ctx, r.Level) {
-		return nil
-	}
-	return c.h.Handle(ctx, r)
-}
-
-// WithAttrs implements slog.Handler.
-func (c mailCounter) WithAttrs(as []slog.Attr) slog.Handler {
-	return mailCounter{h: c.h.WithAttrs(as), t: c.t}
-}
-
-// WithGroup implements slog.Handler.
-func (c mailCounter) WithGroup(name string) slog.Handler {
-	return mailCounter{h: c.h.WithGroup(name), t: c.t}
-}
-
-func (c mailCounter) count(r slog.Record) {
-	var name, outcome, reason string
-	var topics []string
-	r.Attrs(func(a slog.Attr) bool {
-		switch a.Key {
-		case "spool":
-			name = a.Value.String()
-		case "outcome":
-			outcome = a.Value.String()
-		case "reason":
-			reason = a.Value.String()
-		case "topics":
-			topics, _ = a.Value.Any().([]string)
+func countMail(m *metrics.Metrics) func(name string, r *pipeline.Result) {
+	return func(name string, r *pipeline.Result) {
+		outcome := r.Outcome()
+		if outcome == pipeline.OutcomeHeld {
+			return // still in the spool: counted once decided
 		}
-		return true
-	})
-	m := c.t.m
-	if name != "" {
 		switch o := spool.OriginOf(name); {
 		case o.Relay.IsValid(): // over SMTP/LMTP: smtpd counted it at the 250
 		case o.Replayed:
@@ -149,43 +96,19 @@ func (c mailCounter) count(r slog.Record) {
 		default:
 			m.Received(metrics.ModeDeliver)
 		}
-	}
-	switch outcome {
-	case pipeline.OutcomeQuarantined:
-		m.Quarantined(reasonClass(reason))
-	case pipeline.OutcomeDuplicate:
-		for range topics {
-			m.Duplicate()
+		if outcome == pipeline.OutcomeQuarantined {
+			m.Quarantined(string(r.QuarantineKind))
+			return
 		}
-	case pipeline.OutcomePublished, pipeline.OutcomeJournaled:
-		for _, topic := range topics {
-			m.Event(topic)
+		added := make(map[*bus.Envelope]bool, len(r.Added))
+		for _, env := range r.Added {
+			added[env] = true
+			m.Event(env.Topic)
+		}
+		for _, env := range r.Envelopes {
+			if !added[env] {
+				m.Duplicate()
+			}
 		}
 	}
-}
-
-// reasonClass maps a quarantine reason (free text) to the few fixed
-// values of the reason label.
-func reasonClass(reason string) string {
-	r := strings.ToLower(reason)
-	switch {
-	case strings.HasPrefix(r, "loop"):
-		return "loop"
-	case strings.HasPrefix(r, "delivery status"):
-		return "dsn"
-	case strings.HasPrefix(r, "automatic report"), strings.Contains(r, "auto-repl"),
-		strings.Contains(r, "auto-submitted"), strings.Contains(r, "rfc 3834"), strings.Contains(r, "vacation"):
-		return "auto-reply"
-	case strings.HasPrefix(r, "no rule matched"):
-		return "no-rule"
-	case strings.HasPrefix(r, "unreadable"):
-		return "unreadable"
-	case strings.HasPrefix(r, "envelope "):
-		return "envelope"
-	case strings.HasPrefix(reason, pipeline.ReasonTooBig):
-		return "too-big"
-	case strings.HasPrefix(reason, pipeline.ReasonBadEntry):
-		return "bad-entry"
-	}
-	return "parser"
 }

@@ -42,7 +42,7 @@ func TestSpoolModeReplayed(t *testing.T) {
 	pl := pipeline.New(pipeline.Options{Config: p.cfg, Classifier: newClassifier(p.cfg),
 		Journal: p.j, Publisher: p.pub, Spool: sp, Logger: o.Logger})
 	for _, name := range pending {
-		if !spool.IsReplayed(name) {
+		if !spool.OriginOf(name).Replayed {
 			t.Errorf("spooled mail %s lacks the replayed mark %q", name, spool.ReplayedSuffix)
 		}
 		if err := pl.ProcessSpooled(context.Background(), name); err != nil {
@@ -80,7 +80,7 @@ func TestDeliverNotReplayed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if spool.IsReplayed(name) {
+	if spool.OriginOf(name).Replayed {
 		t.Fatalf("Deliver's name %s is marked replayed", name)
 	}
 	pl := pipeline.New(pipeline.Options{Config: p.cfg, Classifier: newClassifier(p.cfg),

@@ -39,12 +39,9 @@ func (w *worker) prepare(it *item) {
 		it.reason = "unreadable mail: " + err.Error()
 		return
 	}
-	evs, reason := w.o.Classifier.Classify(m)
+	evs, refused := w.o.Classifier.Classify(m)
 	if len(evs) == 0 {
-		if reason == "" {
-			reason = "no event"
-		}
-		it.reason = reason
+		it.reason = refused.Reason
 		return
 	}
 	dec := w.o.Verifier.Check(m, auth.Intake{Archive: w.o.TrustArchive}, evs)

@@ -127,7 +127,8 @@ func (m *Metrics) Spooled() {
 }
 
 // Quarantined counts one mail quarantined for a reason class (a short
-// fixed word such as "unparseable" or "unknown-source", never free text).
+// fixed word, pipeline.QuarantineKind: "no-rule", "untrusted", …; never
+// free text).
 func (m *Metrics) Quarantined(reason string) {
 	if m != nil {
 		m.quarantined.WithLabelValues(reason).Inc()

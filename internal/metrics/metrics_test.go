@@ -86,7 +86,7 @@ func TestMetricsListed(t *testing.T) {
 	m.Received(ModeSMTP)
 	m.Received(ModeSMTP)
 	m.Spooled()
-	m.Quarantined("unparseable")
+	m.Quarantined("no-rule")
 	m.Event("org.debian.dev.dak.package.upload")
 	m.Published()
 	m.PublishError()
@@ -123,7 +123,7 @@ func TestMetricsListed(t *testing.T) {
 	for _, want := range []string{
 		`mailgw_mails_received_total{mode="smtp"} 2`,
 		`mailgw_mails_received_total{mode="replay"} 0`,
-		`mailgw_mails_quarantined_total{reason="unparseable"} 1`,
+		`mailgw_mails_quarantined_total{reason="no-rule"} 1`,
 		`mailgw_events_total{topic="org.debian.dev.dak.package.upload"} 1`,
 		`mailgw_spool_depth 3`,
 		`mailgw_journal_rows 42`,

@@ -212,7 +212,7 @@ func TestLookAlikesDistinct(t *testing.T) {
 			}
 			evs, reason := c.Classify(m)
 			if len(evs) == 0 {
-				t.Fatalf("%s: mail %d yields no event: %s", tc.name, i, reason)
+				t.Fatalf("%s: mail %d yields no event: %s", tc.name, i, reason.Reason)
 			}
 			for _, env := range Build(cfg, m, evs, fixedNow, false, nil) {
 				k := env.Topic + " " + env.MsgID

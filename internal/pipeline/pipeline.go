@@ -91,6 +91,9 @@ type Result struct {
 	Added []*bus.Envelope
 	// Quarantine is the reason the mail yields no event ("" otherwise).
 	Quarantine string
+	// QuarantineKind classifies Quarantine (set with it, where the
+	// reason is decided): serve's metrics label and the log line's kind.
+	QuarantineKind QuarantineKind
 	// Published is false when the publisher failed after journaling;
 	// PublishPending publishes them later.
 	Published bool
@@ -115,6 +118,45 @@ func (r *Result) Outcome() string {
 		return OutcomeJournaled
 	}
 	return OutcomePublished
+}
+
+// QuarantineKind is why a mail yields no event, as a fixed word: the
+// reason label of mailgw_mails_quarantined_total (docs/monitoring.md).
+type QuarantineKind string
+
+// The kinds of quarantine: the Classifier's (parsers.Refusal.Kind) and the
+// pipeline's own.
+const (
+	QuarantineLoop      QuarantineKind = parsers.RefusedLoop
+	QuarantineDSN       QuarantineKind = parsers.RefusedDSN
+	QuarantineAutoReply QuarantineKind = parsers.RefusedAutoReply
+	QuarantineNoRule    QuarantineKind = parsers.RefusedNoRule
+	// QuarantineParser: a parser claimed the mail and found no event, or
+	// it panicked.
+	QuarantineParser QuarantineKind = parsers.RefusedByParser
+	// QuarantineUnreadable: not a mail ReadMessage can read.
+	QuarantineUnreadable QuarantineKind = "unreadable"
+	// QuarantineUntrusted: the trust policy quarantines unproven mail of
+	// the service (docs/trust.md).
+	QuarantineUntrusted QuarantineKind = "untrusted"
+	// QuarantineEnvelope: a payload the bus cannot carry.
+	QuarantineEnvelope QuarantineKind = "envelope"
+	// QuarantineTooBig: a spool entry over max_message_bytes, never read.
+	QuarantineTooBig QuarantineKind = "too-big"
+	// QuarantineBadEntry: a spool entry that is not a regular file.
+	QuarantineBadEntry QuarantineKind = "bad-entry"
+)
+
+// QuarantineKinds are all the kinds, for tests and documentation.
+var QuarantineKinds = []QuarantineKind{
+	QuarantineLoop, QuarantineDSN, QuarantineAutoReply, QuarantineNoRule, QuarantineParser,
+	QuarantineUnreadable, QuarantineUntrusted, QuarantineEnvelope, QuarantineTooBig, QuarantineBadEntry,
+}
+
+// quarantined returns r refusing the mail for reason, of kind.
+func (r Result) quarantined(kind QuarantineKind, reason string) Result {
+	r.Quarantine, r.QuarantineKind = reason, kind
+	return r
 }
 
 // New returns a pipeline.
@@ -170,21 +212,18 @@ func (p *Pipeline) prepare(raw []byte, o spool.Origin) (pr *prepared, err error)
 	defer func() {
 		if r := recover(); r != nil {
 			p.o.Logger.Error("parser panic", "panic", r, "stack", string(debug.Stack()))
-			pr, err = &prepared{res: Result{Quarantine: fmt.Sprintf("parser panic: %v", r)}}, nil
+			pr, err = &prepared{res: Result{}.quarantined(QuarantineParser, fmt.Sprintf("parser panic: %v", r))}, nil
 		}
 	}()
 	m, err := parsers.ReadMessage(raw)
 	if err != nil {
-		return &prepared{res: Result{Quarantine: "unreadable mail: " + err.Error()}}, nil
+		return &prepared{res: Result{}.quarantined(QuarantineUnreadable, "unreadable mail: "+err.Error())}, nil
 	}
 	pr = &prepared{res: Result{MessageID: m.MessageID}}
 	// Classify runs the loop, auto-reply and DSN guards first.
-	evs, reason := p.classifier.Load().Classify(m)
+	evs, refused := p.classifier.Load().Classify(m)
 	if len(evs) == 0 {
-		if reason == "" {
-			reason = "no event"
-		}
-		pr.res.Quarantine = reason
+		pr.res = pr.res.quarantined(QuarantineKind(refused.Kind), refused.Reason)
 		return pr, nil
 	}
 	dec := p.verifier.Load().Check(m, Intake(o), evs)
@@ -194,7 +233,7 @@ func (p *Pipeline) prepare(raw []byte, o spool.Origin) (pr *prepared, err error)
 		return pr, nil
 	}
 	if dec.Quarantine != "" {
-		pr.res.Quarantine = dec.Quarantine
+		pr.res = pr.res.quarantined(QuarantineUntrusted, dec.Quarantine)
 		return pr, nil
 	}
 	envs := Build(p.o.Config, m, evs, p.o.Now(), o.Replayed, dec)
@@ -203,7 +242,7 @@ func (p *Pipeline) prepare(raw []byte, o spool.Origin) (pr *prepared, err error)
 			var ce *bus.CanonicalError
 			if errors.As(err, &ce) {
 				// A parser produced a payload the bus cannot carry.
-				pr.res.Quarantine = fmt.Sprintf("envelope %s: %v", env.Topic, err)
+				pr.res = pr.res.quarantined(QuarantineEnvelope, fmt.Sprintf("envelope %s: %v", env.Topic, err))
 				return pr, nil
 			}
 			return nil, err

@@ -59,7 +59,7 @@ func (p *Pipeline) prepareSpooled(name string) (*spooled, error) {
 	if errors.As(err, &bad) {
 		// A symlink, FIFO, directory or oversized file dropped into new/:
 		// never followed, blocked on or read, but moved to quarantine.
-		return &spooled{name: name, pr: &prepared{res: Result{Quarantine: badEntryReason(bad)}}}, nil
+		return &spooled{name: name, pr: &prepared{res: badEntryResult(bad)}}, nil
 	}
 	if err != nil {
 		return nil, err
@@ -74,19 +74,13 @@ func (p *Pipeline) prepareSpooled(name string) (*spooled, error) {
 	return &spooled{name: name, pr: pr}, nil
 }
 
-// badEntryReason is the quarantine reason of a refused spool entry.
-func badEntryReason(bad *spool.BadEntryError) string {
+// badEntryResult is the Result of a refused spool entry.
+func badEntryResult(bad *spool.BadEntryError) Result {
 	if bad.Kind == spool.KindTooBig {
-		return fmt.Sprintf("%s: %d bytes", ReasonTooBig, bad.Size)
+		return Result{}.quarantined(QuarantineTooBig, fmt.Sprintf("over max_message_bytes: %d bytes", bad.Size))
 	}
-	return fmt.Sprintf("%s (%s)", ReasonBadEntry, bad.Kind)
+	return Result{}.quarantined(QuarantineBadEntry, fmt.Sprintf("spool entry is not a regular mail file (%s)", bad.Kind))
 }
-
-// Quarantine reasons of spool entries refused unread (their prefix).
-const (
-	ReasonTooBig   = "over max_message_bytes"
-	ReasonBadEntry = "spool entry is not a regular mail file"
-)
 
 func (p *Pipeline) quarantine(sp *spooled) error {
 	if err := p.o.Spool.Quarantine(sp.name, sp.pr.res.Quarantine); err != nil {
@@ -106,9 +100,9 @@ func (p *Pipeline) done(sp *spooled) error {
 	return nil
 }
 
-// logMail writes the one line per mail (its keys — spool, message_id,
-// topics, msg_ids, outcome, reason — are stable: serve's metrics read
-// them) and calls OnMail.
+// logMail writes the one line per mail (keys spool, message_id, topics,
+// msg_ids, outcome, and for quarantined mail reason and kind) and calls
+// OnMail with the same Result: serve's metrics count from there.
 func (p *Pipeline) logMail(name string, r *Result) {
 	topics := make([]string, len(r.Envelopes))
 	ids := make([]string, len(r.Envelopes))
@@ -117,7 +111,7 @@ func (p *Pipeline) logMail(name string, r *Result) {
 	}
 	attrs := []any{"spool", name, "message_id", r.MessageID, "topics", topics, "msg_ids", ids, "outcome", r.Outcome()}
 	if r.Quarantine != "" {
-		attrs = append(attrs, "reason", r.Quarantine)
+		attrs = append(attrs, "reason", r.Quarantine, "kind", string(r.QuarantineKind))
 	}
 	p.o.Logger.Info("mail", attrs...)
 	if p.o.OnMail != nil {

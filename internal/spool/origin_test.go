@@ -36,8 +36,8 @@ func TestOrigin(t *testing.T) {
 		if strings.ContainsAny(name, "/\x00") || len(name) > maxName || checkName(name) != nil {
 			t.Errorf("bad name %q", name)
 		}
-		if IsReplayed(name) != o.Replayed {
-			t.Errorf("%q: IsReplayed %v", name, IsReplayed(name))
+		if OriginOf(name).Replayed != o.Replayed {
+			t.Errorf("%q: IsReplayed %v", name, OriginOf(name).Replayed)
 		}
 		if got, err := s.Read(name); err != nil || !bytes.Equal(got, mail) {
 			t.Errorf("%q: mail changed: %q %v", name, got, err)

@@ -24,8 +24,8 @@ import (
 // system.
 //
 // Durability is unchanged: a recycled file is still written in tmp/, its
-// new content fsynced (O_TRUNC, write, fsync: data and size), renamed into
-// new/ and new/ fsynced. A crash leaves at worst a .free file in tmp/,
+// new content fsynced (written over from offset 0, cut to its length,
+// fsync: data and size), renamed into new/ and new/ fsynced. A crash leaves at worst a .free file in tmp/,
 // which is never in new/ and so never taken for mail; CleanTmp removes it
 // after an hour like any other leftover.
 //
@@ -79,17 +79,22 @@ func (s *Spool) put(path string) (bool, error) {
 	return true, nil
 }
 
-// take opens a recycled file for writing, truncated, and returns it with
-// its path; nil when the pool is empty or the file is unusable (the caller
-// creates a new one).
-func (s *Spool) take() (*os.File, string) {
+// take opens a recycled file for writing and returns it with its path and
+// its size; nil when the pool is empty or the file is unusable (the caller
+// creates a new one). The file is not truncated: the mail is written over
+// the old one from offset 0, in the blocks it already has, and writeTmp
+// cuts what is left of the old one (ext4 frees and allocates no block for
+// the part overwritten; measured with bench/smtpmix, corpus mix, 50
+// sessions: truncating to 0 here took ~5 % of serve's CPU time in
+// ext4_setattr/ext4_truncate).
+func (s *Spool) take() (*os.File, string, int64) {
 	fl := &s.free
 	for {
 		fl.mu.Lock()
 		n := len(fl.names)
 		if n == 0 {
 			fl.mu.Unlock()
-			return nil, ""
+			return nil, "", 0
 		}
 		name := fl.names[n-1]
 		fl.names = fl.names[:n-1]
@@ -98,12 +103,9 @@ func (s *Spool) take() (*os.File, string) {
 		// Never O_TRUNC at open: the file is checked first (open.go), so
 		// that a symlink or hard link swapped in by whoever can write
 		// tmp/ never makes serve overwrite another file.
-		f, _, err := openEntry(path, os.O_WRONLY, true)
+		f, fi, err := openEntry(path, os.O_WRONLY, true)
 		if err == nil {
-			if err = f.Truncate(0); err == nil {
-				return f, path
-			}
-			f.Close()
+			return f, path, fi.Size()
 		}
 		if errors.Is(err, ErrBadEntry) {
 			s.badEntries.Add(1)

@@ -15,7 +15,7 @@ func TestDeliverReplayed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !IsReplayed(name) {
+	if !OriginOf(name).Replayed {
 		t.Fatalf("DeliverReplayed named the mail %q, without %q", name, ReplayedSuffix)
 	}
 	got, err := s.Read(name)
@@ -26,7 +26,7 @@ func TestDeliverReplayed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if IsReplayed(plain) {
+	if OriginOf(plain).Replayed {
 		t.Fatalf("Deliver's name %q is marked replayed", plain)
 	}
 	if err := s.Quarantine(name, "test"); err != nil {
@@ -41,7 +41,7 @@ func TestDeliverReplayed(t *testing.T) {
 	}
 	requeued := 0
 	for _, n := range pending {
-		if IsReplayed(n) {
+		if OriginOf(n).Replayed {
 			requeued++
 		}
 	}

@@ -184,14 +184,10 @@ const ReplayedSuffix = ",R"
 
 // DeliverReplayed is Deliver for mailgw replay: the name ends in
 // ReplayedSuffix, and the pipeline marks the mail's events
-// msg.mailgw.replayed = true (IsReplayed).
+// msg.mailgw.replayed = true (OriginOf).
 func (s *Spool) DeliverReplayed(r io.Reader, maxBytes int64) (string, error) {
 	return s.deliver(r, maxBytes, Origin{Replayed: true})
 }
-
-// IsReplayed reports whether the spooled mail called name was delivered
-// by DeliverReplayed (or DeliverFrom with Origin.Replayed).
-func IsReplayed(name string) bool { return OriginOf(name).Replayed }
 
 func (s *Spool) deliver(r io.Reader, maxBytes int64, o Origin) (string, error) {
 	s.writing.Add(1)
@@ -252,7 +248,7 @@ func (s *Spool) writeTmp(r io.Reader, maxBytes int64) (string, string, os.FileIn
 	name := newName(time.Now())
 	// A recycled file (recycle.go) is written where it is, in tmp/, and
 	// renamed into new/ under the fresh name like a new one.
-	f, tmp := s.take()
+	f, tmp, old := s.take()
 	if f == nil {
 		tmp = filepath.Join(s.dir, "tmp", name)
 		var err error
@@ -283,6 +279,12 @@ func (s *Spool) writeTmp(r io.Reader, maxBytes int64) (string, string, os.FileIn
 	}
 	if maxBytes > 0 && n > maxBytes {
 		return fail(mailerr.TooBig(maxBytes))
+	}
+	if n < old {
+		// What is left of the recycled file's last mail (take).
+		if err := f.Truncate(n); err != nil {
+			return fail(classify(err))
+		}
 	}
 	fi, err := f.Stat()
 	if err != nil {

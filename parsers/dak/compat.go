@@ -6,20 +6,13 @@ import (
 	"github.com/debian/mailgw/parsers"
 )
 
-// compatPayload returns the .changes as debmessenger published it
+// compatPayloadIn returns the .changes as debmessenger published it
 // (python-debian's Changes turned into plain dicts): every field under
 // its own name with case kept, values as strings (multi-line values as
 // "\n"-joined continuation lines with their leading blank), and Files and
-// Checksums-* as lists of objects whose values are strings.
-func compatPayload(ch *Changes) map[string]any {
-	var bx boxes
-	var fr fieldRows
-	return compatPayloadIn(ch, &bx, &fr)
-}
-
-// compatPayloadIn is compatPayload boxing its strings through bx and
-// taking the list fields' words from fr, both shared with the upload
-// payload of the same .changes.
+// Checksums-* as lists of objects whose values are strings. It boxes its
+// strings through bx and takes the list fields' words from fr, both
+// shared with the upload payload of the same .changes.
 func compatPayloadIn(ch *Changes, bx *boxes, fr *fieldRows) map[string]any {
 	out := make(map[string]any, len(ch.Fields))
 	for _, f := range ch.Fields {

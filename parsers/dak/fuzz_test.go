@@ -38,7 +38,7 @@ func FuzzParseChanges(f *testing.F) {
 			_ = ch.Text("Changes")
 			_ = ch.Files()
 			_ = ch.Checksums("Checksums-Sha256")
-			_ = compatPayload(ch)
+			_ = compatPayloadIn(ch, &boxes{}, &fieldRows{})
 			cl := ch.Closes()
 			for i := 1; i < len(cl); i++ {
 				if cl[i] <= cl[i-1] {

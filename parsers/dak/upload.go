@@ -2,8 +2,6 @@ package dak
 
 import (
 	"bytes"
-	"io"
-	"mime/quotedprintable"
 	"net/mail"
 	"strconv"
 	"strings"
@@ -215,11 +213,9 @@ func signedBytes(m *parsers.Message) []byte {
 	} else if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
 		raw = raw[i+4:]
 	}
-	if strings.EqualFold(strings.TrimSpace(m.Header.Get("Content-Transfer-Encoding")), "quoted-printable") {
-		if dec, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(raw))); err == nil {
-			raw = dec
-		}
-	}
+	// The same transfer decoding as the message's parts (parsers'), no
+	// second decoder: a decoded body is never longer than the encoded one.
+	raw, _, _ = parsers.DecodeTransfer(strings.TrimSpace(m.Header.Get("Content-Transfer-Encoding")), raw, len(raw))
 	if bytes.Contains(raw, marker) {
 		return raw
 	}

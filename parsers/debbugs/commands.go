@@ -41,14 +41,9 @@ var commands = map[string]struct {
 	"clone": {"clone", argsWords},
 }
 
-// parseCommand reads one control command line; ok is false for lines that
-// are not bug commands (user, usertags, package, limit, debug, …).
-func parseCommand(line string) (Action, bool) {
-	return parseCommandIn(line, nil)
-}
-
-// parseCommandIn is parseCommand taking the action's slices from sl (nil:
-// allocate each).
+// parseCommandIn reads one control command line, taking the action's
+// slices from sl (nil: allocate each); ok is false for lines that are not
+// bug commands (user, usertags, package, limit, debug, …).
 func parseCommandIn(line string, sl *slab) (Action, bool) {
 	var buf [16]string
 	words := appendFields(buf[:0], line)

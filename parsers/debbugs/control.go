@@ -138,16 +138,11 @@ func asciiEqualFold(a, b string) bool {
 // stopWords end a control message (compared ignoring case).
 var stopWords = []string{"stop", "quit", "--", "thanks", "thank you", "thankyou", "kthxbye", "thanks!"}
 
-// ParseTranscript reads a control transcript: each "> command" line that
+// parseTranscript reads a control transcript: each "> command" line that
 // debbugs echoes, and the reply lines up to the next one. Lines before the
 // first command and after the signature ("-- ") are ignored. Placeholders
-// are resolved from the replies (placeholders.go).
-func ParseTranscript(text string) Transcript {
-	return parseTranscript(text, 0)
-}
-
-// parseTranscript is ParseTranscript knowing the bug the transcript's
-// mail went to (mailBug; 0 when none), which is what -1 stands for.
+// are resolved from the replies (placeholders.go); mailBug is the bug the
+// transcript's mail went to (0 when none), which is what -1 stands for.
 func parseTranscript(text string, mailBug int) Transcript {
 	// Every action comes from a line that starts with ">": counting the
 	// ">" (a quick upper bound) sizes Actions once (a long transcript has

@@ -38,9 +38,9 @@ func TestParseCommand(t *testing.T) {
 		{"close", Action{}, false},
 	}
 	for _, c := range cases {
-		got, ok := parseCommand(c.line)
+		got, ok := parseCommandIn(c.line, nil)
 		if ok != c.ok || ok && !reflect.DeepEqual(got, c.want) {
-			t.Errorf("parseCommand(%q) = %+v, %v; want %+v, %v", c.line, got, ok, c.want, c.ok)
+			t.Errorf("parseCommandIn(%q) = %+v, %v; want %+v, %v", c.line, got, ok, c.want, c.ok)
 		}
 	}
 }
@@ -71,7 +71,7 @@ Please contact me if you need assistance.
 `
 
 func TestParseTranscript(t *testing.T) {
-	tr := ParseTranscript(transcript)
+	tr := parseTranscript(transcript, 0)
 	var cmds []string
 	for _, a := range tr.Actions {
 		cmds = append(cmds, a.Command)
@@ -96,7 +96,7 @@ func TestParseTranscript(t *testing.T) {
 }
 
 func TestParseTranscriptEmpty(t *testing.T) {
-	tr := ParseTranscript("")
+	tr := parseTranscript("", 0)
 	if tr.Bugs == nil || tr.Actions == nil || tr.Errors == nil {
 		t.Errorf("empty transcript must give empty, non-nil lists: %+v", tr)
 	}

@@ -90,7 +90,7 @@ func FuzzControl(f *testing.F) {
 	f.Add(">\n>>\n> tags\n> tags 0 +\n> merge -1 -2\n-- \n")
 	f.Add(strings.Repeat("> unarchive 1\n", 50))
 	f.Fuzz(func(t *testing.T, text string) {
-		tr := ParseTranscript(text)
+		tr := parseTranscript(text, 0)
 		if !slices.IsSorted(tr.Bugs) {
 			t.Fatalf("bugs not sorted: %v", tr.Bugs)
 		}

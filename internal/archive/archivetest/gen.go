@@ -25,11 +25,32 @@ func Generate(w io.Writer, mails [][]byte, n int, seed uint64) error {
 // GenerateWith is Generate with each mail passed through edit (when not
 // nil) before it is written: mboxgen -dkim-key signs them there.
 func GenerateWith(w io.Writer, mails [][]byte, n int, seed uint64, edit func([]byte) ([]byte, error)) error {
+	mw := NewMboxWriter(w)
+	err := Copies(mails, n, seed, func(date time.Time, data []byte) error {
+		if edit != nil {
+			var err error
+			if data, err = edit(data); err != nil {
+				return err
+			}
+		}
+		return mw.Write("mboxgen@example.org", date, data)
+	})
+	if err != nil {
+		return err
+	}
+	return mw.Flush()
+}
+
+// Copies calls each with the n mails Generate writes, in order, each with
+// the date of its mbox "From " line: the mails one by one, for a
+// benchmark that sends them some other way (bench/smtpmix, over SMTP).
+// The first copy of a mail is the mail as it is (an mbox "From " line
+// included, when it has one).
+func Copies(mails [][]byte, n int, seed uint64, each func(date time.Time, data []byte) error) error {
 	if len(mails) == 0 {
 		return fmt.Errorf("archivetest: no mails to generate from")
 	}
 	rnd := rand.New(rand.NewPCG(seed, seed^0x6d61696c677700))
-	mw := NewMboxWriter(w)
 	base := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	span := int64(26 * 365 * 24 * 3600)
 	for j := range n {
@@ -40,17 +61,11 @@ func GenerateWith(w io.Writer, mails [][]byte, n int, seed uint64, edit func([]b
 			data = rewriteHeader(src, fmt.Sprintf("mboxgen.%d.%d.", seed, copyNo), j, date)
 			data = rewriteVersions(data, fmt.Sprintf("+mboxgen.%d.%d", seed, copyNo))
 		}
-		if edit != nil {
-			var err error
-			if data, err = edit(data); err != nil {
-				return err
-			}
-		}
-		if err := mw.Write("mboxgen@example.org", date, data); err != nil {
+		if err := each(date, data); err != nil {
 			return err
 		}
 	}
-	return mw.Flush()
+	return nil
 }
 
 // rewriteHeader returns a copy of mail whose Message-ID has prefix added
