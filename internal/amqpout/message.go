@@ -76,18 +76,19 @@ type envFields struct {
 // journal stores canonical envelopes (keys sorted: crypto, i, msg,
 // msg_id, …), so msg runs from the first `"msg":` (crypto's string and
 // i's digits cannot hold one) to the last `,"msg_id":` (the fields after
-// it are numbers and escaped strings); what is around it is a JSON
-// object of its own, read (scan.go) and checked against the journal's
-// row.
+// it are numbers and escaped strings); the members before and after it
+// are read in place (scan.go) and checked against the journal's row.
 // Anything else is parsed the slow way and msg re-encoded canonically.
 func split(e *journal.Entry) ([]byte, envFields, error) {
 	var f envFields
 	start := bytes.Index(e.Body, []byte(`"msg":`))
 	end := bytes.LastIndex(e.Body, []byte(`,"msg_id":`))
 	if start > 0 && end > start {
-		rest := make([]byte, 0, len(e.Body)-(end-start))
-		rest = append(append(rest, e.Body[:start]...), e.Body[end+1:]...)
-		if f.scan(rest) == nil && f.MsgID == e.MsgID && f.SeqID == e.SeqID && f.Topic == e.Topic {
+		// The members before msg ({"crypto":…,"i":…,) and after it
+		// (,"msg_id":…}), read in place.
+		pre, post := e.Body[:start], e.Body[end:]
+		if pre[0] == '{' && f.scan(pre, 1, true) == nil && f.scan(post, 1, false) == nil &&
+			f.MsgID == e.MsgID && f.SeqID == e.SeqID && f.Topic == e.Topic {
 			return e.Body[start+len(`"msg":`) : end], f, nil
 		}
 	}
@@ -104,9 +105,10 @@ func split(e *journal.Entry) ([]byte, envFields, error) {
 	return msg, f, nil
 }
 
-// scan fills f from the envelope b without msg.
-func (f *envFields) scan(b []byte) error {
-	return members(b, func(k, v []byte) (err error) {
+// scan fills f from the members of an envelope in b from b[i] on
+// (memberList).
+func (f *envFields) scan(b []byte, i int, open bool) error {
+	return memberList(b, i, open, func(k, v []byte) (err error) {
 		switch string(k) {
 		case "crypto":
 			f.Crypto, err = str(v)

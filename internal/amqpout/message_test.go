@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -239,5 +240,17 @@ func TestMessageTooLong(t *testing.T) {
 	_, err := NewMessage(&journal.Entry{MsgID: env.MsgID, Topic: topic, Body: body}, 1)
 	if !errors.Is(err, errTooLong) {
 		t.Fatalf("Message with a %d-byte topic: %v", len(topic), err)
+	}
+}
+
+// strList reads what encoding/json reads into a []string, on the fast
+// path and off it.
+func TestStrList(t *testing.T) {
+	for _, v := range []string{`[]`, `["a"]`, `["a","b c","d"]`, `[ "a" ]`, `["a\"b","c"]`, `["a",1]`, `"a"`, `{}`, `[`, `["a",]`, `["a"`, `null`, `["é","\u00e9"]`} {
+		var want []string
+		json.Unmarshal([]byte(v), &want)
+		if got := strList([]byte(v)); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %#v, want %#v", v, got, want)
+		}
 	}
 }

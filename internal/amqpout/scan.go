@@ -28,8 +28,15 @@ func members(b []byte, fn func(key, val []byte) error) error {
 	if i >= len(b) || b[i] != '{' {
 		return errScan
 	}
-	i = skipSpace(b, i+1)
-	if i < len(b) && b[i] == '}' {
+	return memberList(b, i+1, false, fn)
+}
+
+// memberList is members from b[i], after an object's "{" or a member's
+// ",". The list ends at "}", or with open set at the end of b after a
+// ",": a part of an object.
+func memberList(b []byte, i int, open bool, fn func(key, val []byte) error) error {
+	i = skipSpace(b, i)
+	if (i < len(b) && b[i] == '}') || (open && i == len(b)) {
 		return nil
 	}
 	for i < len(b) {
@@ -63,7 +70,9 @@ func members(b []byte, fn func(key, val []byte) error) error {
 		case '}':
 			return nil
 		case ',':
-			i = skipSpace(b, i+1)
+			if i = skipSpace(b, i+1); open && i == len(b) {
+				return nil
+			}
 		default:
 			return errScan
 		}

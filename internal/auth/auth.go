@@ -5,10 +5,10 @@
 // A Verifier, built from the [trust] configuration, looks at three kinds
 // of evidence, once per mail:
 //
-//   - DKIM (RFC 6376): every DKIM-Signature is checked with
-//     github.com/emersion/go-msgauth, its key looked up in DNS (package
-//     dnsq) through a small TTL cache; at most max_signatures per mail,
-//     each lookup bounded by dns_timeout;
+//   - DKIM (RFC 6376): every DKIM-Signature is checked (dkimsig.go), its
+//     key looked up in DNS (package dnsq) through a small TTL cache that
+//     keeps it parsed; at most max_signatures per mail, each lookup
+//     bounded by dns_timeout;
 //   - Authentication-Results (RFC 8601) added by the site's own verifiers
 //     (trusted_authserv_ids); every other such field is ignored;
 //   - the delivery path, known at intake and carried with the spooled mail

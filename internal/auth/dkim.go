@@ -2,12 +2,10 @@ package auth
 
 import (
 	"bytes"
-	"errors"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/debian/mailgw/parsers"
-	"github.com/emersion/go-msgauth/dkim"
 )
 
 // MaxListed bounds the signatures of one mail listed in msg.mail.auth;
@@ -19,95 +17,99 @@ const MaxListed = 64
 // bytes); a longer one is cut.
 const maxName = 253
 
-// sigField is one DKIM-Signature header field, read the way go-msgauth
-// reads it, so that the i-th sigField is the i-th signature it verifies.
+// hfield is one header field as written.
+type hfield struct {
+	// name is what precedes the field's first colon, without surrounding
+	// white space.
+	name []byte
+	// raw is the whole field, its continuation lines included, each line
+	// with its line end (LF or CRLF) as in the mail.
+	raw []byte
+}
+
+// sigField is one DKIM-Signature header field and its tags.
 type sigField struct {
+	// field is the index of the field in header.fields.
+	field int
+	tags  sigTags
+	// domain and selector are d= and s= as listed (cleaned, d= lower
+	// case).
 	domain, selector string
-	// signed counts the header field names of h=, lower case.
-	signed map[string]int
-	// bad is set when the tags could not be read at all.
-	bad bool
+	// signed lists the header field names of h=, lower case.
+	signed []string
 }
 
-// header is what scanHeader found in a mail's header.
+// header is a mail's header as DKIM reads it, and its body.
 type header struct {
+	fields []hfield
+	// sigs are the DKIM-Signature fields, at most MaxListed.
 	sigs []sigField
-	// names are the field names in order, as written.
-	names []string
+	// body is what follows the empty line that ends the header (empty
+	// when there is none).
+	body []byte
 }
 
-// scanHeader reads the header of raw like go-msgauth does (lines end in
-// LF or CRLF; a line starting with a space or tab continues the field; a
-// field's name is what precedes its first colon), keeping the field names
-// and the DKIM-Signature fields (at most MaxListed).
+// scanHeader reads the header of raw (lines end in LF or CRLF; a line
+// starting with a space or tab continues the field; a field's name is
+// what precedes its first colon), keeping every field as a view of raw
+// and reading the tags of the DKIM-Signature fields (at most MaxListed).
 func scanHeader(raw []byte) header {
-	var h header
-	var field []byte // the current field's first line
-	var cont [][]byte
-	flush := func() {
-		if field == nil {
+	h := header{fields: make([]hfield, 0, 32)}
+	start := -1 // the current field's first byte
+	flush := func(end int) {
+		if start < 0 {
 			return
 		}
-		k, v, _ := bytes.Cut(field, []byte(":"))
-		name := string(bytes.TrimSpace(k))
-		h.names = append(h.names, name)
-		if strings.EqualFold(name, "DKIM-Signature") && len(h.sigs) < MaxListed {
-			val := string(v)
-			for _, c := range cont {
-				val += "\r\n" + string(c)
-			}
-			h.sigs = append(h.sigs, parseSigField(val))
-		}
-		field, cont = nil, cont[:0]
+		f := raw[start:end]
+		k, _, _ := bytes.Cut(f, []byte(":"))
+		h.fields = append(h.fields, hfield{name: bytes.TrimSpace(k), raw: f})
+		start = -1
 	}
-	for len(raw) > 0 {
-		i := bytes.IndexByte(raw, '\n')
-		var l []byte
-		if i < 0 {
-			l, raw = raw, nil
-		} else {
-			l, raw = raw[:i], raw[i+1:]
+	pos := 0
+	for pos < len(raw) {
+		next := len(raw)
+		if i := bytes.IndexByte(raw[pos:], '\n'); i >= 0 {
+			next = pos + i + 1
 		}
-		l = bytes.TrimSuffix(l, []byte("\r"))
+		l := bytes.TrimSuffix(bytes.TrimSuffix(raw[pos:next], []byte("\n")), []byte("\r"))
 		if len(l) == 0 {
+			flush(pos)
+			h.body = raw[next:]
 			break
 		}
-		if field != nil && (l[0] == ' ' || l[0] == '\t') {
-			cont = append(cont, l)
-			continue
+		if start < 0 || (l[0] != ' ' && l[0] != '\t') {
+			flush(pos)
+			start = pos
 		}
-		flush()
-		field = l
+		pos = next
 	}
-	flush()
+	if start >= 0 {
+		flush(len(raw))
+	}
+	for i := range h.fields {
+		if len(h.sigs) == MaxListed {
+			break
+		}
+		if f := &h.fields[i]; bytes.EqualFold(f.name, []byte("DKIM-Signature")) {
+			_, v, _ := bytes.Cut(f.raw, []byte(":"))
+			h.sigs = append(h.sigs, newSigField(i, string(v)))
+		}
+	}
 	return h
 }
 
-// parseSigField reads the tags of a DKIM-Signature value that matter
-// here (d=, s=, h=), tolerating anything: the verification itself judges
-// the syntax.
-func parseSigField(v string) sigField {
-	f := sigField{signed: map[string]int{}}
-	seen := 0
-	for _, tag := range strings.Split(v, ";") {
-		k, val, ok := strings.Cut(tag, "=")
-		if !ok {
-			continue
-		}
-		switch strings.TrimSpace(k) {
-		case "d":
-			f.domain = clean(strings.ToLower(stripSpace(val)))
-			seen++
-		case "s":
-			f.selector = clean(stripSpace(val))
-			seen++
-		case "h":
-			for _, n := range strings.Split(val, ":") {
-				f.signed[strings.ToLower(stripSpace(n))]++
-			}
+// newSigField reads the tags of the DKIM-Signature field i with value v,
+// tolerating anything: the verification judges the syntax.
+func newSigField(i int, v string) sigField {
+	f := sigField{field: i}
+	f.tags.parse(v)
+	f.domain = clean(strings.ToLower(stripSpace(f.tags.d)))
+	f.selector = clean(stripSpace(f.tags.s))
+	if f.tags.has(tagH) {
+		for n := range strings.SplitSeq(f.tags.h, ":") {
+			f.signed = append(f.signed, strings.ToLower(stripSpace(n)))
 		}
 	}
-	f.bad = seen == 0
 	return f
 }
 
@@ -115,18 +117,20 @@ func parseSigField(v string) sigField {
 // Subject and From are signed, and no field it signs also occurs unsigned
 // (DKIM signs a field's last occurrences; the parsers read the first, so
 // an extra copy prepended above a signed mail would otherwise pass). Both
-// views of the header count: go-msgauth's (h.names) and the parsers' (m).
+// views of the header count: the verification's (h.fields) and the
+// parsers' (m).
 func (f *sigField) covers(h *header, m *parsers.Message) bool {
-	if f.signed["from"] == 0 || f.signed["subject"] == 0 {
+	if f.count("from") == 0 || f.count("subject") == 0 {
 		return false
 	}
-	for name, n := range f.signed {
-		if traceFields[name] {
-			continue
+	for i, name := range f.signed {
+		if traceFields[name] || f.index(name) < i {
+			continue // counted at its first mention
 		}
+		n := f.count(name)
 		c1, c2 := 0, 0
-		for _, k := range h.names {
-			if len(k) == len(name) && strings.EqualFold(k, name) {
+		for _, fl := range h.fields {
+			if len(fl.name) == len(name) && bytes.EqualFold(fl.name, []byte(name)) {
 				c1++
 			}
 		}
@@ -142,6 +146,27 @@ func (f *sigField) covers(h *header, m *parsers.Message) bool {
 	return true
 }
 
+// count is how many times h= names name.
+func (f *sigField) count(name string) int {
+	n := 0
+	for _, s := range f.signed {
+		if s == name {
+			n++
+		}
+	}
+	return n
+}
+
+// index is the position of name's first mention in h=.
+func (f *sigField) index(name string) int {
+	for i, s := range f.signed {
+		if s == name {
+			return i
+		}
+	}
+	return -1
+}
+
 // traceFields are added to a mail on its way (RFC 5321 trace fields,
 // signatures and verification results, delivery headers): more copies
 // below a signed one are normal, and no event is made from them.
@@ -155,44 +180,28 @@ var traceFields = map[string]bool{
 // to MaxListed are listed as not checked) and returns one Signature per
 // listed field.
 func (v *Verifier) verifyDKIM(m *parsers.Message, h *header) []Signature {
-	opts := &dkim.VerifyOptions{LookupTXT: v.keys.lookupTXT, MaxVerifications: v.maxSigs}
-	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(m.Raw), opts)
 	out := make([]Signature, len(h.sigs))
+	var bodies bodyHashes
 	for i := range h.sigs {
 		f := &h.sigs[i]
 		s := Signature{Domain: f.domain, Selector: f.selector}
-		switch {
-		case i < len(verifs):
-			s.Result, s.Reason = result(verifs[i].Err)
+		if i >= v.maxSigs {
+			s.Result, s.Reason = ResultPermError, "not checked: more than max_signatures signatures"
+		} else {
+			s.Result, s.Reason = v.verifySig(h, f, &bodies)
 			if s.Result == ResultPass && !f.covers(h, m) {
 				s.Result, s.Reason = ResultPolicy, "a signed header field also occurs unsigned, or Subject is not signed"
 			}
-		case i >= v.maxSigs:
-			s.Result, s.Reason = ResultPermError, "not checked: more than max_signatures signatures"
-		case err != nil:
-			s.Result, s.Reason = ResultPermError, err.Error()
-		default:
-			s.Result, s.Reason = ResultPermError, "not checked"
 		}
 		out[i] = s
 	}
 	return out
 }
 
-// result maps go-msgauth's verdict on one signature.
-func result(err error) (string, string) {
-	switch {
-	case err == nil:
-		return ResultPass, ""
-	case dkim.IsTempFail(err):
-		return ResultTempError, err.Error()
-	case dkim.IsPermFail(err), errors.Is(err, dkim.ErrTooManySignatures):
-		return ResultPermError, err.Error()
-	}
-	return ResultFail, err.Error()
-}
-
 func stripSpace(s string) string {
+	if !strings.ContainsAny(s, " \t\r\n") {
+		return s
+	}
 	return strings.Map(func(r rune) rune {
 		switch r {
 		case ' ', '\t', '\r', '\n':
@@ -205,12 +214,14 @@ func stripSpace(s string) string {
 // clean bounds a name taken from a signature for the payload: valid
 // UTF-8 with control characters replaced by '?', at most maxName bytes.
 func clean(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f || r == utf8.RuneError {
-			return '?'
-		}
-		return r
-	}, s)
+	if !plain(s) {
+		s = strings.Map(func(r rune) rune {
+			if r < ' ' || r == 0x7f || r == utf8.RuneError {
+				return '?'
+			}
+			return r
+		}, s)
+	}
 	if len(s) > maxName {
 		i := maxName
 		for i > 0 && !utf8.RuneStart(s[i]) {
@@ -219,4 +230,14 @@ func clean(s string) string {
 		s = s[:i]
 	}
 	return s
+}
+
+// plain reports whether s is printable ASCII, which clean keeps as it is.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
 }

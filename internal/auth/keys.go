@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"net"
 	"strings"
 	"sync"
@@ -48,30 +49,49 @@ type keyCache struct {
 }
 
 type keyEntry struct {
-	txts  []string
+	// err is the lookup's error, a *net.DNSError, temporary or not.
 	err   error
 	until time.Time
+	// key is the record parsed (parseKeyRecords), once, when it was cached.
+	key *pubKey
+	// keyErr is why the answer gives no usable key (key is then nil).
+	keyErr *keyError
 }
 
-// lookupTXT is go-msgauth's LookupTXT. Its errors are *net.DNSError,
-// temporary or not, which is how go-msgauth tells temperror from
-// permerror.
-func (c *keyCache) lookupTXT(name string) ([]string, error) {
+// keyError is why a signature's key could not be had: temporary (the
+// lookup may succeed later) or not.
+type keyError struct {
+	temp bool
+	msg  string
+}
+
+// key returns the parsed key of selector in domain, looked up through
+// the cache (entry); the record is parsed once per lookup, not per
+// mail.
+func (c *keyCache) key(domain, selector string) (*pubKey, *keyError) {
+	e := c.entry(selector + "._domainkey." + domain)
+	return e.key, e.keyErr
+}
+
+// entry returns the cache's entry for the key record name, looking it up
+// when it is missing or expired.
+func (c *keyCache) entry(name string) keyEntry {
 	key := strings.ToLower(name)
 	now := c.now()
 	c.mu.Lock()
 	e, ok := c.m[key]
 	c.mu.Unlock()
 	if ok && now.Before(e.until) {
-		return e.txts, e.err
+		return e
 	}
 	if _, ok := dns.IsDomainName(name); !ok || len(name) > 253 {
-		return nil, &net.DNSError{Err: "not a domain name", Name: name, IsNotFound: true}
+		err := &net.DNSError{Err: "not a domain name", Name: name, IsNotFound: true}
+		return keyEntry{err: err, keyErr: &keyError{msg: "no key for signature: " + err.Error()}}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	txts, ttl, err := c.r.TXT(ctx, name)
 	cancel()
-	e = keyEntry{txts: txts}
+	e = keyEntry{}
 	switch {
 	case err == nil && len(txts) == 0:
 		e.err = &net.DNSError{Err: "no key record", Name: name, IsNotFound: true}
@@ -86,10 +106,23 @@ func (c *keyCache) lookupTXT(name string) ([]string, error) {
 		ttl = negTTL(ttl)
 	}
 	e.until = now.Add(min(ttl, c.maxTTL))
+	switch {
+	case e.err != nil && dnsTemporary(e.err):
+		e.keyErr = &keyError{temp: true, msg: "key unavailable: " + e.err.Error()}
+	case e.err != nil:
+		e.keyErr = &keyError{msg: "no key for signature: " + e.err.Error()}
+	default:
+		e.key, e.keyErr = parseKeyRecords(txts)
+	}
 	c.mu.Lock()
 	c.put(key, e, now)
 	c.mu.Unlock()
-	return e.txts, e.err
+	return e
+}
+
+func dnsTemporary(err error) bool {
+	var de *net.DNSError
+	return errors.As(err, &de) && de.IsTemporary
 }
 
 func negTTL(ttl time.Duration) time.Duration {

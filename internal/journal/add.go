@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"hash/crc32"
+	"slices"
 
 	"github.com/debian/mailgw/bus"
 )
@@ -64,6 +65,8 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	var nProven int64
+	keep := j.recent.on.Load()
+	var spans [][2]int // where each added body is in buf, when kept
 	for _, env := range envs {
 		if inBatch[env.MsgID] || (env.ProvenMsgID != "" && inBatch[env.ProvenMsgID]) {
 			continue
@@ -103,6 +106,9 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 		}
 		added = append(added, env)
 		seqs = append(seqs, seq)
+		if keep {
+			spans = append(spans, [2]int{pos, n})
+		}
 	}
 	if len(buf) > 0 {
 		if _, err := tx.Exec(`UPDATE bodies_end SET size = ? WHERE id = 1`, end+int64(len(buf))); err != nil {
@@ -132,6 +138,15 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 	j.proven.Store(proven + nProven)
 	for i, env := range added {
 		env.SeqID = seqs[i]
+	}
+	if keep && len(added) > 0 {
+		bodies := slices.Clone(buf)
+		es := make([]Entry, len(added))
+		for i, env := range added {
+			es[i] = Entry{SeqID: seqs[i], MsgID: env.MsgID, Topic: env.Topic, Timestamp: env.Timestamp,
+				Body: bodies[spans[i][0] : spans[i][0]+spans[i][1] : spans[i][0]+spans[i][1]]}
+		}
+		j.recent.add(es, len(bodies))
 	}
 	if len(added) > 0 {
 		j.signalAdded()
