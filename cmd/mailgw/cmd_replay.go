@@ -60,7 +60,9 @@ resumes there.
 Exit status: 0 when everything was replayed; 65 when damaged archives or
 records were skipped (the rest was replayed); 1 when the replay stopped
 (journal, spool or bus failure; interrupted); 75 when it stopped at a mail
-whose DKIM key lookup failed temporarily; 64 usage error; 78 the config or
+whose DKIM key lookup failed temporarily, or serve's control socket
+refused the job (another backfill running, no serve with --control, a
+socket this user may not open); 64 usage error; 78 the config or
 signing key is unusable.`
 
 // replayOptions are replay's flags.
