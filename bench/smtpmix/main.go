@@ -47,7 +47,6 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/internal/archive/archivetest"
-	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/debian/mailgw/internal/spool"
@@ -319,30 +318,20 @@ func expected(cfg *config.Config, mails [][]byte) (map[string]bool, int, error) 
 	d := dak.New(dak.Options{Compat: cfg.CompatDebmessenger, MaxBody: cfg.MaxBodyBytes})
 	b := debbugs.New(debbugs.Options{Compat: cfg.CompatDebmessenger, MaxBody: cfg.MaxBodyBytes})
 	cl := parsers.NewClassifier(pts.New(d, b), d, b)
-	v, err := auth.NewOffline(cfg.Trust)
+	prep, err := pipeline.NewPreparer(cfg, cl, nil, nil)
 	if err != nil {
 		return nil, 0, err
 	}
-	in := pipeline.Intake(spool.Origin{Relay: netip.MustParseAddr("127.0.0.1")})
+	in := pipeline.Intake{Origin: spool.Origin{Relay: netip.MustParseAddr("127.0.0.1")}}
 	ids := map[string]bool{}
 	none := 0
 	for _, raw := range mails {
-		m, err := parsers.ReadMessage(raw)
-		if err != nil {
+		pp := prep.Prepare(raw, in)
+		if len(pp.Envelopes) == 0 {
 			none++
 			continue
 		}
-		evs, _ := cl.Classify(m)
-		if len(evs) == 0 {
-			none++
-			continue
-		}
-		dec := v.Check(m, in, evs)
-		if dec.Quarantine != "" || dec.Retry != "" {
-			none++
-			continue
-		}
-		for _, env := range pipeline.Build(cfg, m, evs, time.Now(), false, dec) {
+		for _, env := range pp.Envelopes {
 			ids[env.MsgID] = true
 		}
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/pipeline"
-	"github.com/debian/mailgw/parsers"
+	"github.com/debian/mailgw/internal/spool"
 	"github.com/spf13/cobra"
 )
 
@@ -85,7 +85,7 @@ func cmdParse(cfgPath string, o parseOptions, files []string, stdin io.Reader, s
 			return exitConfig
 		}
 	}
-	in := auth.Intake{Sender: o.sender}
+	in := spool.Origin{Sender: o.sender}
 	if o.relay != "" {
 		if in.Relay, err = netip.ParseAddr(o.relay); err != nil {
 			fmt.Fprintf(stderr, "mailgw parse: --relay: %v\n", err)
@@ -97,12 +97,17 @@ func cmdParse(cfgPath string, o parseOptions, files []string, stdin io.Reader, s
 		fmt.Fprintf(stderr, "mailgw parse: %v\n", err)
 		return exitConfig
 	}
+	now := time.Now()
+	prep, err := pipeline.NewPreparer(cfg, cl, verifier, func() time.Time { return now })
+	if err != nil {
+		fmt.Fprintf(stderr, "mailgw parse: %v\n", err)
+		return exitConfig
+	}
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	defer out.Flush()
 	code := exitOK
-	now := time.Now()
 	for _, name := range files {
-		if err := parseOne(out, stderr, stdin, cfg, cl, verifier, in, signer, name, now, o.json); err != nil {
+		if err := parseOne(out, stderr, stdin, prep, in, signer, name, o.json); err != nil {
 			out.Flush()
 			fmt.Fprintf(stderr, "mailgw parse: %s: %v\n", name, err)
 			code = exitFailure
@@ -112,7 +117,7 @@ func cmdParse(cfgPath string, o parseOptions, files []string, stdin io.Reader, s
 }
 
 // parseOne prints the events of one file.
-func parseOne(out, stderr io.Writer, stdin io.Reader, cfg *config.Config, cl *parsers.Classifier, v *auth.Verifier, in auth.Intake, signer bus.Signer, name string, now time.Time, asJSON bool) error {
+func parseOne(out, stderr io.Writer, stdin io.Reader, prep *pipeline.Preparer, in spool.Origin, signer bus.Signer, name string, asJSON bool) error {
 	var raw []byte
 	var err error
 	if name == "-" {
@@ -123,26 +128,16 @@ func parseOne(out, stderr io.Writer, stdin io.Reader, cfg *config.Config, cl *pa
 	if err != nil {
 		return err
 	}
-	m, err := parsers.ReadMessage(raw)
-	if err != nil {
-		fmt.Fprintf(stderr, "%s: no event: %v\n", name, err)
-		return nil
-	}
-	evs, refused := cl.Classify(m)
-	if len(evs) == 0 {
-		fmt.Fprintf(stderr, "%s: no event: %s\n", name, refused.Reason)
-		return nil
-	}
-	dec := v.Check(m, in, evs)
+	pp := prep.Prepare(raw, pipeline.Intake{Origin: in})
 	switch {
-	case dec.Retry != "":
-		fmt.Fprintf(stderr, "%s: held (serve would retry): %s\n", name, dec.Retry)
+	case pp.Held != "":
+		fmt.Fprintf(stderr, "%s: held (serve would retry): %s\n", name, pp.Held)
 		return nil
-	case dec.Quarantine != "":
-		fmt.Fprintf(stderr, "%s: no event: %s\n", name, dec.Quarantine)
+	case pp.Quarantine != "":
+		fmt.Fprintf(stderr, "%s: no event: %s\n", name, pp.Quarantine)
 		return nil
 	}
-	envs := pipeline.Build(cfg, m, evs, now, false, dec)
+	envs, evs := pp.Envelopes, pp.Events
 	for i, env := range envs {
 		if signer != nil {
 			if err := bus.Sign(env, signer); err != nil {

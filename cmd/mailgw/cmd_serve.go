@@ -17,6 +17,7 @@ import (
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
+	"github.com/debian/mailgw/internal/engine"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/metrics"
 	"github.com/debian/mailgw/internal/pidlock"
@@ -127,6 +128,10 @@ type daemon struct {
 	journal *journal.Journal
 	pub     *bus.ZMQPublisher
 	pipe    *pipeline.Pipeline
+	// eng journals and publishes for the pipeline (and the replays serve
+	// runs); stopEng ends its publishing context (publishGrace later).
+	eng     *engine.Engine
+	stopEng context.CancelFunc
 	smtp    *smtpd.Server
 	replay  *replayd.Server // nil when replay_endpoints has no entry for name
 	lock    *pidlock.Lock   // on <state_dir>/serve.pid
@@ -136,6 +141,10 @@ type daemon struct {
 	applied reloadState
 	prune   *pruner
 }
+
+// publishGrace bounds how long serve keeps publishing what is journaled
+// once it is stopping; what is left is published at the next start.
+const publishGrace = 5 * time.Second
 
 // lockFile is the file in state_dir that serve locks and writes its pid
 // into.
@@ -242,8 +251,10 @@ wait:
 		log.Warn("smtp shutdown", "err", err)
 	}
 	cancel()
-	// 2. The pipeline: whatever it has not committed stays in the spool.
+	// 2. The pipeline: whatever it has not committed stays in the spool;
+	// what the engine journaled is published for up to publishGrace.
 	stopPipe()
+	d.stopEng()
 	// The replay endpoint: in-flight replies finish, clients then reconnect
 	// to the next run.
 	if d.replay != nil {
@@ -348,7 +359,11 @@ func (d *daemon) open() (int, error) {
 	if d.web = d.newWeb(); d.web != nil {
 		pub = hubPublisher{Publisher: pub, hub: d.web.Hub()}
 	}
+	var engCtx context.Context
+	engCtx, d.stopEng = context.WithCancel(context.Background())
+	d.eng = engine.Start(engCtx, engine.Options{Journal: d.journal, Publisher: pub, Logger: d.log, Health: d.m, PublishGrace: publishGrace})
 	d.pipe = pipeline.New(pipeline.Options{
+		Engine:     d.eng,
 		Config:     cfg,
 		Classifier: cls,
 		Signer:     signer,
@@ -392,6 +407,10 @@ func (d *daemon) listen() (*listeners, error) {
 
 // close releases what open opened, in reverse order.
 func (d *daemon) close() {
+	if d.eng != nil {
+		d.stopEng()
+		d.eng.Close() // journals and publishes what is queued
+	}
 	if d.replay != nil {
 		d.replay.Close()
 	}

@@ -32,10 +32,11 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/archive"
 	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
+	"github.com/debian/mailgw/internal/engine"
 	"github.com/debian/mailgw/internal/journal"
-	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/debian/mailgw/internal/spool"
 	"github.com/debian/mailgw/parsers"
 )
@@ -61,8 +62,16 @@ type Options struct {
 	// Journal is required in ModePublish; in ModeSpool it is optional and
 	// used to skip mails whose events are journaled already.
 	Journal   *journal.Journal
-	Publisher bus.Publisher // ModePublish
-	Spool     *spool.Spool  // ModeSpool
+	Publisher bus.Publisher // ModePublish, unless Engine is set
+	// Engine, in ModePublish, is the engine that journals and publishes
+	// (serve's, when serve runs the replay): the replay's batches are
+	// its Backfill jobs, behind live mail. nil means Run starts its own
+	// on Journal and Publisher, republishes what an earlier run left
+	// unpublished, and stops on a publish failure; with a shared engine,
+	// a publish failure is the engine's to retry (PublishPending) and the
+	// replay goes on. The Journal must be the engine's.
+	Engine *engine.Engine
+	Spool  *spool.Spool // ModeSpool
 	// SpoolMax: in ModeSpool, wait before each batch while serve has this
 	// many mails or more in the spool (0: never wait).
 	SpoolMax int
@@ -180,10 +189,32 @@ func (s *Summary) Table() string {
 	return b.String()
 }
 
+// Archive is an archive the caller opened, for RunArchives.
+type Archive struct {
+	// Name names it in logs and progress.
+	Name   string
+	Reader archive.Reader
+	// Path, if not "", is the archive file Reader reads: its checkpoint
+	// (CheckpointDir, keyed by the file's path, size and modification
+	// time) is read and moved as Run does. "" replays it without one.
+	Path string
+}
+
 // Run replays files in order. It returns the summary and the first error
 // that stopped it (a cancelled ctx, the journal, spool or bus failing);
 // damaged archives are not such errors: they are logged and counted.
 func Run(ctx context.Context, o Options, files []string) (Summary, error) {
+	return replay(ctx, o, files, nil)
+}
+
+// RunArchives is Run on archives the caller opened (serve's backfill of
+// an uploaded archive, say): it reads each Reader to its end and does not
+// close it.
+func RunArchives(ctx context.Context, o Options, archives []Archive) (Summary, error) {
+	return replay(ctx, o, nil, archives)
+}
+
+func replay(ctx context.Context, o Options, files []string, archives []Archive) (Summary, error) {
 	if err := o.check(); err != nil {
 		return Summary{}, err
 	}
@@ -197,10 +228,13 @@ func Run(ctx context.Context, o Options, files []string) (Summary, error) {
 	}
 	start := o.Now()
 	defer tuneGC(o.Mode)()
-	if o.Mode == ModePublish {
+	own := false
+	if o.Mode == ModePublish && o.Engine == nil {
+		own = true
+		o.Engine = engine.Start(ctx, engine.Options{Journal: o.Journal, Publisher: o.Publisher, Logger: o.Logger})
+		defer o.Engine.Close()
 		// Envelopes journaled by an interrupted run but not published.
-		p := pipeline.New(pipeline.Options{Config: o.Config, Journal: o.Journal, Publisher: o.Publisher, Signer: o.Signer, Logger: o.Logger})
-		n, err := p.PublishPending(ctx)
+		n, err := o.Engine.PublishPending(ctx)
 		if err != nil {
 			return s, fmt.Errorf("replay: publishing pending envelopes: %w", err)
 		}
@@ -208,13 +242,20 @@ func Run(ctx context.Context, o Options, files []string) (Summary, error) {
 			o.Logger.Info("replay: published envelopes left unpublished by an earlier run", "count", n)
 		}
 	}
-	prog := newProgress(&o, files)
+	prog := newProgress(&o)
 	defer func() { prog.finish(&s) }()
-	for _, f := range files {
+	one := func(err error) error {
 		s.Files++
-		err := runFile(ctx, &o, f, &s, prog)
 		s.Elapsed = o.Now().Sub(start)
-		if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := one(runFile(ctx, &o, own, f, &s, prog)); err != nil {
+			return s, err
+		}
+	}
+	for _, a := range archives {
+		if err := one(runArchive(ctx, &o, own, a, &s, prog)); err != nil {
 			return s, err
 		}
 	}
@@ -227,8 +268,8 @@ func (o *Options) check() error {
 	}
 	switch o.Mode {
 	case ModePublish:
-		if o.Journal == nil || o.Publisher == nil {
-			return errors.New("replay: publishing needs a journal and a publisher")
+		if o.Journal == nil || (o.Publisher == nil && o.Engine == nil) {
+			return errors.New("replay: publishing needs a journal and a publisher or engine")
 		}
 		if o.Signer == nil && o.Config.SignMessages {
 			return errors.New("replay: sign_messages is on but no signing key is loaded")

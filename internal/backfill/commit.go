@@ -9,6 +9,7 @@ import (
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/archive"
+	"github.com/debian/mailgw/internal/engine"
 )
 
 // committer takes the prepared items in archive order, hands them to the
@@ -24,100 +25,109 @@ type committer struct {
 	batch []*item
 	since int // mails since the last checkpoint write
 
-	// ModePublish: batches go to a journaling goroutine (journaler.go),
-	// so that journaling one batch overlaps preparing the next, and
-	// journaled batches to a publishing goroutine, so that publishing
-	// one batch overlaps journaling the next; the order (seq_id order)
-	// is kept.
-	jCh     chan journalBatch
-	jDone   chan error
-	jExit   chan struct{} // closed when the journaler has returned
-	jErr    error
-	pubCh   chan []*bus.Envelope
-	pubDone chan error
-	pubErr  error
-	marksMu sync.Mutex
-	marks   []int64 // published, for the journaler to mark (handMarks)
+	// ModePublish: each batch is one Backfill job of the engine
+	// (o.Engine), which journals it while the workers prepare the next
+	// and publishes it while it journals the next. The job's callbacks
+	// (on the engine's goroutines, one job at a time, in archive order)
+	// alone write s.New, s.Duplicates, since and the checkpoint while
+	// jobs are out; slots bounds the jobs out, so that memory stays flat.
+	slots   chan struct{}
+	jobs    sync.WaitGroup
+	errMu   sync.Mutex
+	jobErr  error // the first failure a job reported
+	ownsBus bool  // the engine is this replay's: a publish failure stops it
 }
 
-// startPublisher starts the publishing goroutine. It sends exactly one
-// value on pubDone: the first publish error as soon as it happens, or nil
-// once pubCh is closed and everything was published.
-//
-// It does not mark what it published in the journal itself: a mark is a
-// write transaction, which waited for the journal's lock while the
-// journaler's Add held it through its fsyncs (about a third of the
-// publisher's time), and the publisher then fell behind. It hands its
-// seq_ids to the journaler (handMarks), whose next Add records them in
-// its own transaction; the journaler marks what is left once the
-// publisher has stopped. A crash loses the marks of at most the batches
-// published since the last Add, and losing a mark only republishes
-// (consumers drop duplicates by msg_id).
-func (c *committer) startPublisher(ctx context.Context) {
-	in, done := make(chan []*bus.Envelope, 4), make(chan error, 1)
-	c.pubCh, c.pubDone = in, done
-	go func() {
-		var err error
-		var seqs []int64 // published, not yet handed to the journaler
-		for envs := range in {
-			if err != nil {
-				continue // journaled: the next replay or serve publishes them
-			}
-			for _, env := range envs {
-				if err = c.o.Publisher.Publish(ctx, env); err != nil {
-					break
-				}
-				seqs = append(seqs, env.SeqID)
-			}
-			seqs = c.handMarks(seqs)
-			if err != nil {
-				done <- fmt.Errorf("replay: publish (the journal keeps the unpublished envelopes): %w", err)
+// jobsOut bounds the batches of one replay queued in or passing through
+// the engine. The journal commit (an fsync) blocks the engine's
+// journaling goroutine; batches queued let the parse/sign workers run on
+// meanwhile, and the engine merges them into larger transactions when
+// the journal falls behind.
+const jobsOut = 8
+
+// fail records the first error a job reports.
+func (c *committer) fail(err error) {
+	c.errMu.Lock()
+	if c.jobErr == nil {
+		c.jobErr = err
+	}
+	c.errMu.Unlock()
+}
+
+func (c *committer) err() error {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	return c.jobErr
+}
+
+// submit hands a batch to the engine. Once it is journaled, the counts
+// and the checkpoint move past it (index, offset: its last mail).
+func (c *committer) submit(ctx context.Context, batch []*item, index int, offset int64) error {
+	if err := c.err(); err != nil {
+		return err
+	}
+	var envs []*bus.Envelope
+	known := 0
+	for _, it := range batch {
+		for i, env := range it.envs {
+			if it.dups[i] {
+				known++
+			} else {
+				envs = append(envs, env)
 			}
 		}
-		if err == nil {
-			done <- nil
+	}
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	c.jobs.Add(1)
+	release := func() { <-c.slots; c.jobs.Done() }
+	j := &engine.Job{Ctx: ctx, Envelopes: envs}
+	j.Journaled = func(added []*bus.Envelope, err error) {
+		if err != nil {
+			c.fail(fmt.Errorf("replay: %w", err))
+			release()
+			return
 		}
-	}()
-}
-
-// handMarks adds seqs to the marks the journaler records next, and
-// returns seqs emptied for reuse.
-func (c *committer) handMarks(seqs []int64) []int64 {
-	if len(seqs) > 0 {
-		c.marksMu.Lock()
-		c.marks = append(c.marks, seqs...)
-		c.marksMu.Unlock()
+		c.s.Duplicates += known + len(envs) - len(added)
+		c.s.New += len(added)
+		if c.o.Observe != nil {
+			isAdded := make(map[*bus.Envelope]bool, len(added))
+			for _, env := range added {
+				isAdded[env] = true
+			}
+			for _, it := range batch {
+				c.observe(it, func(i int) bool { return isAdded[it.envs[i]] })
+			}
+		}
+		c.cp.Index, c.cp.Offset = index, offset
+		if c.since += len(batch); c.since >= c.o.CheckpointEvery {
+			c.since = 0
+			if err := c.saveCheckpoint(); err != nil {
+				c.fail(err)
+			}
+		}
 	}
-	return seqs[:0]
-}
-
-// takeMarks returns the marks handed over so far and forgets them.
-func (c *committer) takeMarks() []int64 {
-	c.marksMu.Lock()
-	defer c.marksMu.Unlock()
-	m := c.marks
-	c.marks = nil
-	return m
-}
-
-// flushMarks marks in the journal what the publisher handed over and no
-// Add recorded; the journaler calls it once the publisher has stopped.
-func (c *committer) flushMarks() {
-	if err := c.o.Journal.MarkPublished(c.takeMarks()...); err != nil {
-		c.o.Logger.Warn("replay: journal: mark published", "err", err)
+	j.Published = func(err error) {
+		if err != nil && c.ownsBus {
+			c.fail(fmt.Errorf("replay: publish (the journal keeps the unpublished envelopes): %w", err))
+		}
+		release()
 	}
+	if err := c.o.Engine.Submit(ctx, engine.Backfill, j); err != nil {
+		release()
+		return err
+	}
+	return nil
 }
 
-// stopPublisher waits until every journaled batch is published and
-// returns the publish error, if any.
-func (c *committer) stopPublisher() error {
-	if c.pubCh == nil {
-		return c.pubErr
-	}
-	close(c.pubCh)
-	c.pubCh = nil
-	c.pubErr = <-c.pubDone
-	return c.pubErr
+// wait waits until every submitted batch is published (or failed) and
+// returns the first failure.
+func (c *committer) wait() error {
+	c.jobs.Wait()
+	return c.err()
 }
 
 // run consumes in until it is closed. A cancelled ctx stops it without
@@ -125,10 +135,10 @@ func (c *committer) stopPublisher() error {
 func (c *committer) run(ctx context.Context, in <-chan *item) (err error) {
 	c.held = map[int]*item{}
 	if c.o.Mode == ModePublish {
-		c.startJournaler(ctx)
+		c.slots = make(chan struct{}, jobsOut)
 		defer func() {
-			if perr := c.stopJournaler(); err == nil {
-				err = perr
+			if jerr := c.wait(); err == nil {
+				err = jerr
 			}
 		}()
 	}
@@ -219,8 +229,8 @@ func (c *committer) flush(ctx context.Context) error {
 	var err error
 	switch c.o.Mode {
 	case ModePublish:
-		// The journaler moves the checkpoint once the batch is journaled.
-		err = c.sendJournal(journalBatch{items: c.batch, index: last.mail.Index, offset: last.mail.Offset})
+		// The job moves the checkpoint once the batch is journaled.
+		err = c.submit(ctx, c.batch, last.mail.Index, last.mail.Offset)
 		c.batch = nil
 		return err
 	case ModeSpool:

@@ -177,10 +177,17 @@ func TestReplayOldJournal(t *testing.T) {
 			t.Errorf("replay into the old journal of %d events: %d published; %s", old, len(p.pub.Envelopes()), s.String())
 		}
 		pub := &bustest.Publisher{}
+		sp := p.spool(t)
+		var r *pipeline.Result
 		pl := pipeline.New(pipeline.Options{Config: p.cfg, Classifier: newClassifier(p.cfg),
-			Journal: j, Publisher: pub, Logger: slog.New(slog.DiscardHandler)})
+			Journal: j, Publisher: pub, Spool: sp, Logger: slog.New(slog.DiscardHandler),
+			OnMail: func(_ string, res *pipeline.Result) { r = res }})
 		for _, raw := range all {
-			r, err := pl.Process(context.Background(), raw, false)
+			r = &pipeline.Result{}
+			name, err := sp.Deliver(bytes.NewReader(raw), 0)
+			if err == nil {
+				err = pl.ProcessSpooled(context.Background(), name)
+			}
 			if err != nil || len(r.Added) != 0 {
 				t.Fatalf("serve journaled %d events again (%v): %s", len(r.Added), err, r.MessageID)
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/archive"
+	"github.com/debian/mailgw/internal/pipeline"
 )
 
 // item is one archive entry on its way from the reader through the
@@ -37,8 +38,8 @@ const (
 	itemError             // damaged record or stream
 )
 
-// runFile replays one archive.
-func runFile(ctx context.Context, o *Options, path string, s *Summary, prog *progress) error {
+// runFile replays one archive file.
+func runFile(ctx context.Context, o *Options, own bool, path string, s *Summary, prog *progress) error {
 	r, err := archive.Open(path, archive.Options{MaxMail: o.MaxMail})
 	if err != nil {
 		s.Errors++
@@ -46,9 +47,18 @@ func runFile(ctx context.Context, o *Options, path string, s *Summary, prog *pro
 		return nil
 	}
 	defer r.Close()
-	cp, err := loadCheckpoint(o, path)
-	if err != nil {
-		return err
+	return runArchive(ctx, o, own, Archive{Name: path, Reader: r, Path: path}, s, prog)
+}
+
+// runArchive replays one archive; own says the engine is the replay's.
+func runArchive(ctx context.Context, o *Options, own bool, a Archive, s *Summary, prog *progress) error {
+	path, r := a.Name, a.Reader
+	cp := &checkpoint{Index: -1}
+	if a.Path != "" {
+		var err error
+		if cp, err = loadCheckpoint(o, a.Path); err != nil {
+			return err
+		}
 	}
 	if cp.Done {
 		o.Logger.Info("replay: archive already replayed (checkpoint); skipping", "file", path, "mails", cp.Index+1)
@@ -69,7 +79,11 @@ func runFile(ctx context.Context, o *Options, path string, s *Summary, prog *pro
 	}
 	done := make(chan *item, 256)
 	var wg sync.WaitGroup
-	w := &worker{o: o}
+	prep, err := pipeline.NewPreparer(o.Config, o.Classifier, o.Verifier, o.Now)
+	if err != nil {
+		return err
+	}
+	w := &worker{o: o, prep: prep}
 	for range workers {
 		wg.Add(1)
 		go func() {
@@ -84,7 +98,7 @@ func runFile(ctx context.Context, o *Options, path string, s *Summary, prog *pro
 	}
 	go func() { wg.Wait(); close(done) }()
 
-	c := &committer{o: o, s: s, cp: cp, prog: prog, path: path}
+	c := &committer{o: o, s: s, cp: cp, prog: prog, path: path, ownsBus: own}
 	cerr := c.run(ctx, done)
 	if cerr != nil {
 		cancel()

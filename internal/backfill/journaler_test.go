@@ -9,34 +9,6 @@ import (
 	"github.com/debian/mailgw/internal/journal"
 )
 
-// TestCoalesce merges queued batches up to the limit, keeping the last
-// merged batch's checkpoint position, and never waits for more.
-func TestCoalesce(t *testing.T) {
-	mk := func(n, index int) journalBatch {
-		b := journalBatch{index: index, offset: int64(100 * index)}
-		for i := range n {
-			b.items = append(b.items, &item{seq: index*10 + i})
-		}
-		return b
-	}
-	in := make(chan journalBatch, 4)
-	in <- mk(3, 2)
-	in <- mk(3, 3)
-	in <- mk(3, 4)
-	b := coalesce(mk(3, 1), in, 7)
-	if len(b.items) != 9 || b.index != 3 || b.offset != 300 || b.items[3].seq != 20 {
-		t.Errorf("merged %d items up to mail %d (offset %d), want 9 up to 3 (300)", len(b.items), b.index, b.offset)
-	}
-	b = coalesce(b, in, 100) // one left, then nothing queued: no wait
-	if len(b.items) != 12 || b.index != 4 || len(in) != 0 {
-		t.Errorf("second merge: %d items, index %d, %d left", len(b.items), b.index, len(in))
-	}
-	close(in)
-	if b = coalesce(mk(1, 5), in, 100); len(b.items) != 1 || b.index != 5 {
-		t.Errorf("closed channel: %d items, index %d", len(b.items), b.index)
-	}
-}
-
 // TestJournalFailure closes the journal under a running replay: Run
 // fails, and the checkpoint covers only journaled mails, so the next run
 // journals every event of the archive and leaves none unpublished.

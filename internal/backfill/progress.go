@@ -29,7 +29,7 @@ type progress struct {
 	last  time.Time
 }
 
-func newProgress(o *Options, files []string) *progress {
+func newProgress(o *Options) *progress {
 	return &progress{w: o.Progress, terminal: o.Terminal, every: o.ProgressEvery, now: o.Now, start: o.Now()}
 }
 

@@ -3,65 +3,49 @@ package backfill
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"net/mail"
 	"net/textproto"
+	"strings"
 	"time"
 
-	"github.com/debian/mailgw/bus"
-	"github.com/debian/mailgw/internal/auth"
-	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/pipeline"
-	"github.com/debian/mailgw/parsers"
+	"github.com/debian/mailgw/internal/spool"
 )
 
-// worker classifies and builds (and in ModePublish signs) one mail; it is
-// shared by the worker goroutines; its only mutable state is the
-// (locked) dupGate.
+// worker prepares (pipeline.Preparer) and in ModePublish signs one
+// mail; it is shared by the worker goroutines; its only mutable state is
+// the (locked) dupGate.
 type worker struct {
 	o    *Options
+	prep *pipeline.Preparer
 	gate dupGate // ModePublish: which envelopes to look up before signing
 }
 
 // prepare fills it.envs, it.dups and it.reason, or it.fatal. A parser
-// panic is recovered and counts as a quarantine reason, as in serve.
+// panic is recovered by the Preparer and counts as a quarantine reason,
+// as in serve.
 func (w *worker) prepare(it *item) {
-	defer func() {
-		if r := recover(); r != nil {
-			w.o.Logger.Error("replay: parser panic", "mail", it.mail.Index, "offset", it.mail.Offset, "panic", r)
-			it.envs, it.dups, it.fatal = nil, nil, nil
-			it.reason = fmt.Sprintf("parser panic: %v", r)
-		}
-	}()
-	m, err := parsers.ReadMessage(it.mail.Data)
-	if err != nil {
-		it.reason = "unreadable mail: " + err.Error()
-		return
+	// In ModeSpool serve judges the spooled mail: the envelopes built
+	// here only name the msg_ids that the pre-check below looks up.
+	in := pipeline.Intake{Origin: spool.Origin{Replayed: true, TrustArchive: w.o.TrustArchive}, Unjudged: w.o.Mode == ModeSpool}
+	pp := w.prep.Prepare(it.mail.Data, in)
+	if pp.Panic != nil {
+		w.o.Logger.Error("replay: parser panic", "mail", it.mail.Index, "offset", it.mail.Offset, "panic", strings.TrimPrefix(pp.Quarantine, "parser panic: "))
 	}
-	evs, refused := w.o.Classifier.Classify(m)
-	if len(evs) == 0 {
-		it.reason = refused.Reason
-		return
-	}
-	dec := w.o.Verifier.Check(m, auth.Intake{Archive: w.o.TrustArchive}, evs)
 	switch {
-	case w.o.Mode == ModeSpool:
-		// serve judges spooled mail; the envelopes built here only name
-		// the msg_ids that the pre-check below looks up.
-		dec = spoolDecision(w.o.Config, m, dec)
-	case dec.Retry != "":
+	case pp.Held != "":
 		if w.o.Mode == ModePublish {
-			it.fatal = fmt.Errorf("%w: %s (run the same command again later: it resumes at this mail)", pipeline.ErrHeld, dec.Retry)
+			it.fatal = fmt.Errorf("%w: %s (run the same command again later: it resumes at this mail)", pipeline.ErrHeld, pp.Held)
 			return
 		}
-		it.reason = "held: " + dec.Retry
+		it.reason = "held: " + pp.Held
 		return
-	case dec.Quarantine != "":
-		it.reason = dec.Quarantine
+	case pp.Quarantine != "":
+		it.reason = pp.Quarantine
 		return
 	}
-	it.envs = pipeline.Build(w.o.Config, m, evs, w.o.Now(), true, dec)
+	it.envs = pp.Envelopes
 	it.dups = make([]bool, len(it.envs))
 	if w.o.Mode == ModeDryRun {
 		return
@@ -83,50 +67,14 @@ func (w *worker) prepare(it *item) {
 	if w.o.Mode != ModePublish {
 		return
 	}
-	for i, env := range it.envs {
-		if it.dups[i] {
-			continue
-		}
-		if err := w.sign(env); err != nil {
-			var ce *bus.CanonicalError
-			if errors.As(err, &ce) {
-				it.envs, it.dups = nil, nil
-				it.reason = fmt.Sprintf("envelope %s: %v", env.Topic, err)
-				return
-			}
-			it.fatal = err
-			return
-		}
+	if err := pp.Sign(w.o.Signer, w.o.Config.SignMessages, it.dups); err != nil {
+		it.fatal = err
+		return
 	}
-}
-
-// spoolDecision is the decision by which ModeSpool names a mail's
-// msg_ids for its pre-check, from dec, the replay's own (made without
-// DNS: NewOffline). serve judges the mail again, and may prove by DKIM a
-// mail that dec does not prove. Such a mail counts as proven here: a
-// proven event is a duplicate only of its proven msg_id, and an
-// envelope journaled under that msg_id makes serve drop the mail's
-// event whatever it decides (docs/dedup.md), while a mail wrongly judged
-// unproven here would be left out of the spool when an unproven copy of
-// its happening is journaled, which serve would not have done.
-func spoolDecision(cfg *config.Config, m *parsers.Message, dec *auth.Decision) *auth.Decision {
-	if dec.Trusted || !cfg.Trust.DKIM || !m.Header.Has("DKIM-Signature") {
-		return dec
+	if pp.Quarantine != "" { // an envelope without a canonical form
+		it.envs, it.dups = nil, nil
+		it.reason = pp.Quarantine
 	}
-	if p := cfg.Trust.Policy(dec.Service); p == nil || len(p.DKIMDomains) == 0 {
-		return dec
-	}
-	maybe := *dec
-	maybe.Trusted = true
-	return &maybe
-}
-
-func (w *worker) sign(env *bus.Envelope) error {
-	if w.o.Signer == nil {
-		_, err := bus.Canonical(env.Msg)
-		return err
-	}
-	return bus.SignSealed(env, w.o.Signer)
 }
 
 // headerDate returns the Date header of raw, zero when absent or

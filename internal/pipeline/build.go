@@ -1,7 +1,9 @@
 // Package pipeline turns spooled mail into events on the bus: read the
-// mail, classify (loop, auto-reply and DSN guards first) and parse it, build one fedmsg
-// envelope per event, sign it, journal it (seq_id, msg_id dedup) and
-// publish what the journal added. Mail that yields no event goes to
+// mail, classify (loop, auto-reply and DSN guards first) and parse it,
+// judge its trust, build one fedmsg envelope per event (Preparer, the
+// prepare step replay and parse use too), sign it, and hand it to the
+// engine (internal/engine), which journals it (seq_id, msg_id dedup) and
+// publishes what the journal added. Mail that yields no event goes to
 // quarantine with a readable reason. A mail leaves the spool only once its
 // events are journaled, and publishing happens from the journal, so
 // nothing acknowledged is lost whatever crashes in between (docs/flow.md).

@@ -5,41 +5,28 @@ import (
 	"sync"
 	"time"
 
+	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/engine"
 	"github.com/debian/mailgw/internal/spool"
 )
 
-// publishGrace bounds how long Run keeps publishing after ctx ends.
-const publishGrace = 5 * time.Second
+// journalRetry is how long a mail whose journal write failed waits
+// before it is submitted again (it stays in the spool meanwhile).
+const journalRetry = time.Second
 
-// committer journals and publishes prepared mails in batches until ready
-// closes.
-func (p *Pipeline) committer(ctx context.Context, ready <-chan *spooled, inflight *sync.Map) {
-	// What is committed while stopping is still published, for up to
-	// publishGrace; after that it is left to PublishPending at the next
-	// start.
-	pubCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(publishGrace, cancel) })
-	defer stop()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	var retry []*spooled
+// committer takes the prepared mails until ready closes: it moves those
+// that yield no event to quarantine, a batch at a time, and submits the
+// others to the engine as live jobs; it returns once every job it
+// submitted is published (or left to PublishPending).
+func (p *Pipeline) committer(ctx context.Context, e *engine.Engine, ready <-chan *spooled, inflight *sync.Map) {
+	var jobs sync.WaitGroup
+	defer jobs.Wait()
 	for {
-		var batch []*spooled
-		if len(retry) > 0 {
-			batch, retry = retry, nil
-		} else {
-			select {
-			case sp, ok := <-ready:
-				if !ok {
-					return
-				}
-				batch = append(batch, sp)
-			case <-tick.C:
-				p.republishIfFailed(pubCtx)
-				continue
-			}
+		sp, ok := <-ready
+		if !ok {
+			return
 		}
+		batch := []*spooled{sp}
 		// Take whatever else is ready, without waiting.
 	more:
 		for len(batch) < batchMax {
@@ -53,47 +40,52 @@ func (p *Pipeline) committer(ctx context.Context, ready <-chan *spooled, infligh
 				break more
 			}
 		}
-		retry = p.commitBatch(pubCtx, batch, inflight)
-		if len(retry) > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(time.Second):
+		var quar []*spooled
+		for _, sp := range batch {
+			if sp.pr.res.Quarantine != "" {
+				quar = append(quar, sp)
+				continue
 			}
+			jobs.Add(1)
+			p.submit(ctx, e, sp, inflight, &jobs)
 		}
+		p.quarantineMany(quar, inflight)
 	}
 }
 
-// commitBatch quarantines, journals and publishes one batch and returns
-// the mails to retry (journal failure).
-func (p *Pipeline) commitBatch(ctx context.Context, batch []*spooled, inflight *sync.Map) []*spooled {
-	var prs []*prepared
-	var ok, quar []*spooled
-	for _, sp := range batch {
-		if sp.pr.res.Quarantine != "" {
-			quar = append(quar, sp)
-			continue
+// submit hands one mail to the engine. Once its envelopes are journaled
+// its file leaves the spool; once they are published its line is logged.
+// A journal failure keeps it in the spool and submits it again after
+// journalRetry, until ctx ends (the next start picks it up then).
+func (p *Pipeline) submit(ctx context.Context, e *engine.Engine, sp *spooled, inflight *sync.Map, jobs *sync.WaitGroup) {
+	giveUp := func() {
+		inflight.Delete(sp.name)
+		jobs.Done()
+	}
+	j := &engine.Job{Envelopes: sp.pr.res.Envelopes}
+	j.Journaled = func(added []*bus.Envelope, err error) {
+		if err != nil {
+			time.AfterFunc(journalRetry, func() {
+				if ctx.Err() != nil || e.Submit(ctx, engine.Live, j) != nil {
+					giveUp()
+				}
+			})
+			return
 		}
-		prs = append(prs, sp.pr)
-		ok = append(ok, sp)
-	}
-	p.quarantineMany(quar, inflight)
-	if len(prs) == 0 {
-		return nil
-	}
-	if err := p.commit(ctx, prs); err != nil {
-		p.o.Logger.Error("journal", "mails", len(prs), "err", err)
-		p.failed(ComponentJournal, err)
-		return ok
-	}
-	p.failed(ComponentJournal, nil)
-	for _, sp := range ok {
-		if err := p.done(sp); err != nil {
+		sp.pr.res.Added = added
+		if err := p.o.Spool.Done(sp.name); err != nil {
 			p.o.Logger.Error("spool", "spool", sp.name, "err", err)
 		}
 		inflight.Delete(sp.name)
 	}
-	return nil
+	j.Published = func(err error) {
+		sp.pr.res.Published = err == nil || len(sp.pr.res.Added) == 0
+		p.logMail(sp.name, &sp.pr.res)
+		jobs.Done()
+	}
+	if e.Submit(ctx, engine.Live, j) != nil {
+		giveUp() // stopping: the mail stays in the spool
+	}
 }
 
 // quarantineMany moves the mails of a batch that yield no event to
@@ -124,19 +116,5 @@ func (p *Pipeline) quarantineMany(quar []*spooled, inflight *sync.Map) {
 	p.failed(ComponentQuarantine, failed)
 	if failed != nil {
 		p.retryLater()
-	}
-}
-
-func (p *Pipeline) republishIfFailed(ctx context.Context) {
-	p.pubMu.Lock()
-	failed := p.pubFailed
-	p.pubMu.Unlock()
-	if !failed {
-		return
-	}
-	if n, err := p.PublishPending(ctx); err != nil {
-		p.o.Logger.Warn("republish from journal", "published", n, "err", err)
-	} else {
-		p.o.Logger.Info("republished from journal", "count", n)
 	}
 }

@@ -3,11 +3,13 @@ package pipeline
 import (
 	"sync"
 	"time"
+
+	"github.com/debian/mailgw/internal/engine"
 )
 
 // Components whose failures the pipeline reports to Options.Health.
 const (
-	ComponentJournal    = "journal"
+	ComponentJournal    = engine.ComponentJournal
 	ComponentQuarantine = "quarantine"
 )
 

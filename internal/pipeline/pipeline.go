@@ -2,17 +2,16 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/config"
+	"github.com/debian/mailgw/internal/engine"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/spool"
 	"github.com/debian/mailgw/parsers"
@@ -48,26 +47,22 @@ type Options struct {
 	// checking (no DNS lookups): for tests and tools that ask no DNS.
 	// SetVerifier replaces it while running.
 	Verifier *auth.Verifier
+	// Engine journals and publishes (serve's, shared with the replays it
+	// runs); nil means the pipeline starts its own on Journal and
+	// Publisher, reporting to Health.
+	Engine *engine.Engine
 }
 
 // Pipeline processes mail. It is safe for concurrent use.
 type Pipeline struct {
 	o Options
-	// classifier is o.Classifier, replaced by SetClassifier (serve's
-	// reload) while workers classify.
-	classifier atomic.Pointer[parsers.Classifier]
-	// pubMu orders journal additions and publication, so that envelopes
-	// reach the bus in seq_id order and PublishPending never races a
-	// fresh publish.
-	pubMu sync.Mutex
-	// pubFailed is set (under pubMu) when a publish failed: later
-	// envelopes are only journaled until PublishPending catches up, which
-	// keeps the bus in seq_id order.
-	pubFailed bool
+	// prep is the prepare step (read, classify, judge, build).
+	prep *Preparer
 	// retry schedules rescans of the spool after failures (health.go).
 	retry retry
-	// verifier is the trust policy in force (SetVerifier swaps it).
-	verifier atomic.Pointer[auth.Verifier]
+	// own is the engine the pipeline started when Options.Engine is nil.
+	ownMu sync.Mutex
+	own   *engine.Engine
 }
 
 // Outcome of one mail.
@@ -164,164 +159,84 @@ func New(o Options) *Pipeline {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
 	if o.Workers <= 0 {
 		o.Workers = 4
 	}
-	p := &Pipeline{o: o}
-	p.classifier.Store(o.Classifier)
-	v := o.Verifier
-	if v == nil {
-		var err error
-		if v, err = auth.NewOffline(o.Config.Trust); err != nil {
-			// Config.Check validated the policy; without DKIM nothing else
-			// can fail.
-			panic(fmt.Sprintf("pipeline: trust policy: %v", err))
-		}
+	prep, err := NewPreparer(o.Config, o.Classifier, o.Verifier, o.Now)
+	if err != nil {
+		// Config.Check validated the policy; without DKIM nothing else
+		// can fail.
+		panic(fmt.Sprintf("pipeline: trust policy: %v", err))
 	}
-	p.verifier.Store(v)
-	return p
+	return &Pipeline{o: o, prep: prep}
 }
 
 // SetClassifier replaces the classifier for the mail processed from now
 // on (serve's reload: new upload keyrings, say); mail being classified
 // meanwhile finishes with the old one.
-func (p *Pipeline) SetClassifier(c *parsers.Classifier) { p.classifier.Store(c) }
+func (p *Pipeline) SetClassifier(c *parsers.Classifier) { p.prep.SetClassifier(c) }
 
 // SetVerifier puts a new trust policy in force (serve's reload): mail
 // judged from now on is judged by v; mail being judged meanwhile finishes
 // with the old one.
-func (p *Pipeline) SetVerifier(v *auth.Verifier) { p.verifier.Store(v) }
-
-// errNoSigner is returned when signing is on but no key is wired.
-var errNoSigner = errors.New("pipeline: sign_messages is on but no signing key is loaded")
+func (p *Pipeline) SetVerifier(v *auth.Verifier) { p.prep.SetVerifier(v) }
 
 // prepared is a mail parsed, built and signed, ready for the journal.
 type prepared struct {
 	res Result
 }
 
-// prepare reads, guards, classifies, authenticates, builds and signs.
-// Content problems end in res.Quarantine, a mail that cannot be judged yet
-// in res.Held; an error is an environment problem (signing key). A parser
-// panic is recovered and quarantines the mail with the panic text: one bad
-// mail must not stop the daemon.
-func (p *Pipeline) prepare(raw []byte, o spool.Origin) (pr *prepared, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			p.o.Logger.Error("parser panic", "panic", r, "stack", string(debug.Stack()))
-			pr, err = &prepared{res: Result{}.quarantined(QuarantineParser, fmt.Sprintf("parser panic: %v", r))}, nil
-		}
-	}()
-	m, err := parsers.ReadMessage(raw)
-	if err != nil {
-		return &prepared{res: Result{}.quarantined(QuarantineUnreadable, "unreadable mail: "+err.Error())}, nil
+// prepare runs the Preparer and signs the envelopes. Content problems end
+// in res.Quarantine, a mail that cannot be judged yet in res.Held; an
+// error is an environment problem (signing key).
+func (p *Pipeline) prepare(raw []byte, o spool.Origin) (*prepared, error) {
+	pp := p.prep.Prepare(raw, Intake{Origin: o})
+	if pp.Panic != nil {
+		p.o.Logger.Error("parser panic", "panic", strings.TrimPrefix(pp.Quarantine, "parser panic: "), "stack", string(pp.Panic))
 	}
-	pr = &prepared{res: Result{MessageID: m.MessageID}}
-	// Classify runs the loop, auto-reply and DSN guards first.
-	evs, refused := p.classifier.Load().Classify(m)
-	if len(evs) == 0 {
-		pr.res = pr.res.quarantined(QuarantineKind(refused.Kind), refused.Reason)
-		return pr, nil
-	}
-	dec := p.verifier.Load().Check(m, Intake(o), evs)
-	pr.res.Trust = dec
-	if dec.Retry != "" {
-		pr.res.Held = dec.Retry
-		return pr, nil
-	}
-	if dec.Quarantine != "" {
-		pr.res = pr.res.quarantined(QuarantineUntrusted, dec.Quarantine)
-		return pr, nil
-	}
-	envs := Build(p.o.Config, m, evs, p.o.Now(), o.Replayed, dec)
-	for _, env := range envs {
-		if err := p.sign(env); err != nil {
-			var ce *bus.CanonicalError
-			if errors.As(err, &ce) {
-				// A parser produced a payload the bus cannot carry.
-				pr.res = pr.res.quarantined(QuarantineEnvelope, fmt.Sprintf("envelope %s: %v", env.Topic, err))
-				return pr, nil
-			}
+	if pp.Quarantine == "" && pp.Held == "" {
+		if err := pp.Sign(p.o.Signer, p.o.Config.SignMessages, nil); err != nil {
 			return nil, err
 		}
 	}
-	pr.res.Envelopes = envs
-	return pr, nil
+	res := Result{MessageID: pp.MessageID, Envelopes: pp.Envelopes, Held: pp.Held, Trust: pp.Trust}
+	if pp.Quarantine != "" {
+		res = res.quarantined(pp.QuarantineKind, pp.Quarantine)
+	}
+	return &prepared{res: res}, nil
 }
 
-func (p *Pipeline) sign(env *bus.Envelope) error {
-	if p.o.Signer == nil {
-		if p.o.Config.SignMessages {
-			return errNoSigner
-		}
-		return checkCanonical(env.Msg)
-	}
-	return bus.SignSealed(env, p.o.Signer)
-}
-
-// Process runs one mail through the pipeline: no spool is involved
-// (replay and parse use it; ProcessSpooled wraps it for spooled mail).
-// An error means the mail's events are not journaled and it must be
-// retried (journal or signing key unavailable); a mail that yields no
-// event is not an error but a Result with Quarantine set.
-func (p *Pipeline) Process(ctx context.Context, raw []byte, replayed bool) (Result, error) {
-	pr, err := p.prepare(raw, spool.Origin{Replayed: replayed})
-	if err != nil {
-		return Result{}, err
-	}
-	if pr.res.Quarantine == "" && pr.res.Held == "" {
-		if err := p.commit(ctx, []*prepared{pr}); err != nil {
-			return pr.res, err
-		}
-	}
-	return pr.res, nil
-}
-
-// ProcessBatch is Process for many mails at once (replay): the mails are
-// prepared one by one and all their envelopes journaled in one
-// transaction, which is much faster than one Process per mail. Results are
-// in the order of raws; on error nothing of the batch is journaled. As
-// with Process, raws must not change afterwards.
-func (p *Pipeline) ProcessBatch(ctx context.Context, raws [][]byte, replayed bool) ([]Result, error) {
-	prs := make([]*prepared, len(raws))
-	var commit []*prepared
-	for i, raw := range raws {
-		pr, err := p.prepare(raw, spool.Origin{Replayed: replayed})
-		if err != nil {
-			return nil, err
-		}
-		prs[i] = pr
-		if pr.res.Quarantine == "" && pr.res.Held == "" {
-			commit = append(commit, pr)
-		}
-	}
-	if len(commit) > 0 {
-		if err := p.commit(ctx, commit); err != nil {
-			return nil, err
-		}
-	}
-	out := make([]Result, len(prs))
-	for i, pr := range prs {
-		out[i] = pr.res
-	}
-	return out, nil
-}
-
-// commit journals the envelopes of prs in one transaction and publishes
-// what the journal added, in seq_id order.
+// commit journals the envelopes of prs in one engine job and waits until
+// they are published (or left to PublishPending); the pipeline's own
+// engine is then stopped, which records the marks of what it published
+// (the next call starts another). It is ProcessSpooled's: Run submits to
+// the engine without waiting.
 func (p *Pipeline) commit(ctx context.Context, prs []*prepared) error {
+	defer p.closeOwn()
 	var all []*bus.Envelope
 	for _, pr := range prs {
 		all = append(all, pr.res.Envelopes...)
 	}
-	p.pubMu.Lock()
-	defer p.pubMu.Unlock()
-	added, err := p.o.Journal.Add(all)
-	if err != nil {
+	done := make(chan struct{})
+	var added []*bus.Envelope
+	var jerr error
+	published := false
+	j := &engine.Job{
+		Envelopes: all,
+		Journaled: func(a []*bus.Envelope, err error) {
+			added, jerr = a, err
+			if err != nil {
+				close(done)
+			}
+		},
+		Published: func(err error) { published = err == nil; close(done) },
+	}
+	if err := p.engine().Submit(ctx, engine.Live, j); err != nil {
 		return err
+	}
+	<-done
+	if jerr != nil {
+		return jerr
 	}
 	isAdded := make(map[*bus.Envelope]bool, len(added))
 	for _, env := range added {
@@ -333,81 +248,41 @@ func (p *Pipeline) commit(ctx context.Context, prs []*prepared) error {
 				pr.res.Added = append(pr.res.Added, env)
 			}
 		}
-	}
-	if p.pubFailed {
-		return nil
-	}
-	var seqs []int64
-	for _, env := range added {
-		if err := p.o.Publisher.Publish(ctx, env); err != nil {
-			p.pubFailed = true
-			p.o.Logger.Warn("publish failed; will republish from the journal", "seq_id", env.SeqID, "err", err)
-			break
-		}
-		seqs = append(seqs, env.SeqID)
-	}
-	if err := p.o.Journal.MarkPublished(seqs...); err != nil {
-		// Published but not marked: republished after a restart, which
-		// consumers drop by msg_id.
-		p.o.Logger.Warn("journal: mark published", "err", err)
-	}
-	done := make(map[int64]bool, len(seqs))
-	for _, s := range seqs {
-		done[s] = true
-	}
-	for _, pr := range prs {
-		pr.res.Published = true
-		for _, env := range pr.res.Added {
-			if !done[env.SeqID] {
-				pr.res.Published = false
-			}
-		}
+		pr.res.Published = len(pr.res.Added) == 0 || published
 	}
 	return nil
 }
 
-// PublishPending publishes every journaled envelope not yet marked
-// published, in seq_id order, and returns how many it published. serve
-// calls it at start (a crash between journal and publish republishes
-// instead of losing) and Run calls it after a publish failure.
-func (p *Pipeline) PublishPending(ctx context.Context) (int, error) {
-	p.pubMu.Lock()
-	defer p.pubMu.Unlock()
-	n := 0
-	for {
-		entries, err := p.o.Journal.Unpublished(500)
-		if err != nil {
-			return n, err
-		}
-		if len(entries) == 0 {
-			p.pubFailed = false
-			return n, nil
-		}
-		seqs := make([]int64, 0, len(entries))
-		var perr error
-		for _, e := range entries {
-			env, err := bus.ParseEnvelope(e.Body)
-			if err == nil {
-				err = p.o.Publisher.Publish(ctx, env)
-			}
-			if err != nil {
-				perr = fmt.Errorf("republish seq_id %d: %w", e.SeqID, err)
-				break
-			}
-			seqs = append(seqs, e.SeqID)
-		}
-		if err := p.o.Journal.MarkPublished(seqs...); err != nil {
-			return n, err
-		}
-		n += len(seqs)
-		if perr != nil {
-			p.pubFailed = true
-			return n, perr
-		}
+// engine returns the journal-then-publish engine: Options.Engine, or the
+// pipeline's own, started on first use.
+func (p *Pipeline) engine() *engine.Engine {
+	if p.o.Engine != nil {
+		return p.o.Engine
+	}
+	p.ownMu.Lock()
+	defer p.ownMu.Unlock()
+	if p.own == nil {
+		p.own = engine.Start(context.Background(), engine.Options{Journal: p.o.Journal, Publisher: p.o.Publisher, Logger: p.o.Logger, Health: p.o.Health})
+	}
+	return p.own
+}
+
+// closeOwn stops the pipeline's own engine, if it started one: what it
+// holds is journaled, published and marked.
+func (p *Pipeline) closeOwn() {
+	p.ownMu.Lock()
+	e := p.own
+	p.own = nil
+	p.ownMu.Unlock()
+	if e != nil {
+		e.Close()
 	}
 }
 
-// Intake is the auth.Intake of a spooled mail's Origin.
-func Intake(o spool.Origin) auth.Intake {
-	return auth.Intake{Relay: o.Relay, Sender: o.Sender, Archive: o.TrustArchive}
+// PublishPending publishes every journaled envelope not yet marked
+// published, in seq_id order, and returns how many it published
+// (engine.Engine.PublishPending). Run calls it at start: a crash between
+// journal and publish republishes instead of losing.
+func (p *Pipeline) PublishPending(ctx context.Context) (int, error) {
+	return p.engine().PublishPending(ctx)
 }

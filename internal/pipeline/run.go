@@ -11,8 +11,8 @@ import (
 	"github.com/debian/mailgw/internal/spool"
 )
 
-// batchMax bounds the mails whose envelopes go into one journal
-// transaction in Run.
+// batchMax bounds the mails the committer takes at once (one
+// QuarantineMany for those that yield no event).
 const batchMax = 256
 
 // ErrHeld is matched by ProcessSpooled's error for a mail that cannot be
@@ -120,16 +120,21 @@ func (p *Pipeline) logMail(name string, r *Result) {
 }
 
 // Run processes the spool until ctx ends: everything in new/ at start and
-// each mail as it lands. Workers parse in parallel; one committer journals
-// the envelopes of all ready mails in one transaction, publishes them and
-// removes their files. A mail whose commit fails stays in the spool and is
+// each mail as it lands. Workers prepare in parallel; the committer hands
+// each mail to the engine (Options.Engine, or the pipeline's own) as a
+// live job, which journals the envelopes of all ready mails in one
+// transaction and publishes them; a mail's file is removed once it is
+// journaled. A mail whose journal write fails stays in the spool and is
 // retried. Run republishes journaled-but-unpublished envelopes at start
-// and after publish failures. It returns nil when ctx ends.
+// (the engine does after publish failures). It returns nil when ctx
+// ends, once what it submitted is published.
 func (p *Pipeline) Run(ctx context.Context) error {
 	if n, err := p.o.Spool.CleanTmp(time.Hour); err == nil && n > 0 {
 		p.o.Logger.Warn("spool: removed stale files from tmp/", "count", n)
 	}
-	if _, err := p.PublishPending(ctx); err != nil {
+	e := p.engine()
+	defer p.closeOwn()
+	if _, err := e.PublishPending(ctx); err != nil {
 		p.o.Logger.Warn("republish from journal", "err", err)
 	}
 	names, err := p.o.Spool.Watch(ctx)
@@ -184,6 +189,6 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}()
 	}
 	go func() { wg.Wait(); close(ready) }()
-	p.committer(ctx, ready, &inflight)
+	p.committer(ctx, e, ready, &inflight)
 	return nil
 }

@@ -1,9 +1,11 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/url"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 	"github.com/debian/mailgw/internal/corpustest"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/pipeline"
+	"github.com/debian/mailgw/internal/spool"
 )
 
 // corpusEvent is a journaled event as the reference reads it: straight
@@ -57,11 +60,23 @@ func replayCorpus(t *testing.T, base time.Time) (*journal.Journal, []corpusEvent
 	cfg := corpustest.Config()
 	cfg.SignMessages = false
 	clock := base
+	spoolDir := filepath.Join(t.TempDir(), "spool")
+	if err := spool.Create(spoolDir); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := spool.Open(spoolDir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := pipeline.New(pipeline.Options{Config: cfg, Classifier: corpustest.Classifier(), Journal: j, Publisher: NewHub(),
-		Now: func() time.Time { return clock }})
+		Spool: sp, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return clock }})
 	mails := append(append(corpustest.Golden(t), corpustest.Logs(t)...), corpustest.FuzzSeeds(t)...)
 	for _, m := range mails {
-		if _, err := p.Process(context.Background(), m.Raw, false); err != nil {
+		name, err := sp.Deliver(bytes.NewReader(m.Raw), 0)
+		if err == nil {
+			err = p.ProcessSpooled(context.Background(), name)
+		}
+		if err != nil {
 			t.Fatalf("%s: %v", m.Name, err)
 		}
 		clock = clock.Add(37 * time.Minute)
