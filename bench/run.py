@@ -80,7 +80,7 @@ class Ctx:
 
 def build(c):
     progs = [("./cmd/mboxgen", "mboxgen"), ("./bench/dkimdns", "dkimdns"), ("./bench/websearch", "websearch"),
-             ("./bench/smtpmix", "smtpmix")]
+             ("./bench/smtpmix", "smtpmix"), ("./bench/smtplatency", "smtplatency")]
     if not c.a.mailgw:
         progs.append(("./cmd/mailgw", "mailgw"))
     if c.a.profile:

@@ -36,6 +36,7 @@ var wantRows = []string{
 	"SMTP, corpus mix, 50 clients",
 	"SMTP, corpus mix: drain",
 	"mailgw deliver",
+	"replay into a running serve",
 	"AMQP: outlet publishing with confirms",
 	"AMQP: python3-pika",
 	"ratio: AMQP outlet / pika",

@@ -256,7 +256,7 @@ func TestReplayIntoRunningServe(t *testing.T) {
 	t.Logf("live mail, SMTP 250 to subscriber, %d events: p50 %v, p99 %v, max %v",
 		len(lat), lat[len(lat)/2].Round(time.Millisecond), p99.Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
 	// The target, p99 <= 100 ms, is a benchmark row (bench/rows.py
-	// serve_backfill, docs/benchmarks.md): timed on a shared machine it
+	// serve_backfill_live, docs/benchmarks.md): timed on a shared machine it
 	// would make this test fail with the machine's load. What must hold
 	// on any machine: live mail does not queue behind the backfill,
 	// which would make it wait for most of the backfill's run.
