@@ -27,8 +27,8 @@ type Runner struct {
 	changed chan struct{} // closed and replaced at each outcome
 
 	cancel context.CancelFunc
-	done   chan error
-	once   sync.Once
+	ended  chan struct{} // closed when Run returns, runErr set
+	runErr error
 }
 
 // Start builds a pipeline of o and runs it (Run) until Stop or the end of
@@ -36,7 +36,7 @@ type Runner struct {
 // mail. o.Spool must be set.
 func Start(t testing.TB, o pipeline.Options) *Runner {
 	t.Helper()
-	r := &Runner{results: map[string]*pipeline.Result{}, changed: make(chan struct{}), done: make(chan error, 1)}
+	r := &Runner{results: map[string]*pipeline.Result{}, changed: make(chan struct{}), ended: make(chan struct{})}
 	onMail := o.OnMail
 	o.OnMail = func(name string, res *pipeline.Result) {
 		if onMail != nil {
@@ -54,7 +54,7 @@ func Start(t testing.TB, o pipeline.Options) *Runner {
 	r.P = pipeline.New(o)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
-	go func() { r.done <- r.P.Run(ctx) }()
+	go func() { r.runErr = r.P.Run(ctx); close(r.ended) }()
 	t.Cleanup(func() {
 		if err := r.Stop(); err != nil {
 			t.Errorf("pipeline Run: %v", err)
@@ -82,9 +82,8 @@ func (r *Runner) Wait(names ...string) ([]*pipeline.Result, error) {
 			}
 			select {
 			case <-changed:
-			case err := <-r.done:
-				r.done <- err
-				return nil, fmt.Errorf("pipeline Run ended (%v) before %s had an outcome", err, name)
+			case <-r.ended:
+				return nil, fmt.Errorf("pipeline Run ended (%v) before %s had an outcome", r.runErr, name)
 			case <-deadline.C:
 				return nil, fmt.Errorf("%s: no final outcome after %v", name, Timeout)
 			}
@@ -94,12 +93,9 @@ func (r *Runner) Wait(names ...string) ([]*pipeline.Result, error) {
 }
 
 // Stop ends Run, once what it submitted is published, and returns its
-// error. Later calls return nil.
+// error (the same at every call).
 func (r *Runner) Stop() error {
-	var err error
-	r.once.Do(func() {
-		r.cancel()
-		err = <-r.done
-	})
-	return err
+	r.cancel()
+	<-r.ended
+	return r.runErr
 }
