@@ -196,6 +196,86 @@ def e2e(c):
     return r
 
 
+def serve_config(c, ep):
+    """A config for a serve the end-to-end mbox is backfilled into: the
+    e2e config plus its own SMTP, replay and admin ports, and subscriber
+    queues that hold what a backfill has in flight (64 MiB, what replay
+    --publish allows; docs/operations.md)."""
+    cfg = e2e_config(c, ep)
+    smtp, admin = free_port(), free_port()
+    with open(cfg) as f:
+        text = f.read()
+    text = text.replace("high_water_mark = 100000\n", "high_water_mark = 100000\nsubscriber_queue_bytes = 67108864\n")
+    text += ('[replay_endpoints]\nmailgw = "tcp://127.0.0.1:%d"\n[metrics]\nlisten = "127.0.0.1:%d"\n'
+             '[smtp]\nlisten = "127.0.0.1:%d"\nlmtp_listen = ""\n' % (free_port(), admin, smtp))
+    with open(cfg, "w") as f:
+        f.write(text)
+    return cfg, "127.0.0.1:%d" % smtp, admin
+
+
+def serve_metric(admin, name):
+    import urllib.request
+    try:
+        body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % admin, timeout=2).read().decode()
+    except OSError:
+        return None
+    m = re.search(r"^%s (\S+)$" % re.escape(name), body, re.M)
+    return float(m.group(1)) if m else None
+
+
+def serve_backfill(c):
+    """mailgw replay --control of the end-to-end mbox into a running serve
+    (its control socket), Ed25519-signed, into sub_count.py, which serve
+    counts as a subscriber before the replay starts."""
+    mbox = c.mbox(c.a.mails)
+    mails, lost, cpu = [], 0, []
+    for _ in range(c.a.runs):
+        ep = "tcp://127.0.0.1:%d" % free_port()
+        cfg, _, admin = serve_config(c, ep)
+        log = open(os.path.join(c.logs, "serve_backfill.serve.log"), "a")
+        serve = subprocess.Popen([c.mailgw, "serve", "--config", cfg], stdout=log, stderr=subprocess.STDOUT)
+        sub = subprocess.Popen([PY, os.path.join(BENCH, "sub_count.py"), ep, "--idle", "1" if c.a.quick else "2"],
+                               stdout=subprocess.PIPE, text=True)
+        try:
+            assert sub.stdout.readline().strip() == "ready"
+            deadline = time.time() + 30
+            while (serve_metric(admin, "mailgw_bus_subscribers") or 0) < 1:
+                if time.time() > deadline or serve.poll() is not None:
+                    raise RuntimeError("serve did not start or the subscriber did not connect")
+                time.sleep(0.01)
+            cpu0 = proc_cpu(serve.pid)
+            t0 = time.time()
+            out = c.sh([c.mailgw, "replay", "--config", cfg, "--control", "--no-progress", mbox], "serve_backfill.log")
+            t1 = time.time()
+            res = json.loads(sub.stdout.readline())
+            cpu.append(proc_cpu(serve.pid) - cpu0)
+        finally:
+            if sub.poll() is None:
+                sub.kill()
+                sub.wait()
+            serve.terminate()
+            serve.wait(timeout=60)
+            log.close()
+        new = int(re.findall(r"events: (\d+) new", out)[-1])
+        if not (res["count"] == res["distinct"] == new and res["bad"] == 0):
+            lost += 1
+        mails.append(c.a.mails / (max(t1, res["last"] or t1) - t0))
+    note = "every event received, each once" if not lost else "%d runs LOST or duplicated events" % lost
+    note += "; CPU-s of serve %.1f (%s mails/cpu-s)" % (statistics.median(cpu), f0(c.a.mails / statistics.median(cpu)))
+    r = [row("replay into a running serve, Ed25519, pyzmq SUB (%d mails)" % c.a.mails, mails, "mails/s",
+             ">= 15,000", at_least(15000), note)]
+    if lost:
+        r[0]["ok"] = False
+    return r
+
+
+def proc_cpu(pid):
+    """User+system CPU seconds of a running process."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def profile(c, mbox):
     prof = os.path.join(c.out, "cpu.prof")
     cmd = [os.path.join(c.bin, "replayprof"), "-config", "CFG", "-cpuprofile", prof, mbox]
@@ -414,4 +494,4 @@ def f0(xs):
 
 from rows_amqp import amqp  # noqa: E402  (it imports helpers from here)
 
-ALL = [parse, dry_run, sign, publish, e2e, reference, ratios, trust, smtp, smtpmix, deliver, amqp, websearch, rss_1g]
+ALL = [parse, dry_run, sign, publish, e2e, reference, ratios, serve_backfill, trust, smtp, smtpmix, deliver, amqp, websearch, rss_1g]

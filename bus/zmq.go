@@ -195,6 +195,19 @@ func (p *ZMQPublisher) enqueue(topic string, wire []byte) error {
 // was at the high-water mark.
 func (p *ZMQPublisher) Dropped() uint64 { return p.dropped.Load() }
 
+// Backlog returns the bytes queued for the subscriber with the most
+// queued, and the bound of each queue (MaxQueueBytes): a backfill waits
+// while a subscriber lags (internal/control), instead of making the bus
+// drop its messages.
+func (p *ZMQPublisher) Backlog() (queued, limit int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for peer := range p.peers {
+		queued = max(queued, peer.pendingBytes.Load())
+	}
+	return queued, p.MaxQueueBytes
+}
+
 // Refused counts connections closed at once because MaxSubscribers were
 // connected.
 func (p *ZMQPublisher) Refused() uint64 { return p.refused.Load() }

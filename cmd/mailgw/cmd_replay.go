@@ -15,6 +15,7 @@ import (
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/backfill"
 	"github.com/debian/mailgw/internal/config"
+	"github.com/debian/mailgw/internal/control"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/spf13/cobra"
@@ -25,9 +26,15 @@ const replayLong = `Backfill events from archives: mbox (mboxo or mboxrd), Maild
 debbugs .log files, each plain or gzip/bzip2/xz compressed (detected from
 the content).
 
-Targets: by default each mail that has a new event is delivered into the
-spool of serve (state_dir must exist), and serve journals and publishes it.
---publish signs, journals and publishes directly on the configured endpoint
+Targets: by default, when serve runs on the configured state_dir, replay
+hands it the mails over its control socket (state_dir/control.sock):
+serve parses, signs, journals and publishes them beside live mail, live
+mail first; replay reads the archives, paces (--rate) and keeps the
+checkpoints, and Ctrl-C stops both cleanly. --control insists on that
+path (an error when serve does not answer). Without a running serve (or
+with --spool), each mail that has a new event is delivered into the spool
+of serve (state_dir must exist), and serve journals and publishes it when
+it runs. --publish signs, journals and publishes directly on the configured endpoint
 (endpoints[name]); serve must not be bound to it. --dry-run classifies and
 builds only, and prints a table of topics and of quarantine reasons on
 stdout; nothing is published or stored.
@@ -53,13 +60,15 @@ resumes there.
 Exit status: 0 when everything was replayed; 65 when damaged archives or
 records were skipped (the rest was replayed); 1 when the replay stopped
 (journal, spool or bus failure; interrupted); 75 when it stopped at a mail
-whose DKIM key lookup failed temporarily; 64 usage error; 78 the config or
+whose DKIM key lookup failed temporarily, or serve's control socket
+refused the job (another backfill running, no serve with --control, a
+socket this user may not open); 64 usage error; 78 the config or
 signing key is unusable.`
 
 // replayOptions are replay's flags.
 type replayOptions struct {
 	publish, dryRun, noProgress, restart, allRecords bool
-	trustArchive                                     bool
+	trustArchive, spool, control                     bool
 	since, until                                     string
 	rate                                             float64
 	workers, waitSubs, cpEvery, spoolMax             int
@@ -91,7 +100,9 @@ func newReplayCmd(g *globals) *cobra.Command {
 	f.IntVar(&o.cpEvery, "checkpoint-every", 1000, "write the checkpoint every `N` mails")
 	f.IntVar(&o.spoolMax, "spool-max", 1000, "spool mode: wait while serve still has `N` mails to process (0: never wait)")
 	f.BoolVar(&o.trustArchive, "trust-archive", false, "vouch for the archives: their events are trusted (msg.mail.auth.by = archive)")
-	c.MarkFlagsMutuallyExclusive("publish", "dry-run")
+	f.BoolVar(&o.spool, "spool", false, "deliver into serve's spool, one file per mail with a new event, even when serve's control socket answers")
+	f.BoolVar(&o.control, "control", false, "hand the mails to the running serve over its control socket; an error when no serve answers")
+	c.MarkFlagsMutuallyExclusive("publish", "dry-run", "spool", "control")
 	return c
 }
 
@@ -138,6 +149,19 @@ func cmdReplay(cfgPath string, ro replayOptions, files []string, stdout, stderr 
 		}
 		defer closeFn()
 	default:
+		if !ro.spool {
+			rc, code, err := dialServe(cfg, ro)
+			if err != nil {
+				return fail(code, err)
+			}
+			if rc != nil {
+				defer rc.Close()
+				return runRemote(ctx, cfg, o, ro, rc, files, stderr)
+			}
+			if ro.control {
+				return fail(exitTempFail, fmt.Errorf("no serve answers on %s (start serve, or drop --control)", control.Path(cfg.StateDir)))
+			}
+		}
 		o.Mode = backfill.ModeSpool
 		if _, err := os.Stat(cfg.StateDir); err != nil {
 			return fail(exitConfig, fmt.Errorf("state_dir %s: %w (start serve first, or use --publish or --dry-run)", cfg.StateDir, err))
@@ -166,6 +190,11 @@ func cmdReplay(cfgPath string, ro replayOptions, files []string, stdout, stderr 
 	if o.Mode == backfill.ModeDryRun {
 		fmt.Fprint(stdout, s.Table())
 	}
+	return replayExit(s, err, fail)
+}
+
+// replayExit is replay's exit code for its summary and error.
+func replayExit(s backfill.Summary, err error, fail func(int, error) int) int {
 	switch {
 	case errors.Is(err, pipeline.ErrHeld):
 		return fail(exitTempFail, err)
@@ -175,6 +204,45 @@ func cmdReplay(cfgPath string, ro replayOptions, files []string, stdout, stderr 
 		return exitDataErr
 	}
 	return exitOK
+}
+
+// dialServe connects to serve's control socket on cfg's state_dir and
+// starts the job. It returns nil (and no error) when no serve answers.
+func dialServe(cfg *config.Config, ro replayOptions) (*control.Client, int, error) {
+	path := control.Path(cfg.StateDir)
+	c, err := control.Dial(path, 2*time.Second)
+	if errors.Is(err, control.ErrNoServer) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, exitTempFail, fmt.Errorf("%w (the socket is for serve's user and group; or pass --spool or --publish)", err)
+	}
+	job := control.Job{TrustArchive: ro.trustArchive, Client: fmt.Sprintf("mailgw replay (pid %d)", os.Getpid())}
+	if _, err := c.Start(job, nil, 10*time.Second); err != nil {
+		c.Close()
+		return nil, exitTempFail, err
+	}
+	return c, 0, nil
+}
+
+// runRemote replays files into serve through rc (backfill.RunRemote).
+func runRemote(ctx context.Context, cfg *config.Config, o backfill.Options, ro replayOptions, rc *control.Client, files []string, stderr io.Writer) int {
+	fail := func(code int, err error) int {
+		fmt.Fprintf(stderr, "mailgw replay: %v\n", err)
+		return code
+	}
+	o.CheckpointDir = filepath.Join(cfg.StateDir, "replay")
+	o.MaxMail = rc.MaxMail()
+	if !ro.noProgress {
+		o.Progress = os.Stderr
+		o.Terminal = term.IsTerminal(int(os.Stderr.Fd()))
+	}
+	o.Logger.Info("replay: handing the mails to the running serve", "socket", control.Path(cfg.StateDir))
+	s, err := backfill.RunRemote(ctx, o, files, rc)
+	if ro.noProgress {
+		fmt.Fprintln(stderr, s.String())
+	}
+	return replayExit(s, err, fail)
 }
 
 // wirePublish loads the signing key and opens the journal and the ZeroMQ

@@ -11,12 +11,15 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/debian/mailgw/bus"
 	"github.com/debian/mailgw/internal/auth"
+	"github.com/debian/mailgw/internal/backfill"
 	"github.com/debian/mailgw/internal/config"
+	"github.com/debian/mailgw/internal/control"
 	"github.com/debian/mailgw/internal/engine"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/metrics"
@@ -27,6 +30,7 @@ import (
 	"github.com/debian/mailgw/internal/smtpd"
 	"github.com/debian/mailgw/internal/spool"
 	"github.com/debian/mailgw/internal/web"
+	"github.com/debian/mailgw/parsers"
 	"github.com/spf13/cobra"
 )
 
@@ -36,7 +40,9 @@ const shutdownGrace = 30 * time.Second
 
 const serveLong = `The daemon: SMTP and LMTP listeners, spool pickup (inotify, and a scan at
 start), classification, signing, journal, ZeroMQ publisher, replay endpoint
-(docs/replay.md), the admin HTTP listener (/metrics, /healthz;
+(docs/replay.md), the control socket state_dir/control.sock, through which
+mailgw replay hands serve a backfill (docs/operations.md), the admin HTTP
+listener (/metrics, /healthz;
 docs/monitoring.md) and, when [web] listen is set, the web listener (live
 view and history API; docs/web.md). With no configuration it runs on
 built-in defaults and generates a development signing key with a loud
@@ -137,6 +143,13 @@ type daemon struct {
 	lock    *pidlock.Lock   // on <state_dir>/serve.pid
 	amqp    *amqpOutlet     // nil when [amqp] is off
 	web     *web.Server     // nil when [web] listen is ""
+	// ctl is the control socket (replay's backfills, internal/control);
+	// signer, cls and ver are what its jobs prepare and sign with
+	// (cls and ver swapped by a reload, as the pipeline's).
+	ctl    *control.Server
+	signer bus.Signer
+	cls    atomic.Pointer[parsers.Classifier]
+	ver    atomic.Pointer[auth.Verifier]
 	// applied is what the last load or reload applied (cmd_serve_reload.go).
 	applied reloadState
 	prune   *pruner
@@ -220,6 +233,13 @@ func runServe(cfg *config.Config, log *slog.Logger, stopping <-chan struct{}, hu
 		replayAddr = d.replay.Addr()
 		run("replay", func() error { return d.replay.Serve(context.Background()) })
 	}
+	// The control socket, bound in open: backfills handed over by
+	// mailgw replay run on the engine beside live mail.
+	ctlCtx, stopCtl := context.WithCancel(context.Background())
+	defer stopCtl()
+	if d.ctl != nil {
+		run("control", func() error { return d.ctl.Serve(ctlCtx) })
+	}
 	log.Info("mailgw serve running", "version", shortVersion(), "state_dir", cfg.StateDir,
 		"bus", d.pub.Addrs(), "replay", replayAddr, "spool", cfg.SpoolDir, "journal", cfg.Journal)
 
@@ -251,7 +271,13 @@ wait:
 		log.Warn("smtp shutdown", "err", err)
 	}
 	cancel()
-	// 2. The pipeline: whatever it has not committed stays in the spool;
+	// 2. Backfills: cancelled, what they journaled is published with the
+	// rest; the client's next run resumes from its checkpoint.
+	stopCtl()
+	if d.ctl != nil {
+		d.ctl.Close()
+	}
+	// The pipeline: whatever it has not committed stays in the spool;
 	// what the engine journaled is published for up to publishGrace.
 	stopPipe()
 	d.stopEng()
@@ -376,7 +402,36 @@ func (d *daemon) open() (int, error) {
 		Verifier:   verifier,
 	})
 	d.smtp = smtpd.New(cfg.SMTP, sp, d.m, d.log.With("component", "smtp"))
+	d.signer = signer
+	d.cls.Store(cls)
+	d.ver.Store(verifier)
+	d.ctl = &control.Server{
+		Handler: &control.Backfiller{Options: d.backfillOptions, Hooks: d.backfillHooks(), Backlog: d.pub.Backlog},
+		Logger:  d.log.With("component", "control"),
+		MaxMail: cfg.SMTP.MaxMessageBytes,
+	}
+	if err := d.ctl.Listen(control.Path(cfg.StateDir)); err != nil {
+		// Backfills then go through the spool (replay's fallback): no
+		// reason to refuse live mail.
+		d.log.Warn("no control socket: mailgw replay will deliver into the spool instead", "err", err)
+		d.ctl = nil
+	}
 	return exitOK, nil
+}
+
+// backfillOptions are the options of a backfill serve runs for mailgw
+// replay (control.Backfiller): serve's engine, signer and its classifier
+// and trust policy as they are now.
+func (d *daemon) backfillOptions() backfill.Options {
+	return backfill.Options{
+		Config:     d.cfg,
+		Classifier: d.cls.Load(),
+		Verifier:   d.ver.Load(),
+		Signer:     d.signer,
+		Journal:    d.journal,
+		Engine:     d.eng,
+		Logger:     d.log.With("component", "control"),
+	}
 }
 
 // listeners are the sockets serve binds besides the bus.
@@ -407,6 +462,9 @@ func (d *daemon) listen() (*listeners, error) {
 
 // close releases what open opened, in reverse order.
 func (d *daemon) close() {
+	if d.ctl != nil {
+		d.ctl.Close() // removes the socket
+	}
 	if d.eng != nil {
 		d.stopEng()
 		d.eng.Close() // journals and publishes what is queued

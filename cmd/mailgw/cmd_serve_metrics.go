@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/control"
 	"github.com/debian/mailgw/internal/metrics"
 	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/debian/mailgw/internal/spool"
@@ -55,6 +56,26 @@ func (d *daemon) installProbes() {
 	d.m.SetBusRefusedProbe(d.pub.Refused)
 	if r := d.replay; r != nil {
 		d.m.SetReplayProbe(func() (int, uint64, uint64) { return r.Clients(), r.Evicted(), r.Refused() })
+	}
+}
+
+// backfillHooks count the mails and events of the backfills serve runs
+// for mailgw replay (control socket): typed events, not log lines.
+func (d *daemon) backfillHooks() control.Hooks {
+	return control.Hooks{
+		Mail: func(kind pipeline.QuarantineKind) {
+			d.m.Received(metrics.ModeReplay)
+			if kind != "" {
+				d.m.Quarantined(string(kind))
+			}
+		},
+		Event: func(env *bus.Envelope, added bool) {
+			if added {
+				d.m.Event(env.Topic)
+			} else {
+				d.m.Duplicate()
+			}
+		},
 	}
 }
 

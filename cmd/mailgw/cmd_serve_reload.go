@@ -46,6 +46,7 @@ func (d *daemon) reloadables() []reloadable {
 			cls, err := newClassifier(c)
 			if err == nil {
 				d.pipe.SetClassifier(cls)
+				d.cls.Store(cls)
 			}
 			return err
 		},
@@ -66,6 +67,7 @@ func (d *daemon) reloadables() []reloadable {
 			v, err := newVerifier(c)
 			if err == nil {
 				d.pipe.SetVerifier(v)
+				d.ver.Store(v)
 			}
 			return err
 		},

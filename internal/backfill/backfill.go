@@ -37,6 +37,7 @@ import (
 	"github.com/debian/mailgw/internal/config"
 	"github.com/debian/mailgw/internal/engine"
 	"github.com/debian/mailgw/internal/journal"
+	"github.com/debian/mailgw/internal/pipeline"
 	"github.com/debian/mailgw/internal/spool"
 	"github.com/debian/mailgw/parsers"
 )
@@ -108,6 +109,21 @@ type Options struct {
 	// Observe, when set, is called in archive order for every envelope
 	// built, with added = true when it was journaled (or spooled) as new.
 	Observe func(env *bus.Envelope, added bool)
+	// OnMail, when set, is called in archive order for every mail read
+	// (not those a checkpoint covers or a filter drops), with the reason
+	// it yields no event and its kind ("" when it yields events): for
+	// metrics.
+	OnMail func(reason string, kind pipeline.QuarantineKind)
+	// OnJournaled, when set, is called in ModePublish each time the
+	// events of every mail up to the one at index (offset) are
+	// journaled, where the checkpoint moves (on the engine's goroutine;
+	// serve's control socket tells its client).
+	OnJournaled func(index int, offset int64)
+	// Hold, when set, is called in ModePublish before each batch goes to
+	// the engine, and may wait (serve waits while a bus subscriber lags,
+	// so that a backfill does not fill the subscriber queues live mail
+	// must pass through); its error stops the replay.
+	Hold func(ctx context.Context) error
 	// Verifier judges every mail's trust in ModePublish and ModeDryRun
 	// (nil: Config.Trust's policy without DKIM checking). In ModeSpool
 	// serve judges the spooled mail, so replay does not.
@@ -227,7 +243,13 @@ func replay(ctx context.Context, o Options, files []string, archives []Archive) 
 		o.Verifier = v
 	}
 	start := o.Now()
-	defer tuneGC(o.Mode)()
+	if o.Engine == nil {
+		// On a shared engine the replay runs inside serve: the
+		// collector's settings are the process's, and turning it off
+		// for a backfill made live mail wait on the collector's work
+		// near the limit.
+		defer tuneGC(o.Mode)()
+	}
 	own := false
 	if o.Mode == ModePublish && o.Engine == nil {
 		own = true

@@ -77,6 +77,11 @@ func (c *committer) submit(ctx context.Context, batch []*item, index int, offset
 			}
 		}
 	}
+	if c.o.Hold != nil {
+		if err := c.o.Hold(ctx); err != nil {
+			return err
+		}
+	}
 	select {
 	case c.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -103,6 +108,9 @@ func (c *committer) submit(ctx context.Context, batch []*item, index int, offset
 			}
 		}
 		c.cp.Index, c.cp.Offset = index, offset
+		if c.o.OnJournaled != nil {
+			c.o.OnJournaled(index, offset)
+		}
 		if c.since += len(batch); c.since >= c.o.CheckpointEvery {
 			c.since = 0
 			if err := c.saveCheckpoint(); err != nil {
@@ -210,6 +218,9 @@ func (c *committer) take(ctx context.Context, it *item) error {
 		if it.reason != "" {
 			s.Quarantined++
 			s.Reasons[reasonKind(it.reason)]++
+		}
+		if c.o.OnMail != nil {
+			c.o.OnMail(it.reason, it.kind)
 		}
 		c.batch = append(c.batch, it)
 	}

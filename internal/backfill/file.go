@@ -24,9 +24,10 @@ type item struct {
 
 	// set by the workers
 	envs   []*bus.Envelope
-	dups   []bool // envs[i] is journaled already
-	reason string // quarantine reason when no event
-	fatal  error  // signing failed: stop
+	dups   []bool                  // envs[i] is journaled already
+	reason string                  // quarantine reason when no event
+	kind   pipeline.QuarantineKind // and its kind
+	fatal  error                   // signing failed: stop
 }
 
 type itemKind int

@@ -42,7 +42,7 @@ func (w *worker) prepare(it *item) {
 		it.reason = "held: " + pp.Held
 		return
 	case pp.Quarantine != "":
-		it.reason = pp.Quarantine
+		it.reason, it.kind = pp.Quarantine, pp.QuarantineKind
 		return
 	}
 	it.envs = pp.Envelopes
@@ -73,7 +73,7 @@ func (w *worker) prepare(it *item) {
 	}
 	if pp.Quarantine != "" { // an envelope without a canonical form
 		it.envs, it.dups = nil, nil
-		it.reason = pp.Quarantine
+		it.reason, it.kind = pp.Quarantine, pp.QuarantineKind
 	}
 }
 

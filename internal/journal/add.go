@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"hash/crc32"
-	"slices"
 
 	"github.com/debian/mailgw/bus"
 )
@@ -65,8 +64,6 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	var nProven int64
-	keep := j.recent.on.Load()
-	var spans [][2]int // where each added body is in buf, when kept
 	for _, env := range envs {
 		if inBatch[env.MsgID] || (env.ProvenMsgID != "" && inBatch[env.ProvenMsgID]) {
 			continue
@@ -106,9 +103,6 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 		}
 		added = append(added, env)
 		seqs = append(seqs, seq)
-		if keep {
-			spans = append(spans, [2]int{pos, n})
-		}
 	}
 	if len(buf) > 0 {
 		if _, err := tx.Exec(`UPDATE bodies_end SET size = ? WHERE id = 1`, end+int64(len(buf))); err != nil {
@@ -138,15 +132,6 @@ func (j *Journal) AddMarking(envs []*bus.Envelope, published []int64) ([]*bus.En
 	j.proven.Store(proven + nProven)
 	for i, env := range added {
 		env.SeqID = seqs[i]
-	}
-	if keep && len(added) > 0 {
-		bodies := slices.Clone(buf)
-		es := make([]Entry, len(added))
-		for i, env := range added {
-			es[i] = Entry{SeqID: seqs[i], MsgID: env.MsgID, Topic: env.Topic, Timestamp: env.Timestamp,
-				Body: bodies[spans[i][0] : spans[i][0]+spans[i][1] : spans[i][0]+spans[i][1]]}
-		}
-		j.recent.add(es, len(bodies))
 	}
 	if len(added) > 0 {
 		j.signalAdded()

@@ -83,8 +83,6 @@ type Journal struct {
 	// added is closed by the next Add that adds envelopes (Added).
 	addedMu sync.Mutex
 	added   chan struct{}
-	// recent keeps the last batches added, for After (recent.go).
-	recent recent
 }
 
 // Entry is one journaled envelope.

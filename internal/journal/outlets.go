@@ -123,16 +123,8 @@ func (j *Journal) MarkOutlet(name string, seq int64) error {
 }
 
 // After returns up to limit envelopes with a seq_id above seq, in seq_id
-// order: what an outlet delivers next. What this process journaled last
-// comes from memory (recent.go); the bodies must not be changed.
+// order: what an outlet delivers next.
 func (j *Journal) After(seq int64, limit int) ([]Entry, error) {
-	if j.recent.on.Load() {
-		if es := j.recent.after(seq, limit); es != nil {
-			return es, nil
-		}
-	} else {
-		j.recent.on.Store(true)
-	}
 	return j.entries(`SELECT seq_id, msg_id, topic, timestamp, `+bodyCols+` FROM envelopes
 		WHERE seq_id > ? ORDER BY seq_id LIMIT ?`, seq, limit)
 }

@@ -71,7 +71,7 @@ func TestWebStreamsRSS(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.Close()
-		runMailgw(t, "replay", "--config", d.config, "--no-progress", mbox)
+		runMailgw(t, "replay", "--spool", "--config", d.config, "--no-progress", mbox)
 		waitFor(t, 120*time.Second, "serve to take the replayed mails", d.spoolEmpty)
 	}
 	base, _ := rss(t, pid)

@@ -1,0 +1,126 @@
+package control
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/backfill"
+	"github.com/debian/mailgw/internal/pipeline"
+)
+
+// Hooks are the typed events a Backfiller reports for metrics; nil ones
+// are not called. They are called from the backfill's goroutines.
+type Hooks struct {
+	// Mail is called for every mail read, with the kind of reason it
+	// yields no event ("" when it yields events).
+	Mail func(kind pipeline.QuarantineKind)
+	// Event is called for every event built: added when the journal took
+	// it, else it was a duplicate.
+	Event func(env *bus.Envelope, added bool)
+}
+
+// Backfiller is the Handler by which serve runs a job: each archive goes
+// through backfill.RunArchives in ModePublish on serve's own engine, so
+// that the replayed mail takes the one prepare step and the one journal
+// and publish path of live mail, at backfill priority (live mail first).
+type Backfiller struct {
+	// Options returns the replay options for a job: serve's config,
+	// classifier, verifier, signer, journal and engine as they are now
+	// (a reload may have replaced some). Mode is set to ModePublish.
+	Options func() backfill.Options
+	Hooks   Hooks
+	// Backlog, if set, returns the bytes queued for the bus subscriber
+	// that lags most and the bound of a subscriber's queue. Before each
+	// batch goes to the engine, the backfill waits while a subscriber
+	// has more than HoldBytes queued (default: 1 MiB or a quarter of the
+	// bound, the lesser), until it is down to half that. The queue of a
+	// subscriber is first in, first out: what a backfill queues there,
+	// live mail waits behind; held to about a megabyte, that is some
+	// tens of milliseconds at a subscriber's pace, and a subscriber that
+	// keeps reading receives every event of a backfill however fast
+	// serve could replay. A subscriber whose queue does not shrink for
+	// StallAfter (5s) is not waited for until it has caught up (its
+	// messages are dropped when its queue is full, as with live mail).
+	Backlog    func() (queued, limit int64)
+	HoldBytes  int64
+	StallAfter time.Duration
+
+	mu      sync.Mutex
+	stalled bool // gave up waiting; reset once the backlog is below half
+}
+
+// hold waits while a bus subscriber lags (Backlog).
+func (b *Backfiller) hold(ctx context.Context) error {
+	if b.Backlog == nil {
+		return nil
+	}
+	q, limit := b.Backlog()
+	high := b.HoldBytes
+	if high <= 0 {
+		high = min(1<<20, limit/4)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if q <= high {
+		b.stalled = false
+		return nil
+	}
+	if b.stalled {
+		return nil
+	}
+	stall := b.StallAfter
+	if stall <= 0 {
+		stall = 5 * time.Second
+	}
+	low, since := q, time.Now()
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for q > high/2 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		if q, _ = b.Backlog(); q < low {
+			low, since = q, time.Now()
+		} else if time.Since(since) > stall {
+			b.stalled = true
+			return nil
+		}
+	}
+	return nil
+}
+
+// Backfill implements Handler.
+func (b *Backfiller) Backfill(ctx context.Context, job Job, f *FileRun) (backfill.Summary, error) {
+	o := b.Options()
+	o.Mode = backfill.ModePublish
+	o.TrustArchive = job.TrustArchive
+	if job.BatchSize > 0 {
+		o.BatchSize = job.BatchSize
+	}
+	// The client keeps the checkpoints, filters and paces: serve replays
+	// every mail it is sent.
+	o.CheckpointDir, o.Restart, o.Rate = "", false, 0
+	o.AllRecords = true
+	o.Progress = nil
+	o.OnJournaled = f.Journaled
+	o.Observe = func(env *bus.Envelope, added bool) {
+		f.Event(added)
+		if b.Hooks.Event != nil {
+			b.Hooks.Event(env, added)
+		}
+	}
+	o.OnMail = func(reason string, kind pipeline.QuarantineKind) {
+		if reason != "" {
+			f.Quarantined()
+		}
+		if b.Hooks.Mail != nil {
+			b.Hooks.Mail(kind)
+		}
+	}
+	o.Hold = b.hold
+	return backfill.RunArchives(ctx, o, []backfill.Archive{{Name: f.Name, Reader: f.Source}})
+}
