@@ -2,7 +2,6 @@ package backfill
 
 import (
 	"bytes"
-	"context"
 	"database/sql"
 	"log/slog"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"github.com/debian/mailgw/internal/archive/archivetest"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/pipeline"
+	"github.com/debian/mailgw/internal/pipeline/pipelinetest"
 )
 
 // The .log files holding both of debbugs' notices of one closure
@@ -179,14 +179,14 @@ func TestReplayOldJournal(t *testing.T) {
 		pub := &bustest.Publisher{}
 		sp := p.spool(t)
 		var r *pipeline.Result
-		pl := pipeline.New(pipeline.Options{Config: p.cfg, Classifier: newClassifier(p.cfg),
+		pl := pipelinetest.Start(t, pipeline.Options{Config: p.cfg, Classifier: newClassifier(p.cfg),
 			Journal: j, Publisher: pub, Spool: sp, Logger: slog.New(slog.DiscardHandler),
 			OnMail: func(_ string, res *pipeline.Result) { r = res }})
 		for _, raw := range all {
 			r = &pipeline.Result{}
 			name, err := sp.Deliver(bytes.NewReader(raw), 0)
 			if err == nil {
-				err = pl.ProcessSpooled(context.Background(), name)
+				_, err = pl.Wait(name)
 			}
 			if err != nil || len(r.Added) != 0 {
 				t.Fatalf("serve journaled %d events again (%v): %s", len(r.Added), err, r.MessageID)

@@ -2,13 +2,13 @@ package backfill
 
 import (
 	"bytes"
-	"context"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/debian/mailgw/internal/pipeline"
+	"github.com/debian/mailgw/internal/pipeline/pipelinetest"
 	"github.com/debian/mailgw/internal/spool"
 )
 
@@ -39,15 +39,15 @@ func TestSpoolModeReplayed(t *testing.T) {
 	if err != nil || len(pending) != s.Spooled || s.Spooled == 0 {
 		t.Fatalf("%d spooled files (%v); %s", len(pending), err, s.String())
 	}
-	pl := pipeline.New(pipeline.Options{Config: p.cfg, Classifier: newClassifier(p.cfg),
-		Journal: p.j, Publisher: p.pub, Spool: sp, Logger: o.Logger})
 	for _, name := range pending {
 		if !spool.OriginOf(name).Replayed {
 			t.Errorf("spooled mail %s lacks the replayed mark %q", name, spool.ReplayedSuffix)
 		}
-		if err := pl.ProcessSpooled(context.Background(), name); err != nil {
-			t.Fatal(err)
-		}
+	}
+	pl := pipelinetest.Start(t, pipeline.Options{Config: p.cfg, Classifier: newClassifier(p.cfg),
+		Journal: p.j, Publisher: p.pub, Spool: sp, Logger: o.Logger})
+	if _, err := pl.Wait(pending...); err != nil {
+		t.Fatal(err)
 	}
 	envs := p.pub.Envelopes()
 	if len(envs) != s.New {
@@ -83,9 +83,9 @@ func TestDeliverNotReplayed(t *testing.T) {
 	if spool.OriginOf(name).Replayed {
 		t.Fatalf("Deliver's name %s is marked replayed", name)
 	}
-	pl := pipeline.New(pipeline.Options{Config: p.cfg, Classifier: newClassifier(p.cfg),
+	pl := pipelinetest.Start(t, pipeline.Options{Config: p.cfg, Classifier: newClassifier(p.cfg),
 		Journal: p.j, Publisher: p.pub, Spool: sp, Logger: p.options().Logger})
-	if err := pl.ProcessSpooled(context.Background(), name); err != nil {
+	if _, err := pl.Wait(name); err != nil {
 		t.Fatal(err)
 	}
 	envs := p.pub.Envelopes()

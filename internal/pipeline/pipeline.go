@@ -26,7 +26,7 @@ type Options struct {
 	Signer    bus.Signer
 	Journal   *journal.Journal
 	Publisher bus.Publisher
-	// Spool is needed by ProcessSpooled and Run only.
+	// Spool is needed by Run only.
 	Spool *spool.Spool
 	// Logger gets one line per mail; nil means slog.Default().
 	Logger *slog.Logger
@@ -204,53 +204,6 @@ func (p *Pipeline) prepare(raw []byte, o spool.Origin) (*prepared, error) {
 		res = res.quarantined(pp.QuarantineKind, pp.Quarantine)
 	}
 	return &prepared{res: res}, nil
-}
-
-// commit journals the envelopes of prs in one engine job and waits until
-// they are published (or left to PublishPending); the pipeline's own
-// engine is then stopped, which records the marks of what it published
-// (the next call starts another). It is ProcessSpooled's: Run submits to
-// the engine without waiting.
-func (p *Pipeline) commit(ctx context.Context, prs []*prepared) error {
-	defer p.closeOwn()
-	var all []*bus.Envelope
-	for _, pr := range prs {
-		all = append(all, pr.res.Envelopes...)
-	}
-	done := make(chan struct{})
-	var added []*bus.Envelope
-	var jerr error
-	published := false
-	j := &engine.Job{
-		Envelopes: all,
-		Journaled: func(a []*bus.Envelope, err error) {
-			added, jerr = a, err
-			if err != nil {
-				close(done)
-			}
-		},
-		Published: func(err error) { published = err == nil; close(done) },
-	}
-	if err := p.engine().Submit(ctx, engine.Live, j); err != nil {
-		return err
-	}
-	<-done
-	if jerr != nil {
-		return jerr
-	}
-	isAdded := make(map[*bus.Envelope]bool, len(added))
-	for _, env := range added {
-		isAdded[env] = true
-	}
-	for _, pr := range prs {
-		for _, env := range pr.res.Envelopes {
-			if isAdded[env] {
-				pr.res.Added = append(pr.res.Added, env)
-			}
-		}
-		pr.res.Published = len(pr.res.Added) == 0 || published
-	}
-	return nil
 }
 
 // engine returns the journal-then-publish engine: Options.Engine, or the

@@ -15,37 +15,15 @@ import (
 // QuarantineMany for those that yield no event).
 const batchMax = 256
 
-// ErrHeld is matched by ProcessSpooled's error for a mail that cannot be
-// judged yet (Result.Held): it stays in the spool for a retry.
+// ErrHeld is matched by the error of a replay (internal/backfill) stopped
+// at a mail that cannot be judged yet (Result.Held): run again later, it
+// resumes at that mail.
 var ErrHeld = errors.New("mail held for a retry")
 
 // spooled is one mail of the spool on its way through Run.
 type spooled struct {
 	name string
 	pr   *prepared
-}
-
-// ProcessSpooled processes the spooled mail called name: its events are
-// journaled and published and the file is removed, or it goes to
-// quarantine with the reason. A parser panic is recovered and quarantines
-// the mail with the panic text. An error leaves the mail in the spool for
-// a later retry. A name that is no longer in new/ (processed already) is
-// not an error.
-func (p *Pipeline) ProcessSpooled(ctx context.Context, name string) error {
-	sp, err := p.prepareSpooled(name)
-	if err != nil || sp == nil {
-		return err
-	}
-	if sp.pr.res.Held != "" {
-		return fmt.Errorf("%w: %s: %s", ErrHeld, name, sp.pr.res.Held)
-	}
-	if sp.pr.res.Quarantine != "" {
-		return p.quarantine(sp)
-	}
-	if err := p.commit(ctx, []*prepared{sp.pr}); err != nil {
-		return err
-	}
-	return p.done(sp)
 }
 
 // prepareSpooled reads and prepares one spooled mail; nil, nil means the
@@ -80,24 +58,6 @@ func badEntryResult(bad *spool.BadEntryError) Result {
 		return Result{}.quarantined(QuarantineTooBig, fmt.Sprintf("over max_message_bytes: %d bytes", bad.Size))
 	}
 	return Result{}.quarantined(QuarantineBadEntry, fmt.Sprintf("spool entry is not a regular mail file (%s)", bad.Kind))
-}
-
-func (p *Pipeline) quarantine(sp *spooled) error {
-	if err := p.o.Spool.Quarantine(sp.name, sp.pr.res.Quarantine); err != nil {
-		p.failed(ComponentQuarantine, err)
-		return fmt.Errorf("quarantine %s: %w", sp.name, err)
-	}
-	p.failed(ComponentQuarantine, nil)
-	p.logMail(sp.name, &sp.pr.res)
-	return nil
-}
-
-func (p *Pipeline) done(sp *spooled) error {
-	if err := p.o.Spool.Done(sp.name); err != nil {
-		return fmt.Errorf("spool done %s: %w", sp.name, err)
-	}
-	p.logMail(sp.name, &sp.pr.res)
-	return nil
 }
 
 // logMail writes the one line per mail (keys spool, message_id, topics,

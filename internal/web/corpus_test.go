@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +20,7 @@ import (
 	"github.com/debian/mailgw/internal/corpustest"
 	"github.com/debian/mailgw/internal/journal"
 	"github.com/debian/mailgw/internal/pipeline"
+	"github.com/debian/mailgw/internal/pipeline/pipelinetest"
 	"github.com/debian/mailgw/internal/spool"
 )
 
@@ -59,6 +60,8 @@ func replayCorpus(t *testing.T, base time.Time) (*journal.Journal, []corpusEvent
 	t.Cleanup(func() { j.Close() })
 	cfg := corpustest.Config()
 	cfg.SignMessages = false
+	// clock is read by Run's workers: mu orders it with the test's steps.
+	var mu sync.Mutex
 	clock := base
 	spoolDir := filepath.Join(t.TempDir(), "spool")
 	if err := spool.Create(spoolDir); err != nil {
@@ -68,18 +71,23 @@ func replayCorpus(t *testing.T, base time.Time) (*journal.Journal, []corpusEvent
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := pipeline.New(pipeline.Options{Config: cfg, Classifier: corpustest.Classifier(), Journal: j, Publisher: NewHub(),
-		Spool: sp, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return clock }})
+	p := pipelinetest.Start(t, pipeline.Options{Config: cfg, Classifier: corpustest.Classifier(), Journal: j, Publisher: NewHub(),
+		Spool: sp, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }})
 	mails := append(append(corpustest.Golden(t), corpustest.Logs(t)...), corpustest.FuzzSeeds(t)...)
 	for _, m := range mails {
 		name, err := sp.Deliver(bytes.NewReader(m.Raw), 0)
 		if err == nil {
-			err = p.ProcessSpooled(context.Background(), name)
+			_, err = p.Wait(name)
 		}
 		if err != nil {
 			t.Fatalf("%s: %v", m.Name, err)
 		}
+		mu.Lock()
 		clock = clock.Add(37 * time.Minute)
+		mu.Unlock()
+	}
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
 	}
 	var evs []corpusEvent
 	for last := int64(0); ; {
