@@ -325,7 +325,8 @@ func (cn *conn) readHeader(d time.Duration) (byte, int64, error) {
 
 func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 	cn := &conn{s: s, c: c, r: bufio.NewReaderSize(c, 64<<10), log: s.logger()}
-	if cred, err := peerCred(c); err == nil {
+	cred, credErr := peerCred(c)
+	if credErr == nil {
 		cn.log = cn.log.With("peer_pid", cred.Pid, "peer_uid", cred.Uid)
 	}
 	typ, n, err := cn.readHeader(s.HelloTimeout)
@@ -354,6 +355,12 @@ func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 	if job.BatchSize < 0 || job.BatchSize > 1<<16 {
 		cn.fail(fmt.Sprintf("batch_size %d out of range (0-65536)", job.BatchSize))
 		return
+	}
+	if job.TrustArchive {
+		if why := mayVouch(cred, credErr, uint32(os.Getuid())); why != "" {
+			cn.fail(why)
+			return
+		}
 	}
 	id, ok := s.startJob(ctx)
 	if !ok {
@@ -617,6 +624,22 @@ func (s *source) Progress() (int64, int64) { return s.bytes, -1 }
 
 // Close implements archive.Reader.
 func (s *source) Close() error { return nil }
+
+// mayVouch says why a peer may not vouch for an archive (trust_archive),
+// or "" when it may. The socket is open to serve's group (mode 0660), but
+// the group cannot write into the spool, the boundary of what serve
+// trusts (docs/trust.md): vouching, which makes every replayed event
+// trusted, is left to serve's own user and root, who could write spool
+// files named as vouched for anyway.
+func mayVouch(cred *syscall.Ucred, credErr error, self uint32) string {
+	switch {
+	case credErr != nil:
+		return fmt.Sprintf("trust_archive refused: the peer's credentials are unknown (%v)", credErr)
+	case cred.Uid != self && cred.Uid != 0:
+		return fmt.Sprintf("trust_archive refused: only serve's own user (uid %d) or root may vouch for an archive, not uid %d; replay without --trust-archive, or run it as that user", self, cred.Uid)
+	}
+	return ""
+}
 
 // peerCred returns the connected process's credentials.
 func peerCred(c *net.UnixConn) (*syscall.Ucred, error) {
