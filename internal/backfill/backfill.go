@@ -301,6 +301,13 @@ func (o *Options) check() error {
 			return errors.New("replay: spool mode needs a spool")
 		}
 	}
+	o.defaults()
+	return nil
+}
+
+// defaults fills the options left zero that every run uses (Run and
+// RunRemote alike).
+func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -316,7 +323,6 @@ func (o *Options) check() error {
 	if o.ProgressEvery <= 0 {
 		o.ProgressEvery = 5 * time.Second
 	}
-	return nil
 }
 
 // reasonKind shortens a quarantine reason to its kind for the table:

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -37,18 +36,7 @@ type Remote interface {
 // ProgressEvery, Logger, Now. Serve's summaries give the counts of
 // events, new, duplicates, quarantined and topics.
 func RunRemote(ctx context.Context, o Options, files []string, r Remote) (Summary, error) {
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.CheckpointEvery <= 0 {
-		o.CheckpointEvery = 1000
-	}
-	if o.ProgressEvery <= 0 {
-		o.ProgressEvery = 5 * time.Second
-	}
+	o.defaults()
 	o.Mode = ModePublish // for loadCheckpoint: checkpoints are kept
 	s := Summary{Topics: map[string]int{}, Reasons: map[string]int{}}
 	start := o.Now()

@@ -35,9 +35,9 @@ type Options struct {
 	// Workers parse mail in parallel in Run; 0 means 4.
 	Workers int
 	// OnMail, if set, is called once per spooled mail after its outcome
-	// is final (published, duplicate, journaled or quarantined), or when
-	// it is held for a retry (OutcomeHeld), with the spool name: for
-	// metrics. It must not block.
+	// is final (published, duplicate, journaled or quarantined), with the
+	// spool name: for metrics. A mail held for a retry is reported when
+	// its retry decides it. It must not block.
 	OnMail func(name string, r *Result)
 	// Health, if set, is told when journal writes or quarantine moves
 	// start and stop failing (serve's /healthz).
@@ -232,10 +232,3 @@ func (p *Pipeline) closeOwn() {
 	}
 }
 
-// PublishPending publishes every journaled envelope not yet marked
-// published, in seq_id order, and returns how many it published
-// (engine.Engine.PublishPending). Run calls it at start: a crash between
-// journal and publish republishes instead of losing.
-func (p *Pipeline) PublishPending(ctx context.Context) (int, error) {
-	return p.engine().PublishPending(ctx)
-}

@@ -136,3 +136,10 @@ func (p *Pipeline) commit(ctx context.Context, prs []*prepared) error {
 	}
 	return nil
 }
+
+// PublishPending publishes every journaled envelope not yet marked
+// published, in seq_id order, and returns how many it published
+// (engine.Engine.PublishPending, which Run calls at start).
+func (p *Pipeline) PublishPending(ctx context.Context) (int, error) {
+	return p.engine().PublishPending(ctx)
+}
