@@ -231,4 +231,3 @@ func (p *Pipeline) closeOwn() {
 		e.Close()
 	}
 }
-
