@@ -174,7 +174,7 @@ func (s *Subscriber) serve(ep string, conn net.Conn) bool {
 	if _, err := conn.Write(subs); err != nil {
 		return true
 	}
-	s.pump(ep, r)
+	s.pump(ep, r, conn)
 	return true
 }
 

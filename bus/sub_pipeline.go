@@ -3,6 +3,7 @@ package bus
 import (
 	"bufio"
 	"errors"
+	"io"
 	"runtime"
 	"sync"
 
@@ -16,6 +17,9 @@ type subJob struct {
 	m      Message
 	ok     bool
 	done   chan struct{}
+	// pong, when set, is the answer to a PING: the emitter sends it once
+	// every message before the PING is delivered.
+	pong []byte
 }
 
 // pump reads messages from one connection until it fails and delivers
@@ -23,7 +27,11 @@ type subJob struct {
 // costly part, run on GOMAXPROCS workers; an emitter waits for each job
 // in turn, so order is kept and a slow consumer still pushes back on the
 // connection (and from there on the publisher's high-water mark).
-func (s *Subscriber) pump(ep string, r *bufio.Reader) {
+//
+// A PING from the publisher is answered once every message before it is
+// delivered: mailgw's publisher measures so how far behind a subscriber
+// reads (ZMQPublisher.Lag).
+func (s *Subscriber) pump(ep string, r *bufio.Reader, w io.Writer) {
 	const depth = 256
 	jobs := make(chan *subJob, depth)
 	order := make(chan *subJob, depth)
@@ -43,6 +51,10 @@ func (s *Subscriber) pump(ep string, r *bufio.Reader) {
 		defer close(emitted)
 		for j := range order {
 			<-j.done
+			if j.pong != nil {
+				w.Write(j.pong) // a failed write ends the reader too
+				continue
+			}
 			if !j.ok {
 				continue
 			}
@@ -67,8 +79,15 @@ func (s *Subscriber) pump(ep string, r *bufio.Reader) {
 		if err != nil {
 			return
 		}
-		if cmd {
-			continue // PING etc.: a libzmq PUB only sends them when asked to
+		if cmd { // PING (see above); other commands are ignored
+			if name, data, ok := zmtp.ParseCommand(frames[0]); ok && name == zmtp.CmdPing {
+				if pong, ok := zmtp.Pong(data); ok {
+					j := &subJob{pong: pong, done: make(chan struct{})}
+					close(j.done)
+					order <- j
+				}
+			}
+			continue
 		}
 		j := &subJob{frames: frames, done: make(chan struct{})}
 		order <- j

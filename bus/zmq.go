@@ -178,12 +178,16 @@ func (p *ZMQPublisher) enqueue(topic string, wire []byte) error {
 		}
 		// Counted before the push, so that the writer never takes a
 		// message whose bytes are not yet pending.
-		peer.pending.Add(1)
+		if peer.pending.Add(1) == 1 {
+			peer.busySince.Store(time.Now().UnixNano())
+		}
 		peer.pendingBytes.Add(size)
 		if peer.q.push(wire) {
 			p.sent.Add(1)
 		} else {
-			peer.pending.Add(-1)
+			if peer.pending.Add(-1) == 0 {
+				peer.busySince.Store(0)
+			}
 			peer.pendingBytes.Add(-size)
 			p.dropped.Add(1)
 		}
@@ -206,6 +210,29 @@ func (p *ZMQPublisher) Backlog() (queued, limit int64) {
 		queued = max(queued, peer.pendingBytes.Load())
 	}
 	return queued, p.MaxQueueBytes
+}
+
+// Lag returns how long a message published now waits before the
+// subscriber that reads furthest behind reads it, as its last PING
+// round trip measured (pubPeer's lagProbe) or how long messages have
+// been pending in its queue and writer, the greater: the round trip is what sits in the kernel's socket buffers
+// and the subscriber's reader, which Backlog does not count. Subscribers that have not answered a PING are left out (a
+// subscriber answers its first PING after its first messages); ok is
+// false when none answered. serve holds a backfill while a subscriber
+// lags (internal/control's LagGate), so that live mail does not wait
+// behind it.
+func (p *ZMQPublisher) Lag() (lag time.Duration, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	for peer := range p.peers {
+		if l, answers := peer.lag.get(now); answers {
+			// A PING waits behind the queue too, but is sent only
+			// once the writer gets to it.
+			lag, ok = max(lag, l, peer.pendingAge(now)), true
+		}
+	}
+	return lag, ok
 }
 
 // Refused counts connections closed at once because MaxSubscribers were

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestZMQPublisherToPyzmq(t *testing.T) {
@@ -101,4 +102,29 @@ func pyScript(t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// TestZMQPublisherLagPyzmq: libzmq answers the publisher's PINGs, so
+// the publisher learns the lag of a python3-zmq subscriber too
+// (ZMQPublisher.Lag, which serve's backfill waits on).
+func TestZMQPublisherLagPyzmq(t *testing.T) {
+	p := newTestPub(t, 1000)
+	script := "import sys, zmq\ns = zmq.Context().socket(zmq.SUB)\ns.setsockopt(zmq.SUBSCRIBE, b'')\ns.connect(sys.argv[1])\nwhile True:\n    s.recv_multipart()\n"
+	cmd := exec.Command(python, "-c", script, p.Addrs()[0])
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", python, err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	waitSubs(t, p, 1)
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; ; i++ {
+		if _, ok := p.Lag(); ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("python3-zmq never answered a PING")
+		}
+		p.Publish(context.Background(), testEnv("org.debian.dev.x.y", i, "t"))
+		time.Sleep(10 * time.Millisecond)
+	}
 }

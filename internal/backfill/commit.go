@@ -225,11 +225,16 @@ func (c *committer) take(ctx context.Context, it *item) error {
 		c.batch = append(c.batch, it)
 	}
 	c.prog.add(it.inPos)
-	if len(c.batch) >= c.o.BatchSize {
+	if len(c.batch) >= c.o.BatchSize || (len(c.batch) >= liveBatch && c.o.Mode == ModePublish && c.o.Engine.LiveFlowing()) {
 		return c.flush(ctx)
 	}
 	return nil
 }
+
+// liveBatch is the batch size of a replay on an engine that journals
+// live mail as it flows (serve's): the engine journals a batch whole, and
+// live mail waits behind at most about one (engine.Options.BackfillTxTime).
+const liveBatch = 64
 
 // flush hands the batch to the target and moves the checkpoint past it.
 func (c *committer) flush(ctx context.Context) error {

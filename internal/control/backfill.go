@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -123,4 +124,84 @@ func (b *Backfiller) Backfill(ctx context.Context, job Job, f *FileRun) (backfil
 	}
 	o.Hold = b.hold
 	return backfill.RunArchives(ctx, o, []backfill.Archive{{Name: f.Name, Reader: f.Source}})
+}
+
+// LagGate holds serve's backfill back while a bus subscriber reads behind
+// the stream (engine.Options.Hold): whatever a backfill publishes, live
+// mail published after it waits behind, in the publisher's queue, the
+// kernel's socket buffers and the subscriber's reader. Queued bytes on
+// serve's side (Backfiller.Backlog) do not show the socket buffers: a
+// lagging subscriber's receive buffer alone held 5 MB of a backfill, half
+// a second of live mail's wait (issue 19). While live mail flows the
+// gate holds while the lag is over MaxLag, until it is down to half that;
+// without live mail, over QuietLag: enough queued to keep a subscriber
+// busy while the next transaction is written, and little for the first
+// live mail to wait behind. A subscriber whose lag does not fall for
+// StallAfter is not waited for until it has caught up, so that a
+// subscriber that stopped reading does not stop a backfill.
+type LagGate struct {
+	// Lag returns how far behind the furthest subscriber reads, false
+	// when no subscriber can tell (bus.ZMQPublisher.Lag).
+	Lag func() (time.Duration, bool)
+	// MaxLag is the lag a backfill may leave live mail (default 20ms),
+	// QuietLag the lag it may build while no live mail comes (default
+	// 100ms).
+	MaxLag, QuietLag time.Duration
+	// StallAfter defaults to 5s.
+	StallAfter time.Duration
+	// Logger, if set, is told when the gate stops waiting for a
+	// subscriber.
+	Logger *slog.Logger
+
+	mu      sync.Mutex
+	holding bool
+	low     time.Duration // the least lag seen while holding
+	since   time.Time     // when low was seen
+	stalled bool
+}
+
+// Hold reports whether a backfill transaction must wait now; live says
+// live mail flows (engine.Engine.LiveFlowing).
+func (g *LagGate) Hold(live bool) bool {
+	lag, ok := g.Lag()
+	if !ok {
+		return false
+	}
+	high := g.MaxLag
+	if high <= 0 {
+		high = 20 * time.Millisecond
+	}
+	if !live {
+		high = g.QuietLag
+		if high <= 0 {
+			high = 100 * time.Millisecond
+		}
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case lag <= high/2:
+		g.holding, g.stalled = false, false
+		return false
+	case g.stalled || (!g.holding && lag <= high):
+		return false
+	case !g.holding:
+		g.holding, g.low, g.since = true, lag, time.Now()
+		return true
+	case lag < g.low:
+		g.low, g.since = lag, time.Now()
+		return true
+	}
+	stall := g.StallAfter
+	if stall <= 0 {
+		stall = 5 * time.Second
+	}
+	if time.Since(g.since) > stall {
+		g.holding, g.stalled = false, true
+		if g.Logger != nil {
+			g.Logger.Warn("control: a bus subscriber has not caught up for a while; the backfill goes on without waiting for it", "lag", lag.Round(time.Millisecond).String(), "waited", stall.String())
+		}
+		return false
+	}
+	return true
 }

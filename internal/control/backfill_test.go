@@ -77,3 +77,54 @@ func TestHoldStuckSubscriber(t *testing.T) {
 		t.Errorf("hold cancelled: %v", err)
 	}
 }
+
+// TestLagGate: the gate holds once the lag is over MaxLag (QuietLag
+// without live mail), keeps holding
+// until it is down to half, never holds without a lag measure, and stops
+// waiting for a subscriber whose lag has not fallen for StallAfter, until
+// that subscriber has caught up.
+func TestLagGate(t *testing.T) {
+	lag, ok := time.Duration(0), true
+	g := &LagGate{Lag: func() (time.Duration, bool) { return lag, ok }, MaxLag: 20 * time.Millisecond, StallAfter: time.Hour}
+	for _, c := range []struct {
+		lag  time.Duration
+		ok   bool
+		hold bool
+	}{
+		{0, true, false},
+		{15 * time.Millisecond, true, false},
+		{25 * time.Millisecond, true, true},
+		{15 * time.Millisecond, true, true}, // not yet down to half
+		{time.Second, false, false},         // no subscriber answers
+		{9 * time.Millisecond, true, false},
+		{15 * time.Millisecond, true, false},
+	} {
+		lag, ok = c.lag, c.ok
+		if got := g.Hold(true); got != c.hold {
+			t.Fatalf("lag %v (%v): Hold = %v, want %v", c.lag, c.ok, got, c.hold)
+		}
+	}
+	lag = 50 * time.Millisecond // no live mail: up to QuietLag (100ms)
+	if g.Hold(false) {
+		t.Fatal("lag 50ms without live mail: held")
+	}
+	g.StallAfter = time.Millisecond
+	lag = 30 * time.Millisecond
+	if !g.Hold(true) {
+		t.Fatal("lag 30ms: not held")
+	}
+	time.Sleep(5 * time.Millisecond)
+	lag = 40 * time.Millisecond // not falling: a stuck subscriber
+	if g.Hold(true) {
+		t.Fatal("still held after StallAfter without the lag falling")
+	}
+	if g.Hold(true) {
+		t.Fatal("held again a subscriber given up on")
+	}
+	lag = 5 * time.Millisecond // caught up: waited for again
+	g.Hold(true)
+	lag = 30 * time.Millisecond
+	if !g.Hold(true) {
+		t.Fatal("a subscriber that caught up is not waited for again")
+	}
+}

@@ -32,6 +32,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/debian/mailgw/bus"
@@ -72,9 +73,27 @@ type Options struct {
 	// MaxEnvelopes bounds the envelopes of one journal transaction
 	// (default 1024); a single larger job is journaled whole.
 	MaxEnvelopes int
+	// BackfillTxTime, if set, bounds the time of a backfill transaction
+	// while live mail flows (LiveFlowing): it takes as many envelopes as
+	// the journal writes in that time, by the cost of an envelope in the
+	// backfill transactions so far (at least one job, at most
+	// MaxEnvelopes). Live mail then waits behind about that much backfill
+	// in the journal, and about as much on the bus. Without live mail a
+	// backfill's transactions take up to MaxEnvelopes: small ones cost
+	// the journal more CPU an envelope (BenchmarkLiveUnderBackfill,
+	// docs/benchmarks.md). serve sets it; a replay on its own engine has
+	// no live mail to wait for.
+	BackfillTxTime time.Duration
 	// QueueJobs is how many jobs of each priority may wait (default 256):
 	// a producer's Submit blocks while its priority's queue is full.
 	QueueJobs int
+	// Hold, if set, is asked before each Backfill transaction, with
+	// whether live mail flows (LiveFlowing): while it returns true the
+	// journaler journals live jobs only, and asks again every holdPoll.
+	// serve holds a backfill while a bus subscriber lags
+	// (control.LagGate): what a backfill publishes, live mail published
+	// after it waits behind in the subscriber's queue and socket.
+	Hold func(liveFlowing bool) bool
 	// PublishGrace is how long the engine keeps publishing after the
 	// context given to Start ends (what is left is published by the next
 	// PublishPending); 0 stops publishing with the context.
@@ -130,10 +149,33 @@ type Engine struct {
 	pubMu  sync.Mutex
 	failed error
 	last   int64
+
+	// envCost is the moving average of a backfill transaction's time
+	// per envelope (Options.BackfillTxTime); the journaler's alone.
+	envCost time.Duration
+	// lastLive is when a live job was last journaled (UnixNano).
+	lastLive atomic.Int64
+	// backOut counts backfill batches handed to the publisher and not
+	// yet published.
+	backOut atomic.Int32
+}
+
+// liveRecent is how long after a live job LiveFlowing stays true.
+const liveRecent = 5 * time.Second
+
+// LiveFlowing reports whether live mail came lately (a live job
+// journaled in the last liveRecent): a backfill then takes small steps,
+// so that the next live mail waits little behind it (the engine's
+// transactions, Options.BackfillTxTime; a replay's batches,
+// backfill.Options.Engine).
+func (e *Engine) LiveFlowing() bool {
+	t := e.lastLive.Load()
+	return t != 0 && time.Since(time.Unix(0, t)) < liveRecent
 }
 
 // pubBatch is one transaction's jobs and the envelopes it added.
 type pubBatch struct {
+	back  bool // a backfill transaction's
 	added []*bus.Envelope
 	jobs  []*Job
 	byJob [][]*bus.Envelope
@@ -218,19 +260,32 @@ func (e *Engine) Close() {
 // journaler records them in one of their own.
 const markDelay = 200 * time.Millisecond
 
+// holdPoll is how often the journaler asks Options.Hold again while it
+// holds backfill jobs back.
+const holdPoll = 2 * time.Millisecond
+
 // journaler takes jobs, live first, and journals them in transactions of
 // up to MaxEnvelopes envelopes until Close; then it journals what is
 // still queued and returns.
 func (e *Engine) journaler() {
-	live, back := e.queues[Live], e.queues[Backfill]
+	live := e.queues[Live]
 	var flush <-chan time.Time // armed while handed marks wait
+	poll := time.NewTimer(holdPoll)
+	poll.Stop()
 	for {
 		var j *Job
 		p := Live
 		select {
 		case j = <-live:
 		default:
+			back, again := e.queues[Backfill], (<-chan time.Time)(nil)
+			if len(back) > 0 && e.holdBackfill() {
+				back, again = nil, poll.C
+				poll.Reset(holdPoll)
+			}
 			select {
+			case <-again:
+				continue
 			case j = <-live:
 			case j = <-back:
 				p = Backfill
@@ -252,8 +307,20 @@ func (e *Engine) journaler() {
 				return
 			}
 		}
-		e.commit(e.gather(j, p))
+		e.commit(e.gather(j, p), p)
 	}
+}
+
+// holdBackfill reports whether the journaler must not start a backfill
+// transaction now: while Options.Hold says so, and while live mail flows
+// and the publisher still has a backfill transaction to publish (live
+// mail journaled meanwhile would wait behind both on the bus).
+func (e *Engine) holdBackfill() bool {
+	live := e.LiveFlowing()
+	if e.o.BackfillTxTime > 0 && e.backOut.Load() > 0 && live {
+		return true
+	}
+	return e.o.Hold != nil && e.o.Hold(live)
 }
 
 // gather adds to j the jobs of its priority ready now, up to
@@ -262,8 +329,13 @@ func (e *Engine) journaler() {
 // and its own, which is small (BenchmarkLiveUnderBackfill).
 func (e *Engine) gather(j *Job, p Priority) []*Job {
 	jobs, n := []*Job{j}, len(j.Envelopes)
-	q := e.queues[p]
-	for n < e.o.MaxEnvelopes {
+	q, limit := e.queues[p], e.o.MaxEnvelopes
+	if p == Live {
+		e.lastLive.Store(time.Now().UnixNano())
+	} else if e.o.BackfillTxTime > 0 && e.envCost > 0 && e.LiveFlowing() {
+		limit = int(min(int64(limit), int64(e.o.BackfillTxTime/e.envCost)))
+	}
+	for n < limit {
 		select {
 		case j := <-q:
 			jobs, n = append(jobs, j), n+len(j.Envelopes)
@@ -284,18 +356,18 @@ func (e *Engine) drain() {
 	for {
 		select {
 		case j := <-e.queues[Live]:
-			e.commit(e.gather(j, Live))
+			e.commit(e.gather(j, Live), Live)
 		case j := <-e.queues[Backfill]:
-			e.commit(e.gather(j, Backfill))
+			e.commit(e.gather(j, Backfill), Backfill)
 		default:
 			return
 		}
 	}
 }
 
-// commit journals the jobs' envelopes in one transaction, tells each job,
-// and hands what was added to the publisher.
-func (e *Engine) commit(jobs []*Job) {
+// commit journals the jobs' envelopes, of priority p, in one transaction,
+// tells each job, and hands what was added to the publisher.
+func (e *Engine) commit(jobs []*Job, p Priority) {
 	var envs []*bus.Envelope
 	live := jobs[:0]
 	for _, j := range jobs {
@@ -313,8 +385,17 @@ func (e *Engine) commit(jobs []*Job) {
 		return
 	}
 	marks := e.takeMarks()
+	start := time.Now()
 	added, err := e.o.Journal.AddMarking(envs, marks)
 	e.health(err)
+	if err == nil && p == Backfill && len(envs) > 0 {
+		// A moving average over about four transactions.
+		cost := time.Since(start) / time.Duration(len(envs))
+		if e.envCost == 0 {
+			e.envCost = cost
+		}
+		e.envCost = (3*e.envCost + cost) / 4
+	}
 	if err != nil {
 		e.handMarks(marks) // recorded by a later transaction
 		e.o.Logger.Error("journal", "envelopes", len(envs), "err", err)
@@ -326,7 +407,7 @@ func (e *Engine) commit(jobs []*Job) {
 		return
 	}
 	// added is in input order: split it by job.
-	b := pubBatch{added: added, jobs: jobs, byJob: make([][]*bus.Envelope, len(jobs))}
+	b := pubBatch{back: p == Backfill, added: added, jobs: jobs, byJob: make([][]*bus.Envelope, len(jobs))}
 	k := 0
 	for i, j := range jobs {
 		start := k
@@ -339,6 +420,9 @@ func (e *Engine) commit(jobs []*Job) {
 		if j.Journaled != nil {
 			j.Journaled(b.byJob[i], nil)
 		}
+	}
+	if b.back {
+		e.backOut.Add(1)
 	}
 	e.pubCh <- b
 }
@@ -362,6 +446,9 @@ func (e *Engine) publisher(ctx context.Context) {
 				return
 			}
 			seqs = e.publish(ctx, b, seqs[:0])
+			if b.back {
+				e.backOut.Add(-1)
+			}
 		case <-tick.C:
 			e.republishIfFailed(ctx)
 		}

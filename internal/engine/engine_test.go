@@ -249,3 +249,87 @@ func TestCancelledJob(t *testing.T) {
 		t.Errorf("journal has %d envelopes, want 0", n)
 	}
 }
+
+// TestHoldKeepsBackfillBack: while Options.Hold says so, a queued
+// backfill job is not journaled, live mail still is; once Hold lets go,
+// the backfill job is journaled and published. LiveFlowing turns true
+// with the live job.
+func TestHoldKeepsBackfillBack(t *testing.T) {
+	var hold sync.Mutex
+	holding := true
+	j := openJournal(t)
+	e := Start(context.Background(), Options{Journal: j, Publisher: &bustest.Publisher{}, Logger: quiet(),
+		Hold: func(bool) bool { hold.Lock(); defer hold.Unlock(); return holding }})
+	defer e.Close()
+	if e.LiveFlowing() {
+		t.Fatal("LiveFlowing before any live mail")
+	}
+	bj, br := job(env("back"))
+	if err := e.Submit(context.Background(), Backfill, bj); err != nil {
+		t.Fatal(err)
+	}
+	lj, lr := job(env("live"))
+	if err := e.Submit(context.Background(), Live, lj); err != nil {
+		t.Fatal(err)
+	}
+	<-lr.done
+	if lr.jerr != nil || lr.perr != nil || len(lr.added) != 1 {
+		t.Fatalf("live job: added %d, errors %v / %v", len(lr.added), lr.jerr, lr.perr)
+	}
+	if !e.LiveFlowing() {
+		t.Error("LiveFlowing false right after a live job")
+	}
+	// Held: the journal has the live envelope only.
+	time.Sleep(20 * holdPoll)
+	select {
+	case <-br.done:
+		t.Fatal("backfill job journaled while Hold holds")
+	default:
+	}
+	if n, _ := j.LastSeq(); n != 1 {
+		t.Fatalf("journal holds %d envelopes while the backfill is held, want 1", n)
+	}
+	hold.Lock()
+	holding = false
+	hold.Unlock()
+	<-br.done
+	if br.jerr != nil || !br.published || len(br.added) != 1 || br.added[0].SeqID != 2 {
+		t.Fatalf("backfill job after the hold: %+v", br)
+	}
+}
+
+// TestBackfillTxTime: while live mail flows, a backfill transaction takes
+// as many envelopes as fit BackfillTxTime at the measured cost (at least
+// one job); without live mail, up to MaxEnvelopes.
+func TestBackfillTxTime(t *testing.T) {
+	e := &Engine{o: Options{MaxEnvelopes: 1024, BackfillTxTime: 20 * time.Millisecond},
+		queues: [2]chan *Job{make(chan *Job, 64), make(chan *Job, 64)}}
+	e.envCost = 100 * time.Microsecond // 200 envelopes in 20ms
+	fill := func() {
+		for len(e.queues[Backfill]) > 0 {
+			<-e.queues[Backfill]
+		}
+		for range 20 {
+			e.queues[Backfill] <- &Job{Envelopes: make([]*bus.Envelope, 64)}
+		}
+	}
+	count := func(jobs []*Job) (n int) {
+		for _, j := range jobs {
+			n += len(j.Envelopes)
+		}
+		return n
+	}
+	fill()
+	if n := count(e.gather(<-e.queues[Backfill], Backfill)); n != 1024 {
+		t.Errorf("without live mail: %d envelopes, want 1024", n)
+	}
+	e.gather(&Job{Envelopes: make([]*bus.Envelope, 1)}, Live)
+	fill()
+	if n := count(e.gather(<-e.queues[Backfill], Backfill)); n != 256 {
+		t.Errorf("with live mail: %d envelopes, want 256 (jobs of 64 up to 200)", n)
+	}
+	e.envCost = time.Second
+	if n := count(e.gather(<-e.queues[Backfill], Backfill)); n != 64 {
+		t.Errorf("with live mail, slow journal: %d envelopes, want one job (64)", n)
+	}
+}
