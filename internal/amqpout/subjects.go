@@ -130,9 +130,10 @@ const mailgwKey = `"mailgw":{`
 // object in b (mailgwKey after '{' or ','), of whatever object: in JSON
 // these bytes are a key (a quote inside a string is escaped, and a
 // string followed by ':' is a key). It looks for the brace, rare in a
-// msg, and then at the bytes before it: bytes.Index on the whole key
-// looked at every 'm' and took a fifth of a message's CPU time
-// (BenchmarkBuild).
+// msg, and then at the bytes before it. With bytes.Index on the whole
+// key (2 µs a message), and the mailgw object walked twice, the builder
+// took 8.7 µs per message of a replay's journal; with findMailgw and
+// mailgwOn 4.4.
 func findMailgw(b []byte, from int) (int, bool) {
 	for from < len(b) {
 		k := bytes.IndexByte(b[from:], '{')
