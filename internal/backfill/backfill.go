@@ -243,13 +243,9 @@ func replay(ctx context.Context, o Options, files []string, archives []Archive) 
 		o.Verifier = v
 	}
 	start := o.Now()
-	if o.Engine == nil {
-		// On a shared engine the replay runs inside serve: the
-		// collector's settings are the process's, and turning it off
-		// for a backfill made live mail wait on the collector's work
-		// near the limit.
-		defer tuneGC(o.Mode)()
-	}
+	// On a shared engine the replay runs inside serve, and the
+	// collector's settings are the process's (tuneGC).
+	defer tuneGC(o.Mode, o.Engine != nil)()
 	own := false
 	if o.Mode == ModePublish && o.Engine == nil {
 		own = true
