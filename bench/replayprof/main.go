@@ -1,8 +1,10 @@
 // Command replayprof is "mailgw replay --publish" with a CPU profile, for
 // bench/run.sh --profile: it wires the same pieces the same way as
 // cmd/mailgw (config, the pts/dak/debbugs classifier, the trust policy, the
-// signing key, the journal and the ZeroMQ publisher), waits for the subscribers, replays
-// the archives and writes the CPU profile of the whole run:
+// signing key, the journal, the ZeroMQ publisher and, when [amqp] is on,
+// the AMQP outlet), waits for the subscribers, replays the archives (with
+// [amqp], until the broker confirmed every event) and writes the CPU
+// profile of the whole run:
 //
 //	replayprof -config mailgw.toml -cpuprofile cpu.prof [-wait-subscribers 1] [-batch N] FILE...
 //
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	"github.com/debian/mailgw/bus"
+	"github.com/debian/mailgw/internal/amqpout"
 	"github.com/debian/mailgw/internal/auth"
 	"github.com/debian/mailgw/internal/backfill"
 	"github.com/debian/mailgw/internal/config"
@@ -90,8 +93,34 @@ func run(cfgPath, prof string, waitSubs, batch int, files []string) error {
 	if err := pprof.StartCPUProfile(f); err != nil {
 		return err
 	}
+	var outlet *amqpout.Outlet
+	octx, stopOutlet := context.WithCancel(ctx)
+	outletDone := make(chan struct{})
+	if cfg.AMQP.Enabled {
+		if outlet, err = amqpout.New(amqpout.Options{Config: cfg.AMQP, Journal: o.Journal, Logger: log}); err != nil {
+			stopOutlet()
+			return err
+		}
+		go func() { outlet.Run(octx); close(outletDone) }()
+	} else {
+		close(outletDone)
+	}
 	s, err := backfill.Run(ctx, o, files)
 	pub.Close() // drains the subscriber queues, as mailgw replay does
+	if outlet != nil {
+		// As replay --publish: until the broker confirmed every event.
+		last, lerr := o.Journal.LastSeq()
+		if lerr == nil {
+			wctx, wcancel := context.WithTimeout(ctx, 5*time.Minute)
+			lerr = outlet.Wait(wctx, last)
+			wcancel()
+		}
+		if lerr != nil && err == nil {
+			err = lerr
+		}
+	}
+	stopOutlet()
+	<-outletDone
 	pprof.StopCPUProfile()
 	fmt.Fprintln(os.Stderr, s.String())
 	return err

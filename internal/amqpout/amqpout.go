@@ -33,7 +33,9 @@ const OutletName = "amqp"
 type Journal interface {
 	OpenOutlet(name string, atEnd bool) (mark int64, created bool, err error)
 	MarkOutlet(name string, seq int64) error
-	After(seq int64, limit int) ([]journal.Entry, error)
+	// ReadAfter reads up to limit envelopes after seq into b (journal.Batch
+	// reuses its buffers from one read to the next).
+	ReadAfter(seq int64, limit int, b *journal.Batch) error
 	Added() <-chan struct{}
 	LastSeq() (int64, error)
 }

@@ -31,3 +31,21 @@ func cpuTime() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkBuild is BenchmarkMessage as the outlet makes its messages:
+// one builder, reused.
+func BenchmarkBuild(b *testing.B) {
+	j, _ := corpusJournal(b)
+	es := entries(b, j)
+	var mb builder
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for i := 0; i < b.N; i++ {
+		e := &es[i%len(es)]
+		if _, err := mb.build(e, int64(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+}

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -249,8 +249,115 @@ func TestStrList(t *testing.T) {
 	for _, v := range []string{`[]`, `["a"]`, `["a","b c","d"]`, `[ "a" ]`, `["a\"b","c"]`, `["a",1]`, `"a"`, `{}`, `[`, `["a",]`, `["a"`, `null`, `["é","\u00e9"]`} {
 		var want []string
 		json.Unmarshal([]byte(v), &want)
-		if got := strList([]byte(v)); !reflect.DeepEqual(got, want) {
+		var got []string
+		for _, b := range strList([][]byte{[]byte("before")}, []byte(v))[1:] {
+			got = append(got, string(b))
+		}
+		if !slices.Equal(got, want) {
 			t.Errorf("%s: %#v, want %#v", v, got, want)
+		}
+	}
+}
+
+// TestScanMsg: the builder's one pass (scanMsg) reads what split and the
+// walk over msg's members read, for every corpus event and for msgs with
+// mailgw keys in nested objects and in strings, before and after msg's
+// own; an envelope it cannot be sure of is left to split.
+func TestScanMsg(t *testing.T) {
+	type result struct {
+		msg        string
+		f          envFields
+		pkgs, ppl  string
+		sev        string
+		fastWanted bool
+	}
+	read := func(e *journal.Entry) (fast, slow result, ok bool) {
+		var s subjects
+		var f envFields
+		var in interned
+		msg, ok := scanMsg(e, &s, &f, &in)
+		f.matched = 0
+		fast = result{string(msg), f, fmt.Sprintf("%q", s.packages), fmt.Sprintf("%q", s.people), s.sev, false}
+		m, f2, err := split(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s2 subjects
+		if err := s2.scan(m); err != nil {
+			t.Fatal(err)
+		}
+		f2.matched = 0
+		slow = result{string(m), f2, fmt.Sprintf("%q", s2.packages), fmt.Sprintf("%q", s2.people), s2.sev, false}
+		return fast, slow, ok
+	}
+	j, _ := corpusJournal(t)
+	for _, e := range entries(t, j) {
+		fast, slow, ok := read(&e)
+		if !ok || fast != slow {
+			t.Fatalf("seq_id %d: one pass %v %+v, split and walk %+v", e.SeqID, ok, fast, slow)
+		}
+	}
+	y := map[string]any{"packages": []any{"y"}, "people": []any{"p@q.org"}}
+	x := map[string]any{"packages": []any{"x"}, "people": []any{"evil@q.org"}}
+	for i, c := range []struct {
+		msg  map[string]any
+		fast bool // scanMsg reads it
+	}{
+		{map[string]any{"mailgw": y, "severity": "grave"}, true},
+		{map[string]any{"a": map[string]any{"mailgw": x}, "mailgw": y, "severity": "grave"}, true},
+		{map[string]any{"a": []any{map[string]any{"mailgw": x, "msg_id": "2026-0"}}, "mailgw": y}, true},
+		{map[string]any{"a": map[string]any{"mailgw": x, "signature": "evil", "crypto": "x", "timestamp": 1}, "mailgw": y}, true},
+		{map[string]any{"body": `say "mailgw":{"packages":["x"]}`, "mailgw": y}, true},
+		{map[string]any{"mailgw": y, "z": map[string]any{"mailgw": x}}, true},
+	} {
+		env := bus.NewEnvelope("org.debian.dev.debbugs.bug.report", c.msg, fmt.Sprintf("2026-%d", i), 1790000000, "mailgw")
+		env.SeqID, env.Crypto, env.Signature = int64(i+1), "gpg", "c2lnbmF0dXJl"
+		body, err := env.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := &journal.Entry{SeqID: env.SeqID, MsgID: env.MsgID, Topic: env.Topic, Timestamp: env.Timestamp, Body: body}
+		fast, slow, ok := read(e)
+		if ok != c.fast || (ok && fast != slow) {
+			t.Errorf("case %d %s: one pass %v %+v, split and walk %+v", i, body, ok, fast, slow)
+		}
+		// The builder reads the same either way.
+		m, err := NewMessage(e, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(m.Publishing.Body) != slow.msg || m.Publishing.Headers[hdrSignature] != "c2lnbmF0dXJl" ||
+			(c.fast && m.Publishing.Headers[hdrUserPrefix+"p@q.org"] != true) || m.Publishing.Headers[hdrUserPrefix+"evil@q.org"] != nil {
+			t.Errorf("case %d: message %s %v", i, m.Publishing.Body, m.Publishing.Headers)
+		}
+	}
+	// Without a mailgw member of msg itself, split reads the envelope
+	// (bus.NewEnvelope always adds one: these are written out).
+	for i, msg := range []string{`{"a":{"mailgw":{"packages":["x"]}}}`, `{"b":[{"mailgw":{"people":["evil@q.org"]}}]}`,
+		`{"source":"bash"}`, `{"a":"\"mailgw\":{\"packages\":[\"x\"]}"}`} {
+		e := &journal.Entry{SeqID: 1, MsgID: "2026-n", Topic: "org.debian.dev.debbugs.bug.report", Timestamp: 1,
+			Body: []byte(`{"crypto":"gpg","msg":` + msg + `,"msg_id":"2026-n","seq_id":1,"signature":"c2ln","timestamp":1,` +
+				`"topic":"org.debian.dev.debbugs.bug.report","username":"mailgw"}`)}
+		_, slow, ok := read(e)
+		if ok || slow.msg != msg || slow.pkgs != "[]" || slow.ppl != "[]" {
+			t.Errorf("no mailgw %d: one pass %v, split and walk %+v", i, ok, slow)
+		}
+		m, err := NewMessage(e, 1)
+		if err != nil || string(m.Publishing.Body) != msg || m.Publishing.Headers[hdrSignature] != "c2ln" || len(m.Publishing.Headers) != 11 {
+			t.Errorf("no mailgw %d: %v %+v", i, err, m)
+		}
+	}
+	// A body whose members after msg do not match the row is not read
+	// by the one pass (split then says so, or parses it the slow way).
+	env := bus.NewEnvelope("org.debian.dev.debbugs.bug.report", map[string]any{"mailgw": y}, "2026-x", 1, "mailgw")
+	env.SeqID = 7
+	body, _ := env.Marshal()
+	for _, e := range []journal.Entry{{SeqID: 8, MsgID: "2026-x", Topic: env.Topic, Body: body},
+		{SeqID: 7, MsgID: "2026-y", Topic: env.Topic, Body: body}, {SeqID: 7, MsgID: "2026-x", Topic: "org.x", Body: body}} {
+		var s subjects
+		var f envFields
+		if _, ok := scanMsg(&e, &s, &f, nil); ok {
+			t.Errorf("%+v read by the one pass", e)
 		}
 	}
 }

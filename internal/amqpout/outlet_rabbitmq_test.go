@@ -265,12 +265,12 @@ type limitJournal struct {
 	last int64
 }
 
-func (l limitJournal) After(seq int64, limit int) ([]journal.Entry, error) {
-	es, err := l.Journal.After(seq, limit)
-	for len(es) > 0 && es[len(es)-1].SeqID > l.last {
-		es = es[:len(es)-1]
+func (l limitJournal) ReadAfter(seq int64, limit int, b *journal.Batch) error {
+	err := l.Journal.ReadAfter(seq, limit, b)
+	for len(b.Entries) > 0 && b.Entries[len(b.Entries)-1].SeqID > l.last {
+		b.Entries = b.Entries[:len(b.Entries)-1]
 	}
-	return es, err
+	return err
 }
 
 // TestOutletRefused: a wrong password, a missing exchange, a user

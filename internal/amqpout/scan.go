@@ -35,32 +35,54 @@ func members(b []byte, fn func(key, val []byte) error) error {
 // ",". The list ends at "}", or with open set at the end of b after a
 // ",": a part of an object.
 func memberList(b []byte, i int, open bool, fn func(key, val []byte) error) error {
-	i = skipSpace(b, i)
-	if (i < len(b) && b[i] == '}') || (open && i == len(b)) {
+	_, err := walkMembers(b, i, open, fn)
+	return err
+}
+
+// memberListEnd is memberList of a list that ends at "}", walked to its
+// end whatever fn returns (errStop included): it returns the index after
+// that "}".
+func memberListEnd(b []byte, i int, fn func(key, val []byte) error) (int, error) {
+	return walkMembers(b, i, false, func(k, v []byte) error {
+		if err := fn(k, v); err != errStop {
+			return err
+		}
 		return nil
+	})
+}
+
+// walkMembers is memberList; it returns the index after the list's "}"
+// (len(b) for an open list that ends with b, -1 when fn stopped it).
+func walkMembers(b []byte, i int, open bool, fn func(key, val []byte) error) (int, error) {
+	i = skipSpace(b, i)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, nil
+	}
+	if open && i == len(b) {
+		return i, nil
 	}
 	for i < len(b) {
 		if b[i] != '"' {
-			return errScan
+			return 0, errScan
 		}
 		kStart := i + 1
 		kEnd, err := skipString(b, i)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		i = skipSpace(b, kEnd)
 		if i >= len(b) || b[i] != ':' {
-			return errScan
+			return 0, errScan
 		}
 		i = skipSpace(b, i+1)
 		vEnd, err := skipValue(b, i)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if err := fn(b[kStart:kEnd-1], b[i:vEnd]); err == errStop {
-			return nil
+			return -1, nil
 		} else if err != nil {
-			return err
+			return 0, err
 		}
 		i = skipSpace(b, vEnd)
 		if i >= len(b) {
@@ -68,16 +90,16 @@ func memberList(b []byte, i int, open bool, fn func(key, val []byte) error) erro
 		}
 		switch b[i] {
 		case '}':
-			return nil
+			return i + 1, nil
 		case ',':
 			if i = skipSpace(b, i+1); open && i == len(b) {
-				return nil
+				return i, nil
 			}
 		default:
-			return errScan
+			return 0, errScan
 		}
 	}
-	return errScan
+	return 0, errScan
 }
 
 func skipSpace(b []byte, i int) int {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/debian/mailgw/internal/journal"
 )
 
 // session runs one connection: it publishes from the watermark on, in
@@ -76,6 +78,11 @@ type sender struct {
 	sent, markedAt int64
 	// more: the last journal read filled its batch (there may be more).
 	more, worked bool
+	// batch is the last journal read and mb the builder of its messages,
+	// both reused from one batch to the next: amqp091 has copied a
+	// message out (into its frames) when Publish returns.
+	batch journal.Batch
+	mb    builder
 }
 
 // run is the session's loop; it returns when the connection fails, the
@@ -142,10 +149,10 @@ func (s *sender) fill(ctx context.Context) (err error) {
 		return nil
 	}
 	n := min(room, batch)
-	entries, err := s.out.o.Journal.After(s.sent, n)
-	if err != nil {
+	if err := s.out.o.Journal.ReadAfter(s.sent, n, &s.batch); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
+	entries := s.batch.Entries
 	s.more = len(entries) == n
 	// The batch goes out in one write.
 	s.c.hold()
@@ -156,7 +163,7 @@ func (s *sender) fill(ctx context.Context) (err error) {
 	}()
 	for i := range entries {
 		e := &entries[i]
-		m, err := NewMessage(e, s.out.sentI.Load()+1)
+		m, err := s.mb.build(e, s.out.sentI.Load()+1)
 		if err != nil {
 			// Damage or a bug: the envelope cannot be sent in any form,
 			// and must not stop those after it.
