@@ -23,6 +23,13 @@ const DefaultLinger = time.Second
 // DefaultMaxQueueBytes is the default per-subscriber queue bound in bytes.
 const DefaultMaxQueueBytes = 64 << 20
 
+// DefaultStallTimeout and DefaultMaxWait are the defaults of
+// ZMQPublisher.StallTimeout and MaxWait.
+const (
+	DefaultStallTimeout = 2 * time.Second
+	DefaultMaxWait      = 10 * time.Second
+)
+
 // ZMQPublisher is a ZeroMQ PUB socket speaking ZMTP 3.0 to libzmq and zmq4
 // subscribers, with the handshake and framing of bus/zmtp (which
 // bounds every length a peer announces), and does its own fan-out,
@@ -35,10 +42,11 @@ const DefaultMaxQueueBytes = 64 << 20
 // also caps one shared queue rather than each subscriber's.
 //
 // Here every subscriber has its own writer goroutine and a queue of at
-// most hwm messages. As in libzmq, a message for a subscriber whose queue
-// is full is dropped for that subscriber only and counted in Dropped, so a
-// stuck subscriber costs at most hwm messages (and MaxQueueBytes) of memory
-// and slows no one.
+// most hwm messages (and MaxQueueBytes), so a stuck subscriber costs at
+// most that much memory. A subscriber that is slow but drains is not
+// stuck: Publish waits for room in its queue (see StallTimeout). A
+// message for a subscriber that is stuck is dropped for that subscriber
+// only and counted in Dropped, as libzmq's PUB does.
 type ZMQPublisher struct {
 	hwm int
 	log *slog.Logger
@@ -48,6 +56,19 @@ type ZMQPublisher struct {
 	// (DefaultMaxQueueBytes), so that large messages cannot make hwm
 	// messages a lot of memory. Set it before publishing.
 	MaxQueueBytes int64
+	// StallTimeout and MaxWait decide what a full queue costs. Publish
+	// waits for room in a subscriber's full queue while the subscriber
+	// drains it: its writer completes a write at least every
+	// StallTimeout (DefaultStallTimeout). A subscriber that wrote
+	// nothing for StallTimeout while messages were pending, or that
+	// Publish has waited for MaxWait (DefaultMaxWait) in all since its
+	// queue was last empty, is stuck: its messages are dropped, with no
+	// more waiting, until its queue has emptied. So a subscriber that
+	// reads slower than a burst arrives loses nothing, and one that
+	// stops reading or trickles holds the bus up at most once, for at
+	// most MaxWait. StallTimeout 0 never waits (libzmq's behaviour).
+	// Set both before publishing.
+	StallTimeout, MaxWait time.Duration
 	// MaxSubscribers bounds the connections served at once, subscribers
 	// and peers still in the handshake (0: no bound); more are closed
 	// as soon as they are accepted, and counted in Refused. With
@@ -91,6 +112,7 @@ func NewZMQPublisher(ctx context.Context, endpoints []string, hwm int) (*ZMQPubl
 		return nil, errors.New("bus: no endpoint to bind")
 	}
 	p := &ZMQPublisher{hwm: hwm, log: slog.Default(), Linger: DefaultLinger, MaxQueueBytes: DefaultMaxQueueBytes,
+		StallTimeout: DefaultStallTimeout, MaxWait: DefaultMaxWait,
 		peers: map[*pubPeer]struct{}{}, greeting: map[net.Conn]struct{}{}}
 	for _, ep := range endpoints {
 		if _, _, err := zmtp.SplitEndpoint(ep); err != nil {
@@ -144,7 +166,7 @@ func (p *ZMQPublisher) Publish(ctx context.Context, env *Envelope) error {
 		env.I = 0
 		return fmt.Errorf("bus: publish %s: %w", env.Topic, err)
 	}
-	if err := p.enqueue(env.Topic, zmtp.EndFrame(wire, at)); err != nil {
+	if err := p.enqueue(ctx, env.Topic, zmtp.EndFrame(wire, at)); err != nil {
 		return err
 	}
 	p.n = env.I
@@ -152,51 +174,96 @@ func (p *ZMQPublisher) Publish(ctx context.Context, env *Envelope) error {
 }
 
 // PublishRaw sends the two frames [topic, body] unchanged to every
-// subscriber whose subscription matches topic. It never blocks: a
-// subscriber whose queue is full (hwm messages or MaxQueueBytes) misses
-// the message, counted in Dropped.
+// subscriber whose subscription matches topic. A subscriber whose queue
+// is full (hwm messages or MaxQueueBytes) is waited for while it drains,
+// else it misses the message, counted in Dropped (see StallTimeout).
 func (p *ZMQPublisher) PublishRaw(topic string, body []byte) error {
-	return p.enqueue(topic, zmtp.EncodeMessage([]byte(topic), body))
+	p.pubMu.Lock()
+	defer p.pubMu.Unlock()
+	return p.enqueue(context.Background(), topic, zmtp.EncodeMessage([]byte(topic), body))
 }
 
 // enqueue queues the encoded message wire for every subscriber of topic
-// (see PublishRaw).
-func (p *ZMQPublisher) enqueue(topic string, wire []byte) error {
+// (see PublishRaw); the caller holds pubMu, so that waiting for one
+// subscriber keeps every subscriber's messages in order.
+func (p *ZMQPublisher) enqueue(ctx context.Context, topic string, wire []byte) error {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.closed {
+		p.mu.Unlock()
 		return ErrClosed
 	}
+	var full []*pubPeer
 	for peer := range p.peers {
 		if !peer.matches(topic) {
 			continue
 		}
-		size := int64(len(wire))
-		if peer.pendingBytes.Load()+size > p.MaxQueueBytes {
-			p.dropped.Add(1)
-			continue
-		}
-		// Counted before the push, so that the writer never takes a
-		// message whose bytes are not yet pending.
-		if peer.pending.Add(1) == 1 {
-			peer.busySince.Store(time.Now().UnixNano())
-		}
-		peer.pendingBytes.Add(size)
-		if peer.q.push(wire) {
+		switch {
+		case peer.offer(wire, p.MaxQueueBytes):
 			p.sent.Add(1)
-		} else {
-			if peer.pending.Add(-1) == 0 {
-				peer.busySince.Store(0)
-			}
-			peer.pendingBytes.Add(-size)
+		case p.StallTimeout > 0 && !peer.stalled.Load():
+			full = append(full, peer)
+		default:
 			p.dropped.Add(1)
 		}
+	}
+	p.mu.Unlock()
+	for _, peer := range full {
+		p.waitRoom(ctx, peer, wire)
 	}
 	return nil
 }
 
+// waitRoom queues wire for peer, whose queue was full, once it has room,
+// as long as peer drains (StallTimeout, MaxWait); a peer that does not
+// is marked stalled and misses wire, as it does every message that finds
+// its queue full until the queue has emptied.
+func (p *ZMQPublisher) waitRoom(ctx context.Context, peer *pubPeer, wire []byte) {
+	start := time.Now()
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+		peer.waited.Add(int64(time.Since(start)))
+	}()
+	for {
+		if peer.offer(wire, p.MaxQueueBytes) {
+			p.sent.Add(1)
+			return
+		}
+		now := time.Now()
+		idle := now.Sub(peer.lastProgress())
+		waited := time.Duration(peer.waited.Load()) + now.Sub(start)
+		if ctx.Err() != nil {
+			p.dropped.Add(1) // stopping
+			return
+		}
+		if idle >= p.StallTimeout || waited >= p.MaxWait {
+			peer.stalled.Store(true)
+			p.dropped.Add(1)
+			p.log.Warn("zmq: subscriber not draining its queue; dropping its messages until it has caught up",
+				"peer", peer.conn.RemoteAddr().String(), "idle", idle.Round(time.Millisecond),
+				"waited", waited.Round(time.Millisecond), "queued_bytes", peer.pendingBytes.Load())
+			return
+		}
+		d := min(p.StallTimeout-idle, p.MaxWait-waited)
+		if timer == nil {
+			timer = time.NewTimer(d)
+		} else {
+			timer.Reset(d)
+		}
+		select {
+		case <-peer.drained:
+		case <-timer.C:
+		case <-ctx.Done():
+		case <-peer.done:
+			return // gone: nothing to deliver to
+		}
+	}
+}
+
 // Dropped counts messages not queued for a subscriber because its queue
-// was at the high-water mark.
+// was full and it did not drain (see StallTimeout).
 func (p *ZMQPublisher) Dropped() uint64 { return p.dropped.Load() }
 
 // Backlog returns the bytes queued for the subscriber with the most

@@ -29,9 +29,17 @@ type pubPeer struct {
 	pending      atomic.Int64 // queued or unflushed messages
 	pendingBytes atomic.Int64 // and their wire size
 	busySince    atomic.Int64 // UnixNano: since when messages are pending (0: none)
-	done         chan struct{}
-	once         sync.Once
-	lag          lagProbe
+	progress     atomic.Int64 // UnixNano: when the writer last completed a write of messages
+	// The publisher's view of a full queue (ZMQPublisher.StallTimeout):
+	// how long it waited for room since the queue was last empty
+	// (nanoseconds), and whether the peer is stuck (no more waiting).
+	// The writer resets both when the queue empties.
+	waited  atomic.Int64
+	stalled atomic.Bool
+	drained chan struct{} // a token after each completed write
+	done    chan struct{}
+	once    sync.Once
+	lag     lagProbe
 }
 
 // pingEvery is how often the writer follows what it wrote with a PING
@@ -107,9 +115,40 @@ func (l *lagProbe) get(now time.Time) (time.Duration, bool) {
 }
 
 func newPubPeer(conn net.Conn, r *bufio.Reader, hwm int) *pubPeer {
-	pp := &pubPeer{conn: conn, r: r, q: newPeerQueue(hwm), ctl: make(chan []byte, 4), done: make(chan struct{})}
+	pp := &pubPeer{conn: conn, r: r, q: newPeerQueue(hwm), ctl: make(chan []byte, 4), done: make(chan struct{}),
+		drained: make(chan struct{}, 1)}
 	pp.subs.Store(&[]string{})
+	pp.progress.Store(time.Now().UnixNano())
 	return pp
+}
+
+// offer queues the encoded message wire unless the queue holds its hwm
+// messages or wire would take it over maxBytes; it never blocks.
+func (pp *pubPeer) offer(wire []byte, maxBytes int64) bool {
+	size := int64(len(wire))
+	if pp.pendingBytes.Load()+size > maxBytes {
+		return false
+	}
+	// Counted before the push, so that the writer never takes a
+	// message whose bytes are not yet pending.
+	if pp.pending.Add(1) == 1 {
+		pp.busySince.Store(time.Now().UnixNano())
+	}
+	pp.pendingBytes.Add(size)
+	if pp.q.push(wire) {
+		return true
+	}
+	if pp.pending.Add(-1) == 0 {
+		pp.busySince.Store(0)
+	}
+	pp.pendingBytes.Add(-size)
+	return false
+}
+
+// lastProgress returns when the peer last showed it drains: its last
+// completed write, or when messages became pending, the later.
+func (pp *pubPeer) lastProgress() time.Time {
+	return time.Unix(0, max(pp.progress.Load(), pp.busySince.Load()))
 }
 
 // pendingAge returns how long messages have been pending: queued or
@@ -140,7 +179,12 @@ func (pp *pubPeer) close() {
 	})
 }
 
-// write sends queued messages, up to 256 queued ones in one writev(2)
+// writeBatchBytes bounds the bytes of one writev (after the first
+// message): a subscriber that drains shows it by completing writes well
+// within the publisher's StallTimeout, also when it reads slowly.
+const writeBatchBytes = 1 << 20
+
+// write sends queued messages, up to 256 queued ones (writeBatchBytes) in one writev(2)
 // (net.Buffers): no copy into a per-subscriber buffer, whose 128 KiB were
 // most of the memory a stuck subscriber cost (a subscriber that stops
 // reading holds its writer in the write, with the buffer full). A write
@@ -166,7 +210,7 @@ func (pp *pubPeer) write() {
 				owe = time.After(pingEvery)
 			}
 		case <-pp.q.ready:
-			batch = pp.q.take(batch, 256)
+			batch = pp.q.take(batch, 256, writeBatchBytes)
 			var n int64
 			for _, m := range batch {
 				n += int64(len(m))
@@ -183,9 +227,16 @@ func (pp *pubPeer) write() {
 			if _, err := bufs.WriteTo(pp.conn); err != nil {
 				return
 			}
+			pp.progress.Store(time.Now().UnixNano())
 			pp.pendingBytes.Add(-n)
 			if pp.pending.Add(-int64(len(batch)-extra)) == 0 {
 				pp.busySince.Store(0)
+				pp.waited.Store(0)
+				pp.stalled.Store(false)
+			}
+			select {
+			case pp.drained <- struct{}{}:
+			default:
 			}
 		case m := <-pp.ctl:
 			if _, err := pp.conn.Write(m); err != nil {

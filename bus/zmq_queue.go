@@ -44,13 +44,18 @@ func (q *peerQueue) signal() {
 }
 
 // take moves up to n queued messages, oldest first, into buf (cleared
-// first) and returns it. When messages are left behind, ready holds a
-// token again.
-func (q *peerQueue) take(buf [][]byte, n int) [][]byte {
+// first) and returns it: at least one, and no more once they reach
+// maxBytes. When messages are left behind, ready holds a token again.
+func (q *peerQueue) take(buf [][]byte, n int, maxBytes int) [][]byte {
 	clear(buf)
 	buf = buf[:0]
 	q.mu.Lock()
 	k := min(n, len(q.msgs)-q.head)
+	for i, size := 0, 0; i < k; i++ {
+		if size += len(q.msgs[q.head+i]); size >= maxBytes {
+			k = i + 1
+		}
+	}
 	buf = append(buf, q.msgs[q.head:q.head+k]...)
 	clear(q.msgs[q.head : q.head+k])
 	q.head += k

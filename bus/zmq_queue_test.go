@@ -25,7 +25,7 @@ func TestPeerQueue(t *testing.T) {
 		default:
 			t.Fatalf("no ready token with %d queued", next-want)
 		}
-		buf = q.take(buf, n)
+		buf = q.take(buf, n, 1<<30)
 		for _, m := range buf {
 			if string(m) != strconv.Itoa(want) {
 				t.Fatalf("got message %s, want %d", m, want)

@@ -359,6 +359,7 @@ func (d *daemon) open() (int, error) {
 	}
 	d.pub.MaxQueueBytes = cfg.SubscriberQueueBytes
 	d.pub.MaxSubscribers = cfg.MaxSubscribers
+	d.pub.StallTimeout, d.pub.MaxWait = cfg.SubscriberStallTimeout.Duration, cfg.SubscriberMaxWait.Duration
 	// The AMQP outlet reads the journal on its own: a broker that is
 	// down never holds up the pipeline or the bus.
 	if d.amqp, err = newAMQP(cfg, d.journal, d.log, d.m); err != nil {

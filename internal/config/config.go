@@ -64,6 +64,12 @@ type Config struct {
 	// about 32 KiB).
 	SubscriberQueueBytes int64 `toml:"subscriber_queue_bytes"`
 	MaxSubscribers       int   `toml:"max_subscribers"`
+	// A subscriber whose queue is full is waited for while it drains:
+	// it is stuck, and misses messages, once it wrote nothing for
+	// SubscriberStallTimeout or was waited for SubscriberMaxWait since
+	// its queue was last empty (0: never wait, drop at once).
+	SubscriberStallTimeout Duration `toml:"subscriber_stall_timeout"`
+	SubscriberMaxWait      Duration `toml:"subscriber_max_wait"`
 	// ReplayMaxReply bounds how many envelopes one replay reply carries.
 	ReplayMaxReply int `toml:"replay_max_reply"`
 	// The replay endpoint's peers: one silent for ReplayIdleTimeout is
@@ -250,7 +256,12 @@ func Defaults() *Config {
 		// of RSS in TestHostileBusMemory).
 		SubscriberQueueBytes: 1 << 20,
 		MaxSubscribers:       1024,
-		ReplayMaxReply:       1000,
+		// A subscriber that reads slower than a burst of mail arrives
+		// is waited for rather than dropped from (a journal
+		// transaction under load can publish more than a MiB at once).
+		SubscriberStallTimeout: Duration{2 * time.Second},
+		SubscriberMaxWait:      Duration{10 * time.Second},
+		ReplayMaxReply:         1000,
 		// A fedmsg client holds its REQ socket open between queries;
 		// tail opens one per query.
 		ReplayIdleTimeout:          Duration{60 * time.Second},
@@ -363,6 +374,12 @@ func (c *Config) Check() error {
 	}
 	if c.MaxSubscribers <= 0 {
 		errs = append(errs, errors.New("max_subscribers must be positive (0 would mean unbounded memory)"))
+	}
+	if c.SubscriberStallTimeout.Duration < 0 || c.SubscriberMaxWait.Duration < 0 {
+		errs = append(errs, errors.New("subscriber_stall_timeout and subscriber_max_wait must not be negative"))
+	}
+	if c.SubscriberStallTimeout.Duration > 0 && c.SubscriberMaxWait.Duration <= 0 {
+		errs = append(errs, errors.New("subscriber_max_wait must be positive when subscriber_stall_timeout is (or set subscriber_stall_timeout = \"0s\" to never wait)"))
 	}
 	if c.ReplayMaxClients <= 0 {
 		errs = append(errs, errors.New("replay_max_clients must be positive"))
