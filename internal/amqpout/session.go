@@ -173,6 +173,9 @@ func (s *sender) fill(ctx context.Context) (err error) {
 			continue
 		}
 		if err := s.ch.Publish(s.out.o.Config.Exchange, m.RoutingKey, false, false, m.Publishing); err != nil {
+			// Nothing stays held while waiting for the broker's reason
+			// (amqp091 may have answered its close through the socket).
+			s.c.release()
 			return s.why(fmt.Errorf("publish seq_id %d: %w", e.SeqID, err))
 		}
 		s.pending = append(s.pending, e.SeqID)
