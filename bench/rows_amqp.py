@@ -15,7 +15,7 @@ def amqp(c):
     c.sh(["go", "build", "-o", prog, "./bench/amqpbench"], "build.log")
     mails = 2000 if c.a.quick else 20000
     out = c.sh([prog, "-mailgw", c.mailgw, "-key", key(c)[0], "-pika", os.path.join(BENCH, "amqp_pika.py"),
-                "-runs", str(c.a.runs), "-pika-n", "300" if c.a.quick else "2000", c.mbox(mails)], "amqp.log")
+                "-runs", str(c.a.runs), "-pika-n", "300" if c.a.quick else "0", c.mbox(mails)], "amqp.log")
 
     def rates(pattern):
         return [float(x) for x in re.findall(pattern, out, re.M)]
@@ -33,7 +33,7 @@ def amqp(c):
     return [
         row("AMQP: outlet publishing with confirms, durable queue", mailgw, "msg/s", note="corpus events, headers as sent"),
         row("AMQP: python3-pika, confirms, one at a time", pika, "msg/s",
-            note="as fedora-messaging's api.publish; the same messages"),
+            note="as fedora-messaging's api.publish; the same messages" + ("" if c.a.quick else ", all of them, into the same empty queue")),
         row("ratio: AMQP outlet / pika", ratio(mailgw, pika, 1), "x", ">= 5x", at_least(5), how),
         row("replay --publish (%d mails), AMQP off" % mails, plain_cpu, "mails/cpu-s",
             note="wall: its own rate %.0f mails/s" % statistics.median(plain)),
