@@ -302,6 +302,24 @@ func (p *ZMQPublisher) Lag() (lag time.Duration, ok bool) {
 	return lag, ok
 }
 
+// Behind returns how many messages the subscriber furthest behind has
+// not yet confirmed reading: those queued for it, and those written to
+// it after the last PING it answered (pubPeer's lagProbe). Unlike Lag it
+// counts a burst just written, before its PING can age: serve holds a
+// backfill while live mail flows until a subscriber has read what the
+// backfill published (internal/control's LagGate). Subscribers that
+// have not answered a PING are left out; ok is false when none answered.
+func (p *ZMQPublisher) Behind() (n uint64, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for peer := range p.peers {
+		if b, answers := peer.lag.behind(); answers {
+			n, ok = max(n, b+uint64(max(peer.pending.Load(), 0))), true
+		}
+	}
+	return n, ok
+}
+
 // Refused counts connections closed at once because MaxSubscribers were
 // connected.
 func (p *ZMQPublisher) Refused() uint64 { return p.refused.Load() }

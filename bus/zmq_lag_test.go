@@ -47,19 +47,56 @@ func TestZMQPublisherLag(t *testing.T) {
 	if lag, ok := p.Lag(); !ok || lag < 200*time.Millisecond {
 		t.Fatalf("lag of a subscriber not reading for 300ms = %v, %v; want >= 200ms", lag, ok)
 	}
+	// Written or queued, none of the 2000 can be confirmed read: at most
+	// the channel's one and the reader's pipeline took some.
+	if n, ok := p.Behind(); !ok || n < 1000 {
+		t.Fatalf("Behind of a subscriber not reading = %d, %v; want >= 1000", n, ok)
+	}
 	for i := 1; i <= 2000; i++ {
 		if _, err := sub.Next(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for {
-		if lag, _ := p.Lag(); lag == 0 {
+		lag, _ := p.Lag()
+		if n, _ := p.Behind(); lag == 0 && n == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
 			lag, _ := p.Lag()
-			t.Fatalf("lag stays %v after the subscriber read everything", lag)
+			n, _ := p.Behind()
+			t.Fatalf("lag stays %v, behind %d after the subscriber read everything", lag, n)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestLagProbeBehind: what was written counts as behind until a PONG
+// answers a PING sent after it; a PONG to a PING sent before later
+// writes leaves those behind.
+func TestLagProbeBehind(t *testing.T) {
+	var l lagProbe
+	now := time.Now()
+	if _, ok := l.behind(); ok {
+		t.Fatal("behind ok before any PONG")
+	}
+	ping, _ := l.ping(now, 3)
+	if ping == nil {
+		t.Fatal("no PING after the first messages")
+	}
+	if p, _ := l.ping(now.Add(time.Millisecond), 2); p != nil {
+		t.Fatal("a second PING while one awaits its PONG")
+	}
+	l.pong(now.Add(2*time.Millisecond), ping[len(ping)-8:])
+	if n, ok := l.behind(); !ok || n != 2 {
+		t.Fatalf("behind after the PONG of the first 3 of 5 = %d, %v; want 2, true", n, ok)
+	}
+	ping, _ = l.ping(now.Add(time.Second), 0) // owed for the 2
+	if ping == nil {
+		t.Fatal("no PING owed for the 2 written after the first")
+	}
+	l.pong(now.Add(time.Second+time.Millisecond), ping[len(ping)-8:])
+	if n, _ := l.behind(); n != 0 {
+		t.Fatalf("behind after every message was answered for = %d, want 0", n)
 	}
 }

@@ -63,22 +63,27 @@ type lagProbe struct {
 	answered bool // a PONG came: the peer answers PINGs
 	owed     bool // messages were written after the last PING
 	wrote    bool // messages were written after the last answered PING
+	// out counts the messages written; at is out when the awaited PING
+	// was sent, read what the last PONG confirmed read: out-read
+	// messages are unread or unconfirmed (behind).
+	out, at, read uint64
 }
 
-// ping returns a PING to send after the messages just written (wrote),
+// ping returns a PING to send after the wrote messages just written,
 // or nil when none is owed, one awaits its PONG or the last went out
 // less than pingEvery ago; first says a PING is owed still.
-func (l *lagProbe) ping(now time.Time, wrote bool) (ping []byte, owed bool) {
+func (l *lagProbe) ping(now time.Time, wrote int) (ping []byte, owed bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if wrote {
+	if wrote > 0 {
 		l.owed, l.wrote = true, true
+		l.out += uint64(wrote)
 	}
 	if !l.owed || !l.sent.IsZero() || now.Sub(l.last) < pingEvery {
 		return nil, l.owed
 	}
 	l.seq++
-	l.sent, l.last, l.owed = now, now, false
+	l.sent, l.last, l.owed, l.at = now, now, false, l.out
 	data := make([]byte, 2, 10) // TTL 0: none
 	data = binary.BigEndian.AppendUint64(data, l.seq)
 	return zmtp.AppendCommand(nil, zmtp.CmdPing, data), false
@@ -93,6 +98,7 @@ func (l *lagProbe) pong(now time.Time, ctx []byte) {
 	}
 	l.rtt = now.Sub(l.sent)
 	l.sent = time.Time{}
+	l.read = l.at
 	l.answered = true
 	l.wrote = l.owed
 }
@@ -112,6 +118,15 @@ func (l *lagProbe) get(now time.Time) (time.Duration, bool) {
 		return l.rtt, true
 	}
 	return 0, true
+}
+
+// behind returns how many written messages the subscriber has not yet
+// confirmed reading (by a PONG), and false while it has not answered a
+// PING.
+func (l *lagProbe) behind() (uint64, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.out - l.read, l.answered
 }
 
 func newPubPeer(conn net.Conn, r *bufio.Reader, hwm int) *pubPeer {
@@ -200,7 +215,7 @@ func (pp *pubPeer) write() {
 		case <-pp.done:
 			return
 		case <-owe:
-			ping, owed := pp.lag.ping(time.Now(), false)
+			ping, owed := pp.lag.ping(time.Now(), 0)
 			if ping != nil {
 				if _, err := pp.conn.Write(ping); err != nil {
 					return
@@ -215,7 +230,7 @@ func (pp *pubPeer) write() {
 			for _, m := range batch {
 				n += int64(len(m))
 			}
-			ping, owed := pp.lag.ping(time.Now(), true)
+			ping, owed := pp.lag.ping(time.Now(), len(batch))
 			extra := 0
 			if ping != nil {
 				batch, extra = append(batch, ping), 1

@@ -388,7 +388,7 @@ func (d *daemon) open() (int, error) {
 	}
 	var engCtx context.Context
 	engCtx, d.stopEng = context.WithCancel(context.Background())
-	gate := &control.LagGate{Lag: d.pub.Lag, Logger: d.log.With("component", "control")}
+	gate := &control.LagGate{Lag: d.pub.Lag, Behind: d.pub.Behind, Logger: d.log.With("component", "control")}
 	d.eng = engine.Start(engCtx, engine.Options{Journal: d.journal, Publisher: pub, Logger: d.log, Health: d.m, PublishGrace: publishGrace, Hold: gate.Hold, BackfillTxTime: backfillTxTime})
 	d.pipe = pipeline.New(pipeline.Options{
 		Engine:     d.eng,
@@ -424,7 +424,7 @@ func (d *daemon) open() (int, error) {
 // backfillTxTime bounds a backfill transaction in serve
 // (engine.Options.BackfillTxTime): live mail waits behind at most about
 // that much backfill.
-const backfillTxTime = 20 * time.Millisecond
+const backfillTxTime = 5 * time.Millisecond
 
 // backfillOptions are the options of a backfill serve runs for mailgw
 // replay (control.Backfiller): serve's engine, signer and its classifier

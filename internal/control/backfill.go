@@ -143,6 +143,12 @@ type LagGate struct {
 	// Lag returns how far behind the furthest subscriber reads, false
 	// when no subscriber can tell (bus.ZMQPublisher.Lag).
 	Lag func() (time.Duration, bool)
+	// Behind, if set, returns how many published messages the furthest
+	// subscriber has not yet confirmed reading (bus.ZMQPublisher.Behind).
+	// While live mail flows the gate also holds until it is 0: the lag
+	// of a burst just written shows only once its PING has aged, and
+	// the next backfill transaction would be written behind it.
+	Behind func() (uint64, bool)
 	// MaxLag is the lag a backfill may leave live mail (default 20ms),
 	// QuietLag the lag it may build while no live mail comes (default
 	// 100ms).
@@ -177,13 +183,19 @@ func (g *LagGate) Hold(live bool) bool {
 			high = 100 * time.Millisecond
 		}
 	}
+	caught := true
+	if live && g.Behind != nil {
+		if n, ok := g.Behind(); ok && n > 0 {
+			caught = false
+		}
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	switch {
-	case lag <= high/2:
+	case lag <= high/2 && caught:
 		g.holding, g.stalled = false, false
 		return false
-	case g.stalled || (!g.holding && lag <= high):
+	case g.stalled || (!g.holding && lag <= high && caught):
 		return false
 	case !g.holding:
 		g.holding, g.low, g.since = true, lag, time.Now()

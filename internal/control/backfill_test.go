@@ -128,3 +128,30 @@ func TestLagGate(t *testing.T) {
 		t.Fatal("a subscriber that caught up is not waited for again")
 	}
 }
+
+// TestLagGateBehind: while live mail flows the gate also holds while a
+// subscriber has not confirmed reading what was published (Behind), a
+// burst just written whose PING has not aged yet; without live mail
+// Behind is not asked.
+func TestLagGateBehind(t *testing.T) {
+	behind := uint64(0)
+	g := &LagGate{Lag: func() (time.Duration, bool) { return 0, true },
+		Behind: func() (uint64, bool) { return behind, true }, MaxLag: 20 * time.Millisecond, StallAfter: time.Hour}
+	if g.Hold(true) {
+		t.Fatal("held with nothing behind")
+	}
+	behind = 300
+	if !g.Hold(true) {
+		t.Fatal("not held with 300 messages unconfirmed while live mail flows")
+	}
+	if g.Hold(false) {
+		t.Fatal("held by Behind without live mail")
+	}
+	if !g.Hold(true) {
+		t.Fatal("not held again with 300 messages unconfirmed")
+	}
+	behind = 0
+	if g.Hold(true) {
+		t.Fatal("held once the subscriber confirmed reading everything")
+	}
+}
