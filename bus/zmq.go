@@ -66,8 +66,11 @@ type ZMQPublisher struct {
 	// more waiting, until its queue has emptied. So a subscriber that
 	// reads slower than a burst arrives loses nothing, and one that
 	// stops reading or trickles holds the bus up at most once, for at
-	// most MaxWait. StallTimeout 0 never waits (libzmq's behaviour).
-	// Set both before publishing.
+	// most MaxWait. In all, over every subscriber, waiting takes at
+	// most MaxWait plus a tenth of the time since (waitBudget), so that
+	// many subscribers that trickle in turn cannot hold the bus up
+	// longer than one does. StallTimeout 0 never waits (libzmq's
+	// behaviour). Set both before publishing.
 	StallTimeout, MaxWait time.Duration
 	// MaxSubscribers bounds the connections served at once, subscribers
 	// and peers still in the handshake (0: no bound); more are closed
@@ -79,6 +82,10 @@ type ZMQPublisher struct {
 
 	pubMu sync.Mutex // serialises Publish so that i follows send order
 	n     int64      // last i given out
+	// The time the publisher may still spend waiting for full queues,
+	// as of budgetAt (waitBudget); under pubMu.
+	budget   time.Duration
+	budgetAt time.Time
 
 	mu       sync.Mutex
 	peers    map[*pubPeer]struct{}
@@ -219,12 +226,15 @@ func (p *ZMQPublisher) enqueue(ctx context.Context, topic string, wire []byte) e
 // its queue full until the queue has emptied.
 func (p *ZMQPublisher) waitRoom(ctx context.Context, peer *pubPeer, wire []byte) {
 	start := time.Now()
+	budget := p.waitBudget(start)
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
 			timer.Stop()
 		}
-		peer.waited.Add(int64(time.Since(start)))
+		spent := time.Since(start)
+		peer.waited.Add(int64(spent))
+		p.budget -= spent
 	}()
 	for {
 		if peer.offer(wire, p.MaxQueueBytes) {
@@ -238,15 +248,17 @@ func (p *ZMQPublisher) waitRoom(ctx context.Context, peer *pubPeer, wire []byte)
 			p.dropped.Add(1) // stopping
 			return
 		}
-		if idle >= p.StallTimeout || waited >= p.MaxWait {
+		left := budget - now.Sub(start)
+		if idle >= p.StallTimeout || waited >= p.MaxWait || left <= 0 {
 			peer.stalled.Store(true)
 			p.dropped.Add(1)
 			p.log.Warn("zmq: subscriber not draining its queue; dropping its messages until it has caught up",
 				"peer", peer.conn.RemoteAddr().String(), "idle", idle.Round(time.Millisecond),
-				"waited", waited.Round(time.Millisecond), "queued_bytes", peer.pendingBytes.Load())
+				"waited", waited.Round(time.Millisecond), "queued_bytes", peer.pendingBytes.Load(),
+				"wait_budget_left", max(0, left).Round(time.Millisecond))
 			return
 		}
-		d := min(p.StallTimeout-idle, p.MaxWait-waited)
+		d := min(p.StallTimeout-idle, p.MaxWait-waited, left)
 		if timer == nil {
 			timer = time.NewTimer(d)
 		} else {
@@ -260,6 +272,19 @@ func (p *ZMQPublisher) waitRoom(ctx context.Context, peer *pubPeer, wire []byte)
 			return // gone: nothing to deliver to
 		}
 	}
+}
+
+// waitBudget returns how long the publisher may wait for full queues
+// now, all subscribers together: MaxWait at first, a tenth of the time
+// that passes added back, up to MaxWait. The caller holds pubMu.
+func (p *ZMQPublisher) waitBudget(now time.Time) time.Duration {
+	if p.budgetAt.IsZero() {
+		p.budget = p.MaxWait
+	} else {
+		p.budget = min(p.MaxWait, p.budget+now.Sub(p.budgetAt)/10)
+	}
+	p.budgetAt = now
+	return p.budget
 }
 
 // Dropped counts messages not queued for a subscriber because its queue

@@ -150,3 +150,35 @@ func TestZMQTricklingSubscriberWaitedForAtMostMaxWait(t *testing.T) {
 		t.Error("the trickling subscriber missed nothing: it was waited for all along")
 	}
 }
+
+// TestZMQManyTricklersShareOneWait: five subscribers that trickle cost
+// the publisher what one does (MaxWait, and then a tenth of the time),
+// not five times MaxWait: an attacker cannot hold the bus up longer by
+// connecting more of them.
+func TestZMQManyTricklersShareOneWait(t *testing.T) {
+	const n, tricklers = 3000, 5
+	p := newTestPub(t, 10000)
+	p.MaxQueueBytes = 64 << 10
+	p.StallTimeout, p.MaxWait = 30*time.Second, time.Second
+	for range tricklers {
+		startSlowReader(t, p.Addrs()[0], 4, 200*time.Millisecond)
+	}
+	waitSubs(t, p, tricklers)
+	start := time.Now()
+	burst(t, p, n)
+	// Each trickler alone would be waited for MaxWait: 5 s in turn.
+	if took := time.Since(start); took > 3500*time.Millisecond {
+		t.Errorf("the burst took %v with %d trickling subscribers, want about MaxWait (1 s) in all", took, tricklers)
+	}
+	stalled := 0
+	p.mu.Lock()
+	for peer := range p.peers {
+		if peer.stalled.Load() {
+			stalled++
+		}
+	}
+	p.mu.Unlock()
+	if stalled != tricklers {
+		t.Errorf("%d of %d trickling subscribers marked stalled", stalled, tricklers)
+	}
+}
