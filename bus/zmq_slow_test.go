@@ -63,6 +63,19 @@ func (r *slowReader) waitGot(t *testing.T, n int64) {
 	}
 }
 
+// stalledPeers counts the subscribers p no longer waits for.
+func stalledPeers(p *ZMQPublisher) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for peer := range p.peers {
+		if peer.stalled.Load() {
+			n++
+		}
+	}
+	return n
+}
+
 // burst publishes n messages of about 4 KiB: 12 MB for 3,000, far more
 // than the queue bound of these tests (64 KiB) and the kernel's loopback
 // socket buffers hold.
@@ -101,15 +114,7 @@ func TestZMQSlowSubscriberLosesNothing(t *testing.T) {
 		if p.Dropped() == 0 {
 			t.Error("nothing dropped: the stuck subscriber's queue never filled")
 		}
-		stalled := 0
-		p.mu.Lock()
-		for peer := range p.peers {
-			if peer.stalled.Load() {
-				stalled++
-			}
-		}
-		p.mu.Unlock()
-		if stalled != 1 {
+		if stalled := stalledPeers(p); stalled != 1 {
 			t.Errorf("%d subscribers marked stalled, want 1 (the stuck one)", stalled)
 		}
 	})
@@ -170,15 +175,7 @@ func TestZMQManyTricklersShareOneWait(t *testing.T) {
 	if took := time.Since(start); took > 3500*time.Millisecond {
 		t.Errorf("the burst took %v with %d trickling subscribers, want about MaxWait (1 s) in all", took, tricklers)
 	}
-	stalled := 0
-	p.mu.Lock()
-	for peer := range p.peers {
-		if peer.stalled.Load() {
-			stalled++
-		}
-	}
-	p.mu.Unlock()
-	if stalled != tricklers {
+	if stalled := stalledPeers(p); stalled != tricklers {
 		t.Errorf("%d of %d trickling subscribers marked stalled", stalled, tricklers)
 	}
 }
