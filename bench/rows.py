@@ -480,25 +480,55 @@ def smtp(c):
 
 def smtpmix(c):
     """bench/smtpmix: serve taking the corpus mix over 50 SMTP connections
-    (issue 19), the events counted by sub_count.py; each run in a fresh
-    state directory, all removed at the end (see smtp_ingest.sh on why)."""
+    (issue 19), the events counted by sub_count.py; after each serve run,
+    the same client and mails against the two references (smtpmix
+    -reference: go-smtp alone, DATA discarded; go-smtp handing the DATA
+    to mailgw's spool), so the ratios are taken run by run. Each run in a
+    fresh state directory, all removed at the end (see smtp_ingest.sh on
+    why)."""
     work = os.path.join(c.work, "smtpmix.%d" % os.getpid())
-    rates, drains, note = [], [], ""
+    kinds = ("serve", "discard", "spool")
+    rates, cpu = {k: [] for k in kinds}, {k: [] for k in kinds}  # mails/s; CPU ms a mail of the server
+    drains, note = [], ""
     try:
         for i in range(c.a.runs):
-            out = c.sh([os.path.join(c.bin, "smtpmix"), "-mailgw", c.mailgw, "-n", str(c.a.smtp_mails),
-                        "-state", os.path.join(work, "state.%d" % i), "-key", key(c)[0],
-                        "-sub", os.path.join(BENCH, "sub_count.py"), "-python", PY], "smtpmix.log")
-            rates.append(float(re.search(r"= (\d+) mails/s", out).group(1)))
-            drains.append(float(re.search(r"drain: last 250 -> last event (-?\d+) ms", out).group(1)))
-            if i == 0:
-                note = re.search(r"^events: (expected \d+)", out, re.M).group(1) + " events per run, every one received once"
-                note += "; %s" % re.search(r"^mix: \d+ mails from \S+ \(\d+ bytes, ([0-9.]+ KiB a mail)", out, re.M).group(1)
+            for kind in kinds:
+                args = [os.path.join(c.bin, "smtpmix"), "-n", str(c.a.smtp_mails),
+                        "-state", os.path.join(work, "%s.%d" % (kind, i))]
+                if kind == "serve":
+                    args += ["-mailgw", c.mailgw, "-key", key(c)[0], "-sub", os.path.join(BENCH, "sub_count.py"),
+                             "-python", PY]
+                else:
+                    args += ["-reference", kind]
+                out = c.sh(args, "smtpmix.log")
+                rates[kind].append(float(re.search(r"= (\d+) mails/s", out).group(1)))
+                cpu[kind].append(float(re.search(r"CPU [0-9.]+s \(([0-9.]+) ms a mail", out).group(1)))
+                if kind != "serve":
+                    continue
+                drains.append(float(re.search(r"drain: last 250 -> last event (-?\d+) ms", out).group(1)))
+                if i == 0:
+                    note = re.search(r"^events: (expected \d+)", out, re.M).group(1) + " events per run, every one received once"
+                    note += "; %s" % re.search(r"^mix: \d+ mails from \S+ \(\d+ bytes, ([0-9.]+ KiB a mail)", out, re.M).group(1)
     finally:
         subprocess.run(["rm", "-rf", work])
-    return [row("SMTP, corpus mix, 50 clients, acknowledged (%d mails)" % c.a.smtp_mails, rates, "mails/s", ">= 3,000",
-                at_least(3000), note),
-            row("SMTP, corpus mix: drain, last 250 -> last event", drains, "ms", note="the same runs")]
+
+    def ms(kind):
+        return "%s CPU %.3f ms a mail" % ("serve" if kind == "serve" else "server", statistics.median(cpu[kind]))
+
+    turns = "median of %d runs taken in turn with serve's" % c.a.runs
+    r = [row("SMTP, corpus mix, 50 clients, acknowledged (%d mails)" % c.a.smtp_mails, rates["serve"], "mails/s",
+             ">= 3,000", at_least(3000), note + "; " + ms("serve")),
+         row("SMTP, corpus mix: drain, last 250 -> last event", drains, "ms", note="the same runs"),
+         row("SMTP, corpus mix: reference, go-smtp alone, DATA discarded", rates["discard"], "mails/s",
+             note="%s; the same client and mails, runs taken in turn with serve's" % ms("discard")),
+         row("SMTP, corpus mix: reference, go-smtp + mailgw's spool (fsync)", rates["spool"], "mails/s",
+             note="%s; no pipeline, journal or bus" % ms("spool"))]
+    for kind, name in (("spool", "go-smtp + spool"), ("discard", "go-smtp alone")):
+        r.append(row("ratio: SMTP corpus mix, serve / %s" % name,
+                     [100 * a / b for a, b in zip(rates["serve"], rates[kind])], "%",
+                     note="%s; server CPU a mail, %s / serve: %.0f%% (medians)" % (
+                         turns, name, 100 * statistics.median(cpu[kind]) / statistics.median(cpu["serve"]))))
+    return r
 
 
 def deliver(c):

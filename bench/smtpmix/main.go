@@ -8,6 +8,7 @@
 // signed; bench/sub_count.py (python3-zmq) counts them on the bus.
 //
 //	smtpmix -mailgw BIN -state DIR -key FILE [-n 20000] [-conns 50] [-mails testdata/mails] [-perf FILE]
+//	smtpmix -reference discard|spool -state DIR [-n 20000] [-conns 50] [-mails testdata/mails] [-perf FILE]
 //
 // It reports the mails acknowledged per second (every 250 is sent after
 // the spool's fsync; timed from the first connection to the last 250),
@@ -22,6 +23,13 @@
 // records serve (user and kernel stacks: the fsyncs are in the kernel)
 // while the mails go in and drain; read it with "perf report -i FILE
 // --no-children --stdio" (the subscriber's idle wait is in it too).
+//
+// With -reference, the same client sends the same mails to a go-smtp
+// server that does less than serve, the same run's yardstick for serve's
+// rate (reference.go): "discard" reads each DATA and drops it, "spool"
+// hands it to mailgw's spool as serve's SMTP listener does and does
+// nothing more. It reports the rate and the server's CPU seconds the
+// same way; DIR holds the config serve would have had, and the spool.
 package main
 
 import (
@@ -68,9 +76,18 @@ func main() {
 	flag.Uint64Var(&o.seed, "seed", 1, "seed for the copies' Message-IDs and dates")
 	flag.StringVar(&o.python, "python", "/usr/bin/python3", "the python3 with python3-zmq")
 	flag.StringVar(&o.sub, "sub", "bench/sub_count.py", "the counting subscriber")
-	flag.StringVar(&o.perf, "perf", "", "record serve with perf(1) (-g, kernel included) from the first mail to the last event, into `FILE`")
+	flag.StringVar(&o.perf, "perf", "", "record serve (or the reference server) with perf(1) (-g, kernel included) from the first mail to the last event, into `FILE`")
+	flag.StringVar(&o.reference, "reference", "", "send to a reference server instead of serve: `discard` (go-smtp alone) or spool (go-smtp and mailgw's spool)")
+	refServer := flag.String("reference-server", "", "be the reference server with the config `FILE` (what -reference starts)")
 	flag.Parse()
-	if o.mailgw == "" || o.state == "" || o.key == "" {
+	if *refServer != "" {
+		if err := referenceServer(o.reference, *refServer); err != nil {
+			fmt.Fprintln(os.Stderr, "smtpmix: reference server:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if o.state == "" || (o.reference == "" && (o.mailgw == "" || o.key == "")) {
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -82,6 +99,7 @@ func main() {
 
 type options struct {
 	mailgw, state, key, mails, python, sub, perf string
+	reference                                    string
 	n, conns                                     int
 	seed                                         uint64
 }
@@ -101,13 +119,15 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(o.key), 0o755); err != nil {
-		return err
-	}
-	if _, err := os.Stat(o.key); errors.Is(err, os.ErrNotExist) {
-		out, err := exec.Command(o.mailgw, "keygen", "--secret", o.key, "--public", o.key+".pub").CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("keygen: %v: %s", err, out)
+	if o.reference == "" {
+		if err := os.MkdirAll(filepath.Dir(o.key), 0o755); err != nil {
+			return err
+		}
+		if _, err := os.Stat(o.key); errors.Is(err, os.ErrNotExist) {
+			out, err := exec.Command(o.mailgw, "keygen", "--secret", o.key, "--public", o.key+".pub").CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("keygen: %v: %s", err, out)
+			}
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(o.state), 0o755); err != nil {
@@ -129,6 +149,9 @@ func run(o options) error {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
 		return err
+	}
+	if o.reference != "" {
+		return runReference(o, cfg, cfgPath, mails, bytesSent)
 	}
 	want, quarantined, err := expected(cfg, mails)
 	if err != nil {
@@ -173,14 +196,9 @@ func run(o options) error {
 		c.Close()
 	}
 
-	var perf *exec.Cmd
-	if o.perf != "" {
-		perf = exec.Command("perf", "record", "-q", "-g", "-F", "499", "-o", o.perf, "-p", strconv.Itoa(serve.Process.Pid))
-		perf.Stderr = os.Stderr
-		if err := perf.Start(); err != nil {
-			return fmt.Errorf("perf: %w", err)
-		}
-		time.Sleep(500 * time.Millisecond) // perf attaches
+	stopPerf, err := startPerf(o.perf, serve.Process.Pid)
+	if err != nil {
+		return err
 	}
 	load0 := loadavg()
 	start := time.Now()
@@ -194,12 +212,7 @@ func run(o options) error {
 	if err != nil {
 		return fmt.Errorf("subscriber: %w", err)
 	}
-	if perf != nil {
-		_ = perf.Process.Signal(os.Interrupt)
-		if err := perf.Wait(); err != nil {
-			fmt.Fprintln(os.Stderr, "smtpmix: perf:", err)
-		}
-	}
+	stopPerf()
 	var res subResult
 	if err := json.Unmarshal([]byte(line), &res); err != nil {
 		return fmt.Errorf("subscriber: %q: %w", line, err)
@@ -247,6 +260,26 @@ func run(o options) error {
 	}
 	fmt.Println("every event received, each once")
 	return nil
+}
+
+// startPerf starts perf(1) recording process pid (-g, kernel included)
+// into file, and returns what stops it; with file "" it does nothing.
+func startPerf(file string, pid int) (stop func(), err error) {
+	if file == "" {
+		return func() {}, nil
+	}
+	perf := exec.Command("perf", "record", "-q", "-g", "-F", "499", "-o", file, "-p", strconv.Itoa(pid))
+	perf.Stderr = os.Stderr
+	if err := perf.Start(); err != nil {
+		return nil, fmt.Errorf("perf: %w", err)
+	}
+	time.Sleep(500 * time.Millisecond) // perf attaches
+	return func() {
+		_ = perf.Process.Signal(os.Interrupt)
+		if err := perf.Wait(); err != nil {
+			fmt.Fprintln(os.Stderr, "smtpmix: perf:", err)
+		}
+	}, nil
 }
 
 // loadMix returns n mails drawn in turn from the .eml files of dir, as
