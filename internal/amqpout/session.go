@@ -2,6 +2,7 @@ package amqpout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -116,8 +117,8 @@ func (s *sender) run(ctx context.Context) error {
 			continue // more to send, and room for a batch
 		}
 		select {
-		case c := <-s.confirms:
-			if err := s.confirm(c); err != nil {
+		case c, ok := <-s.confirms:
+			if err := s.onConfirm(c, ok); err != nil {
 				return err
 			}
 		case e := <-s.closed:
@@ -187,8 +188,8 @@ func (s *sender) fill(ctx context.Context) (err error) {
 	// Drain the confirms that are there already, without waiting.
 	for {
 		select {
-		case c := <-s.confirms:
-			if err := s.confirm(c); err != nil {
+		case c, ok := <-s.confirms:
+			if err := s.onConfirm(c, ok); err != nil {
 				return err
 			}
 		default:
@@ -208,6 +209,21 @@ func (s *sender) skip(seq int64) {
 		return
 	}
 	s.pending[len(s.pending)-1] = seq
+}
+
+// errConfirmsClosed is why a session ends when the broker's confirms
+// stop coming without a reason given within a second (s.why).
+var errConfirmsClosed = errors.New("confirms stopped: the channel or the connection closed")
+
+// onConfirm handles a receive from s.confirms. amqp091 closes that
+// channel when the channel or the connection closes; a receive then gives
+// a zero Confirmation, which confirms nothing: the session ends with the
+// broker's reason for the close (s.why), not as an out-of-order confirm.
+func (s *sender) onConfirm(c amqp.Confirmation, ok bool) error {
+	if !ok {
+		return s.why(errConfirmsClosed)
+	}
+	return s.confirm(c)
 }
 
 // confirm handles one confirmation; they arrive in delivery-tag order
@@ -236,8 +252,8 @@ func (s *sender) finish() error {
 	deadline := time.After(stopGrace)
 	for len(s.pending) > 0 {
 		select {
-		case c := <-s.confirms:
-			if err := s.confirm(c); err != nil {
+		case c, ok := <-s.confirms:
+			if err := s.onConfirm(c, ok); err != nil {
 				return err
 			}
 		case e := <-s.closed:

@@ -253,12 +253,16 @@ func TestReplayIntoRunningServe(t *testing.T) {
 	}
 	slices.Sort(lat)
 	p99 := lat[(len(lat)*99+99)/100-1]
-	t.Logf("live mail, SMTP 250 to subscriber, %d events: p50 %v, p99 %v, max %v",
-		len(lat), lat[len(lat)/2].Round(time.Millisecond), p99.Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond))
+	t.Logf("live mail, SMTP 250 to subscriber, %d events: p50 %v, p99 %v, max %v; waited behind the backfill at the 99th percentile %v (p99 less the p50 alone, target 100 ms)",
+		len(lat), lat[len(lat)/2].Round(time.Millisecond), p99.Round(time.Millisecond), lat[len(lat)-1].Round(time.Millisecond),
+		(p99 - base[len(base)/2]).Round(time.Millisecond))
 	// The target, p99 <= 100 ms, is a benchmark row (bench/rows.py
 	// serve_backfill_live, docs/benchmarks.md): timed on a shared machine it
-	// would make this test fail with the machine's load. What must hold
-	// on any machine: live mail does not queue behind the backfill,
+	// would make this test fail with the machine's load (3 December 2026,
+	// this test on the 2-core VM: 53-59 ms while it replayed ~4,000
+	// mails/s, 66-146 ms in the same hour once the VM ran at half that
+	// speed; docs/benchmarks.md "Live mail on a slow machine"). What must
+	// hold on any machine: live mail does not queue behind the backfill,
 	// which would make it wait for most of the backfill's run.
 	if limit := backfillTook / 5; p99 > limit {
 		t.Errorf("live mail waited behind the backfill: p99 %v, more than a fifth of the backfill's %v", p99, backfillTook)
