@@ -417,6 +417,12 @@ func (d *daemon) open() (int, error) {
 		// reason to refuse live mail.
 		d.log.Warn("no control socket: mailgw replay will deliver into the spool instead", "err", err)
 		d.ctl = nil
+	} else {
+		ctl := d.ctl
+		d.m.SetControlProbe(func() (int, int64, int64) {
+			started, refused := ctl.Jobs()
+			return ctl.Running(), started, refused
+		})
 	}
 	return exitOK, nil
 }

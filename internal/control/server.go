@@ -239,6 +239,9 @@ func (s *Server) Serve(ctx context.Context) error {
 // (over MaxConns or MaxJobs).
 func (s *Server) Jobs() (started, refused int64) { return s.started.Load(), s.refused.Load() }
 
+// Running returns the jobs running now (at most MaxJobs).
+func (s *Server) Running() int { return len(s.slots) }
+
 func (s *Server) track(c net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

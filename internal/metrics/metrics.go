@@ -321,8 +321,20 @@ func (m *Metrics) SetReplayProbe(p func() (clients int, evicted, refused uint64)
 	}
 }
 
+// SetControlProbe installs a function returning the control socket's
+// backfills running now and those started and refused so far
+// (mailgw_control_jobs, mailgw_control_jobs_total).
+func (m *Metrics) SetControlProbe(p func() (running int, started, refused int64)) {
+	if m != nil {
+		m.probes.mu.Lock()
+		m.probes.control = p
+		m.probes.mu.Unlock()
+	}
+}
+
 type probes struct {
 	replay     func() (int, uint64, uint64)
+	control    func() (int, int64, int64)
 	busRefused func() uint64
 	refused    func() uint64
 	damaged    func() uint64

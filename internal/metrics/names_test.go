@@ -160,6 +160,7 @@ func TestEveryMetricDocumented(t *testing.T) {
 	m.SetJournalDamageProbe(func() uint64 { return 1 })
 	m.SetBusRefusedProbe(func() uint64 { return 1 })
 	m.SetReplayProbe(func() (int, uint64, uint64) { return 1, 1, 1 })
+	m.SetControlProbe(func() (int, int64, int64) { return 1, 1, 1 })
 	m.SetDiskProbe(func() (DiskUsage, error) { return DiskUsage{Journal: map[string]int64{"database": 1}}, nil })
 	m.SetAMQPProbe(func() AMQPStatus { return AMQPStatus{Connected: true} })
 	fams, err := m.Registry().Gather()

@@ -13,6 +13,7 @@ type stateCollector struct {
 	depth, oldest, rows, lastSeq, up, pe, drops, subs *prometheus.Desc
 	ready, refused, damaged, busRefused               *prometheus.Desc
 	replayClients, replayClosed                       *prometheus.Desc
+	controlJobs, controlJobsTotal                     *prometheus.Desc
 	jbytes, qmails, qbytes                            *prometheus.Desc
 }
 
@@ -35,6 +36,10 @@ func newStateCollector(m *Metrics) *stateCollector {
 			"Clients connected to the replay endpoint.", nil, nil),
 		replayClosed: prometheus.NewDesc("mailgw_replay_connections_closed_total",
 			"Replay endpoint connections closed by its limits: evicted (the longest idle, to make room for a new client) or refused (over replay_max_clients_per_address, or every connection busy).", []string{"why"}, nil),
+		controlJobs: prometheus.NewDesc("mailgw_control_jobs",
+			"Backfills (mailgw replay over the control socket) serve runs now.", nil, nil),
+		controlJobsTotal: prometheus.NewDesc("mailgw_control_jobs_total",
+			"Control socket connections by result: started (a backfill began) or refused (over the connection limit, or another backfill still running).", []string{"result"}, nil),
 		busRefused: prometheus.NewDesc("mailgw_bus_subscribers_refused_total",
 			"Bus connections closed at once because max_subscribers were connected.", nil, nil),
 		damaged: prometheus.NewDesc("mailgw_journal_damaged_bodies_total",
@@ -58,7 +63,7 @@ func newStateCollector(m *Metrics) *stateCollector {
 
 // Describe implements prometheus.Collector.
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.depth, c.oldest, c.rows, c.lastSeq, c.up, c.pe, c.drops, c.subs, c.ready, c.refused, c.damaged, c.busRefused, c.replayClients, c.replayClosed, c.jbytes, c.qmails, c.qbytes} {
+	for _, d := range []*prometheus.Desc{c.depth, c.oldest, c.rows, c.lastSeq, c.up, c.pe, c.drops, c.subs, c.ready, c.refused, c.damaged, c.busRefused, c.replayClients, c.replayClosed, c.controlJobs, c.controlJobsTotal, c.jbytes, c.qmails, c.qbytes} {
 		ch <- d
 	}
 }
@@ -68,6 +73,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	c.m.probes.mu.Lock()
 	sp, jp, dp, subs, rp := c.m.probes.spool, c.m.probes.journal, c.m.probes.drops, c.m.probes.subs, c.m.probes.refused
 	dmg, br, rep := c.m.probes.damaged, c.m.probes.busRefused, c.m.probes.replay
+	ctl := c.m.probes.control
 	disk := c.m.probes.disk
 	c.m.probes.mu.Unlock()
 
@@ -76,6 +82,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.replayClients, prometheus.GaugeValue, float64(clients))
 		ch <- prometheus.MustNewConstMetric(c.replayClosed, prometheus.CounterValue, float64(evicted), "evicted")
 		ch <- prometheus.MustNewConstMetric(c.replayClosed, prometheus.CounterValue, float64(refused), "refused")
+	}
+	if ctl != nil {
+		running, started, refused := ctl()
+		ch <- prometheus.MustNewConstMetric(c.controlJobs, prometheus.GaugeValue, float64(running))
+		ch <- prometheus.MustNewConstMetric(c.controlJobsTotal, prometheus.CounterValue, float64(started), "started")
+		ch <- prometheus.MustNewConstMetric(c.controlJobsTotal, prometheus.CounterValue, float64(refused), "refused")
 	}
 	if br != nil {
 		ch <- prometheus.MustNewConstMetric(c.busRefused, prometheus.CounterValue, float64(br()))

@@ -181,6 +181,9 @@ func TestReplayIntoRunningServe(t *testing.T) {
 		v, _ := d.metric(`mailgw_mails_received_total{mode="replay"}`)
 		return v > 0
 	})
+	if v, _ := d.metric("mailgw_control_jobs"); v != 1 {
+		t.Errorf("mailgw_control_jobs = %v while the backfill runs, want 1", v)
+	}
 	var acked []time.Time // the 250 of each live mail
 	var files []string
 	var replayErr error
@@ -275,6 +278,12 @@ func TestReplayIntoRunningServe(t *testing.T) {
 	}
 	if v, _ := d.metric("mailgw_bus_drops_total"); v != 0 {
 		t.Errorf("bus dropped %v messages", v)
+	}
+	started, _ := d.metric(`mailgw_control_jobs_total{result="started"}`)
+	refused, _ := d.metric(`mailgw_control_jobs_total{result="refused"}`)
+	nowJobs, _ := d.metric("mailgw_control_jobs")
+	if started != 1 || refused != 0 || nowJobs != 0 {
+		t.Errorf("control jobs: started %v, refused %v, running %v after the backfill; want 1, 0, 0", started, refused, nowJobs)
 	}
 }
 
