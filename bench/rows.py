@@ -278,8 +278,12 @@ def serve_backfill_live(c, mbox):
     its event (otherwise the live mail did not compete with it). The
     reference, in each run on the same serve before the replay starts: the
     same live load without a backfill, which tells the machine's limit
-    from the backfill's share."""
-    p99s, p50s, overlap = [], [], 0
+    from the backfill's share. Between the two, serve sees no live mail
+    for longer than the engine's liveRecent (5 s), so the first live mail
+    of each run comes after a quiet spell, as most live mail does in
+    Debian's traffic (a mail every few seconds): its latency is a row of
+    its own."""
+    p99s, p50s, overlap, firsts = [], [], 0, []
     ref99, ref50 = [], []
     live = 30 if c.a.quick else 150
     for _ in range(c.a.runs):
@@ -300,6 +304,7 @@ def serve_backfill_live(c, mbox):
             if m:
                 ref50.append(dur_ms(m.group(1)))
                 ref99.append(dur_ms(m.group(2)))
+            time.sleep(5.5)  # no live mail for longer than liveRecent
             rlog = open(os.path.join(c.logs, "serve_backfill_live.log"), "a")
             replay = subprocess.Popen([c.mailgw, "replay", "--config", cfg, "--control", "--no-progress", mbox],
                                       stdout=rlog, stderr=subprocess.STDOUT)
@@ -327,11 +332,17 @@ def serve_backfill_live(c, mbox):
             overlap += 1
             p50s.append(dur_ms(m.group(1)))
             p99s.append(dur_ms(m.group(2)))
+            first = re.search(r"^first mail: (\S+)$", out, re.M)
+            if first:
+                firsts.append(dur_ms(first.group(1)))
     note = "%d live mails at 100/s during the backfill, %d of %d runs overlapped it; p50 %s ms" % (
         live, overlap, c.a.runs, f0(statistics.median(p50s)) if p50s else "-")
     ref = "%d live mails at 100/s, same serve, before the backfill; p50 %s ms" % (
         live, f0(statistics.median(ref50)) if ref50 else "-")
     return [row("live SMTP 250 -> bus during that backfill, p99", p99s, "ms", "<= 100 ms", at_most(100), note),
+            row("  the first live mail after 5 s without any, during that backfill", firsts, "ms", "<= 100 ms",
+                at_most(100), "one a run (%s ms), the median; the engine then sees no live mail flowing" %
+                " ".join(f0(v) for v in firsts)),
             row("  the same live mail without a backfill (reference), p99", ref99, "ms", note=ref)]
 
 
