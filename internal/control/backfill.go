@@ -151,7 +151,9 @@ type LagGate struct {
 	Behind func() (uint64, bool)
 	// MaxLag is the lag a backfill may leave live mail (default 20ms),
 	// QuietLag the lag it may build while no live mail comes (default
-	// 100ms).
+	// 40ms: what the first live mail after a quiet spell waits behind on
+	// the bus; docs/benchmarks.md, "The first live mail after a quiet
+	// spell").
 	MaxLag, QuietLag time.Duration
 	// StallAfter defaults to 5s.
 	StallAfter time.Duration
@@ -180,7 +182,7 @@ func (g *LagGate) Hold(live bool) bool {
 	if !live {
 		high = g.QuietLag
 		if high <= 0 {
-			high = 100 * time.Millisecond
+			high = 40 * time.Millisecond
 		}
 	}
 	caught := true

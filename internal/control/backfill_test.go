@@ -104,9 +104,17 @@ func TestLagGate(t *testing.T) {
 			t.Fatalf("lag %v (%v): Hold = %v, want %v", c.lag, c.ok, got, c.hold)
 		}
 	}
-	lag = 50 * time.Millisecond // no live mail: up to QuietLag (100ms)
+	lag = 35 * time.Millisecond // no live mail: up to QuietLag (40ms)
 	if g.Hold(false) {
-		t.Fatal("lag 50ms without live mail: held")
+		t.Fatal("lag 35ms without live mail: held")
+	}
+	lag = 45 * time.Millisecond
+	if !g.Hold(false) {
+		t.Fatal("lag 45ms without live mail: not held")
+	}
+	lag = 15 * time.Millisecond // down to half of QuietLag
+	if g.Hold(false) {
+		t.Fatal("lag 15ms without live mail: still held")
 	}
 	g.StallAfter = time.Millisecond
 	lag = 30 * time.Millisecond

@@ -79,11 +79,17 @@ type Options struct {
 	// backfill transactions so far (at least one job, at most
 	// MaxEnvelopes). Live mail then waits behind about that much backfill
 	// in the journal, and about as much on the bus. Without live mail a
-	// backfill's transactions take up to MaxEnvelopes: small ones cost
-	// the journal more CPU an envelope (BenchmarkLiveUnderBackfill,
-	// docs/benchmarks.md). serve sets it; a replay on its own engine has
-	// no live mail to wait for.
+	// backfill's transactions take up to MaxEnvelopes, or QuietTxTime:
+	// small ones cost the journal more CPU an envelope
+	// (BenchmarkLiveUnderBackfill, docs/benchmarks.md). serve sets it; a
+	// replay on its own engine has no live mail to wait for.
 	BackfillTxTime time.Duration
+	// QuietTxTime, if set, bounds the time of a backfill transaction
+	// while no live mail flows, by the same measure: the first live mail
+	// after a quiet spell waits behind at most about that much backfill
+	// in the journal, not a whole MaxEnvelopes transaction
+	// (docs/benchmarks.md, "The first live mail after a quiet spell").
+	QuietTxTime time.Duration
 	// QueueJobs is how many jobs of each priority may wait (default 256):
 	// a producer's Submit blocks while its priority's queue is full.
 	QueueJobs int
@@ -332,8 +338,14 @@ func (e *Engine) gather(j *Job, p Priority) []*Job {
 	q, limit := e.queues[p], e.o.MaxEnvelopes
 	if p == Live {
 		e.lastLive.Store(time.Now().UnixNano())
-	} else if e.o.BackfillTxTime > 0 && e.envCost > 0 && e.LiveFlowing() {
-		limit = int(min(int64(limit), int64(e.o.BackfillTxTime/e.envCost)))
+	} else if e.envCost > 0 {
+		bound := e.o.QuietTxTime
+		if e.LiveFlowing() {
+			bound = e.o.BackfillTxTime
+		}
+		if bound > 0 {
+			limit = int(min(int64(limit), int64(bound/e.envCost)))
+		}
 	}
 	for n < limit {
 		select {

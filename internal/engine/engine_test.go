@@ -300,7 +300,8 @@ func TestHoldKeepsBackfillBack(t *testing.T) {
 
 // TestBackfillTxTime: while live mail flows, a backfill transaction takes
 // as many envelopes as fit BackfillTxTime at the measured cost (at least
-// one job); without live mail, up to MaxEnvelopes.
+// one job); without live mail, as many as fit QuietTxTime, or up to
+// MaxEnvelopes when that is not set.
 func TestBackfillTxTime(t *testing.T) {
 	e := &Engine{o: Options{MaxEnvelopes: 1024, BackfillTxTime: 20 * time.Millisecond},
 		queues: [2]chan *Job{make(chan *Job, 64), make(chan *Job, 64)}}
@@ -331,5 +332,19 @@ func TestBackfillTxTime(t *testing.T) {
 	e.envCost = time.Second
 	if n := count(e.gather(<-e.queues[Backfill], Backfill)); n != 64 {
 		t.Errorf("with live mail, slow journal: %d envelopes, want one job (64)", n)
+	}
+
+	// No live mail for liveRecent: QuietTxTime bounds the transaction.
+	e.lastLive.Store(time.Now().Add(-2 * liveRecent).UnixNano())
+	e.o.QuietTxTime = 50 * time.Millisecond
+	e.envCost = 100 * time.Microsecond // 500 envelopes in 50ms
+	fill()
+	if n := count(e.gather(<-e.queues[Backfill], Backfill)); n != 512 {
+		t.Errorf("without live mail, QuietTxTime 50ms: %d envelopes, want 512 (jobs of 64 up to 500)", n)
+	}
+	e.envCost = 0 // no backfill transaction measured yet
+	fill()
+	if n := count(e.gather(<-e.queues[Backfill], Backfill)); n != 1024 {
+		t.Errorf("without live mail, cost not known yet: %d envelopes, want 1024", n)
 	}
 }
