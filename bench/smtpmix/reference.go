@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/debian/mailgw/internal/config"
+	"github.com/debian/mailgw/internal/smtpd"
 	"github.com/debian/mailgw/internal/spool"
 )
 
@@ -39,9 +40,6 @@ const (
 	refDiscard = "discard"
 	refSpool   = "spool"
 )
-
-// maxLineLength is internal/smtpd's bound on a line (unexported there).
-const maxLineLength = 64 << 10
 
 // runReference measures the reference o.reference with the config serve
 // would have run with (cfgPath: its SMTP limits and timeouts, its spool
@@ -153,7 +151,7 @@ func referenceServer(mode, cfgPath string) error {
 	srv.Domain = cfg.SMTP.Domain
 	srv.MaxMessageBytes = cfg.SMTP.MaxMessageBytes
 	srv.MaxRecipients = cfg.SMTP.MaxRecipients
-	srv.MaxLineLength = maxLineLength
+	srv.MaxLineLength = smtpd.MaxLineLength
 	srv.WriteTimeout = cfg.SMTP.WriteTimeout.Duration
 	srv.ReadTimeout = cfg.SMTP.CommandTimeout.Duration
 	srv.ErrorLog = log.New(os.Stderr, "reference server: ", 0)

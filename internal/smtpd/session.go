@@ -137,8 +137,8 @@ func classify(err, readErr error, limit int64) error {
 	case errors.Is(readErr, smtp.ErrDataTooLarge):
 		return mailerr.TooBig(limit)
 	case errors.Is(readErr, smtp.ErrTooLongLine):
-		// Permanent: MTAs fold lines long before maxLineLength.
-		return &mailerr.Error{Code: 552, Enhanced: [3]int{5, 3, 4}, Message: fmt.Sprintf("Line too long (limit %d bytes)", maxLineLength)}
+		// Permanent: MTAs fold lines long before MaxLineLength.
+		return &mailerr.Error{Code: 552, Enhanced: [3]int{5, 3, 4}, Message: fmt.Sprintf("Line too long (limit %d bytes)", MaxLineLength)}
 	case isTimeout(readErr):
 		return mailerr.Timeout(readErr)
 	case errors.As(readErr, new(*smtp.SMTPError)):

@@ -52,9 +52,9 @@ type Spooler interface {
 	DeliverFrom(r io.Reader, maxBytes int64, o spool.Origin) (string, error)
 }
 
-// maxLineLength bounds one line of a command or of DATA (RFC 5321 says
+// MaxLineLength bounds one line of a command or of DATA (RFC 5321 says
 // 1000; real mail is sometimes sloppier, and the memory cost is small).
-const maxLineLength = 64 << 10
+const MaxLineLength = 64 << 10
 
 // Server is the SMTP/LMTP listener. One Server can serve several
 // listeners (SMTP and LMTP); the connection limit is shared.
@@ -173,7 +173,7 @@ func (s *Server) Serve(l net.Listener, lmtp bool) error {
 	srv.Domain = s.cfg.Domain
 	srv.MaxMessageBytes = s.cfg.MaxMessageBytes
 	srv.MaxRecipients = s.cfg.MaxRecipients
-	srv.MaxLineLength = maxLineLength
+	srv.MaxLineLength = MaxLineLength
 	srv.WriteTimeout = s.cfg.WriteTimeout.Duration
 	// go-smtp's per-command deadline is the total time one command line
 	// may take; trackedConn adds smtp.read_timeout per read (an

@@ -228,7 +228,7 @@ func TestLongLine(t *testing.T) {
 	ts := startServer(t, sp, false, nil)
 	c := dial(t, ts.addr)
 	c.hello("EHLO")
-	long := testMail + strings.Repeat("y", maxLineLength+10) + "\r\n"
+	long := testMail + strings.Repeat("y", MaxLineLength+10) + "\r\n"
 	if got := c.sendMail(long); !strings.HasPrefix(got, "552 5.3.4 Line too long") {
 		t.Fatalf("DATA with an over-long line: %q", got)
 	}
