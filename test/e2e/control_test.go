@@ -263,7 +263,7 @@ func TestReplayIntoRunningServe(t *testing.T) {
 	// serve_backfill_live, docs/benchmarks.md): timed on a shared machine it
 	// would make this test fail with the machine's load (3 December 2026,
 	// this test on the 2-core VM: 53-59 ms while it replayed ~4,000
-	// mails/s, 66-146 ms in the same hour once the VM ran at half that
+	// mails/s, 48-146 ms in the same hour once the VM ran at half that
 	// speed; docs/benchmarks.md "Live mail on a slow machine"). What must
 	// hold on any machine: live mail does not queue behind the backfill,
 	// which would make it wait for most of the backfill's run.
